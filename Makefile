@@ -1,0 +1,33 @@
+# imds.azure developer entry points. Everything is installed by these targets.
+#   make demo    the emulator-backed demo
+#   make test    every gate: sanity, units, emulator, integration, lint, changelog, build
+#   make bench   benchmarks, printed as ratios against baselines measured in the same run
+
+PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12))
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: venv test demo bench clean $(addprefix test-,sanity units emulator integration lint changelog build)
+
+venv: $(STAMP)
+
+$(STAMP): requirements-dev.txt constraints-dev.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.12 not found (set PYTHON=...)"; exit 1; }
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q -r requirements-dev.txt -c constraints-dev.txt
+	touch $@
+
+test: venv
+	tools/harness/run.sh
+
+test-%: venv
+	tools/harness/run.sh $*
+
+demo: venv
+	$(VENV)/bin/python -m tools.demo
+
+bench: venv
+	$(VENV)/bin/python -m bench
+
+clean:
+	rm -rf .build tests/output

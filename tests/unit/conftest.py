@@ -1,0 +1,44 @@
+# Copyright (c) imds.azure contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Unit-test harness: network guard, and the IMDS emulator as an in-process fixture."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+_COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+for _path in (_COLLECTION_ROOT, os.path.join(_COLLECTION_ROOT, "tools", "netguard")):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+import imds_netguard  # noqa: E402  pylint: disable=wrong-import-position
+
+imds_netguard.install()
+
+from tools.imds_emulator import Emulator  # noqa: E402  pylint: disable=wrong-import-position
+
+
+@pytest.fixture
+def imds_emulator_factory():
+    """Start emulators on loopback with any library arguments; all are stopped afterwards."""
+    started = []
+
+    def start(**kwargs):
+        kwargs.setdefault("rate_limit", None)
+        emulator = Emulator(**kwargs)
+        emulator.start()
+        started.append(emulator)
+        return emulator
+
+    yield start
+    for emulator in started:
+        emulator.stop()
+
+
+@pytest.fixture
+def imds_emulator(imds_emulator_factory):
+    """One emulator with the default profile and no rate limit."""
+    return imds_emulator_factory()

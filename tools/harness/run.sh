@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Copyright (c) imds.azure contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# The test harness behind `make test`: runs the named steps against a copy of the tree at
+# .build/ansible_collections/imds/azure (ansible-test refuses symlinks), keeps going after a
+# failure, and ends with one summary line per step and a closing "N passed, N failed".
+#
+#   tools/harness/run.sh [STEP...]     default: all steps
+#
+# Steps: sanity units emulator integration lint changelog build
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+VENV="${VENV:-$ROOT/.venv}"
+BUILD="$ROOT/.build"
+COPY="$BUILD/ansible_collections/imds/azure"
+PYVER="$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+ALL_STEPS=(sanity units emulator integration lint changelog build)
+export PATH="$VENV/bin:$PATH" LANG=C.UTF-8 LC_ALL=C.UTF-8
+export ANSIBLE_COLLECTIONS_PATH="$BUILD"
+
+copy_tree() {
+    # Tracked files plus untracked ones git does not ignore: exactly what a commit would hold.
+    rm -rf "$BUILD/ansible_collections"
+    mkdir -p "$COPY"
+    (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
+        [ -e "$f" ] && printf '%s\0' "$f"
+    done | tar --null -T - -cf -) | tar -xf - -C "$COPY"
+    # A repository of its own: otherwise ansible-test sees the copy as ignored files of ours.
+    git -C "$COPY" init -q
+}
+
+install_pip_shim() {
+    # ansible-test downloads a pip bootstrap script from a host this network blocks; seed its cache.
+    local version
+    version="$(python - <<'PY'
+import re, ansible_test, os
+path = os.path.join(os.path.dirname(ansible_test.__file__), "_internal", "python_requirements.py")
+print(re.search(r"pip='([0-9.]+)'", open(path).read()).group(1))
+PY
+)"
+    mkdir -p "$HOME/.ansible/test/cache"
+    cp "$ROOT/tools/harness/ansible_test_pip_shim.py" "$HOME/.ansible/test/cache/get_pip_${version//./_}.py"
+}
+
+step_sanity() {
+    local ignores
+    ignores="$(find "$COPY/tests/sanity" -name 'ignore-*.txt' 2>/dev/null)"
+    if [ -n "$ignores" ]; then
+        echo "sanity ignore files are not allowed: $ignores"
+        return 1
+    fi
+    install_pip_shim
+    (cd "$COPY" && ansible-test sanity --venv --python "$PYVER" --color no)
+}
+
+step_units() {
+    (cd "$COPY" && ansible-test units --local --python "$PYVER" --color no)
+}
+
+step_emulator() {
+    (cd "$COPY" && python -m pytest -q -p no:cacheprovider tests/emulator tests/harness)
+}
+
+step_integration() {
+    (cd "$COPY" && ansible-test integration --local --python "$PYVER" --color no --allow-root --allow-destructive)
+}
+
+step_lint() {
+    local targets=()
+    for path in roles examples; do
+        if [ -d "$COPY/$path" ]; then
+            targets+=("$path")
+        fi
+    done
+    if [ "${#targets[@]}" -eq 0 ]; then
+        echo "nothing to lint yet"
+        return 0
+    fi
+    (cd "$COPY" && ansible-lint --offline --profile production "${targets[@]}")
+}
+
+step_changelog() {
+    (cd "$COPY" && antsibull-changelog lint)
+}
+
+step_build() {
+    local dist="$BUILD/dist" inst="$BUILD/installed"
+    rm -rf "$dist" "$inst"
+    (cd "$COPY" && ansible-galaxy collection build --output-path "$dist") &&
+    ansible-galaxy collection install "$dist"/imds-azure-*.tar.gz -p "$inst" &&
+    ANSIBLE_COLLECTIONS_PATH="$inst" ansible-galaxy collection verify --offline imds.azure &&
+    for type in module lookup inventory filter; do
+        ANSIBLE_COLLECTIONS_PATH="$inst" ansible-doc -t "$type" --list imds.azure || return 1
+    done
+}
+
+steps=("$@")
+[ "${#steps[@]}" -eq 0 ] && steps=("${ALL_STEPS[@]}")
+for step in "${steps[@]}"; do
+    if ! declare -F "step_$step" > /dev/null; then
+        echo "unknown step: $step (known: ${ALL_STEPS[*]})" >&2
+        exit 2
+    fi
+done
+
+copy_tree
+results=()
+passed=0
+failed=0
+for step in "${steps[@]}"; do
+    echo "=== $step"
+    start=$SECONDS
+    if "step_$step"; then
+        results+=("PASS  $step ($((SECONDS - start)) s)")
+        passed=$((passed + 1))
+    else
+        results+=("FAIL  $step ($((SECONDS - start)) s)")
+        failed=$((failed + 1))
+    fi
+done
+
+echo
+echo "=== summary"
+printf '%s\n' "${results[@]}"
+echo "harness: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
