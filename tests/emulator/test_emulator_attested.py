@@ -1,0 +1,154 @@
+# Copyright (c) imds.azure contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Attested document: real PKCS#7 signatures, SANs, nonce, timestamps, verifier knobs."""
+
+import base64
+import datetime
+import json
+import re
+
+import pytest
+from asn1crypto import cms
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+
+from tools.imds_emulator.attested import CertificateAuthority
+from imds_emu_helpers import call
+
+TS = re.compile(r"^\d\d/\d\d/\d\d \d\d:\d\d:\d\d -0000$")
+
+
+def fetch(emu, version="2021-02-01", nonce=None):
+    path = "/metadata/attested/document?api-version=" + version + ("&nonce=" + nonce if nonce else "")
+    reply = call(emu.url, path)
+    assert reply.status == 200, reply
+    body = reply.json()
+    assert body["encoding"] == "pkcs7"
+    info = cms.ContentInfo.load(base64.b64decode(body["signature"]))
+    assert info["content_type"].native == "signed_data"
+    signed = info["content"]
+    content = signed["encap_content_info"]["content"].native
+    certs = [x509.load_der_x509_certificate(c.chosen.dump()) for c in signed["certificates"]]
+    return signed, json.loads(content), content, certs
+
+
+def leaf_of(signed, certs):
+    serial = signed["signer_infos"][0]["sid"].chosen["serial_number"].native
+    return next(c for c in certs if c.serial_number == serial)
+
+
+def test_signature_verifies_and_chains_to_ca(imds_emulator):
+    signed, doc, content, certs = fetch(imds_emulator, nonce="1234567890")
+    assert doc["nonce"] == "1234567890"
+    assert signed["version"].native == "v1"
+    signer = signed["signer_infos"][0]
+    assert signer["signed_attrs"].native is None
+    leaf = leaf_of(signed, certs)
+    leaf.public_key().verify(signer["signature"].native, content, padding.PKCS1v15(), hashes.SHA256())
+    with open(imds_emulator.ca_cert_path, "rb") as handle:
+        root = x509.load_pem_x509_certificate(handle.read())
+    intermediate = next(c for c in certs if c is not leaf)
+    leaf.verify_directly_issued_by(intermediate)
+    intermediate.verify_directly_issued_by(root)
+    sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    assert sans == ["westeurope.metadata.azure.com", "metadata.azure.com"]
+    aia = leaf.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value[0].access_location.value
+    assert aia.startswith(imds_emulator.url)
+    der = call(imds_emulator.url, aia[len(imds_emulator.url):], metadata=False)
+    assert x509.load_der_x509_certificate(der.body) == intermediate
+
+
+@pytest.mark.parametrize("env, domain", [("AzurePublicCloud", "metadata.azure.com"), ("AZUREPUBLICCLOUD", "metadata.azure.com"),
+                                         ("AzureUSGovernmentCloud", "metadata.azure.us"), ("AzureChinaCloud", "metadata.azure.cn"),
+                                         ("AzureGermanCloud", "metadata.microsoftazure.de")])
+def test_san_per_cloud(env, domain):
+    from tools.imds_emulator.testing import running_emulator  # pylint: disable=import-outside-toplevel
+    with running_emulator(profile={"compute": {"azEnvironment": env, "location": "usgovvirginia"}}) as emu:
+        signed, _doc, _content, certs = fetch(emu)
+        leaf = leaf_of(signed, certs)
+        sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+        assert sans == ["usgovvirginia." + domain, domain]
+
+
+def test_default_nonce_and_timestamps(imds_emulator):
+    _signed, doc, _content, _certs = fetch(imds_emulator)
+    assert re.match(r"^\d{8}-\d{6}$", doc["nonce"])
+    assert TS.match(doc["timeStamp"]["createdOn"]) and TS.match(doc["timeStamp"]["expiresOn"])
+    expires = datetime.datetime.strptime(doc["timeStamp"]["expiresOn"], "%m/%d/%y %H:%M:%S -0000")
+    assert expires > datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    assert doc["vmId"] == imds_emulator.profile["compute"]["vmId"]
+
+
+@pytest.mark.parametrize("version, keys", [
+    ("2018-10-01", {"nonce", "plan", "timeStamp", "vmId"}),
+    ("2019-04-30", {"nonce", "plan", "timeStamp", "vmId", "subscriptionId"}),
+    ("2019-11-01", {"nonce", "plan", "timeStamp", "vmId", "subscriptionId", "sku"}),
+    ("2020-09-01", {"nonce", "plan", "timeStamp", "vmId", "subscriptionId", "sku", "licenseType"}),
+])
+def test_fields_gated(imds_emulator, version, keys):
+    assert set(fetch(imds_emulator, version)[1]) == keys
+
+
+def test_long_nonce_rejected(imds_emulator):
+    assert call(imds_emulator.url, "/metadata/attested/document?api-version=2021-02-01&nonce=" + "1" * 33).status == 400
+
+
+def test_stale_nonce_fault(imds_emulator):
+    assert fetch(imds_emulator, nonce="1111111111")[1]["nonce"] == "1111111111"
+    imds_emulator.set_faults(["stale-nonce=1"])
+    assert fetch(imds_emulator, nonce="2222222222")[1]["nonce"] == "1111111111"
+    imds_emulator.set_faults([])
+    assert fetch(imds_emulator, nonce="3333333333")[1]["nonce"] == "3333333333"
+
+
+@pytest.mark.imds_emulator(profile={"emulator": {"attested": {"signed_attributes": True}}})
+def test_knob_signed_attributes(imds_emulator):
+    signed = fetch(imds_emulator)[0]
+    assert signed["signer_infos"][0]["signed_attrs"].native
+
+
+@pytest.mark.imds_emulator(profile={"emulator": {"attested": {"untrusted_ca": True}}})
+def test_knob_untrusted_ca(imds_emulator):
+    signed, _doc, _content, certs = fetch(imds_emulator)
+    with open(imds_emulator.ca_cert_path, "rb") as handle:
+        root = x509.load_pem_x509_certificate(handle.read())
+    intermediate = next(c for c in certs if c is not leaf_of(signed, certs))
+    with pytest.raises(Exception):
+        intermediate.verify_directly_issued_by(root)
+
+
+@pytest.mark.imds_emulator(profile={"emulator": {"attested": {"san": ["metadata.evil.example"]}}})
+def test_knob_san(imds_emulator):
+    signed, _doc, _content, certs = fetch(imds_emulator)
+    sans = leaf_of(signed, certs).extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    assert sans == ["metadata.evil.example"]
+
+
+@pytest.mark.imds_emulator(profile={"emulator": {"attested": {"expired_certificate": True, "expired_document": True,
+                                                              "include_intermediate": False}}})
+def test_knob_expired(imds_emulator):
+    signed, doc, _content, certs = fetch(imds_emulator)
+    assert len(certs) == 1
+    assert leaf_of(signed, certs).not_valid_after_utc < datetime.datetime.now(datetime.timezone.utc)
+    expires = datetime.datetime.strptime(doc["timeStamp"]["expiresOn"], "%m/%d/%y %H:%M:%S -0000")
+    assert expires < datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def test_knobs_at_run_time(imds_emulator):
+    reply = call(imds_emulator.url, "/_emulator/profile", method="PUT", metadata=False,
+                 body={"emulator": {"attested": {"signed_attributes": True}}})
+    assert reply.status == 200
+    assert fetch(imds_emulator)[0]["signer_infos"][0]["signed_attrs"].native
+
+
+def test_ca_dir_written_and_loaded(tmp_path):
+    from tools.imds_emulator.testing import running_emulator  # pylint: disable=import-outside-toplevel
+    with running_emulator(ca_dir=str(tmp_path)) as emu:
+        assert emu.ca_cert_path == str(tmp_path / "ca.pem")
+        signed, _doc, _content, certs = fetch(emu)
+        assert leaf_of(signed, certs)
+    first = (tmp_path / "ca.pem").read_bytes()
+    again = CertificateAuthority(str(tmp_path))
+    assert again.root_cert == x509.load_pem_x509_certificate(first)
+    assert (tmp_path / "ca.pem").read_bytes() == first
