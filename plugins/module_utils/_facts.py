@@ -1,0 +1,318 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) imds.azure contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE to the imds.azure collection: no compatibility promise outside the collection.
+"""Fact building for imds.azure.metadata_facts: gather_subset parsing, placement, tags, userdata.
+
+The pure helpers (parse_gather_subset, build_placement, build_tags, parse_tags_string,
+decode_userdata) are shared with the lookup and inventory plugins.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+
+from ansible_collections.imds.azure.plugins.module_utils._client import (
+    DEFAULT_ENDPOINT,
+    ImdsClient,
+    ImdsError,
+    ImdsNotFound,
+    ImdsNotImds,
+    ImdsTimeout,
+    ImdsUnreachable,
+)
+from ansible_collections.imds.azure.plugins.module_utils._detect import AZURE, NOT_AZURE, UNKNOWN, detect_azure
+
+FACT_NAME = "azure_imds"
+
+SUBSETS = ("instance", "loadbalancer", "scheduledevents", "versions", "userdata")
+# ``all`` never includes userdata: user data is only gathered when named explicitly.
+ALL_SUBSETS = ("instance", "loadbalancer", "scheduledevents", "versions")
+DEFAULT_SUBSET = ("instance",)
+
+DETECT_CHOICES = ("auto", "true", "false")
+
+USERDATA_MIN_VERSION = "2021-01-01"
+
+PLACEMENT_KEYS = (
+    # fact key, compute keys tried in order
+    ("location", ("location",)),
+    ("zone", ("zone",)),
+    ("fault_domain", ("platformFaultDomain",)),
+    ("update_domain", ("platformUpdateDomain",)),
+    ("sub_fault_domain", ("platformSubFaultDomain",)),
+    ("scale_set", ("vmScaleSetName",)),
+    ("placement_group", ("placementGroupId",)),
+    ("vm_size", ("vmSize",)),
+    ("priority", ("priority", "Priority")),
+)
+
+
+class FactsError(Exception):
+    """A problem with the module's input or with what IMDS returned (message is user-facing)."""
+
+    kind = "config"
+
+
+def parse_gather_subset(values):
+    """Resolve a ``gather_subset`` list (``setup`` style) to an ordered tuple of subsets.
+
+    Names add a subset, ``all`` adds every subset except ``userdata``, ``!name``/``!all``
+    remove. With only exclusions the starting point is ``all``. Entries may also be
+    comma-separated strings.
+    """
+    if values is None:
+        values = list(DEFAULT_SUBSET)
+    if isinstance(values, str):
+        values = [values]
+    entries = []
+    for value in values:
+        entries.extend(part.strip() for part in str(value).split(",") if part.strip())
+    include, exclude = set(), set()
+    positive = False
+    for entry in entries:
+        negate = entry.startswith("!")
+        name = entry[1:].strip() if negate else entry
+        if name == "all":
+            names = set(ALL_SUBSETS)
+        elif name in SUBSETS:
+            names = {name}
+        else:
+            raise FactsError("gather_subset: unknown subset %r; valid subsets are all, %s (prefix with ! to exclude)"
+                             % (entry, ", ".join(SUBSETS)))
+        if negate:
+            exclude |= names
+        else:
+            positive = True
+            include |= names
+    if not positive:
+        include = set(ALL_SUBSETS)
+    selected = include - exclude
+    if not selected:
+        raise FactsError("gather_subset %r selects nothing to gather" % (entries,))
+    return tuple(name for name in SUBSETS if name in selected)
+
+
+def _string(value):
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else str(value)
+
+
+def build_placement(compute):
+    """The ``placement`` fact: strings, ``""`` when IMDS did not return the field."""
+    compute = compute if isinstance(compute, dict) else {}
+    placement = {}
+    for key, sources in PLACEMENT_KEYS:
+        value = ""
+        for source in sources:
+            if compute.get(source) not in (None, ""):
+                value = _string(compute[source])
+                break
+        placement[key] = value
+    if not placement["scale_set"]:
+        # Flexible orchestration: vmScaleSetName may be empty while virtualMachineScaleSet.id is set.
+        vmss = compute.get("virtualMachineScaleSet")
+        vmss_id = vmss.get("id") if isinstance(vmss, dict) else None
+        if isinstance(vmss_id, str) and vmss_id.strip("/"):
+            placement["scale_set"] = vmss_id.rstrip("/").rsplit("/", 1)[-1]
+    return placement
+
+
+def parse_tags_string(text):
+    """Parse the legacy ``compute.tags`` string (``name:value;name:value``) into a dict.
+
+    The format is ambiguous: a value that contains ``;`` cannot be told apart from a new tag.
+    A piece without ``:`` is taken as the continuation of the previous value (so ``a:x;y``
+    gives ``{"a": "x;y"}``), but ``a:x;b:y`` is always two tags. Use an api_version of
+    2019-06-04 or newer to get the unambiguous ``tagsList``.
+    """
+    tags = {}
+    last = None
+    if not isinstance(text, str) or not text:
+        return tags
+    for piece in text.split(";"):
+        if ":" in piece:
+            name, value = piece.split(":", 1)
+            tags[name] = value
+            last = name
+        elif last is not None:
+            tags[last] = tags[last] + ";" + piece
+        elif piece:
+            tags[piece] = ""
+            last = piece
+    return tags
+
+
+def build_tags(compute):
+    """The ``tags`` fact: a dict from ``tagsList`` when present, else from the ``tags`` string."""
+    compute = compute if isinstance(compute, dict) else {}
+    tags_list = compute.get("tagsList")
+    if isinstance(tags_list, list):
+        tags = {}
+        for item in tags_list:
+            if isinstance(item, dict) and "name" in item:
+                tags[_string(item["name"])] = _string(item.get("value"))
+        return tags
+    return parse_tags_string(compute.get("tags"))
+
+
+def decode_userdata(encoded, warn=None):
+    """Decode IMDS user data (base64, optionally gzip) to text.
+
+    Returns the text; when the data is not base64 or not UTF-8 text, the value IMDS returned
+    is kept unchanged and ``warn`` is told so (nothing is lost).
+    """
+    encoded = _string(encoded).strip()
+    if not encoded:
+        return ""
+    try:
+        raw = base64.b64decode(encoded.encode("ascii"), validate=True)
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        if warn:
+            warn("IMDS user data is not valid base64; azure_imds.userdata holds it as returned")
+        return encoded
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, ValueError):
+            pass
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        if warn:
+            warn("IMDS user data is binary (not UTF-8 text); azure_imds.userdata holds it base64-encoded as returned")
+        return encoded
+
+
+def empty_facts(endpoint, detection):
+    """The fact shape for a host that is not Azure (or before anything was gathered)."""
+    return {
+        "is_azure": False,
+        "detection": detection,
+        "endpoint": endpoint,
+        "api_version": "",
+        "api_versions": {},
+        "compute": {},
+        "network": {},
+        "placement": build_placement({}),
+        "tags": {},
+    }
+
+
+def _not_imds(what, url):
+    return ImdsNotImds("IMDS answered %s with JSON that is not an IMDS %s: this is not IMDS. Nothing was gathered." % (url, what),
+                       url=url, status=200)
+
+
+def _collect(client, subsets, facts, warn):
+    user_data = None
+    if "instance" in subsets:
+        document = client.get_json("instance")
+        if not isinstance(document, dict) or not isinstance(document.get("compute"), dict) or not isinstance(document.get("network"), dict):
+            raise _not_imds("instance document (no compute and network objects)", client.endpoint + "/metadata/instance")
+        compute = dict(document["compute"])
+        # userData is a secret-ish blob: never part of the compute fact (see the userdata subset).
+        user_data = compute.pop("userData", None)
+        facts["compute"] = compute
+        facts["network"] = document["network"]
+        facts["placement"] = build_placement(compute)
+        facts["tags"] = build_tags(compute)
+    if "userdata" in subsets:
+        version = client.api_version_for("instance")
+        if version < USERDATA_MIN_VERSION:
+            raise FactsError("gather_subset userdata needs api_version %s or newer (IMDS added userData then); api_version is %s"
+                             % (USERDATA_MIN_VERSION, version))
+        if user_data is None:
+            user_data = client.get_text("instance", "compute/userData")
+        facts["userdata"] = decode_userdata(user_data, warn)
+    if "loadbalancer" in subsets:
+        try:
+            data = client.get_json("loadbalancer")
+        except ImdsNotFound as exc:
+            if not exc.no_load_balancer:
+                raise
+            facts["loadbalancer"] = {"found": False, "publicIpAddresses": [], "inboundRules": [], "outboundRules": []}
+        else:
+            inner = data.get("loadbalancer") if isinstance(data, dict) else None
+            if not isinstance(inner, dict):
+                raise _not_imds("load balancer document", client.endpoint + "/metadata/loadbalancer")
+            loadbalancer = {"found": True, "publicIpAddresses": [], "inboundRules": [], "outboundRules": []}
+            loadbalancer.update(inner)
+            facts["loadbalancer"] = loadbalancer
+    if "scheduledevents" in subsets:
+        data = client.get_json("scheduledevents")
+        if not isinstance(data, dict) or not isinstance(data.get("Events"), list):
+            raise _not_imds("scheduled events document (no Events list)", client.endpoint + "/metadata/scheduledevents")
+        facts["scheduled_events"] = data
+    if "versions" in subsets:
+        facts["versions"] = client.available_versions()
+    used = [category for category in ("instance", "loadbalancer", "scheduledevents") if category in subsets]
+    if "userdata" in subsets and "instance" not in used:
+        used.insert(0, "instance")
+    facts["api_versions"] = dict((category, client.api_version_for(category)) for category in used)
+    facts["api_version"] = client.api_version_for("instance", negotiate=False) or ""
+    facts["is_azure"] = True
+    return facts
+
+
+def _probe_says_absent(exc):
+    """In probing mode: did nothing IMDS-like answer at all?"""
+    if exc.status is None:
+        return isinstance(exc, (ImdsUnreachable, ImdsTimeout))
+    return not (200 <= exc.status < 300) and not exc.imds_answered
+
+
+def gather_facts(params, warn=None, no_log=False, client_factory=ImdsClient, detector=detect_azure):
+    """Gather ``ansible_facts.azure_imds`` for the module's parameters.
+
+    Raises FactsError or ImdsError (both with user-facing messages).
+    """
+    subsets = parse_gather_subset(params.get("gather_subset"))
+    if "userdata" in subsets and not no_log:
+        raise FactsError("gather_subset userdata returns the VM's user data, which may hold secrets: set 'no_log: true' on the "
+                         "task so that it stays out of logs and -v output (see docs/facts.md)")
+    endpoint = params.get("endpoint") or DEFAULT_ENDPOINT
+    detect = str(params.get("detect") or "auto").lower()
+    if detect not in DETECT_CHOICES:
+        raise FactsError("detect must be one of %s, got %r" % (", ".join(DETECT_CHOICES), detect))
+    probing = False
+    if detect == "false":
+        detection = "disabled"
+    else:
+        result = detector()
+        detection = "dmi"
+        if result.result == NOT_AZURE or (result.result == UNKNOWN and detect == "true"):
+            facts = empty_facts(endpoint, detection if result.result == NOT_AZURE else "none")
+            return facts
+        probing = result.result == UNKNOWN
+        if probing:
+            detection = "imds"
+        elif result.result != AZURE:  # pragma: no cover - defensive
+            probing = True
+    kwargs = dict(endpoint=endpoint, api_version=params.get("api_version") or "latest",
+                  timeout=params.get("timeout"), deadline=params.get("deadline"), warn=warn)
+    if probing:
+        kwargs["connect_retries"] = 0
+    client = client_factory(**kwargs)
+    facts = empty_facts(client.endpoint, detection)
+    try:
+        return _collect(client, subsets, facts, warn)
+    except ImdsError as exc:
+        if probing and _probe_says_absent(exc):
+            return empty_facts(client.endpoint, detection)
+        raise
+
+
+def run_module(module):
+    """Entry point of imds.azure.metadata_facts: gather and exit (never changes anything)."""
+    try:
+        facts = gather_facts(module.params, warn=module.warn, no_log=bool(getattr(module, "no_log", False)))
+    except (FactsError, ImdsError) as exc:
+        module.fail_json(msg=str(exc), imds_error=getattr(exc, "kind", "error"))
+    module.exit_json(changed=False, ansible_facts={FACT_NAME: facts})

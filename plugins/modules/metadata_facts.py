@@ -1,0 +1,276 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) imds.azure contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: metadata_facts
+short_description: Gather facts from the Azure Instance Metadata Service (IMDS)
+description:
+  - Reads the Azure Instance Metadata Service of the VM the task runs on and returns the facts
+    under C(ansible_facts['azure_imds']).
+  - The default gather costs exactly one HTTP request to C(/metadata/instance), plus one request to
+    C(/metadata/versions) when O(api_version=latest) (once per task).
+  - Retries follow the IMDS guidance per status code (404, 408, 410, 429, 5xx and connection errors are retried
+    with exponential backoff and jitter; 400, 401, 403 and 405 never are), within O(timeout) per attempt and
+    O(deadline) overall. See C(docs/facts.md) in the collection for the full policy and every error message.
+  - A 200 answer whose body is not what IMDS returns (an HTML page from a proxy or captive portal, truncated
+    JSON) fails the task; it never becomes facts.
+  - On a host that is certainly not an Azure VM (see O(detect)) the module returns RV(ansible_facts.azure_imds.is_azure=false)
+    without any network access and does not fail.
+author:
+  - imds.azure contributors (@imds-azure)
+options:
+  gather_subset:
+    description:
+      - What to gather, like the C(gather_subset) of M(ansible.builtin.setup).
+      - V(instance) (one request) gives RV(ansible_facts.azure_imds.compute), RV(ansible_facts.azure_imds.network),
+        RV(ansible_facts.azure_imds.placement) and RV(ansible_facts.azure_imds.tags).
+      - V(loadbalancer) (one request, needs api-version 2020-10-01 or newer) gives RV(ansible_facts.azure_imds.loadbalancer).
+      - V(scheduledevents) (one request) gives RV(ansible_facts.azure_imds.scheduled_events). Scheduled events have their own
+        api-version line; with O(api_version=latest) the newest one (2020-07-01) is used, with an explicit O(api_version)
+        the newest scheduled-events version not newer than it. The first request on a VM can be slow while the service
+        switches scheduled events on.
+      - V(versions) (free when O(api_version=latest), else one request) gives RV(ansible_facts.azure_imds.versions).
+      - V(userdata) gives RV(ansible_facts.azure_imds.userdata). It is read from the same C(/metadata/instance) answer when
+        V(instance) is gathered (no extra request), else with one request. It needs api-version 2021-01-01 or newer and
+        the task must set C(no_log) to V(true), because user data may hold secrets; see the notes about fact caches.
+      - V(all) means every subset except V(userdata), which is only ever gathered when named.
+      - Prefix a subset with C(!) to exclude it. With only exclusions, the starting point is V(all).
+    type: list
+    elements: str
+    default: [instance]
+  detect:
+    description:
+      - How to find out whether this host is an Azure VM before asking IMDS.
+      - V(auto) reads DMI (SMBIOS) data on Linux, which takes microseconds. The Azure chassis asset tag means Azure, so
+        IMDS is asked and any failure fails the task (with a hint about the 169.254.169.254/32 route when it is
+        unreachable). DMI that is readable and names another vendor means not Azure, so no request is made and
+        RV(ansible_facts.azure_imds.is_azure=false) is returned. Without usable DMI data (containers, BSDs,
+        on-premises Hyper-V) IMDS is probed without connection retries, and only an answer from IMDS counts as Azure.
+      - V(true) trusts DMI alone. Only a host that DMI identifies as Azure is asked; all others get
+        RV(ansible_facts.azure_imds.is_azure=false) without any request.
+      - V(false) skips detection and always asks IMDS; any failure fails the task.
+      - For tests, the environment variable E(IMDS_AZURE_DMI_PATH) on the target replaces the DMI directory
+        C(/sys/class/dmi/id) (an empty value means "no DMI data").
+    type: str
+    choices: [auto, 'true', 'false']
+    default: auto
+extends_documentation_fragment:
+  - imds.azure.imds.modules
+  - imds.azure._attributes
+  - imds.azure._attributes.facts_module
+  - imds.azure._attributes.platform_posix
+notes:
+  - Facts are read as C(ansible_facts['azure_imds']).
+  - RV(ansible_facts.azure_imds.compute) holds everything IMDS returned except C(userData), which only ever appears,
+    decoded, in RV(ansible_facts.azure_imds.userdata) when O(gather_subset) names V(userdata).
+  - Facts returned by a module are stored in the fact cache when fact caching is enabled, and a module cannot prevent
+    that. Do not gather V(userdata) with a persistent fact cache unless the cache is as protected as the user data;
+    C(no_log) only keeps it out of logs and task output.
+  - The legacy C(tags) string of IMDS (used by api-versions older than 2019-06-04) is ambiguous when values contain
+    C(;). RV(ansible_facts.azure_imds.tags) comes from C(tagsList) whenever IMDS returns it.
+seealso:
+  - name: Azure Instance Metadata Service
+    description: Microsoft's documentation of IMDS.
+    link: https://learn.microsoft.com/azure/virtual-machines/instance-metadata-service
+"""
+
+EXAMPLES = r"""
+- name: Gather the instance facts (one request, plus one to negotiate the version)
+  imds.azure.metadata_facts:
+
+- name: Show where this VM runs
+  ansible.builtin.debug:
+    msg: >-
+      {{ ansible_facts['azure_imds']['placement']['location'] }}
+      zone {{ ansible_facts['azure_imds']['placement']['zone'] | default('none', true) }}
+      fault domain {{ ansible_facts['azure_imds']['placement']['fault_domain'] }}
+  when: ansible_facts['azure_imds']['is_azure']
+
+- name: Everything except scheduled events, with a pinned API version
+  imds.azure.metadata_facts:
+    gather_subset: [all, '!scheduledevents']
+    api_version: "2021-12-13"
+
+- name: Pending maintenance events
+  imds.azure.metadata_facts:
+    gather_subset: [scheduledevents]
+
+- name: Read the user data (kept out of logs and -v output)
+  imds.azure.metadata_facts:
+    gather_subset: [instance, userdata]
+  no_log: true
+
+- name: Fail unless IMDS answers, even when DMI cannot tell
+  imds.azure.metadata_facts:
+    detect: false
+    deadline: 30
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: Facts added to the host.
+  returned: always
+  type: dict
+  contains:
+    azure_imds:
+      description: Everything gathered from IMDS.
+      returned: always
+      type: dict
+      contains:
+        is_azure:
+          description:
+            - Whether this host is an Azure VM whose IMDS answered.
+            - V(false) on a host that detection says is not Azure; no other key then holds data.
+          returned: always
+          type: bool
+          sample: true
+        detection:
+          description:
+            - How RV(ansible_facts.azure_imds.is_azure) was decided.
+            - V(dmi) (DMI data), V(imds) (DMI could not tell, IMDS was probed), V(none) (O(detect=true) and DMI could
+              not tell), V(disabled) (O(detect=false)).
+          returned: always
+          type: str
+          sample: dmi
+        endpoint:
+          description: The endpoint used, normalised to C(scheme://host[:port]).
+          returned: always
+          type: str
+          sample: http://169.254.169.254
+        api_version:
+          description: The api-version used for the instance line (instance, load balancer); V("") when none was used.
+          returned: always
+          type: str
+          sample: "2025-04-07"
+        api_versions:
+          description: The api-version used for each category requested.
+          returned: always
+          type: dict
+          sample: {"instance": "2025-04-07", "scheduledevents": "2020-07-01"}
+        compute:
+          description:
+            - The C(compute) object exactly as IMDS returned it (camelCase keys, string values), without C(userData).
+            - Fields depend on the api-version; an old pinned version does not return newer fields.
+          returned: always (empty unless C(instance) was gathered)
+          type: dict
+          sample: {"location": "westeurope", "vmSize": "Standard_D2s_v5", "zone": "2", "tagsList": []}
+        network:
+          description: The C(network) object exactly as IMDS returned it.
+          returned: always (empty unless C(instance) was gathered)
+          type: dict
+          sample: {"interface": [{"macAddress": "000D3A1B2C3D", "ipv4": {"ipAddress": [], "subnet": []}, "ipv6": {"ipAddress": []}}]}
+        placement:
+          description: Placement of the VM, from C(compute). Every value is a string, V("") when IMDS did not return it.
+          returned: always
+          type: dict
+          contains:
+            location:
+              description: Azure region (C(compute.location)).
+              type: str
+              returned: always
+              sample: westeurope
+            zone:
+              description: Availability zone (C(compute.zone)), V("") when not zonal.
+              type: str
+              returned: always
+              sample: "2"
+            fault_domain:
+              description: Platform fault domain (C(compute.platformFaultDomain)).
+              type: str
+              returned: always
+              sample: "0"
+            update_domain:
+              description: Platform update domain (C(compute.platformUpdateDomain)).
+              type: str
+              returned: always
+              sample: "0"
+            sub_fault_domain:
+              description: Platform sub fault domain (C(compute.platformSubFaultDomain), api-version 2021-10-01 or newer).
+              type: str
+              returned: always
+              sample: ""
+            scale_set:
+              description: Scale set name (C(compute.vmScaleSetName), or the last segment of C(compute.virtualMachineScaleSet.id)).
+              type: str
+              returned: always
+              sample: ""
+            placement_group:
+              description: Placement group ID (C(compute.placementGroupId)).
+              type: str
+              returned: always
+              sample: ""
+            vm_size:
+              description: VM size (C(compute.vmSize)).
+              type: str
+              returned: always
+              sample: Standard_D2s_v5
+            priority:
+              description: C(Regular), C(Spot) or C(Low) (C(compute.priority), api-version 2020-12-01 or newer).
+              type: str
+              returned: always
+              sample: Regular
+        tags:
+          description:
+            - The VM's tags as a dict, from C(compute.tagsList).
+            - For api-versions older than 2019-06-04 it is parsed from the C(compute.tags) string, which is ambiguous
+              when a value contains C(;) (a piece without C(:) is appended to the previous value).
+          returned: always
+          type: dict
+          sample: {"env": "prod", "role": "web"}
+        loadbalancer:
+          description:
+            - Standard load balancer metadata as IMDS returned it (C(publicIpAddresses), C(inboundRules), C(outboundRules),
+              and any other key), plus C(found).
+            - When the VM is not behind a Standard load balancer, C(found) is V(false) and the lists are empty; this is not
+              an error.
+          returned: when C(loadbalancer) is gathered
+          type: dict
+          sample: {"found": true, "publicIpAddresses": [], "inboundRules": [], "outboundRules": []}
+        scheduled_events:
+          description: The scheduled events document as IMDS returned it (C(DocumentIncarnation) and C(Events)).
+          returned: when C(scheduledevents) is gathered
+          type: dict
+          sample: {"DocumentIncarnation": 1, "Events": []}
+        versions:
+          description:
+            - The api-versions the service offers, oldest first (C(/metadata/versions)).
+            - On an old service without that endpoint, only the newest versions listed in its error answer.
+          returned: when C(versions) is gathered
+          type: list
+          elements: str
+          sample: ["2023-11-15", "2024-03-15", "2024-07-17", "2025-04-07"]
+        userdata:
+          description:
+            - The VM's user data, decoded from base64 (and gzip) to text.
+            - If it is not UTF-8 text it is kept base64-encoded as IMDS returned it, with a warning.
+          returned: when C(userdata) is gathered
+          type: str
+          sample: "#cloud-config\n"
+"""
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback
+
+from ansible_collections.imds.azure.plugins.module_utils._facts import run_module
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            endpoint=dict(type="str", default="http://169.254.169.254", fallback=(env_fallback, ["AZURE_IMDS_ENDPOINT"])),
+            api_version=dict(type="str", default="latest"),
+            timeout=dict(type="float", default=5.0),
+            deadline=dict(type="float", default=90.0),
+            gather_subset=dict(type="list", elements="str", default=["instance"]),
+            detect=dict(type="str", default="auto", choices=["auto", "true", "false"]),
+        ),
+        supports_check_mode=True,
+    )
+    run_module(module)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,285 @@
+# Copyright (c) imds.azure contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Fact building and gathering against the in-process emulator."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import time
+
+import pytest
+
+from ansible_collections.imds.azure.plugins.module_utils import _facts
+from ansible_collections.imds.azure.plugins.module_utils._client import ImdsClient, ImdsConfigError, ImdsNotImds, ImdsUnreachable, Response
+from ansible_collections.imds.azure.plugins.module_utils._detect import AZURE, NOT_AZURE, UNKNOWN, Detection
+from ansible_collections.imds.azure.plugins.module_utils._facts import (
+    FactsError,
+    build_placement,
+    build_tags,
+    decode_userdata,
+    gather_facts,
+    parse_gather_subset,
+    parse_tags_string,
+)
+
+FACT_KEYS = {"is_azure", "detection", "endpoint", "api_version", "api_versions", "compute", "network", "placement", "tags"}
+
+
+def detector(result):
+    return lambda: Detection(result, "test")
+
+
+def metadata_log(emu):
+    return [record for record in emu.request_log if record.path.startswith("/metadata")]
+
+
+def gather(emu, detect="false", no_log=False, warnings=None, result=AZURE, **params):
+    params.setdefault("endpoint", emu.url if emu is not None else None)
+    params["detect"] = detect
+    return gather_facts(params, warn=(warnings.append if warnings is not None else None), no_log=no_log, detector=detector(result))
+
+
+# --------------------------------------------------------------------------- gather_subset
+
+@pytest.mark.parametrize("value, expected", [
+    (None, ("instance",)),
+    (["instance"], ("instance",)),
+    (["all"], ("instance", "loadbalancer", "scheduledevents", "versions")),
+    (["all", "userdata"], ("instance", "loadbalancer", "scheduledevents", "versions", "userdata")),
+    (["!scheduledevents"], ("instance", "loadbalancer", "versions")),
+    (["all", "!instance"], ("loadbalancer", "scheduledevents", "versions")),
+    (["!all", "userdata"], ("userdata",)),
+    (["loadbalancer,scheduledevents"], ("loadbalancer", "scheduledevents")),
+    ("versions", ("versions",)),
+    ([" instance ", "instance"], ("instance",)),
+])
+def test_parse_gather_subset(value, expected):
+    assert parse_gather_subset(value) == expected
+
+
+@pytest.mark.parametrize("value", [["hardware"], ["!bogus"], ["all", "!all"], ["instance", "!instance"], ["!all"]])
+def test_parse_gather_subset_errors(value):
+    with pytest.raises(FactsError):
+        parse_gather_subset(value)
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+def test_placement_from_compute():
+    placement = build_placement({
+        "location": "westus", "zone": "3", "platformFaultDomain": "1", "platformUpdateDomain": 4, "platformSubFaultDomain": "",
+        "vmScaleSetName": "", "virtualMachineScaleSet": {"id": "/subscriptions/s/resourceGroups/r/providers/Microsoft.Compute/virtualMachineScaleSets/flex1"},
+        "placementGroupId": "pg", "vmSize": "Standard_A3", "Priority": "Spot",
+    })
+    assert placement == {"location": "westus", "zone": "3", "fault_domain": "1", "update_domain": "4", "sub_fault_domain": "",
+                         "scale_set": "flex1", "placement_group": "pg", "vm_size": "Standard_A3", "priority": "Spot"}
+    empty = build_placement({})
+    assert set(empty) == {"location", "zone", "fault_domain", "update_domain", "sub_fault_domain", "scale_set", "placement_group",
+                          "vm_size", "priority"}
+    assert set(empty.values()) == {""}
+
+
+def test_tags_prefer_tags_list():
+    compute = {"tags": "a:1;b:2", "tagsList": [{"name": "a", "value": "x;y:z"}, {"name": "n", "value": ""}]}
+    assert build_tags(compute) == {"a": "x;y:z", "n": ""}
+    assert build_tags({"tags": "a:1;b:2", "tagsList": []}) == {}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("", {}),
+    ("Department:IT;ReferenceNumber:123456;TestStatus:Pending", {"Department": "IT", "ReferenceNumber": "123456", "TestStatus": "Pending"}),
+    ("url:http://x;y", {"url": "http://x;y"}),
+    ("note:a;b;c;env:prod", {"note": "a;b;c", "env": "prod"}),
+    ("lonely", {"lonely": ""}),
+])
+def test_parse_tags_string(text, expected):
+    assert parse_tags_string(text) == expected
+
+
+def test_parse_tags_string_is_ambiguous_by_design():
+    # "cost center" = "cc:1234;shared" cannot be told apart from two tags: documented limitation.
+    assert parse_tags_string("cost center:cc:1234;shared:x") == {"cost center": "cc:1234", "shared": "x"}
+
+
+def test_decode_userdata():
+    warnings = []
+    assert decode_userdata(base64.b64encode(b"#cloud-config\n").decode()) == "#cloud-config\n"
+    assert decode_userdata(base64.b64encode(gzip.compress("h\u00e9llo".encode())).decode()) == "h\u00e9llo"
+    assert decode_userdata("") == ""
+    binary = base64.b64encode(b"\xff\xfe\x00\x01").decode()
+    assert decode_userdata(binary, warnings.append) == binary
+    assert decode_userdata("not base64!", warnings.append) == "not base64!"
+    assert len(warnings) == 2
+
+
+# --------------------------------------------------------------------------- gathering
+
+def test_default_gather_is_one_request_plus_negotiation(imds_emulator):
+    facts = gather(imds_emulator)
+    assert [r.path for r in metadata_log(imds_emulator)] == ["/metadata/versions", "/metadata/instance"]
+    assert set(facts) == FACT_KEYS
+    assert facts["is_azure"] is True and facts["detection"] == "disabled"
+    assert facts["api_version"] == "2025-04-07" and facts["api_versions"] == {"instance": "2025-04-07"}
+    assert facts["endpoint"] == imds_emulator.url
+    assert facts["placement"]["location"] == "westeurope" and facts["placement"]["zone"] == "2"
+    assert facts["tags"] == {"env": "dev", "role": "web"}
+    assert facts["network"]["interface"][0]["macAddress"]
+    assert "userData" not in facts["compute"]
+    assert facts["compute"]["vmId"] == imds_emulator.profile["compute"]["vmId"]
+
+
+def test_pinned_gather_is_exactly_one_request(imds_emulator):
+    facts = gather(imds_emulator, api_version="2021-12-13")
+    assert len(metadata_log(imds_emulator)) == 1
+    assert facts["api_version"] == "2021-12-13"
+    assert "physicalZone" not in facts["compute"]
+
+
+def test_compute_and_network_exactly_as_returned_except_user_data(imds_emulator):
+    facts = gather(imds_emulator, api_version="2023-11-15")
+    profile = imds_emulator.profile
+    expected = dict(profile["compute"])
+    expected.pop("userData")
+    assert facts["compute"] == expected
+    assert facts["network"] == profile["network"]
+
+
+def test_old_version_tags_from_string_and_missing_placement_fields(imds_emulator_factory):
+    emu = imds_emulator_factory(profile={"tags": {"env": "prod", "note": "a;b"}})
+    facts = gather(emu, api_version="2017-12-01")
+    assert "tagsList" not in facts["compute"]
+    assert facts["tags"] == {"env": "prod", "note": "a;b"}
+    assert facts["placement"]["priority"] == "" and facts["placement"]["sub_fault_domain"] == ""
+    assert facts["placement"]["zone"] == "2"
+    facts = gather(emu, api_version="2017-08-01")
+    assert facts["placement"]["zone"] == "" and "zone" not in facts["compute"]
+
+
+def test_all_subsets(imds_emulator):
+    facts = gather(imds_emulator, gather_subset=["all"])
+    assert facts["loadbalancer"]["found"] is True and facts["loadbalancer"]["inboundRules"]
+    assert facts["scheduled_events"] == {"DocumentIncarnation": facts["scheduled_events"]["DocumentIncarnation"], "Events": []}
+    assert facts["versions"][-1] == "2025-04-07"
+    assert "userdata" not in facts
+    assert facts["api_versions"] == {"instance": "2025-04-07", "loadbalancer": "2025-04-07", "scheduledevents": "2020-07-01"}
+    # versions comes free with negotiation: versions + instance + loadbalancer + scheduledevents
+    assert len(metadata_log(imds_emulator)) == 4
+
+
+def test_no_standard_load_balancer_is_a_flag(imds_emulator_factory):
+    emu = imds_emulator_factory(profile={"loadbalancer": None})
+    facts = gather(emu, gather_subset=["loadbalancer"], api_version="2021-02-01")
+    assert facts["loadbalancer"] == {"found": False, "publicIpAddresses": [], "inboundRules": [], "outboundRules": []}
+    assert facts["compute"] == {} and facts["is_azure"] is True
+
+
+def test_loadbalancer_with_old_pinned_version_fails_clearly(imds_emulator):
+    with pytest.raises(ImdsConfigError, match="2020-10-01"):
+        gather(imds_emulator, gather_subset=["loadbalancer"], api_version="2019-06-01")
+    assert metadata_log(imds_emulator) == []
+
+
+def test_scheduled_events_with_event(imds_emulator):
+    event_id = imds_emulator.add_scheduled_event("Reboot,notice=600")
+    facts = gather(imds_emulator, gather_subset=["scheduledevents"], api_version="2019-06-01")
+    events = facts["scheduled_events"]["Events"]
+    assert [e["EventId"] for e in events] == [event_id]
+    assert "EventSource" not in events[0]  # 2019-08-01 field, scheduled-events version 2019-04-01 used
+    assert facts["api_versions"] == {"scheduledevents": "2019-04-01"}
+    assert facts["api_version"] == "2019-06-01"
+
+
+def test_userdata_requires_no_log(imds_emulator):
+    with pytest.raises(FactsError, match="no_log"):
+        gather(imds_emulator, gather_subset=["userdata"])
+    assert metadata_log(imds_emulator) == []
+
+
+def test_userdata_from_instance_document_costs_nothing(imds_emulator):
+    facts = gather(imds_emulator, gather_subset=["instance", "userdata"], no_log=True, api_version="2021-01-01")
+    assert facts["userdata"].startswith("#cloud-config")
+    assert len(metadata_log(imds_emulator)) == 1
+
+
+def test_userdata_alone_is_one_text_request(imds_emulator):
+    facts = gather(imds_emulator, gather_subset=["userdata"], no_log=True, api_version="2021-01-01")
+    assert facts["userdata"].startswith("#cloud-config")
+    (record,) = metadata_log(imds_emulator)
+    assert record.path == "/metadata/instance/compute/userData" and record.query["format"] == "text"
+    assert facts["compute"] == {}
+
+
+def test_userdata_needs_2021_01_01(imds_emulator):
+    with pytest.raises(FactsError, match="2021-01-01"):
+        gather(imds_emulator, gather_subset=["userdata"], no_log=True, api_version="2020-12-01")
+
+
+def test_not_azure_by_dmi_makes_no_request(imds_emulator):
+    started = time.monotonic()
+    facts = gather(imds_emulator, detect="auto", result=NOT_AZURE, gather_subset=["all"])
+    assert time.monotonic() - started < 1
+    assert facts["is_azure"] is False and facts["detection"] == "dmi"
+    assert set(facts) == FACT_KEYS
+    assert metadata_log(imds_emulator) == []
+
+
+def test_detect_true_unknown_makes_no_request(imds_emulator):
+    facts = gather(imds_emulator, detect="true", result=UNKNOWN)
+    assert facts["is_azure"] is False and facts["detection"] == "none"
+    assert metadata_log(imds_emulator) == []
+
+
+def test_detect_auto_unknown_probes_imds(imds_emulator):
+    facts = gather(imds_emulator, detect="auto", result=UNKNOWN)
+    assert facts["is_azure"] is True and facts["detection"] == "imds"
+
+
+def test_detect_auto_unknown_and_nothing_listening_is_not_azure(closed_port):
+    started = time.monotonic()
+    facts = gather(None, endpoint="http://127.0.0.1:%d" % closed_port, detect="auto", result=UNKNOWN)
+    assert time.monotonic() - started < 1
+    assert facts["is_azure"] is False and facts["detection"] == "imds"
+
+
+def test_detect_auto_unknown_and_html_still_fails(imds_emulator_factory):
+    emu = imds_emulator_factory(faults=["html=1"])
+    with pytest.raises(ImdsNotImds):
+        gather(emu, detect="auto", result=UNKNOWN)
+
+
+def test_azure_by_dmi_and_unreachable_fails(closed_port, monkeypatch):
+    monkeypatch.setattr(_facts.ImdsClient, "__init__", _fast_retries(_facts.ImdsClient.__init__))
+    with pytest.raises(ImdsUnreachable, match="cannot connect"):
+        gather(None, endpoint="http://127.0.0.1:%d" % closed_port, detect="auto", result=AZURE)
+
+
+def _fast_retries(original):
+    def init(self, *args, **kwargs):
+        kwargs["sleep"] = lambda seconds: None
+        original(self, *args, **kwargs)
+    return init
+
+
+@pytest.mark.parametrize("fault", ["html=1", "truncate=1"])
+def test_bad_bodies_never_become_facts(imds_emulator_factory, fault):
+    emu = imds_emulator_factory(faults=[fault])
+    with pytest.raises(ImdsNotImds):
+        gather(emu, detect="auto", result=AZURE, api_version="2021-02-01")
+
+
+def test_instance_document_without_compute_is_not_imds():
+    class Odd(object):
+        def request(self, method, url, headers, body, timeout):
+            return Response(200, {"Content-Type": "application/json"}, b'{"compute": "x", "network": {}}')
+
+    def factory(**kwargs):
+        return ImdsClient(transport=Odd(), **kwargs)
+
+    with pytest.raises(ImdsNotImds, match="compute"):
+        gather_facts({"api_version": "2021-02-01", "detect": "false"}, client_factory=factory)
+
+
+def test_bad_detect_value():
+    with pytest.raises(FactsError):
+        gather_facts({"detect": "maybe"})
