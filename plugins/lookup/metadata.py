@@ -1,0 +1,330 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) imds.azure contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: metadata
+short_description: Read values from the Azure Instance Metadata Service (IMDS)
+description:
+  - Returns values from the Azure Instance Metadata Service (IMDS) by path, for example
+    C(compute/platformFaultDomain) or C(network/interface/0/ipv4/ipAddress/0/privateIpAddress),
+    or by a JMESPath O(query).
+  - "Paths are relative to C(/metadata/instance) and walk the JSON document the way IMDS route
+    parameters do (object keys by name, case-sensitive; list items by 0-based index). A leading C(/)
+    names the category explicitly - C(/instance/...), C(/loadbalancer/...) (the object IMDS wraps in
+    C({\"loadbalancer\": ...})) and C(/scheduledevents/...)."
+  - A leaf returns its value (IMDS returns every instance value as a string); an object or a list
+    returns the structure. Each term gives one value, so several terms give several values (use
+    C(query()) or C(wantlist=true) to always get a list).
+  - "Where the answer comes from (O(source)): a lookup runs on the controller, but in a play over many hosts
+    you mean the value of the host the task runs for. With V(auto) the lookup answers from that host's
+    C(ansible_facts['azure_imds']) gathered by M(imds.azure.metadata_facts) - no request at all - and asks
+    IMDS live from the controller only when the host has no such facts."
+  - Live answers cost one request per category per run, not one per lookup. The whole category document
+    (one C(GET /metadata/instance)) is fetched once and cached for the rest of the run, keyed by endpoint and
+    API version, and walked locally. Requests are paced to stay under IMDS's limit of 5 requests per second.
+  - Malformed paths and JMESPath expressions fail with a clear error before anything is requested, and
+    nothing but the configured O(endpoint) is ever contacted.
+author:
+  - imds.azure contributors (@imds-azure)
+extends_documentation_fragment:
+  - imds.azure.imds.plugins
+options:
+  _terms:
+    description:
+      - IMDS paths such as C(compute/vmId), C(compute/tagsList), C(network/interface/0/macAddress),
+        C(/loadbalancer/inboundRules) or C(/scheduledevents/Events).
+      - C(/instance) is the whole instance document.
+      - Without terms, O(query) runs over the whole instance document.
+    type: list
+    elements: str
+    required: false
+  source:
+    description:
+      - Where the values come from.
+      - "V(auto) uses the current host's C(ansible_facts['azure_imds']) when they exist and asks IMDS live from the
+        controller otherwise (C(ansible-pull), C(connection: local), a controller that is itself the Azure VM). When
+        the host has the facts but not the category asked for (for example C(/loadbalancer) without
+        C(gather_subset=loadbalancer)), the lookup fails rather than answer with the controller's data."
+      - V(facts) only uses the facts, and fails when the host has none.
+      - V(live) always asks IMDS at O(endpoint) from the controller.
+    type: str
+    choices: [auto, facts, live]
+    default: auto
+    env:
+      - name: AZURE_IMDS_LOOKUP_SOURCE
+    ini:
+      - section: imds_azure
+        key: lookup_source
+    vars:
+      - name: azure_imds_lookup_source
+  query:
+    description:
+      - A JMESPath expression evaluated over each term's value, or over the whole instance document when there
+        are no terms, for example C(network.interface[*].ipv4.ipAddress[*].privateIpAddress | []).
+      - Needs the C(jmespath) Python library on the controller.
+      - A query that selects nothing (C(null)) returns O(default) when it is given.
+    type: str
+  default:
+    description:
+      - Value returned when a path does not exist (or a O(query) selects nothing), instead of failing.
+      - Malformed paths, unreachable IMDS and other errors still fail.
+    type: raw
+  cache:
+    description:
+      - Cache live documents for the rest of the run (one request per category per run).
+      - Set V(false) to ask IMDS again, for example to poll C(/scheduledevents) in a retry loop.
+    type: bool
+    default: true
+notes:
+  - "Cache lifetime: live documents are cached in the worker process (every lookup of one task, all loop
+    items included) and in files inside ansible-core's per-run temporary directory (C(ansible-local-*) under
+    C(ANSIBLE_LOCAL_TEMP)), which ansible-core deletes when the run ends. The files are readable only by the
+    user running Ansible."
+  - "User data: as in the facts, documents never hold C(compute.userData), so C(/instance) or C(compute) never
+    show it. The path C(compute/userData) (base64, as IMDS returns it) is read live with its own request and kept
+    in the worker's memory only; set C(no_log: true) on tasks that use it. From facts, use the C(userdata) fact of
+    M(imds.azure.metadata_facts) (O(source=auto) fails with a hint rather than ask the controller)."
+  - Live answers come from the IMDS the controller reaches, that is the controller's own VM (or the
+    O(endpoint) configured for the host). For remote hosts gather facts first, then use O(source=auto) or
+    O(source=facts).
+  - Values are marked unsafe, so Jinja in a tag value is never evaluated.
+seealso:
+  - module: imds.azure.metadata_facts
+  - plugin: imds.azure.token
+    plugin_type: lookup
+"""
+
+EXAMPLES = r"""
+- name: Fault domain of the host the task runs for (from its gathered facts, else live)
+  ansible.builtin.debug:
+    msg: "{{ lookup('imds.azure.metadata', 'compute/platformFaultDomain') }}"
+
+- name: Several values at once
+  ansible.builtin.set_fact:
+    vm_id: "{{ ids[0] }}"
+    vm_location: "{{ ids[1] }}"
+  vars:
+    ids: "{{ query('imds.azure.metadata', 'compute/vmId', 'compute/location') }}"
+
+- name: A tag, with a default when it is not set
+  ansible.builtin.debug:
+    msg: >-
+      {{ lookup('imds.azure.metadata', 'compute',
+                query="tagsList[?name=='env'].value | [0]", default='unknown') }}
+
+- name: Every private IPv4 address of every NIC
+  ansible.builtin.debug:
+    msg: "{{ lookup('imds.azure.metadata', query='network.interface[*].ipv4.ipAddress[*].privateIpAddress | []') }}"
+
+- name: Load balancer inbound rules (live; there is no facts fallback to another host's data)
+  ansible.builtin.debug:
+    msg: "{{ lookup('imds.azure.metadata', '/loadbalancer/inboundRules', source='live', default=[]) }}"
+
+- name: Poll scheduled events without the run cache
+  ansible.builtin.debug:
+    msg: "{{ lookup('imds.azure.metadata', '/scheduledevents/Events', source='live', cache=false) }}"
+"""
+
+RETURN = r"""
+_raw:
+  description:
+    - One value per term (or one query result); a string for a leaf of the instance document, a dict or a list
+      for an object or a list.
+  type: list
+  elements: raw
+"""
+
+from ansible.errors import AnsibleLookupError
+from ansible.plugins.lookup import LookupBase
+from ansible.utils.display import Display
+from ansible.utils.unsafe_proxy import wrap_var
+
+from ansible_collections.imds.azure.plugins.module_utils._client import (
+    ImdsClient, ImdsError, ImdsNotFound, Response, UrlTransport, validate_endpoint,
+)
+from ansible_collections.imds.azure.plugins.plugin_utils._lookup import (
+    LookupPathError, MissingPathError, PacedTransport, QueryError, compile_query, facts_document, is_user_data,
+    parse_path, run_state, search, strip_user_data, unwrap_loadbalancer, var_options, walk,
+)
+
+display = Display()
+
+_LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
+_CLIENTS = {}
+_WARNED = set()
+
+
+class _NoDocument(Exception):
+    """The category has no document (no Standard load balancer, or a non-Azure host)."""
+
+
+def _client_for(endpoint, api_version, timeout, deadline, limiter, cache):
+    """One client per settings in this process (the version is negotiated once)."""
+    key = (endpoint, api_version, timeout, deadline)
+    client = _CLIENTS.get(key)
+    if client is None:
+        transport = PacedTransport(UrlTransport(), limiter, cache, validate_endpoint(endpoint), Response)
+        client = ImdsClient(endpoint=endpoint, api_version=api_version, timeout=timeout, deadline=deadline,
+                            transport=transport, warn=lambda message: display.warning("imds.azure.metadata: " + message))
+        _CLIENTS[key] = client
+    return client
+
+
+class LookupModule(LookupBase):
+
+    def run(self, terms, variables=None, **kwargs):
+        has_default = "default" in kwargs
+        self.set_options(var_options=var_options(self, variables), direct=kwargs)
+        variables = variables or {}
+        source = self.get_option("source")
+        expression = self.get_option("query")
+        default = kwargs.get("default")
+
+        try:
+            parsed = [parse_path(term) for term in (terms or [])]
+            compiled = compile_query(expression) if expression is not None else None
+        except (LookupPathError, QueryError) as exc:
+            raise AnsibleLookupError("imds.azure.metadata: %s" % exc) from None
+        if not parsed:
+            if compiled is None:
+                raise AnsibleLookupError("imds.azure.metadata: give at least one path (such as compute/vmId) or the query option")
+            parsed = [parse_path("/instance")]
+
+        host = variables.get("inventory_hostname") or "(no host)"
+        facts = self._facts(variables)
+        results = []
+        for path in parsed:
+            try:
+                document = self._document(path, source, facts, host, variables)
+                value = walk(document, path)
+                if compiled is not None:
+                    value = search(compiled, value, expression)
+                    if value is None and has_default:
+                        value = default
+                    else:
+                        value = wrap_var(value)
+                else:
+                    value = wrap_var(value)
+            except _NoDocument as exc:
+                if not has_default:
+                    raise AnsibleLookupError("imds.azure.metadata: path %r: %s" % (path.display, exc)) from None
+                value = default
+            except MissingPathError as exc:
+                if not has_default:
+                    raise AnsibleLookupError("imds.azure.metadata: %s%s" % (exc, self._hint(path, facts, source))) from None
+                value = default
+            except (LookupPathError, QueryError) as exc:
+                raise AnsibleLookupError("imds.azure.metadata: %s" % exc) from None
+            results.append(value)
+        return results
+
+    # ------------------------------------------------------------------ sources
+
+    @staticmethod
+    def _facts(variables):
+        ansible_facts = variables.get("ansible_facts")
+        if not isinstance(ansible_facts, dict):
+            return None
+        facts = ansible_facts.get("azure_imds")
+        return facts if isinstance(facts, dict) and facts else None
+
+    def _document(self, path, source, facts, host, variables):
+        category = path.category
+        if source in ("auto", "facts"):
+            state, document = facts_document(facts, category)
+            if state == "ok":
+                display.vvvv("imds.azure.metadata: %s: %s from the host's azure_imds facts" % (host, path.display))
+                return document
+            if state == "none":
+                raise _NoDocument("host %s has no %s metadata (its azure_imds facts say so)" % (host, category))
+            if state == "not_azure":
+                raise _NoDocument("host %s is not an Azure VM (its azure_imds facts say is_azure: false)" % host)
+            if source == "facts" or facts is not None:
+                if facts is None:
+                    why = "host %s has no azure_imds facts; run imds.azure.metadata_facts first" % host
+                else:
+                    why = ("host %s's azure_imds facts do not include the %s category; gather it with "
+                           "imds.azure.metadata_facts gather_subset=%s" % (host, category, category))
+                if source == "auto":
+                    why += (" (source=auto does not ask the controller's IMDS when the host has facts, because the "
+                            "answer would be the controller's, not the host's; set source=live for that)")
+                else:
+                    why += ", or use source=live"
+                raise AnsibleLookupError("imds.azure.metadata: cannot answer %r from facts: %s" % (path.display, why))
+            self._warn_not_local(host, variables)
+        return self._live(path)
+
+    @staticmethod
+    def _warn_not_local(host, variables):
+        connection = variables.get("ansible_connection")
+        address = variables.get("ansible_host")
+        if connection == "local" or host in _LOCAL_NAMES or address in _LOCAL_NAMES or host in _WARNED:
+            return
+        _WARNED.add(host)
+        display.warning(
+            "imds.azure.metadata: host %s has no azure_imds facts, so source=auto asked IMDS from the controller: the values "
+            "are the controller's VM, not %s's. Gather imds.azure.metadata_facts first, or set source=live if this is "
+            "intended." % (host, host))
+
+    def _live(self, path):
+        cache, limiter = run_state()
+        endpoint = self.get_option("endpoint")
+        api_version = self.get_option("api_version")
+        try:
+            client = _client_for(endpoint, api_version, self.get_option("timeout"), self.get_option("deadline"), limiter, cache)
+        except ImdsError as exc:
+            raise AnsibleLookupError("imds.azure.metadata: %s" % exc) from None
+        category = path.category
+        user_data = is_user_data(path)
+        key = ("imds.azure", "user-data" if user_data else "document", client.endpoint, api_version, category)
+
+        def fetch():
+            if user_data:
+                return {"document": {"compute": {"userData": client.get_text("instance", "compute/userData")}}}
+            return {"document": self._fetch(client, category)}
+
+        try:
+            if self.get_option("cache"):
+                # The user data is kept in this process only; documents are shared with the run's other workers.
+                entry, how = cache.get(key, fetch, None if user_data else True)
+            else:
+                entry, how = fetch(), "fetched"
+        except ImdsNotFound as exc:
+            if user_data:
+                raise MissingPathError("path 'compute/userData' not found: %s answered 404 (user data needs api_version "
+                                       "2021-01-01 or newer)" % client.endpoint) from None
+            raise AnsibleLookupError("imds.azure.metadata: cannot read /metadata/%s live from %s: %s" % (
+                category, client.endpoint, exc)) from None
+        except ImdsError as exc:
+            raise AnsibleLookupError("imds.azure.metadata: cannot read /metadata/%s live from %s: %s" % (
+                category, client.endpoint, exc)) from None
+        display.vvvv("imds.azure.metadata: %s from /metadata/%s at %s (%s)" % (path.display, category, client.endpoint, how))
+        if entry["document"] is None:
+            raise _NoDocument("%s has no %s metadata (IMDS: %s)" % (
+                client.endpoint, category, "no Standard load balancer" if category == "loadbalancer" else "no document"))
+        return entry["document"]
+
+    @staticmethod
+    def _fetch(client, category):
+        try:
+            document = client.get_json(category)
+        except ImdsNotFound as exc:
+            if category == "loadbalancer" and exc.no_load_balancer:
+                return None
+            raise
+        if category == "loadbalancer":
+            document = unwrap_loadbalancer(document)
+        elif category == "instance":
+            # As in the facts: the user data is not part of the document (read compute/userData for it).
+            document = strip_user_data(document)[0]
+        return document
+
+    @staticmethod
+    def _hint(path, facts, source):
+        if path.segments[:2] == ("compute", "userData") and facts is not None and source != "live":
+            return (" (the azure_imds facts keep userData out of compute: gather_subset=userdata puts it, decoded, in "
+                    "ansible_facts['azure_imds']['userdata'])")
+        return ""

@@ -1,0 +1,40 @@
+# Copyright (c) imds.azure contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Every lookup test starts with an empty run: no cached documents, tokens, clients or warnings."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible import constants as C
+
+from ansible_collections.imds.azure.plugins.lookup import metadata as metadata_lookup
+from ansible_collections.imds.azure.plugins.lookup import token as token_lookup
+from ansible_collections.imds.azure.plugins.plugin_utils import _lookup
+
+
+def _reset():
+    _lookup.reset_run_state()
+    metadata_lookup._CLIENTS.clear()  # pylint: disable=protected-access
+    metadata_lookup._WARNED.clear()  # pylint: disable=protected-access
+    token_lookup._CLIENTS.clear()  # pylint: disable=protected-access
+    token_lookup._TOKENS.clear()  # pylint: disable=protected-access
+
+
+@pytest.fixture(autouse=True)
+def fresh_run(monkeypatch, tmp_path):
+    """A private per-run directory (as ansible-core's ansible-local-* one) and empty caches."""
+    run_dir = tmp_path / "ansible-local-run"
+    run_dir.mkdir()
+    monkeypatch.setattr(C, "DEFAULT_LOCAL_TMP", str(run_dir), raising=False)
+    _reset()
+    yield run_dir
+    _reset()
+
+
+@pytest.fixture
+def warnings(monkeypatch):
+    """Warnings the lookups display (both modules share the Display singleton)."""
+    seen = []
+    monkeypatch.setattr(metadata_lookup.display, "warning", lambda msg, *args, **kwargs: seen.append(msg))
+    return seen

@@ -1,0 +1,172 @@
+# Copyright (c) imds.azure contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""imds.azure.token through lookup_loader, against the in-process IMDS emulator."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import urllib.request
+
+import pytest
+
+from ansible.errors import AnsibleLookupError
+from ansible.plugins.loader import lookup_loader
+
+from ansible_collections.imds.azure.plugins.lookup import token as token_lookup
+
+VAULT = "https://vault.azure.net"
+ARM = "https://management.azure.com/"
+
+
+def lookup():
+    plugin = lookup_loader.get("imds.azure.token")
+    assert plugin is not None
+    return plugin
+
+
+def token_requests(emulator):
+    return [record for record in emulator.request_log if record.path == "/metadata/identity/oauth2/token"]
+
+
+def claims(token):
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def issued(emulator, resource, **selector):
+    """The token the emulator holds for this identity and resource (it caches what it issued)."""
+    query = "&".join("%s=%s" % item for item in [("api-version", "2018-02-01"), ("resource", resource)] + sorted(selector.items()))
+    request = urllib.request.Request(emulator.url + "/metadata/identity/oauth2/token?" + query, headers={"Metadata": "true"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.load(response)["access_token"]
+
+
+def no_fragment_of(token, text, size=16):
+    return not any(token[index:index + size] in text for index in range(0, len(token) - size + 1))
+
+
+def test_loader_returns_the_module_the_tests_reset():
+    assert type(lookup()).__module__ == token_lookup.__name__
+
+
+def test_system_assigned_token(imds_emulator):
+    value = lookup().run([VAULT], variables={}, endpoint=imds_emulator.url)
+    assert len(value) == 1 and isinstance(value[0], str)
+    assert value[0] == issued(imds_emulator, VAULT)
+    identity = imds_emulator.profile["identity"]["systemAssigned"]
+    assert claims(value[0])["aud"] == VAULT and claims(value[0])["appid"] == identity["clientId"]
+    request = token_requests(imds_emulator)[0]
+    assert request.query["resource"] == VAULT and not {"client_id", "object_id", "msi_res_id"} & set(request.query)
+
+
+@pytest.mark.parametrize("selector, field", [("client_id", "clientId"), ("object_id", "objectId"), ("msi_res_id", "resourceId")])
+def test_user_assigned_identities(imds_emulator, selector, field):
+    identity = imds_emulator.profile["identity"]["userAssigned"][1]
+    value = lookup().run([ARM], variables={}, endpoint=imds_emulator.url, **{selector: identity[field]})[0]
+    assert claims(value)["appid"] == identity["clientId"]
+    assert token_requests(imds_emulator)[0].query[selector] == identity[field]
+
+
+def test_client_id_from_a_variable(imds_emulator):
+    identity = imds_emulator.profile["identity"]["userAssigned"][0]
+    value = lookup().run([ARM], variables={"azure_imds_identity_client_id": identity["clientId"], "azure_imds_endpoint": imds_emulator.url})[0]
+    assert claims(value)["appid"] == identity["clientId"]
+
+
+def test_full_record(imds_emulator):
+    record = lookup().run([VAULT, ARM], variables={}, endpoint=imds_emulator.url, output="record")
+    assert [item["resource"] for item in record] == [VAULT, ARM]
+    for item in record:
+        assert isinstance(item["expires_on"], int) and isinstance(item["expires_in"], int) and isinstance(item["not_before"], int)
+        assert item["token_type"] == "Bearer" and item["access_token"].count(".") == 2
+
+
+def test_tokens_are_cached_until_shortly_before_expiry(imds_emulator, monkeypatch):
+    plugin = lookup()
+    first = plugin.run([VAULT], variables={}, endpoint=imds_emulator.url)
+    assert plugin.run([VAULT], variables={}, endpoint=imds_emulator.url) == first
+    assert len(token_requests(imds_emulator)) == 1
+    plugin.run([VAULT], variables={}, endpoint=imds_emulator.url, cache=False)
+    assert len(token_requests(imds_emulator)) == 2
+    # 301 s before expiry the cached token is still used; 299 s before, a new one is asked for
+    expires_on = plugin.run([VAULT], variables={}, endpoint=imds_emulator.url, output="record")[0]["expires_on"]
+    clock = token_lookup._TOKENS._clock  # pylint: disable=protected-access
+    monkeypatch.setattr(token_lookup._TOKENS, "_clock", lambda: expires_on - 301)  # pylint: disable=protected-access
+    plugin.run([VAULT], variables={}, endpoint=imds_emulator.url)
+    assert len(token_requests(imds_emulator)) == 2
+    monkeypatch.setattr(token_lookup._TOKENS, "_clock", lambda: expires_on - 299)  # pylint: disable=protected-access
+    plugin.run([VAULT], variables={}, endpoint=imds_emulator.url)
+    assert len(token_requests(imds_emulator)) == 3
+    assert callable(clock)
+
+
+def test_cache_is_per_identity_and_resource(imds_emulator):
+    user = imds_emulator.profile["identity"]["userAssigned"][0]
+    plugin = lookup()
+    plugin.run([VAULT], variables={}, endpoint=imds_emulator.url)
+    plugin.run([VAULT], variables={}, endpoint=imds_emulator.url, client_id=user["clientId"])
+    plugin.run([ARM], variables={}, endpoint=imds_emulator.url)
+    assert len(token_requests(imds_emulator)) == 3
+
+
+def test_selectors_are_mutually_exclusive(imds_emulator):
+    with pytest.raises(AnsibleLookupError, match="mutually exclusive; got client_id, msi_res_id"):
+        lookup().run([VAULT], variables={}, endpoint=imds_emulator.url, client_id="a", msi_res_id="b")
+    assert imds_emulator.request_log == []
+
+
+@pytest.mark.parametrize("terms", [[], [""], ["https://vault.azure.net\r\nX: y"]])
+def test_bad_resources(imds_emulator, terms):
+    with pytest.raises(AnsibleLookupError, match="resource"):
+        lookup().run(terms, variables={}, endpoint=imds_emulator.url)
+    assert imds_emulator.request_log == []
+
+
+def test_unknown_user_assigned_identity_is_named(imds_emulator):
+    with pytest.raises(AnsibleLookupError) as info:
+        lookup().run([VAULT], variables={}, endpoint=imds_emulator.url, client_id="00000000-1111-2222-3333-444444444444")
+    message = str(info.value)
+    assert "client_id '00000000-1111-2222-3333-444444444444' was not found" in message
+    assert "Identity not found" in message and "400" in message
+    assert len(token_requests(imds_emulator)) == 1   # a 400 is not retried
+
+
+def test_missing_system_assigned_identity(imds_emulator_factory):
+    emulator = imds_emulator_factory(profile={"identity": {"systemAssigned": None}})
+    with pytest.raises(AnsibleLookupError, match="system-assigned managed identity was not found: this VM has no system-assigned"):
+        lookup().run([VAULT], variables={}, endpoint=emulator.url)
+
+
+def test_truncated_answer_does_not_leak_the_token(imds_emulator_factory):
+    emulator = imds_emulator_factory(faults=["truncate=1,path=/metadata/identity"])
+    with pytest.raises(AnsibleLookupError) as info:
+        lookup().run([VAULT], variables={}, endpoint=emulator.url, api_version="2018-02-01")
+    emulator.set_faults([])
+    token = issued(emulator, VAULT)   # the same token the truncated answer carried (the emulator caches it)
+    text = str(info.value) + repr(info.value.__cause__) + repr(info.value.__context__)
+    assert "may hold a token" in text
+    assert no_fragment_of(token, text)
+
+
+def test_html_answer_does_not_show_the_body(imds_emulator_factory):
+    emulator = imds_emulator_factory(faults=["html=1,path=/metadata/identity"])
+    with pytest.raises(AnsibleLookupError, match="did not answer like IMDS") as info:
+        lookup().run([VAULT], variables={}, endpoint=emulator.url, api_version="2018-02-01")
+    assert "<html" not in str(info.value).lower()
+
+
+def test_warnings_while_retrying_hold_no_token(imds_emulator_factory, warnings):
+    emulator = imds_emulator_factory(faults=["status=500,ratio=1,path=/metadata/identity"])
+    with pytest.raises(AnsibleLookupError, match="cannot get a token for https://vault.azure.net"):
+        lookup().run([VAULT], variables={}, endpoint=emulator.url, api_version="2018-02-01", deadline=2)
+    assert warnings and all("imds.azure.token" in warning for warning in warnings)
+
+
+def test_nothing_is_written_to_the_run_directory(imds_emulator, fresh_run):
+    token = lookup().run([VAULT], variables={}, endpoint=imds_emulator.url)[0]
+    for root, _dirs, files in os.walk(str(fresh_run)):
+        for name in files:
+            with open(os.path.join(root, name)) as handle:
+                assert no_fragment_of(token, handle.read())
