@@ -1,0 +1,206 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) imds.azure contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: spread
+short_description: Pick N hosts that span as many Azure fault domains and zones as possible
+author:
+  - imds.azure contributors (@imds-azure)
+description:
+  - Picks O(count) hosts from a list so that they are spread over as many distinct locations,
+    availability zones and fault domains as possible, for placing replicas, quorum members or canaries.
+  - "Hosts are picked one at a time. Each pick takes the host whose location, then zone, then
+    (zone, fault domain) pair, then update domain already holds the fewest picked hosts (levels in
+    O(by) order); remaining ties go to the host whose name sorts first. So the picks cover
+    min(O(count), number of zones) distinct zones, zones stay balanced, and within that as many
+    distinct fault domains as possible are used. A regional VM (zone V(\"\")) counts as its own zone."
+  - "Deterministic: the same hosts with the same placement give the same picks, whatever their order."
+  - The result keeps the form of the input (hostnames or dicts) and is in pick order, so the first
+    element is the best single canary.
+positional: _input, count, hostvars
+options:
+  _input:
+    description:
+      - The hosts. Either a list of inventory hostnames (then O(hostvars) is required), or a list of
+        dicts that carry their own placement.
+      - "The placement of a hostname is read from O(hostvars): C(azure_placement) (set by the
+        P(imds.azure.placement#inventory) inventory plugin), else C(ansible_facts.azure_imds.placement)
+        (after M(imds.azure.metadata_facts)), else C(azure_imds.placement)."
+      - "A dict is a host when it has C(name) or C(inventory_hostname), and its placement in
+        C(placement), C(azure_placement), C(azure_imds.placement) or C(ansible_facts.azure_imds.placement)."
+    type: list
+    elements: raw
+    required: true
+  count:
+    description: How many hosts to pick. An error when it exceeds the number of hosts.
+    type: int
+    required: true
+  hostvars:
+    description: The C(hostvars) magic variable (or any mapping of hostname to variables). Needed for hostnames.
+    type: dict
+  by:
+    description: Placement levels to spread over, most important first.
+    type: list
+    elements: string
+    choices: [location, zone, fault_domain, update_domain]
+    default: [location, zone, fault_domain, update_domain]
+  allow_missing:
+    description:
+      - What to do with hosts that have no placement. V(false) fails and lists them.
+        V(true) picks them only after every host with a known placement.
+    type: bool
+    default: false
+"""
+
+EXAMPLES = r"""
+- name: Three database replicas in three different fault domains / zones
+  ansible.builtin.debug:
+    msg: "{{ groups['db'] | imds.azure.spread(3, hostvars) }}"
+
+- name: One canary per zone (hosts of the web group)
+  ansible.builtin.group_by:
+    key: canary
+  when: inventory_hostname in canaries
+  vars:
+    zone_count: "{{ groups['web'] | map('extract', hostvars, ['azure_placement', 'zone']) | unique | length }}"
+    canaries: "{{ groups['web'] | imds.azure.spread(zone_count | int, hostvars, by=['zone']) }}"
+
+- name: From dicts that carry their placement
+  ansible.builtin.debug:
+    msg: "{{ nodes | imds.azure.spread(2) | map(attribute='name') }}"
+  vars:
+    nodes:
+      - {name: a, placement: {zone: "1", fault_domain: "0"}}
+      - {name: b, placement: {zone: "1", fault_domain: "1"}}
+      - {name: c, placement: {zone: "2", fault_domain: "0"}}
+"""
+
+RETURN = r"""
+_value:
+  description: The picked hosts, in pick order, in the form of the input (hostnames or dicts).
+  type: list
+  elements: raw
+"""
+
+from collections.abc import Mapping
+
+from ansible.errors import AnsibleFilterError
+
+LEVELS = ("location", "zone", "fault_domain", "update_domain")
+
+
+def _get(mapping, *path):
+    value = mapping
+    for key in path:
+        if not isinstance(value, Mapping) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def _placement_from_vars(variables):
+    for path in (("azure_placement",), ("ansible_facts", "azure_imds", "placement"), ("azure_imds", "placement"), ("placement",)):
+        value = _get(variables, *path)
+        if isinstance(value, Mapping):
+            return value
+    return None
+
+
+def _text(value):
+    return "" if value is None else str(value)
+
+
+def _hosts(items, hostvars):
+    """[(name, placement or None, original item)]"""
+    out = []
+    for index, item in enumerate(items):
+        if isinstance(item, Mapping):
+            name = item.get("name", item.get("inventory_hostname"))
+            if name is None:
+                raise AnsibleFilterError("spread: item %d is a dict without 'name' or 'inventory_hostname'" % index)
+            placement = _placement_from_vars(item)
+            if placement is None and hostvars is not None:
+                placement = _placement_from_vars(_host_vars(hostvars, str(name)))
+        elif isinstance(item, str):
+            name = item
+            if hostvars is None:
+                raise AnsibleFilterError("spread: the hosts are names, so pass hostvars: hosts | imds.azure.spread(%s, hostvars)" % "N")
+            placement = _placement_from_vars(_host_vars(hostvars, name))
+        else:
+            raise AnsibleFilterError("spread: item %d is a %s; expected a hostname or a dict" % (index, type(item).__name__))
+        out.append((str(name), placement, item))
+    return out
+
+
+def _host_vars(hostvars, name):
+    if not isinstance(hostvars, Mapping) and not hasattr(hostvars, "__getitem__"):
+        raise AnsibleFilterError("spread: hostvars must be a mapping of hostname to variables")
+    try:
+        return hostvars[name]
+    except KeyError:
+        return {}
+
+
+def spread(hosts, count, hostvars=None, by=None, allow_missing=False):
+    """Pick ``count`` hosts spread over locations, zones, fault domains and update domains."""
+    if isinstance(hosts, (str, bytes, Mapping)) or not hasattr(hosts, "__iter__"):
+        raise AnsibleFilterError("spread: expected a list of hosts, got %s" % type(hosts).__name__)
+    try:
+        count = int(count)
+    except (TypeError, ValueError):
+        raise AnsibleFilterError("spread: count must be an integer, got %r" % (count,)) from None
+    levels = list(LEVELS if by is None else by)
+    bad = [level for level in levels if level not in LEVELS]
+    if bad or not levels:
+        raise AnsibleFilterError("spread: 'by' must be a non-empty list of %s; got %r" % (", ".join(LEVELS), by))
+    entries = _hosts(list(hosts), hostvars)
+    names = [entry[0] for entry in entries]
+    duplicates = sorted({name for name in names if names.count(name) > 1}) if len(set(names)) != len(names) else []
+    if duplicates:
+        raise AnsibleFilterError("spread: hosts listed more than once: %s" % ", ".join(duplicates))
+    if count < 0:
+        raise AnsibleFilterError("spread: count must not be negative, got %d" % count)
+    if count > len(entries):
+        raise AnsibleFilterError("spread: cannot pick %d hosts from %d" % (count, len(entries)))
+    missing = sorted(name for name, placement, _item in entries if placement is None)
+    if missing and not allow_missing:
+        raise AnsibleFilterError("spread: no placement for %s; gather it with imds.azure.metadata_facts or the imds.azure.placement "
+                                 "inventory, pass hostvars, or set allow_missing=true" % ", ".join(missing))
+
+    # Each host's bucket at each level: a level's bucket includes the buckets above it, so
+    # fault domain 0 of zone 1 and fault domain 0 of zone 2 are different buckets.
+    candidates = []
+    for name, placement, item in entries:
+        keys = []
+        path = ()
+        for level in levels:
+            path = path + (_text(placement.get(level)) if placement is not None else "",)
+            keys.append(path if level != "update_domain" else (_text(placement.get(level)) if placement is not None else "",))
+        candidates.append((placement is None, name, keys, item))
+    candidates.sort(key=lambda entry: (entry[0], entry[1]))
+
+    counts = [dict() for _level in levels]
+    picked = []
+    remaining = candidates
+    for _round in range(count):
+        best_index = None
+        best_key = None
+        for index, (unknown, name, keys, _item) in enumerate(remaining):
+            rank = (unknown,) + tuple(counts[level].get(key, 0) for level, key in enumerate(keys)) + (name,)
+            if best_key is None or rank < best_key:
+                best_key, best_index = rank, index
+        unknown, name, keys, item = remaining.pop(best_index)
+        for level, key in enumerate(keys):
+            counts[level][key] = counts[level].get(key, 0) + 1
+        picked.append(item)
+    return picked
+
+
+class FilterModule:
+    """imds.azure placement filters."""
+
+    def filters(self):
+        return {"spread": spread}

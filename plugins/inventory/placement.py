@@ -1,0 +1,395 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) imds.azure contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: placement
+short_description: Group hosts by Azure fault domain, update domain, zone and tags from IMDS facts
+description:
+  - Builds groups and host variables from the Azure Instance Metadata Service (IMDS) data that
+    M(imds.azure.metadata_facts) gathered on each host. IMDS is only reachable from inside each
+    VM, so this plugin never asks it for other hosts; it reads what was gathered.
+  - "Three sources (O(sources)): V(fact_cache) reads Ansible's fact cache through Ansible's own
+    cache plugins (C(jsonfile), C(community.general.redis), ...); V(tree) reads a directory written by
+    C(ansible all -m imds.azure.metadata_facts --tree DIR); V(local) queries the IMDS endpoint of the
+    machine running Ansible (C(ansible-pull) on each VM) and places O(local_hostname)."
+  - Hosts already in the inventory (from earlier inventory sources) get groups. Hosts found only in
+    the fact cache or the tree directory are added when O(add_hosts=true).
+  - Hosts without usable IMDS data are never dropped silently. They are listed in a warning and
+    put in the group C(<group_prefix>no_imds).
+  - "Built-in group names are C(<group_prefix><dimension>_<value>) with a parent group per dimension,
+    for example C(azure_fault_domains) with children C(azure_fault_domain_0), C(azure_fault_domain_1)...
+    An empty value (a regional VM has zone V(\"\")) gives C(<dimension>_none), for example C(azure_zone_none).
+    Tags give C(<group_prefix>tag_<name>) (parent C(<group_prefix>tags)) and, for a non-empty value,
+    C(<group_prefix>tag_<name>_<value>) (parent C(<group_prefix>tag_<name>))."
+  - "Built-in group names are always sanitised with ansible-core's C(to_safe_group_name): every
+    character that is not a letter, digit or underscore (Unicode letters count as letters) becomes
+    C(_), as does a leading digit. So tag C(cost center=cc:1234;shared) gives
+    C(azure_tag_cost_center_cc_1234_shared). Names from O(groups) and O(keyed_groups) follow the
+    C(TRANSFORM_INVALID_GROUP_CHARS) setting, as in other inventory plugins."
+  - Values that come from IMDS (placement, tags, facts) are marked unsafe, so Jinja in a tag value
+    is never evaluated.
+  - The configuration file name must end with C(azure_placement.yml) or C(azure_placement.yaml).
+  - List this source after the sources that define the hosts, for example
+    C(-i hosts.ini -i fleet.azure_placement.yml).
+author:
+  - imds.azure contributors (@imds-azure)
+extends_documentation_fragment:
+  - ansible.builtin.constructed
+  - ansible.builtin.inventory_cache
+  - imds.azure.imds.plugins
+options:
+  plugin:
+    description: Marks this file as a configuration of this plugin.
+    type: string
+    required: true
+    choices: [imds.azure.placement]
+  sources:
+    description:
+      - Where the IMDS data comes from, read in this order. The first source with data for a host wins.
+    type: list
+    elements: string
+    choices: [fact_cache, tree, local]
+    default: [fact_cache]
+  add_hosts:
+    description:
+      - Add hosts that exist only in the fact cache or the tree directory.
+      - When V(false), only hosts already in the inventory are grouped.
+      - The V(local) source always adds O(local_hostname).
+    type: bool
+    default: false
+  fact_cache_plugin:
+    description:
+      - Cache plugin that holds the facts, for example V(ansible.builtin.jsonfile) or V(community.general.redis).
+      - Defaults to the fact cache plugin Ansible is configured with (C(ANSIBLE_CACHE_PLUGIN), C([defaults] fact_caching)).
+    type: string
+  fact_cache_connection:
+    description:
+      - Connection of the fact cache plugin (a directory for C(jsonfile), C(host:port:db) for C(redis)).
+      - Defaults to C(ANSIBLE_CACHE_PLUGIN_CONNECTION) / C([defaults] fact_caching_connection).
+    type: string
+  fact_cache_prefix:
+    description: Key prefix of the fact cache. Defaults to the fact cache plugin's own configuration.
+    type: string
+  fact_cache_timeout:
+    description:
+      - Age in seconds after which cached facts count as expired (V(0) never expires).
+        Defaults to the fact cache plugin's own configuration.
+    type: int
+  tree_dir:
+    description:
+      - Directory written by C(ansible ... -m imds.azure.metadata_facts --tree DIR), one JSON file per host.
+      - Required when O(sources) contains V(tree).
+    type: path
+  local_hostname:
+    description: Inventory name of the machine itself for the V(local) source.
+    type: string
+    default: localhost
+  detect:
+    description:
+      - For the V(local) source, as in M(imds.azure.metadata_facts). V(auto) checks the DMI data of the
+        machine first and only then asks IMDS; V(false) asks the endpoint without checking.
+    type: string
+    choices: [auto, "true", "false"]
+    default: auto
+  group_prefix:
+    description: Prefix of every built-in group name.
+    type: string
+    default: azure_
+  group_by:
+    description:
+      - Built-in groupings. Remove an entry to switch it off; V([]) switches them all off
+        (the C(no_imds) group is always created).
+    type: list
+    elements: string
+    choices: [fault_domain, update_domain, zone, location, vm_size, scale_set, priority, tags]
+    default: [fault_domain, update_domain, zone, location, vm_size, scale_set, priority, tags]
+  vars_prefix:
+    description: Prefix of the host variables set by this plugin.
+    type: string
+    default: azure_
+  host_vars:
+    description:
+      - Host variables to set. V(placement) sets C(<vars_prefix>placement), the placement summary dict
+        (C(location), C(zone), C(fault_domain), C(update_domain), C(sub_fault_domain), C(scale_set),
+        C(placement_group), C(vm_size), C(priority); strings, V("") when absent).
+        V(placement_vars) sets each of those as its own variable, for example C(azure_fault_domain).
+        V(tags) sets C(<vars_prefix>tags), a name to value dict. V(imds) sets C(<vars_prefix>imds_facts),
+        the whole C(azure_imds) fact.
+      - O(compose), O(groups) and O(keyed_groups) always see C(azure_imds) (the whole fact) and
+        the variables set here.
+    type: list
+    elements: string
+    choices: [placement, placement_vars, tags, imds]
+    default: [placement, tags]
+"""
+
+EXAMPLES = r"""
+# fleet.azure_placement.yml: group the hosts of an earlier inventory source by the facts that
+# `ansible all -m imds.azure.metadata_facts` stored in a jsonfile fact cache:
+#   ANSIBLE_CACHE_PLUGIN=jsonfile ANSIBLE_CACHE_PLUGIN_CONNECTION=~/.cache/ansible-facts \
+#   ansible-inventory -i hosts.ini -i fleet.azure_placement.yml --graph
+plugin: imds.azure.placement
+
+---
+# Every host in a shared Redis fact cache, even hosts no other source lists.
+plugin: imds.azure.placement
+fact_cache_plugin: community.general.redis
+fact_cache_connection: redis.example.com:6379:0
+add_hosts: true
+cache: true                   # keep the built inventory for an hour
+cache_plugin: ansible.builtin.jsonfile
+cache_connection: ~/.cache/ansible-inventory
+
+---
+# Results of `ansible all -m imds.azure.metadata_facts --tree /var/tmp/imds`, only zones and
+# tags, groups without prefix, plus constructed groups.
+plugin: imds.azure.placement
+sources: [tree]
+tree_dir: /var/tmp/imds
+group_by: [zone, tags]
+group_prefix: ""
+keyed_groups:
+  - key: azure_imds.compute.osType
+    prefix: os
+groups:
+  spot: azure_placement.priority == 'Spot'
+
+---
+# ansible-pull on each VM: place the VM itself.
+plugin: imds.azure.placement
+sources: [local]
+host_vars: [placement, placement_vars, tags]
+"""
+
+import json
+import os
+
+from ansible.errors import AnsibleError, AnsibleParserError
+from ansible.module_utils.common.text.converters import to_native, to_text
+from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible.utils.display import Display
+from ansible.utils.unsafe_proxy import wrap_var
+from ansible.utils.vars import combine_vars
+
+from ansible_collections.imds.azure.plugins.plugin_utils import _fact_cache
+from ansible_collections.imds.azure.plugins.plugin_utils._placement import (
+    PLACEMENT_KEYS,
+    find_imds_facts,
+    host_groups,
+    missing_reason,
+    normalize_placement,
+    normalize_tags,
+    safe_group_name,
+)
+
+display = Display()
+
+FILE_SUFFIXES = ("azure_placement.yml", "azure_placement.yaml")
+MAX_LISTED = 20
+
+
+class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
+    """Groups and host variables from IMDS facts."""
+
+    NAME = "imds.azure.placement"
+
+    def verify_file(self, path):
+        return super().verify_file(path) and to_text(path).endswith(FILE_SUFFIXES)
+
+    # ---------------------------------------------------------------- collecting data
+
+    def _read_fact_cache(self, wanted):
+        cache = _fact_cache.open_fact_cache(
+            plugin=self.get_option("fact_cache_plugin"),
+            connection=self.get_option("fact_cache_connection"),
+            prefix=self.get_option("fact_cache_prefix"),
+            timeout=self.get_option("fact_cache_timeout"),
+        )
+        if not _fact_cache.is_persistent(cache):
+            display.warning(
+                "imds.azure.placement: the fact cache plugin %r keeps nothing between runs, so it holds no facts here; "
+                "configure a persistent fact cache (ANSIBLE_CACHE_PLUGIN=jsonfile and ANSIBLE_CACHE_PLUGIN_CONNECTION=DIR) "
+                "or set fact_cache_plugin" % (self.get_option("fact_cache_plugin") or _fact_cache.configured_plugin_name()))
+        return dict(_fact_cache.read_facts(cache, wanted))
+
+    def _read_tree(self, wanted):
+        tree_dir = self.get_option("tree_dir")
+        if not tree_dir:
+            raise AnsibleParserError("imds.azure.placement: sources contains 'tree' but tree_dir is not set")
+        if not os.path.isdir(tree_dir):
+            raise AnsibleParserError("imds.azure.placement: tree_dir %s is not a directory" % tree_dir)
+        names = sorted(name for name in os.listdir(tree_dir) if not name.startswith(".")) if wanted is None else wanted
+        out = {}
+        for name in names:
+            path = os.path.join(tree_dir, name)
+            if not os.path.isfile(path):
+                continue
+            try:
+                with open(path, "rb") as handle:
+                    result = json.loads(handle.read().decode("utf-8"))
+            except (OSError, ValueError) as exc:
+                out[name] = {"_error": "unreadable tree file %s: %s" % (path, to_native(exc))}
+                continue
+            if not isinstance(result, dict):
+                out[name] = {"_error": "tree file %s does not hold a task result" % path}
+            elif result.get("unreachable") or result.get("failed"):
+                out[name] = {"_error": "gathering failed: %s" % to_text(result.get("msg", "no message"))[:200]}
+            else:
+                out[name] = result
+        return out
+
+    def _read_local(self):
+        try:
+            # pylint: disable=import-outside-toplevel
+            from ansible_collections.imds.azure.plugins.module_utils import _client
+            from ansible_collections.imds.azure.plugins.module_utils import _facts
+        except ImportError as exc:
+            raise AnsibleError("imds.azure.placement: the local source needs the collection's IMDS client: %s" % to_native(exc)) from exc
+        warnings = []
+        params = {"gather_subset": ["instance"], "detect": self.get_option("detect"), "endpoint": self.get_option("endpoint"),
+                  "api_version": self.get_option("api_version"), "timeout": self.get_option("timeout"),
+                  "deadline": self.get_option("deadline")}
+        name = self.get_option("local_hostname")
+        try:
+            facts = _facts.gather_facts(params, warn=warnings.append)
+        except (_client.ImdsError, _facts.FactsError) as exc:
+            return {name: {"_error": "IMDS query failed: %s" % to_native(exc)}}
+        finally:
+            for warning in warnings:
+                display.warning("imds.azure.placement: %s" % warning)
+        return {name: {"azure_imds": facts}}
+
+    def _collect(self, sources, wanted):
+        """{host: {"imds": facts}} or {host: {"missing": reason}} for the hosts in ``wanted``
+        (None: every host the sources know)."""
+        data = {}
+        for source in sources:
+            if source == "local":
+                found = self._read_local()
+            else:
+                pending = None if wanted is None else [name for name in wanted if name not in data or "missing" in data[name]]
+                if pending == []:
+                    continue
+                found = self._read_fact_cache(pending) if source == "fact_cache" else self._read_tree(pending)
+            for name, facts in found.items():
+                if name in data and "imds" in data[name]:
+                    continue
+                if isinstance(facts, dict) and "_error" in facts:
+                    data[name] = {"missing": "%s: %s" % (source, facts["_error"])}
+                    continue
+                imds = find_imds_facts(facts)
+                reason = missing_reason(imds)
+                data[name] = {"missing": "%s: %s" % (source, reason)} if reason else {"imds": imds}
+        for name in wanted or ():
+            data.setdefault(name, {"missing": "no IMDS data in %s" % ", ".join(sources)})
+        return data
+
+    # ---------------------------------------------------------------- populating
+
+    def _host_vars(self, imds, placement, tags):
+        prefix = self.get_option("vars_prefix")
+        wanted = self.get_option("host_vars")
+        out = {}
+        if "placement" in wanted:
+            out[prefix + "placement"] = placement
+        if "placement_vars" in wanted:
+            for key in PLACEMENT_KEYS:
+                out[prefix + key] = placement[key]
+        if "tags" in wanted:
+            out[prefix + "tags"] = tags
+        if "imds" in wanted:
+            out[prefix + "imds_facts"] = imds
+        return out
+
+    def _add_group(self, name, parent=None):
+        self.inventory.add_group(name)
+        if parent:
+            self.inventory.add_group(parent)
+            self.inventory.add_child(parent, name)
+
+    def _populate(self, data, existing):
+        prefix = self.get_option("group_prefix")
+        group_by = self.get_option("group_by")
+        add_hosts = self.get_option("add_hosts")
+        strict = self.get_option("strict")
+        local_name = self.get_option("local_hostname") if "local" in self.get_option("sources") else None
+        missing_group = safe_group_name(prefix + "no_imds")
+        self.inventory.add_group(missing_group)
+        missing = []
+        created_parents = set()
+        constructing = any(self.get_option(option) for option in ("compose", "groups", "keyed_groups"))
+        for name in list(existing) + sorted(host for host in data if host not in existing):
+            entry = data.get(name) or {"missing": "no IMDS data in %s" % ", ".join(self.get_option("sources"))}
+            if name not in existing:
+                if not (add_hosts or name == local_name):
+                    continue
+                self.inventory.add_host(name)
+                if name == local_name:
+                    self.inventory.set_variable(name, "ansible_connection", "local")
+            if "imds" not in entry:
+                self.inventory.add_host(name, group=missing_group)
+                missing.append((name, entry["missing"]))
+                continue
+            imds = entry["imds"]
+            placement = wrap_var(normalize_placement(imds))
+            tags = wrap_var(normalize_tags(imds))
+            new_vars = self._host_vars(wrap_var(imds) if "imds" in self.get_option("host_vars") else None, placement, tags)
+            for key, value in new_vars.items():
+                self.inventory.set_variable(name, key, value)
+            for parent, group in host_groups(placement, tags, prefix, [dim for dim in group_by if dim]):
+                if (parent, group) not in created_parents:
+                    self._add_group(group, parent)
+                    created_parents.add((parent, group))
+                self.inventory.add_host(name, group=group)
+            if not constructing:
+                continue
+            host_vars = combine_vars(self.inventory.get_host(name).get_vars(), new_vars)
+            host_vars["azure_imds"] = wrap_var(imds)
+            self._set_composite_vars(self.get_option("compose"), host_vars, name, strict=strict)
+            host_vars = combine_vars(host_vars, self.inventory.get_host(name).get_vars())
+            self._add_host_to_composed_groups(self.get_option("groups"), host_vars, name, strict=strict, fetch_hostvars=False)
+            self._add_host_to_keyed_groups(self.get_option("keyed_groups"), host_vars, name, strict=strict, fetch_hostvars=False)
+        if missing:
+            listed = ", ".join("%s (%s)" % item for item in missing[:MAX_LISTED])
+            more = " and %d more" % (len(missing) - MAX_LISTED) if len(missing) > MAX_LISTED else ""
+            display.warning("imds.azure.placement: %d host(s) have no IMDS data and are in group %s: %s%s"
+                            % (len(missing), missing_group, listed, more))
+        return missing
+
+    # ---------------------------------------------------------------- entry point
+
+    def parse(self, inventory, loader, path, cache=True):
+        super().parse(inventory, loader, path, cache)
+        self._read_config_data(path)
+        sources = self.get_option("sources")
+        if not sources:
+            raise AnsibleParserError("imds.azure.placement: sources must not be empty")
+        existing = list(self.inventory.hosts)
+        wanted = None if self.get_option("add_hosts") else existing
+        if not existing and wanted is not None and sources != ["local"]:
+            display.warning("imds.azure.placement: %s: the inventory has no hosts yet, so there is nothing to group; list this source "
+                            "after the sources that define the hosts, or set add_hosts: true" % to_native(path))
+
+        cache_key = self.get_cache_key(path)
+        use_cache = self.get_option("cache")
+        data = None
+        cache_needs_update = use_cache and not cache
+        if use_cache and cache:
+            try:
+                data = self._cache[cache_key]
+            except KeyError:
+                cache_needs_update = True
+        if data is None:
+            data = self._collect(sources, wanted)
+        else:
+            data = dict(data)
+            unknown = [name for name in existing if name not in data]
+            if unknown and any(source != "local" for source in sources):
+                data.update(self._collect([source for source in sources if source != "local"], unknown))
+                cache_needs_update = True
+        if cache_needs_update:
+            self._cache[cache_key] = data
+        self._populate(data, existing)

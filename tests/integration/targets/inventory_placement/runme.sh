@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# imds.azure.placement: facts gathered from an emulated fleet into a jsonfile (and a Redis)
+# fact cache, then grouped by real ansible-inventory / ansible-playbook runs.
+set -eux
+
+source ../setup_emulator/emulator.sh
+
+HERE="$(pwd)"
+W="$EMULATOR_WORKDIR"
+FLEET_SIZE=8
+export ANSIBLE_INVENTORY_ENABLED=imds.azure.placement,ansible.builtin.ini
+export ANSIBLE_GATHERING=explicit
+export ANSIBLE_HOST_KEY_CHECKING=false
+export ANSIBLE_CACHE_PLUGIN=jsonfile
+export ANSIBLE_CACHE_PLUGIN_CONNECTION="$W/facts"
+export ANSIBLE_CACHE_PLUGIN_TIMEOUT=0
+
+# --- an emulated fleet, plus one VM with awkward tags -------------------------------------
+emulator_start --fleet-size "$FLEET_SIZE" --seed 7 --fleet-out "$W/manifest.json" --rate-limit off
+FLEET_BANNER="$EMULATOR_BANNER"
+emulator_start --profile "$HERE/files/weird.json" --rate-limit off
+WEIRD_URL="$EMULATOR_URL"
+
+"$PYTHON" - "$W/manifest.json" "$FLEET_BANNER" "$WEIRD_URL" "$PYTHON" > "$W/hosts.ini" <<'PY'
+import json, sys
+manifest, banner, weird, python = sys.argv[1:]
+urls = [line.split()[-1] for line in open(banner) if line.startswith("listening on ")]
+vms = json.load(open(manifest))
+assert [vm["url"] for vm in vms] == urls, (urls, vms)
+print("[fleet]")
+for vm in vms:
+    print("%s azure_imds_endpoint=%s" % (vm["name"], vm["url"]))
+print("weird-01 azure_imds_endpoint=%s" % weird)
+print("[nodata]")
+print("not-gathered")
+print("[all:vars]")
+print("ansible_connection=local")
+print("ansible_python_interpreter=%s" % python)
+PY
+cat "$W/hosts.ini"
+
+ansible-playbook -i "$W/hosts.ini" playbooks/gather.yml "$@"
+ls "$W/facts"
+
+# --- fact cache source: ansible-inventory --list and --graph ------------------------------
+printf 'plugin: imds.azure.placement\n' > "$W/fleet.azure_placement.yml"
+cd "$W"   # a template that is evaluated would create ./EVALUATED here
+ansible-inventory -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" --list --export > "$W/list.json" 2> "$W/list.err"
+cat "$W/list.err"
+ansible-inventory -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" --graph > "$W/graph.txt"
+cat "$W/graph.txt"
+"$PYTHON" "$HERE/check_inventory.py" "$W/manifest.json" "$W/list.json" "$W/graph.txt" "$W/list.err"
+
+# --- playbooks: groups, host vars, the spread filter and the recipes ----------------------
+ansible-playbook -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" "$HERE/playbooks/test.yml" \
+    -e "manifest_file=$W/manifest.json" "$@"
+ansible-playbook -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" \
+    "$COLLECTION_ROOT/examples/placement/rolling_update_domains.yml" -e rolling_hosts=fleet "$@" | tee "$W/rolling.out"
+"$PYTHON" "$HERE/check_order.py" rolling "$W/list.json" "$W/rolling.out"
+# a failure in one update domain stops the rollout: no later update domain is touched
+FIRST_UD_HOST="$("$PYTHON" "$HERE/check_order.py" first-ud-host "$W/list.json" -)"
+if ansible-playbook -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" "$COLLECTION_ROOT/examples/placement/rolling_update_domains.yml" \
+        -e rolling_hosts=fleet -e "rolling_fail_host=$FIRST_UD_HOST" "$@" > "$W/rolling-fail.out"; then
+    echo "the rollout went on after a failure"; exit 1
+fi
+"$PYTHON" "$HERE/check_order.py" stopped "$W/list.json" "$W/rolling-fail.out"
+ansible-playbook -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" \
+    "$COLLECTION_ROOT/examples/placement/canary_per_zone.yml" -e canary_hosts=fleet "$@" | tee "$W/canary.out"
+"$PYTHON" "$HERE/check_order.py" canary "$W/list.json" "$W/canary.out"
+
+# --- tree source: ansible --tree DIR, no other inventory source ----------------------------
+ansible fleet -i "$W/hosts.ini" -m imds.azure.metadata_facts -a 'endpoint={{ azure_imds_endpoint }} detect=false' --tree "$W/tree" > /dev/null
+printf 'plugin: imds.azure.placement\nsources: [tree]\ntree_dir: %s\nadd_hosts: true\n' "$W/tree" > "$W/tree.azure_placement.yml"
+ansible-inventory -i "$W/tree.azure_placement.yml" --list --export > "$W/tree.json"
+"$PYTHON" "$HERE/check_inventory.py" "$W/manifest.json" "$W/tree.json" - -
+
+# --- local source (ansible-pull on a VM): the plugin queries IMDS itself ------------------
+printf 'plugin: imds.azure.placement\nsources: [local]\ndetect: "false"\nhost_vars: [placement_vars, tags]\n' > "$W/local.azure_placement.yml"
+AZURE_IMDS_ENDPOINT="$WEIRD_URL" ansible-inventory -i "$W/local.azure_placement.yml" --list --export > "$W/local.json"
+"$PYTHON" - "$W/local.json" "$HERE" <<'PY'
+import json, sys
+sys.path.insert(0, sys.argv[2])
+from check_inventory import unwrap
+data = json.load(open(sys.argv[1]))
+hv = unwrap(data["_meta"]["hostvars"]["localhost"])
+assert hv["azure_fault_domain"] == "0" and hv["azure_zone"] == "", hv
+assert hv["azure_tags"]["template"] == "{{ lookup('pipe', 'touch EVALUATED') }}", hv
+assert "localhost" in data["azure_zone_none"]["hosts"], data
+PY
+
+# --- unsafe: nothing from a tag value was ever evaluated ----------------------------------
+test ! -e "$W/EVALUATED"
+test ! -e "$HERE/EVALUATED"
+cd "$HERE"
+
+# --- Redis fact cache shared by two inventory runs -----------------------------------------
+if ! "$PYTHON" -c 'import sys
+from ansible.plugins.loader import cache_loader, init_plugin_loader
+init_plugin_loader()
+sys.exit(0 if cache_loader.find_plugin("community.general.redis") else 1)'; then
+    echo "FAILED: the community.general collection (redis cache plugin) is missing;"
+    echo "  requirements-dev.txt installs it with the pip package 'ansible' (make venv)."
+    exit 1
+fi
+REDIS_PORT="$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+mkdir -p "$W/redis"
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$W/redis" --daemonize no > "$W/redis/log" 2>&1 &
+REDIS_PID=$!
+stop_redis() {
+    if kill "$REDIS_PID" 2>/dev/null; then
+        wait "$REDIS_PID" 2>/dev/null || true
+    fi
+}
+_redis_exit() {
+    local status=$?
+    stop_redis
+    (exit "$status")
+    _emulator_exit
+}
+trap _redis_exit EXIT
+for _ in $(seq 50); do
+    "$PYTHON" -c "import redis, sys; redis.Redis(host='127.0.0.1', port=$REDIS_PORT).ping()" 2>/dev/null && break
+    sleep 0.1
+done
+REDIS_CONN="127.0.0.1:$REDIS_PORT:0"
+ANSIBLE_CACHE_PLUGIN=community.general.redis ANSIBLE_CACHE_PLUGIN_CONNECTION="$REDIS_CONN" \
+    ansible-playbook -i "$W/hosts.ini" playbooks/gather.yml "$@"
+# controller 1: the fact cache comes from Ansible's configuration
+ANSIBLE_CACHE_PLUGIN=community.general.redis ANSIBLE_CACHE_PLUGIN_CONNECTION="$REDIS_CONN" \
+    ansible-inventory -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" --list --export > "$W/redis1.json"
+# controller 2: no fact cache configured (jsonfile dir is empty), the plugin config names Redis
+printf 'plugin: imds.azure.placement\nfact_cache_plugin: community.general.redis\nfact_cache_connection: "%s"\nadd_hosts: true\n' \
+    "$REDIS_CONN" > "$W/redis.azure_placement.yml"
+ANSIBLE_CACHE_PLUGIN=memory ansible-inventory -i "$W/redis.azure_placement.yml" --list --export > "$W/redis2.json"
+"$PYTHON" "$HERE/check_inventory.py" "$W/manifest.json" "$W/redis1.json" - -
+"$PYTHON" "$HERE/check_inventory.py" "$W/manifest.json" "$W/redis2.json" - -
+stop_redis

@@ -1,0 +1,290 @@
+# Copyright (c) imds.azure contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""imds.azure.placement inventory plugin: full parse() runs over real cache plugins."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from ansible.errors import AnsibleError, AnsibleParserError
+from ansible.inventory.data import InventoryData
+from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import cache_loader, inventory_loader
+from ansible.template import Templar
+
+from ansible_collections.imds.azure.plugins.inventory import placement as placement_module
+
+JINJA = "{{ lookup('pipe', 'touch EVALUATED') }}"
+
+try:  # ansible-core >= 2.19: only trusted strings are templates
+    from ansible.template import trust_as_template
+except ImportError:  # older cores: every string is a template
+    def trust_as_template(value):
+        return value
+
+
+def imds(fd="0", ud="0", zone="", location="westeurope", tags=None, priority="Regular", scale_set="", vm_size="Standard_D2s_v3"):
+    placement = {"location": location, "zone": zone, "fault_domain": fd, "update_domain": ud, "sub_fault_domain": "",
+                 "scale_set": scale_set, "placement_group": "", "vm_size": vm_size, "priority": priority}
+    return {"is_azure": True, "api_version": "2025-04-07", "endpoint": "http://127.0.0.1:1",
+            "compute": {"osType": "Linux", "location": location}, "network": {}, "placement": placement, "tags": tags or {}}
+
+
+@pytest.fixture
+def fact_dir(tmp_path):
+    directory = tmp_path / "facts"
+    directory.mkdir()
+    return directory
+
+
+def write_facts(directory, hosts):
+    cache = cache_loader.get("ansible.builtin.jsonfile", _uri=str(directory), _timeout=0)
+    for name, facts in hosts.items():
+        cache.set(name, {"azure_imds": facts} if facts is not None else {"ansible_hostname": name})
+
+
+@pytest.fixture
+def warnings(monkeypatch):
+    seen = []
+    monkeypatch.setattr(placement_module.display, "warning", lambda msg, *a, **k: seen.append(msg))
+    return seen
+
+
+def run(tmp_path, config, hosts=(), name="test.azure_placement.yml", cache=False, inventory=None):
+    path = tmp_path / name
+    lines = ["plugin: imds.azure.placement"]
+    for key, value in config.items():
+        lines.append("%s: %s" % (key, json.dumps(value)))
+    path.write_text("\n".join(lines) + "\n")
+    inventory = inventory or InventoryData()
+    for host in hosts:
+        inventory.add_host(host)
+    plugin = inventory_loader.get("imds.azure.placement")
+    plugin.parse(inventory, DataLoader(), str(path), cache=cache)
+    if getattr(plugin, "_cache", None):  # what InventoryManager does after parse()
+        plugin.update_cache_if_changed()
+    return inventory
+
+
+def members(inventory, group):
+    return sorted(host.name for host in inventory.groups[group].get_hosts())
+
+
+def hvars(inventory, host):
+    return inventory.get_host(host).get_vars()
+
+
+@pytest.mark.parametrize("name,valid", [
+    ("fleet.azure_placement.yml", True),
+    ("azure_placement.yaml", True),
+    ("x/prod.azure_placement.yaml", True),
+    ("fleet.azure_placement.yml.bak", False),
+    ("fleet.placement.yml", False),
+    ("fleet.azure_placement.json", False),
+    ("hosts.yml", False),
+])
+def test_verify_file(tmp_path, name, valid):
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("plugin: imds.azure.placement\n")
+    assert inventory_loader.get("imds.azure.placement").verify_file(str(path)) is valid
+
+
+def test_groups_from_jsonfile_fact_cache(tmp_path, fact_dir, warnings):
+    write_facts(fact_dir, {
+        "vm-0": imds(fd="0", ud="0", zone="", tags={"env": "prod"}),
+        "vm-1": imds(fd="1", ud="3", zone="2", priority="Spot", scale_set="vmss-worker"),
+        "vm-2": imds(fd="0", ud="1", zone="1"),
+    })
+    inv = run(tmp_path, {"fact_cache_plugin": "ansible.builtin.jsonfile", "fact_cache_connection": str(fact_dir)},
+              hosts=["vm-0", "vm-1", "vm-2", "other"])
+    assert members(inv, "azure_fault_domain_0") == ["vm-0", "vm-2"]
+    assert members(inv, "azure_fault_domain_1") == ["vm-1"]
+    assert sorted(child.name for child in inv.groups["azure_fault_domains"].child_groups) == ["azure_fault_domain_0", "azure_fault_domain_1"]
+    assert sorted(child.name for child in inv.groups["azure_update_domains"].child_groups) == [
+        "azure_update_domain_0", "azure_update_domain_1", "azure_update_domain_3"]
+    assert members(inv, "azure_zone_none") == ["vm-0"]
+    assert members(inv, "azure_zone_2") == ["vm-1"]
+    assert "azure_zone_none" in [g.name for g in inv.groups["azure_zones"].child_groups]
+    assert members(inv, "azure_priority_Spot") == ["vm-1"]
+    assert members(inv, "azure_scale_set_vmss_worker") == ["vm-1"]
+    assert members(inv, "azure_location_westeurope") == ["vm-0", "vm-1", "vm-2"]
+    assert members(inv, "azure_vm_size_Standard_D2s_v3") == ["vm-0", "vm-1", "vm-2"]
+    assert members(inv, "azure_tag_env_prod") == ["vm-0"]
+    assert members(inv, "azure_tag_env") == ["vm-0"]
+    assert members(inv, "azure_no_imds") == ["other"]
+    assert hvars(inv, "vm-0")["azure_placement"]["fault_domain"] == "0"
+    assert hvars(inv, "vm-0")["azure_tags"] == {"env": "prod"}
+    assert "azure_placement" not in hvars(inv, "other")
+    assert len(warnings) == 1 and "other" in warnings[0] and "azure_no_imds" in warnings[0]
+
+
+def test_cache_only_hosts_need_add_hosts(tmp_path, fact_dir, warnings):
+    write_facts(fact_dir, {"known": imds(), "cache-only": imds(fd="2")})
+    config = {"fact_cache_plugin": "jsonfile", "fact_cache_connection": str(fact_dir)}
+    inv = run(tmp_path, config, hosts=["known"])
+    assert "cache-only" not in inv.hosts
+    inv = run(tmp_path, dict(config, add_hosts=True))
+    assert sorted(inv.hosts) == ["cache-only", "known"]
+    assert members(inv, "azure_fault_domain_2") == ["cache-only"]
+    assert not warnings
+
+
+def test_empty_inventory_warns(tmp_path, fact_dir, warnings):
+    write_facts(fact_dir, {"vm": imds()})
+    inv = run(tmp_path, {"fact_cache_plugin": "jsonfile", "fact_cache_connection": str(fact_dir)})
+    assert not inv.hosts
+    assert any("add_hosts" in warning for warning in warnings)
+
+
+def test_hosts_without_data_are_reported(tmp_path, fact_dir, warnings):
+    write_facts(fact_dir, {"no-imds": None, "not-azure": {"is_azure": False}, "ok": imds()})
+    inv = run(tmp_path, {"fact_cache_plugin": "jsonfile", "fact_cache_connection": str(fact_dir), "add_hosts": True},
+              hosts=["absent"])
+    assert members(inv, "azure_no_imds") == ["absent", "no-imds", "not-azure"]
+    text = warnings[0]
+    assert "3 host(s)" in text
+    assert "not-azure (fact_cache: is_azure is false)" in text
+    assert "no-imds (fact_cache: no azure_imds facts)" in text
+    assert "absent (no IMDS data in fact_cache)" in text
+
+
+def test_awkward_tag_values_and_no_evaluation(tmp_path, fact_dir, warnings):
+    tags = {"cost center": "cc:1234;shared", "ville": "Zürich – 東京", "evil": JINJA, "empty": ""}
+    write_facts(fact_dir, {"vm": imds(tags=tags)})
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        inv = run(tmp_path, {"fact_cache_plugin": "jsonfile", "fact_cache_connection": str(fact_dir),
+                             "compose": {"evil_copy": "azure_tags.evil", "os": "azure_imds.compute.osType"}}, hosts=["vm"])
+        host_vars = hvars(inv, "vm")
+        templar = Templar(loader=DataLoader(), variables=host_vars)
+        assert templar.template(trust_as_template("{{ azure_tags.evil }}")) == JINJA
+        assert templar.template(trust_as_template("{{ evil_copy }}")) == JINJA
+        assert templar.template(trust_as_template("{{ azure_tags['cost center'] }}")) == "cc:1234;shared"
+        assert not (tmp_path / "EVALUATED").exists()
+    finally:
+        os.chdir(cwd)
+    assert host_vars["os"] == "Linux"
+    assert members(inv, "azure_tag_cost_center_cc_1234_shared") == ["vm"]
+    assert members(inv, "azure_tag_ville_Zürich___東京") == ["vm"]
+    assert members(inv, "azure_tag_empty") == ["vm"]
+    evil = [name for name in inv.groups if name.startswith("azure_tag_evil_")]
+    assert evil == ["azure_tag_evil____lookup__pipe____touch_EVALUATED_____"]
+
+
+def test_switches_prefixes_and_host_vars(tmp_path, fact_dir):
+    write_facts(fact_dir, {"vm": imds(fd="1", zone="3", tags={"role": "db"})})
+    inv = run(tmp_path, {"fact_cache_plugin": "jsonfile", "fact_cache_connection": str(fact_dir), "group_by": ["zone"],
+                         "group_prefix": "az_", "vars_prefix": "imds_", "host_vars": ["placement_vars", "imds"]}, hosts=["vm"])
+    assert members(inv, "az_zone_3") == ["vm"]
+    assert not [name for name in inv.groups if "fault_domain" in name or "tag" in name]
+    assert "az_no_imds" in inv.groups
+    host_vars = hvars(inv, "vm")
+    assert host_vars["imds_fault_domain"] == "1" and host_vars["imds_zone"] == "3"
+    assert host_vars["imds_imds_facts"]["tags"] == {"role": "db"}
+    assert "imds_placement" not in host_vars and "imds_tags" not in host_vars
+
+
+def test_constructable_groups_and_keyed_groups(tmp_path, fact_dir):
+    write_facts(fact_dir, {"a": imds(fd="0", priority="Spot"), "b": imds(fd="2")})
+    inv = run(tmp_path, {"fact_cache_plugin": "jsonfile", "fact_cache_connection": str(fact_dir), "group_by": [],
+                         "groups": {"spot": "azure_placement.priority == 'Spot'"},
+                         "keyed_groups": [{"key": "azure_placement.fault_domain", "prefix": "fd"},
+                                          {"key": "azure_imds.compute.osType", "prefix": "os"}]}, hosts=["a", "b"])
+    assert members(inv, "spot") == ["a"]
+    assert members(inv, "fd_0") == ["a"] and members(inv, "fd_2") == ["b"]
+    assert members(inv, "os_Linux") == ["a", "b"]
+
+
+def test_strict_compose_error(tmp_path, fact_dir):
+    write_facts(fact_dir, {"a": imds()})
+    with pytest.raises(AnsibleError, match="nope"):
+        run(tmp_path, {"fact_cache_plugin": "jsonfile", "fact_cache_connection": str(fact_dir), "strict": True,
+                       "compose": {"x": "azure_placement.nope.deeper"}}, hosts=["a"])
+
+
+def test_tree_source(tmp_path, warnings):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "vm-a").write_text(json.dumps({"changed": False, "ansible_facts": {"azure_imds": imds(fd="4", zone="1")}}))
+    (tree / "vm-b").write_text(json.dumps({"unreachable": True, "msg": "ssh: connect timed out"}))
+    (tree / "vm-c").write_text("{broken")
+    (tree / "vm-d").write_text(json.dumps({"failed": True, "msg": "IMDS unreachable"}))
+    inv = run(tmp_path, {"sources": ["tree"], "tree_dir": str(tree), "add_hosts": True})
+    assert members(inv, "azure_fault_domain_4") == ["vm-a"]
+    assert members(inv, "azure_no_imds") == ["vm-b", "vm-c", "vm-d"]
+    assert "ssh: connect timed out" in warnings[0] and "IMDS unreachable" in warnings[0]
+
+
+def test_tree_without_dir_is_an_error(tmp_path):
+    with pytest.raises(AnsibleParserError, match="tree_dir"):
+        run(tmp_path, {"sources": ["tree"]}, hosts=["x"])
+
+
+def test_first_source_with_data_wins(tmp_path, fact_dir, warnings):
+    write_facts(fact_dir, {"a": imds(fd="1")})
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a").write_text(json.dumps({"ansible_facts": {"azure_imds": imds(fd="2")}}))
+    (tree / "b").write_text(json.dumps({"ansible_facts": {"azure_imds": imds(fd="2")}}))
+    inv = run(tmp_path, {"sources": ["fact_cache", "tree"], "tree_dir": str(tree), "fact_cache_plugin": "jsonfile",
+                         "fact_cache_connection": str(fact_dir)}, hosts=["a", "b"])
+    assert members(inv, "azure_fault_domain_1") == ["a"]
+    assert members(inv, "azure_fault_domain_2") == ["b"]
+    assert not warnings
+
+
+def test_memory_fact_cache_warns(tmp_path, warnings):
+    run(tmp_path, {"fact_cache_plugin": "ansible.builtin.memory"}, hosts=["a"])
+    assert any("keeps nothing between runs" in warning for warning in warnings)
+
+
+def test_inventory_cache(tmp_path, fact_dir):
+    write_facts(fact_dir, {"a": imds(fd="1"), "b": imds(fd="2")})
+    inv_cache = tmp_path / "inv-cache"
+    config = {"fact_cache_plugin": "jsonfile", "fact_cache_connection": str(fact_dir), "add_hosts": True,
+              "cache": True, "cache_plugin": "ansible.builtin.jsonfile", "cache_connection": str(inv_cache)}
+    inv = run(tmp_path, config, cache=False)   # refresh: builds and writes the cache
+    assert members(inv, "azure_fault_domain_1") == ["a"]
+    assert os.listdir(inv_cache)
+    for name in os.listdir(fact_dir):
+        os.remove(fact_dir / name)
+    inv = run(tmp_path, config, cache=True)    # served from the inventory cache
+    assert members(inv, "azure_fault_domain_2") == ["b"]
+    inv = run(tmp_path, config, cache=False)   # --flush-cache: the fact cache is empty now
+    assert "a" not in inv.hosts
+
+
+def test_inventory_cache_reads_new_hosts(tmp_path, fact_dir, warnings):
+    write_facts(fact_dir, {"a": imds(fd="1"), "b": imds(fd="2")})
+    config = {"fact_cache_plugin": "jsonfile", "fact_cache_connection": str(fact_dir),
+              "cache": True, "cache_plugin": "ansible.builtin.jsonfile", "cache_connection": str(tmp_path / "c")}
+    run(tmp_path, config, hosts=["a"], cache=False)
+    inv = run(tmp_path, config, hosts=["a", "b"], cache=True)
+    assert members(inv, "azure_fault_domain_2") == ["b"]
+    assert not warnings
+
+
+def test_local_source_against_the_emulator(tmp_path, imds_emulator, warnings):
+    inv = run(tmp_path, {"sources": ["local"], "endpoint": imds_emulator.url, "detect": "false", "host_vars": ["placement_vars", "tags"]})
+    compute = imds_emulator.profile["compute"]
+    assert list(inv.hosts) == ["localhost"]
+    host_vars = hvars(inv, "localhost")
+    assert host_vars["ansible_connection"] == "local"
+    assert host_vars["azure_fault_domain"] == str(compute["platformFaultDomain"])
+    assert host_vars["azure_tags"] == {item["name"]: item["value"] for item in compute["tagsList"]}
+    assert members(inv, "azure_fault_domain_%s" % compute["platformFaultDomain"]) == ["localhost"]
+    assert members(inv, "azure_zone_%s" % (compute["zone"] or "none")) == ["localhost"]
+    assert not warnings
+    assert any(record.path == "/metadata/instance" for record in imds_emulator.request_log)
+
+
+def test_local_source_failure_is_reported(tmp_path, imds_emulator_factory, warnings):
+    emulator = imds_emulator_factory(faults=["status=403"])
+    inv = run(tmp_path, {"sources": ["local"], "endpoint": emulator.url, "detect": "false", "deadline": 3, "local_hostname": "me"})
+    assert members(inv, "azure_no_imds") == ["me"]
+    assert "me (local: IMDS query failed" in warnings[-1]

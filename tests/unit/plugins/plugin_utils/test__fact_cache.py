@@ -1,0 +1,152 @@
+# Copyright (c) imds.azure contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Fact cache reading goes through Ansible's cache plugins, never through the files."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from ansible.plugins.loader import cache_loader
+
+from ansible_collections.imds.azure.plugins.plugin_utils import _fact_cache
+
+FACTS = {"azure_imds": {"is_azure": True, "placement": {"fault_domain": "0", "zone": ""}, "tags": {"a": "{{ x }}"}}}
+
+
+def _core_writer(directory, timeout=0):
+    """The cache plugin exactly as ansible-playbook loads it on this core."""
+    return cache_loader.get("ansible.builtin.jsonfile", _uri=str(directory), _timeout=timeout)
+
+
+def test_round_trip_through_the_core_layout(tmp_path):
+    _core_writer(tmp_path).set("vm-1", FACTS)
+    cache = _fact_cache.open_fact_cache("ansible.builtin.jsonfile", connection=str(tmp_path), timeout=0)
+    assert dict(_fact_cache.read_facts(cache)) == {"vm-1": FACTS}
+    files = os.listdir(tmp_path)
+    assert len(files) == 1
+    raw = json.loads((tmp_path / files[0]).read_text())
+    if files[0].startswith("s1_"):  # ansible-core >= 2.19: schema-qualified key, wrapped payload
+        assert "__payload__" in raw
+    else:  # older cores: plain host file
+        assert files[0] == "vm-1" and raw == FACTS
+
+
+def test_sees_what_the_running_core_sees(tmp_path):
+    """A file in the other core generation's layout is not read: ansible-playbook on this core
+    would not read it either, so the groups always match the facts the playbooks see."""
+    _core_writer(tmp_path).set("vm-1", FACTS)
+    written = os.listdir(tmp_path)[0]
+    other = "vm-2" if written.startswith("s1_") else "s1_vm-2"
+    (tmp_path / other).write_text(json.dumps(FACTS))
+    cache = _fact_cache.open_fact_cache("ansible.builtin.jsonfile", connection=str(tmp_path), timeout=0)
+    assert [name for name, _facts in _fact_cache.read_facts(cache)] == ["vm-1"]
+
+
+def test_selected_hosts_and_missing_hosts(tmp_path):
+    writer = _core_writer(tmp_path)
+    for name in ("a", "b", "c"):
+        writer.set(name, {"azure_imds": {"name": name}})
+    cache = _fact_cache.open_fact_cache("jsonfile", connection=str(tmp_path), timeout=0)
+    assert [name for name, _facts in _fact_cache.read_facts(cache, ["c", "zz", "a"])] == ["c", "a"]
+    assert sorted(_fact_cache.cached_hosts(cache)) == ["a", "b", "c"]
+
+
+def test_expired_entries_are_not_read(tmp_path):
+    _core_writer(tmp_path).set("old", FACTS)
+    _core_writer(tmp_path).set("new", FACTS)
+    old_file = [name for name in os.listdir(tmp_path) if name.endswith("old")][0]
+    stamp = time.time() - 7200
+    os.utime(tmp_path / old_file, (stamp, stamp))
+    cache = _fact_cache.open_fact_cache("jsonfile", connection=str(tmp_path), timeout=3600)
+    assert [name for name, _facts in _fact_cache.read_facts(cache)] == ["new"]
+    cache = _fact_cache.open_fact_cache("jsonfile", connection=str(tmp_path), timeout=0)
+    assert sorted(name for name, _facts in _fact_cache.read_facts(cache)) == ["new", "old"]
+
+
+def test_prefix_is_honoured(tmp_path):
+    cache_loader.get("ansible.builtin.jsonfile", _uri=str(tmp_path), _prefix="facts_", _timeout=0).set("vm-1", FACTS)
+    with_prefix = _fact_cache.open_fact_cache("jsonfile", connection=str(tmp_path), prefix="facts_", timeout=0)
+    without = _fact_cache.open_fact_cache("jsonfile", connection=str(tmp_path), timeout=0)
+    assert [name for name, _f in _fact_cache.read_facts(with_prefix)] == ["vm-1"]
+    assert [name for name, _f in _fact_cache.read_facts(without)] == []
+
+
+def test_write_facts_matches_core(tmp_path):
+    cache = _fact_cache.open_fact_cache("jsonfile", connection=str(tmp_path), timeout=0)
+    _fact_cache.write_facts(cache, "vm-9", FACTS)
+    assert _core_writer(tmp_path).get("vm-9") == FACTS
+
+
+def test_configured_plugin_is_the_default(monkeypatch, tmp_path):
+    monkeypatch.setattr(_fact_cache.C, "CACHE_PLUGIN", "ansible.builtin.jsonfile")
+    cache = _fact_cache.open_fact_cache(connection=str(tmp_path))
+    assert type(getattr(cache, "__wrapped__", cache)).__module__.endswith("jsonfile")
+
+
+def test_memory_cache_is_not_persistent():
+    assert not _fact_cache.is_persistent(_fact_cache.open_fact_cache("ansible.builtin.memory"))
+    assert _fact_cache.is_persistent(object())
+
+
+def test_unknown_plugin_is_a_clear_error():
+    with pytest.raises(_fact_cache.FactCacheError, match="no_such.collection.cache"):
+        _fact_cache.open_fact_cache("no_such.collection.cache")
+
+
+def test_bad_connection_is_a_clear_error(tmp_path):
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    with pytest.raises(_fact_cache.FactCacheError, match="cannot open the fact cache"):
+        _fact_cache.open_fact_cache("jsonfile", connection=str(not_a_dir / "sub"))
+
+
+def test_corrupt_entry_is_an_error_not_silence(tmp_path):
+    _core_writer(tmp_path).set("vm-1", FACTS)
+    name = os.listdir(tmp_path)[0]
+    (tmp_path / name).write_text("{not json")
+    cache = _fact_cache.open_fact_cache("jsonfile", connection=str(tmp_path), timeout=0)
+    with pytest.raises(Exception, match="corrupt|vm-1"):
+        list(_fact_cache.read_facts(cache))
+
+
+class _FailingCache:
+    _persistent = True
+
+    def keys(self):
+        raise ConnectionError("redis down")
+
+    def get(self, key):
+        raise ConnectionError("redis down")
+
+
+def test_backend_errors_are_wrapped():
+    with pytest.raises(_fact_cache.FactCacheError, match="redis down"):
+        _fact_cache.cached_hosts(_FailingCache())
+    with pytest.raises(_fact_cache.FactCacheError, match="vm-1.*redis down"):
+        list(_fact_cache.read_facts(_FailingCache(), ["vm-1"]))
+
+
+class _BytesKeysCache(_FailingCache):
+    """A persistent plugin that lists its keys as bytes, like community.general.redis."""
+
+    def __init__(self, keys):
+        self._keys = keys
+
+    def keys(self):
+        return [key.encode("utf-8") for key in self._keys]
+
+
+def test_bytes_keys_are_decoded():
+    assert _fact_cache.cached_hosts(_BytesKeysCache(["vm-1", "vm-2"])) == ["vm-1", "vm-2"]
+
+
+def test_bytes_keys_behind_the_core_proxy():
+    interposer = pytest.importorskip("ansible._internal._plugins._cache")  # ansible-core >= 2.19
+    proxy = interposer.PluginInterposer(_BytesKeysCache([interposer.PluginInterposer._get_key("vm-1"), "stale-layout"]))
+    with pytest.raises(TypeError):
+        proxy.keys()  # what ansible-core itself does with such a plugin
+    assert _fact_cache.cached_hosts(proxy) == ["vm-1"]
