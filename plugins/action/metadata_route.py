@@ -1,0 +1,186 @@
+# Copyright (c) imds.azure contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action for imds.azure.metadata_route: check and repair the 169.254.169.254/32 route.
+
+No module is shipped to the target. Short read-only commands run over the connection
+(``plugin_utils._commands``), their output is parsed on the controller
+(``plugin_utils._route``) and at most one change command runs; the routes are then read
+again to confirm the change.
+"""
+
+from __future__ import annotations
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.imds.azure.plugins.plugin_utils import _route
+from ansible_collections.imds.azure.plugins.plugin_utils._commands import CommandRunner, CommandTimeout
+
+ARGUMENT_SPEC = {
+    "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+    "interface": {"type": "str"},
+    "metric": {"type": "int", "default": 1},
+    "persistent": {"type": "bool", "default": True},
+    "timeout": {"type": "int", "default": 30},
+}
+
+WINDOWS_READ_DISPLAY = ("Get-NetRoute -PolicyStore ActiveStore/PersistentStore, Get-NetIPInterface, Get-NetIPAddress "
+                        "(or route.exe print -4 without the NetTCPIP module) | ConvertTo-Json")
+
+LINUX_PERSISTENCE_WARNING = ("the route was changed in the running kernel only: Linux has no distribution-independent "
+                             "persistent route store; persist it in the network configuration (netplan, NetworkManager, "
+                             "systemd-networkd, ifcfg) or run this task at boot")
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        if args["metric"] < 0 or args["metric"] > 9999:
+            return dict(result, failed=True, msg="metric must be between 0 and 9999")
+        if args["timeout"] < 1:
+            return dict(result, failed=True, msg="timeout must be at least 1 second")
+        runner = CommandRunner(self, timeout=args["timeout"])
+        try:
+            if getattr(self._connection._shell, "SHELL_FAMILY", "") == "powershell":
+                result.update(self._run_windows(runner, args))
+            else:
+                result.update(self._run_posix(runner, args))
+        except _route.RouteError as exc:
+            result.update(failed=True, msg=exc.message, error=exc.kind)
+        except CommandTimeout as exc:
+            result.update(failed=True, msg=str(exc), error="timeout")
+        return result
+
+    # ------------------------------------------------------------------ helpers
+
+    def _report(self, os_family, reader, args, choice, plan, before, after, persisted):
+        out = {
+            "changed": plan.changed,
+            "os_family": os_family,
+            "reader": reader,
+            "route_before": before,
+            "route_after": after,
+            "interface": choice.interface if choice else None,
+            "interface_index": choice.interface_index if choice else None,
+            "interface_address": choice.interface_address if choice else None,
+            "gateway": choice.gateway if choice else None,
+            "interface_reason": choice.reason if choice else "",
+            "actions": plan.actions,
+            "commands": plan.commands,
+            "persisted": persisted,
+        }
+        warnings = list(choice.warnings) if choice else []
+        if warnings:
+            out["warnings"] = warnings
+        if self._task.diff:
+            out["diff"] = {
+                "before_header": "routes to %s (before)" % _route.IMDS_PREFIX,
+                "after_header": "routes to %s (after)" % _route.IMDS_PREFIX,
+                "before": _route.format_routes(before),
+                "after": _route.format_routes(after),
+            }
+        return out
+
+    # ------------------------------------------------------------------ Linux
+
+    def _posix_read(self, runner):
+        res = runner.posix(["ip", "-j", "-4", "route", "show", "table", "main"])
+        if res.rc == 0 and res.stdout.strip().startswith("["):
+            try:
+                return "ip-json", _route.parse_ip_json(res.stdout)
+            except _route.RouteError:
+                pass
+        res = runner.posix(["ip", "-4", "route", "show", "table", "main"])
+        if res.rc == 127:
+            raise _route.RouteError("unsupported_os", "the 'ip' command (iproute2) was not found on the target")
+        if res.rc != 0:
+            raise _route.RouteError("command", "'%s' failed (rc %s): %s" % (res.command, res.rc, res.stderr.strip()))
+        return "ip-text", _route.parse_ip_text(res.stdout)
+
+    def _posix_effective(self, runner):
+        res = runner.posix(["ip", "-4", "route", "get", _route.IMDS_ADDRESS])
+        if res.rc != 0:
+            return {"interface": None, "gateway": None, "error": res.stderr.strip()}
+        dev, gateway = _route.parse_ip_route_get(res.stdout)
+        return {"interface": dev, "gateway": gateway, "error": ""}
+
+    def _run_posix(self, runner, args):
+        ident = runner.posix(["sh", "-c", "uname -s; id -u"])
+        lines = ident.stdout.split()
+        system = lines[0] if lines else ""
+        if system != "Linux":
+            raise _route.RouteError("unsupported_os", "unsupported operating system %r: this module handles Linux and Windows"
+                                    % (system or ident.stderr.strip()))
+        euid = lines[1] if len(lines) > 1 else "?"
+        reader, routes = self._posix_read(runner)
+        effective_before = self._posix_effective(runner)
+        if args["state"] == "absent":
+            choice = _route.Choice(args["interface"], "", "set by the interface option") if args["interface"] else None
+        else:
+            choice = _route.choose_linux(routes, args["interface"])
+        plan = _route.linux_plan(routes, choice, args["metric"], args["state"])
+        before = _route.imds_routes(routes)
+        after = plan.after
+        effective_after = effective_before
+        if plan.changed and not self._task.check_mode:
+            res = runner.posix(plan.argv)
+            if res.rc != 0:
+                if _route.classify_linux_error(res.stderr) == "privilege":
+                    hint = ("it ran as root without CAP_NET_ADMIN (container or capability bounding set?)" if euid == "0"
+                            else "it ran with euid %s; use become: true" % euid)
+                    raise _route.RouteError("privilege", "changing routes needs root or CAP_NET_ADMIN: %s. '%s' said: %s"
+                                            % (hint, res.command, res.stderr.strip()))
+                raise _route.RouteError("command", "'%s' failed (rc %s): %s" % (res.command, res.rc, res.stderr.strip()))
+            reader, routes = self._posix_read(runner)
+            effective_after = self._posix_effective(runner)
+            after = _route.imds_routes(routes)
+            if _route.linux_plan(routes, choice, args["metric"], args["state"]).changed:
+                raise _route.RouteError("verify", "the route change ran but the routes are still not as wanted: %s"
+                                        % "; ".join(_route.format_route(route) for route in after))
+        out = self._report("linux", reader, args, choice, plan, before, after, persisted=False)
+        out["effective_before"] = effective_before
+        out["effective_after"] = effective_after
+        if plan.changed and args["persistent"] and args["state"] == "present":
+            out.setdefault("warnings", []).append(LINUX_PERSISTENCE_WARNING)
+        return out
+
+    # ------------------------------------------------------------------ Windows
+
+    def _windows_read(self, runner):
+        res = runner.powershell(_route.WINDOWS_READ_SCRIPT, display=WINDOWS_READ_DISPLAY)
+        if res.rc != 0:
+            raise _route.RouteError("command", "reading the routes failed (rc %s): %s" % (res.rc, res.stderr.strip()))
+        return _route.decode_windows_read(res.stdout)
+
+    def _run_windows(self, runner, args):
+        state = self._windows_read(runner)
+        if args["state"] == "absent":
+            choice = _route.choose_windows(state, args["interface"]) if args["interface"] else None
+        else:
+            choice = _route.choose_windows(state, args["interface"])
+        plan = _route.windows_plan(state, choice, args["metric"], args["persistent"], args["state"])
+        stores = ("active", "persistent") if args["persistent"] else ("active",)
+        before = [route for route in _route.imds_routes(state.routes) if route["store"] in stores]
+        after = plan.after
+        if plan.changed and not self._task.check_mode:
+            if not state.admin:
+                raise _route.RouteError("privilege", "changing routes needs an elevated session: the connection user is not running "
+                                                     "as Administrator (member of Administrators, not filtered by UAC)")
+            res = runner.powershell(plan.script, display="; ".join(plan.commands))
+            ok, denied, error = _route.decode_windows_change(res.stdout)
+            if denied:
+                raise _route.RouteError("privilege", "access denied while changing routes (run as Administrator): %s" % error)
+            if not ok or res.rc != 0:
+                raise _route.RouteError("command", "the route change failed (rc %s): %s %s" % (res.rc, error, res.stderr.strip()))
+            state = self._windows_read(runner)
+            after = [route for route in _route.imds_routes(state.routes) if route["store"] in stores]
+            if _route.windows_plan(state, choice, args["metric"], args["persistent"], args["state"]).changed:
+                raise _route.RouteError("verify", "the route change ran but the routes are still not as wanted: %s"
+                                        % "; ".join(_route.format_route(route) for route in after))
+        return self._report("windows", state.reader, args, choice, plan, before, after, persisted=args["persistent"])

@@ -1,0 +1,234 @@
+# Copyright (c) imds.azure contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The metadata_route action against a fake connection (Windows and Linux)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from unittest.mock import MagicMock
+
+import pytest
+
+from ansible.playbook.play_context import PlayContext
+
+from ansible_collections.imds.azure.plugins.action.metadata_route import ActionModule
+from ansible_collections.imds.azure.plugins.plugin_utils import _commands, _route
+from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import route_fixtures as fx
+
+
+class FakeShell:
+    def __init__(self, family):
+        self.SHELL_FAMILY = family  # pylint: disable=invalid-name
+        self.tmpdir = None
+        self.executable = None
+
+
+class FakeConnection:
+    """Answers exec_command from a handler; records the scripts/commands it was given."""
+
+    def __init__(self, family, handler):
+        self._shell = FakeShell(family)
+        self.become = None
+        self.allow_executable = family != "powershell"
+        self.transport = "winrm" if family == "powershell" else "ssh"
+        self.handler = handler
+        self.commands = []  # inner PowerShell scripts, or /bin/sh command lines
+
+    def exec_command(self, cmd, in_data=None, sudoable=True):
+        if self._shell.SHELL_FAMILY == "powershell":
+            script = _commands.unwrap_powershell(cmd)
+            assert script is not None, "not an encoded PowerShell command: %r" % cmd[:80]
+            assert "WaitOne(" in _commands.decode_powershell(cmd)  # every script is bounded in time
+        else:
+            assert cmd.startswith("/bin/sh -c ") and "timeout 30 " in cmd
+            script = cmd
+        self.commands.append(script)
+        return self.handler(script)
+
+    def get_option(self, name):  # pylint: disable=unused-argument
+        return None
+
+
+def _action(conn, args=None, check_mode=False, diff=False):
+    task = MagicMock()
+    task.args = dict(args or {})
+    task.async_val = 0
+    task.check_mode = check_mode
+    task.diff = diff
+    task.action = "imds.azure.metadata_route"
+    play_context = PlayContext()
+    play_context.executable = "/bin/sh"
+    action = ActionModule(task, conn, play_context, loader=MagicMock(), templar=MagicMock(), shared_loader_obj=None)
+    action._get_remote_user = lambda: "admin"  # pylint: disable=protected-access
+    return action
+
+
+def _ok(data):
+    return 0, fx.encode(data).encode(), b""
+
+
+def _change_ok():
+    return 0, (base64.b64encode(json.dumps({"ok": True, "denied": False, "error": ""}).encode()).decode() + "\r\n").encode(), b""
+
+
+class WindowsHost:
+    """Two reads around one change: before, then after."""
+
+    def __init__(self, before, after=None, change=None):
+        self.reads = [before, after if after is not None else before]
+        self.change = change or _change_ok()
+        self.changes = []
+
+    def __call__(self, script):
+        if script == _route.WINDOWS_READ_SCRIPT:
+            data = self.reads[0] if not self.changes else self.reads[1]
+            return _ok(data)
+        self.changes.append(script)
+        return self.change
+
+
+FIXED = fx.netroute_data(active=[fx.GOOD_ACTIVE], persistent=[fx.GOOD_ACTIVE])
+
+
+def test_windows_cluster_node_is_repaired_with_one_change_script():
+    host = WindowsHost(fx.netroute_data(), FIXED)
+    conn = FakeConnection("powershell", host)
+    result = _action(conn, diff=True).run(task_vars={})
+    assert result["changed"] and not result.get("failed"), result
+    assert conn.commands[0] == _route.WINDOWS_READ_SCRIPT and conn.commands[2] == _route.WINDOWS_READ_SCRIPT
+    assert len(host.changes) == 1
+    change = host.changes[0]
+    assert ("New-NetRoute -DestinationPrefix '169.254.169.254/32' -InterfaceIndex 6 -NextHop '0.0.0.0' -RouteMetric 1 "
+            "-PolicyStore ActiveStore | Out-Null") in change
+    assert "-PolicyStore PersistentStore | Out-Null" in change
+    assert result["interface"] == "Ethernet" and result["interface_address"] == "10.0.1.10" and result["interface_index"] == 6
+    assert result["reader"] == "netroute" and result["os_family"] == "windows" and result["persisted"] is True
+    assert result["route_before"] == [] and len(result["route_after"]) == 2
+    assert "+active: 169.254.169.254/32 on-link dev Ethernet ifindex 6" in "+" + result["diff"]["after"]
+    assert result["diff"]["before"] == ""
+
+
+def test_windows_correct_host_is_not_changed_and_makes_one_read():
+    conn = FakeConnection("powershell", WindowsHost(FIXED))
+    result = _action(conn).run(task_vars={})
+    assert result["changed"] is False and result["commands"] == [] and len(conn.commands) == 1
+
+
+def test_windows_check_mode_reports_but_does_not_change():
+    host = WindowsHost(fx.netroute_data(active=[fx.WRONG_ACTIVE]))
+    conn = FakeConnection("powershell", host)
+    result = _action(conn, check_mode=True).run(task_vars={})
+    assert result["changed"] is True and host.changes == [] and len(conn.commands) == 1
+    assert result["commands"][0].startswith("Remove-NetRoute -DestinationPrefix '169.254.169.254/32' -InterfaceIndex 12")
+    assert [r["store"] for r in result["route_after"]] == ["active", "persistent"]
+
+
+def test_windows_not_admin_fails_before_changing():
+    host = WindowsHost(fx.netroute_data(admin=False))
+    result = _action(FakeConnection("powershell", host)).run(task_vars={})
+    assert result["failed"] and result["error"] == "privilege" and "Administrator" in result["msg"]
+    assert host.changes == []
+
+
+def test_windows_access_denied_during_change():
+    denied = (0, (base64.b64encode(json.dumps({"ok": False, "denied": True, "error": "Access is denied."}).encode()).decode()).encode(), b"")
+    host = WindowsHost(fx.netroute_data(), change=denied)
+    result = _action(FakeConnection("powershell", host)).run(task_vars={})
+    assert result["error"] == "privilege" and "Access is denied." in result["msg"]
+
+
+def test_windows_change_that_does_not_stick_fails_verification():
+    host = WindowsHost(fx.netroute_data(), fx.netroute_data())
+    result = _action(FakeConnection("powershell", host)).run(task_vars={})
+    assert result["failed"] and result["error"] == "verify"
+
+
+def test_windows_route_print_fallback_german():
+    fixed = fx.route_print_data(fx.ROUTE_PRINT_EN_FIXED)
+    host = WindowsHost(fx.route_print_data(fx.ROUTE_PRINT_DE), fixed)
+    result = _action(FakeConnection("powershell", host)).run(task_vars={})
+    assert result["changed"] and result["reader"] == "route-print", result
+    assert "& route.exe delete 169.254.169.254 mask 255.255.255.255 2>&1" in host.changes[0]
+    assert "& route.exe -p add 169.254.169.254 mask 255.255.255.255 10.0.1.10 metric 1 2>&1" in host.changes[0]
+
+
+def test_windows_timeout_is_reported():
+    conn = FakeConnection("powershell", lambda script: (124, b"", b"imds.azure: command timed out after 30 seconds"))
+    result = _action(conn).run(task_vars={})
+    assert result["failed"] and result["error"] == "timeout"
+
+
+def test_windows_equal_metric_warns_with_the_choice():
+    defaults = [fx._netroute("0.0.0.0/0", "10.0.1.1", 6, "Ethernet", 5), fx._netroute("0.0.0.0/0", "10.0.2.1", 9, "Ethernet 2", 0)]
+    data = fx.netroute_data(defaults=defaults, active=[fx.GOOD_ACTIVE], persistent=[fx.GOOD_ACTIVE])
+    result = _action(FakeConnection("powershell", WindowsHost(data))).run(task_vars={})
+    assert result["changed"] is False and "picked Ethernet (ifindex 6" in result["warnings"][0]
+
+
+# ------------------------------------------------------------------ Linux
+
+class LinuxHost:
+    def __init__(self, routes_json, after_json=None, system="Linux", change_rc=0, change_err=b""):
+        self.routes = [routes_json, after_json or routes_json]
+        self.system = system
+        self.change_rc = change_rc
+        self.change_err = change_err
+        self.changes = []
+
+    def __call__(self, cmd):
+        if "uname -s" in cmd:
+            return 0, ("%s\n0\n" % self.system).encode(), b""
+        if "ip -j -4 route show table main" in cmd:
+            return 0, self.routes[1 if self.changes else 0].encode(), b""
+        if "ip -4 route get" in cmd:
+            return 0, b"169.254.169.254 dev clu0 src 169.254.1.1 uid 0\n", b""
+        self.changes.append(cmd)
+        return self.change_rc, b"", self.change_err
+
+
+FIXED_JSON = json.dumps(json.loads(fx.IP_JSON_CAPTURED) + [
+    {"dst": "169.254.169.254", "gateway": "10.0.0.1", "dev": "eth0", "metric": 1, "flags": []}])
+
+
+def test_linux_repair_runs_ip_route_replace_and_rereads():
+    host = LinuxHost(fx.IP_JSON_CAPTURED, FIXED_JSON)
+    conn = FakeConnection("sh", host)
+    result = _action(conn).run(task_vars={})
+    assert result["changed"] and not result.get("failed"), result
+    assert len(host.changes) == 1
+    assert "timeout 30 ip -4 route replace 169.254.169.254/32 via 10.0.0.1 dev eth0 metric 1 table main" in host.changes[0]
+    assert "LC_ALL=C" in host.changes[0]
+    assert result["effective_before"]["interface"] == "clu0"
+    assert result["persisted"] is False and "running kernel only" in result["warnings"][-1]
+
+
+def test_linux_idempotent_and_check_mode():
+    host = LinuxHost(FIXED_JSON)
+    assert _action(FakeConnection("sh", host)).run(task_vars={})["changed"] is False
+    host = LinuxHost(fx.IP_JSON_CAPTURED)
+    result = _action(FakeConnection("sh", host), check_mode=True).run(task_vars={})
+    assert result["changed"] is True and host.changes == []
+    assert result["commands"] == ["ip -4 route replace 169.254.169.254/32 via 10.0.0.1 dev eth0 metric 1 table main"]
+
+
+def test_linux_permission_error():
+    host = LinuxHost(fx.IP_JSON_CAPTURED, change_rc=2, change_err=b"RTNETLINK answers: Operation not permitted\n")
+    result = _action(FakeConnection("sh", host)).run(task_vars={})
+    assert result["error"] == "privilege" and "without CAP_NET_ADMIN" in result["msg"]
+
+
+def test_unsupported_posix_os():
+    result = _action(FakeConnection("sh", LinuxHost("[]", system="FreeBSD"))).run(task_vars={})
+    assert result["error"] == "unsupported_os" and "FreeBSD" in result["msg"]
+
+
+def test_linux_no_default_route():
+    result = _action(FakeConnection("sh", LinuxHost("[]"))).run(task_vars={})
+    assert result["error"] == "no_default_route"
+
+
+@pytest.mark.parametrize("args, message", [({"metric": -1}, "metric"), ({"timeout": 0}, "timeout")])
+def test_argument_bounds(args, message):
+    result = _action(FakeConnection("sh", LinuxHost(FIXED_JSON)), args=args).run(task_vars={})
+    assert result["failed"] and message in result["msg"]

@@ -1,0 +1,239 @@
+# Copyright (c) imds.azure contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Windows parsing and decisions of plugin_utils._route (Get-NetRoute JSON and route print)."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from ansible_collections.imds.azure.plugins.plugin_utils import _route
+from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import route_fixtures as fx
+
+
+def _state(**kwargs):
+    return _route.decode_windows_read(fx.encode(fx.netroute_data(**kwargs)))
+
+
+def _rp(text, admin=True):
+    return _route.decode_windows_read(fx.encode(fx.route_print_data(text, admin)))
+
+
+# ------------------------------------------------------------------ reading
+
+def test_netroute_effective_metric_and_interface_address():
+    state = _state()
+    assert state.reader == "netroute" and state.admin
+    defaults = [r for r in state.active if r["destination"] == "0.0.0.0/0"]
+    assert [(r["interface_index"], r["interface_address"], r["effective_metric"]) for r in defaults] == [
+        (6, "10.0.1.10", 10), (9, "10.0.2.10", 25)]
+    assert state.persistent == []
+
+
+def test_netroute_single_objects_are_accepted_as_lists():
+    data = fx.netroute_data()
+    data["persistent"] = fx.GOOD_ACTIVE  # ConvertTo-Json of a one-element pipeline
+    state = _route.decode_windows_read(fx.encode(data))
+    assert len(state.persistent) == 1 and state.persistent[0]["store"] == "persistent"
+    assert state.persistent[0]["effective_metric"] is None
+
+
+def test_read_output_garbage_is_a_parse_error():
+    with pytest.raises(_route.RouteError) as err:
+        _route.decode_windows_read("Get-NetRoute : something\r\n")
+    assert err.value.kind == "parse"
+    with pytest.raises(_route.RouteError):
+        _route.decode_windows_read("")
+
+
+@pytest.mark.parametrize("text", [fx.ROUTE_PRINT_EN, fx.ROUTE_PRINT_DE, fx.ROUTE_PRINT_JA])
+def test_route_print_structure_in_any_language(text):
+    state = _rp(text)
+    assert state.reader == "route-print"
+    assert [(i["index"], i["mac"]) for i in state.interfaces] == [(6, "00 0d 3a 12 34 56"), (12, "02 1a 4b 3c 2d 1e"), (1, "")]
+    default = state.active[0]
+    assert (default["destination"], default["gateway"], default["interface_address"], default["effective_metric"]) == (
+        "0.0.0.0/0", "10.0.1.1", "10.0.1.10", 10)
+    cluster = [r for r in state.active if r["destination"] == "169.254.0.0/16"][0]
+    assert cluster["gateway"] == "" and cluster["interface_address"] == "169.254.1.127"  # on-link, whatever the word
+    assert all(r["metric"] is None for r in state.active)
+
+
+def test_route_print_persistent_sections():
+    assert _rp(fx.ROUTE_PRINT_EN).persistent == []
+    assert _rp(fx.ROUTE_PRINT_JA).persistent == []
+    fixed = _rp(fx.ROUTE_PRINT_EN_FIXED)
+    assert fixed.persistent == [_route._route("169.254.169.254/32", interface_address="10.0.1.10", metric=1, store="persistent")]
+    german = _rp(fx.ROUTE_PRINT_DE)
+    assert german.persistent[0]["interface_address"] == "169.254.1.127"
+    assert [r["interface_address"] for r in _route.imds_routes(german.active)] == ["169.254.1.127"]
+
+
+def test_route_print_without_routes_is_a_parse_error():
+    with pytest.raises(_route.RouteError):
+        _route.parse_route_print("Der Befehl wurde nicht gefunden.\r\n")
+
+
+# ------------------------------------------------------------------ choosing
+
+def test_choose_default_with_lowest_effective_metric():
+    choice = _route.choose_windows(_state())
+    assert (choice.interface, choice.interface_index, choice.interface_address, choice.gateway) == ("Ethernet", 6, "10.0.1.10", "")
+    assert choice.reason == "interface of the default route with the lowest metric (10)"
+
+
+def test_choose_equal_metric_picks_lowest_index_and_warns():
+    defaults = [fx._netroute("0.0.0.0/0", "10.0.2.1", 9, "Ethernet 2", 0), fx._netroute("0.0.0.0/0", "10.0.1.1", 6, "Ethernet", 5)]
+    data = fx.netroute_data(defaults=defaults)
+    data["interfaces"] = [dict(i, InterfaceMetric=10) for i in fx.INTERFACES]
+    state = _route.decode_windows_read(fx.encode(data))
+    # Ethernet: 5 + 10 = 15; Ethernet 2: 0 + 10 = 10 -> not a tie
+    assert _route.choose_windows(state).interface_index == 9
+    data["active"][1]["RouteMetric"] = 0
+    state = _route.decode_windows_read(fx.encode(data))
+    choice = _route.choose_windows(state)
+    assert choice.interface_index == 6
+    assert "2 default routes share the lowest metric 10" in choice.reason and "picked Ethernet (ifindex 6, 10.0.1.10)" in choice.reason
+    assert choice.warnings == [choice.reason]
+
+
+def test_choose_explicit_interface_by_alias_index_or_address():
+    state = _state()
+    assert _route.choose_windows(state, "ethernet 2").interface_index == 9
+    assert _route.choose_windows(state, "9").interface_address == "10.0.2.10"
+    assert _route.choose_windows(state, "10.0.2.10").interface == "Ethernet 2"
+    with pytest.raises(_route.RouteError) as err:
+        _route.choose_windows(state, "Ethernet 7")
+    assert err.value.kind == "interface"
+
+
+def test_route_print_choice_and_explicit_address_only():
+    state = _rp(fx.ROUTE_PRINT_DE)
+    choice = _route.choose_windows(state)
+    assert (choice.interface_address, choice.interface_index) == ("10.0.1.10", None)
+    assert _route.choose_windows(state, "10.0.1.10").interface_address == "10.0.1.10"
+    with pytest.raises(_route.RouteError) as err:
+        _route.choose_windows(state, "Ethernet")
+    assert "IPv4 address" in err.value.message
+
+
+def test_no_default_route():
+    with pytest.raises(_route.RouteError) as err:
+        _route.choose_windows(_state(defaults=[]))
+    assert err.value.kind == "no_default_route"
+
+
+# ------------------------------------------------------------------ planning (NetTCPIP)
+
+ADD_ACTIVE = ("New-NetRoute -DestinationPrefix '169.254.169.254/32' -InterfaceIndex 6 -NextHop '0.0.0.0' -RouteMetric 1 "
+              "-PolicyStore ActiveStore | Out-Null")
+ADD_PERSISTENT = ADD_ACTIVE.replace("ActiveStore", "PersistentStore")
+
+
+def _plan(state, metric=1, persistent=True, mode="present", interface=None):
+    choice = _route.choose_windows(state, interface) if (mode == "present" or interface) else None
+    return _route.windows_plan(state, choice, metric, persistent, mode)
+
+
+def test_cluster_node_without_route_gets_the_microsoft_fix():
+    plan = _plan(_state())
+    assert plan.changed
+    assert plan.commands == [ADD_ACTIVE, ADD_PERSISTENT]
+    assert "    " + ADD_ACTIVE + "\n    " + ADD_PERSISTENT in plan.script
+    assert [r["store"] for r in plan.after] == ["active", "persistent"]
+    assert plan.actions == ["add active: 169.254.169.254/32 on-link dev Ethernet ifindex 6 ifaddr 10.0.1.10 metric 1",
+                            "add persistent: 169.254.169.254/32 on-link dev Ethernet ifindex 6 ifaddr 10.0.1.10 metric 1"]
+
+
+def test_correct_route_in_both_stores_is_left_alone():
+    plan = _plan(_state(active=[fx.GOOD_ACTIVE], persistent=[fx.GOOD_ACTIVE]))
+    assert not plan.changed and plan.commands == [] and plan.script is None
+    assert len(plan.after) == 2
+
+
+def test_active_only_route_gets_persisted():
+    plan = _plan(_state(active=[fx.GOOD_ACTIVE]))
+    assert plan.commands == [ADD_PERSISTENT]
+
+
+def test_persistent_false_ignores_the_persistent_store():
+    plan = _plan(_state(active=[fx.GOOD_ACTIVE], persistent=[fx.WRONG_ACTIVE]), persistent=False)
+    assert not plan.changed
+    plan = _plan(_state(), persistent=False)
+    assert plan.commands == [ADD_ACTIVE]
+
+
+def test_wrong_interface_is_replaced_in_both_stores():
+    plan = _plan(_state(active=[fx.WRONG_ACTIVE], persistent=[fx.WRONG_ACTIVE]))
+    assert plan.commands == [
+        "Remove-NetRoute -DestinationPrefix '169.254.169.254/32' -InterfaceIndex 12 -NextHop '0.0.0.0' -PolicyStore ActiveStore -Confirm:$false",
+        "Remove-NetRoute -DestinationPrefix '169.254.169.254/32' -InterfaceIndex 12 -NextHop '0.0.0.0' -PolicyStore PersistentStore -Confirm:$false",
+        ADD_ACTIVE, ADD_PERSISTENT]
+
+
+def test_wrong_metric_is_replaced():
+    drift = dict(fx.GOOD_ACTIVE, RouteMetric=25)
+    plan = _plan(_state(active=[drift], persistent=[fx.GOOD_ACTIVE]))
+    assert plan.commands == [
+        "Remove-NetRoute -DestinationPrefix '169.254.169.254/32' -InterfaceIndex 6 -NextHop '0.0.0.0' -PolicyStore ActiveStore -Confirm:$false",
+        ADD_ACTIVE]
+
+
+def test_extra_route_on_another_interface_is_removed_and_good_one_kept():
+    plan = _plan(_state(active=[fx.GOOD_ACTIVE, fx.WRONG_ACTIVE], persistent=[fx.GOOD_ACTIVE]))
+    assert plan.commands == [
+        "Remove-NetRoute -DestinationPrefix '169.254.169.254/32' -InterfaceIndex 12 -NextHop '0.0.0.0' -PolicyStore ActiveStore -Confirm:$false"]
+
+
+def test_dhcp_route_via_gateway_on_the_primary_nic_is_kept():
+    plan = _plan(_state(active=[fx.DHCP_ACTIVE, fx.GOOD_ACTIVE], persistent=[fx.GOOD_ACTIVE]))
+    assert not plan.changed
+    plan = _plan(_state(active=[fx.DHCP_ACTIVE]))
+    assert plan.commands == [ADD_ACTIVE, ADD_PERSISTENT]
+
+
+def test_route_added_with_route_exe_and_own_address_counts_as_on_link():
+    microsoft = fx._netroute("169.254.169.254/32", "10.0.1.10", 6, "Ethernet", 1)
+    plan = _plan(_state(active=[fx.GOOD_ACTIVE], persistent=[microsoft]))
+    assert not plan.changed
+
+
+def test_absent_removes_from_both_stores():
+    plan = _plan(_state(active=[fx.GOOD_ACTIVE], persistent=[fx.GOOD_ACTIVE]), mode="absent")
+    assert [c.split("-PolicyStore ")[1] for c in plan.commands] == ["ActiveStore -Confirm:$false", "PersistentStore -Confirm:$false"]
+    assert plan.after == []
+    assert not _plan(_state(), mode="absent").changed
+
+
+def test_change_script_reports_denied_language_independently():
+    plan = _plan(_state())
+    assert "NativeErrorCode" in plan.script and "-2147024891" in plan.script
+    ok = base64.b64encode(json.dumps({"ok": False, "denied": True, "error": "Zugriff verweigert"}).encode()).decode()
+    assert _route.decode_windows_change(ok + "\r\n") == (False, True, "Zugriff verweigert")
+    assert _route.decode_windows_change("junk")[0] is False
+
+
+# ------------------------------------------------------------------ planning (route.exe fallback)
+
+def test_route_print_cluster_node_gets_route_exe_fix():
+    plan = _plan(_rp(fx.ROUTE_PRINT_EN))
+    assert plan.commands == ["route.exe -p add 169.254.169.254 mask 255.255.255.255 10.0.1.10 metric 1"]
+    assert "$lines += @(& route.exe -p add 169.254.169.254 mask 255.255.255.255 10.0.1.10 metric 1 2>&1 | Out-String)" in plan.script
+
+
+def test_route_print_fixed_host_is_idempotent():
+    assert not _plan(_rp(fx.ROUTE_PRINT_EN_FIXED)).changed
+
+
+def test_route_print_german_wrong_interface_is_deleted_and_re_added():
+    plan = _plan(_rp(fx.ROUTE_PRINT_DE))
+    assert plan.commands == ["route.exe delete 169.254.169.254 mask 255.255.255.255",
+                             "route.exe -p add 169.254.169.254 mask 255.255.255.255 10.0.1.10 metric 1"]
+    assert len(plan.actions) == 4  # 1 active + 1 persistent removed, 2 added
+
+
+def test_route_print_persistent_false_adds_without_p():
+    plan = _plan(_rp(fx.ROUTE_PRINT_JA), persistent=False)
+    assert plan.commands == ["route.exe add 169.254.169.254 mask 255.255.255.255 10.0.1.10 metric 1"]
