@@ -1,0 +1,38 @@
+# Copyright (c) imds.azure contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action for imds.azure.metadata_facts.
+
+Runs the module on the target and hands the result back. It exists so that controller-side
+work (verifying attested documents, gathering over a PowerShell connection) has one place
+to hook in; see ``_gather`` and ``_after_gather``.
+"""
+
+from __future__ import annotations
+
+from ansible.plugins.action import ActionBase
+
+MODULE = "imds.azure.metadata_facts"
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp  # tmp no longer has any effect
+        module_args = dict(self._task.args)
+        result.update(self._gather(module_args, task_vars))
+        if not result.get("failed"):
+            result = self._after_gather(result, module_args, task_vars)
+        return result
+
+    def _gather(self, module_args, task_vars):
+        """Facts from the target: the module's result."""
+        return self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars)
+
+    def _after_gather(self, result, module_args, task_vars):
+        """Controller-side work on a successful result."""
+        del module_args, task_vars
+        return result
