@@ -7,7 +7,7 @@ PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test demo bench clean $(addprefix test-,sanity units emulator integration lint changelog build)
+.PHONY: venv test demo bench clean $(addprefix test-,sanity units emulator integration demo lint changelog build)
 
 venv: $(STAMP)
 

@@ -8,7 +8,7 @@
 #
 #   tools/harness/run.sh [STEP...]     default: all steps
 #
-# Steps: sanity units emulator integration lint changelog build
+# Steps: sanity units emulator integration demo lint changelog build
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -16,7 +16,7 @@ VENV="${VENV:-$ROOT/.venv}"
 BUILD="$ROOT/.build"
 COPY="$BUILD/ansible_collections/imds/azure"
 PYVER="$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
-ALL_STEPS=(sanity units emulator integration lint changelog build)
+ALL_STEPS=(sanity units emulator integration demo lint changelog build)
 export PATH="$VENV/bin:$PATH" LANG=C.UTF-8 LC_ALL=C.UTF-8
 export ANSIBLE_COLLECTIONS_PATH="$BUILD"
 
@@ -67,6 +67,10 @@ step_integration() {
     (cd "$COPY" && ansible-test integration --local --python "$PYVER" --color no --allow-root --allow-destructive)
 }
 
+step_demo() {
+    (cd "$COPY" && python -m tools.demo)
+}
+
 step_lint() {
     local targets=()
     for path in roles examples; do
@@ -93,7 +97,13 @@ step_build() {
     ANSIBLE_COLLECTIONS_PATH="$inst" ansible-galaxy collection verify --offline imds.azure &&
     for type in module lookup inventory filter; do
         ANSIBLE_COLLECTIONS_PATH="$inst" ansible-doc -t "$type" --list imds.azure || return 1
+        # Every plugin's documentation renders from the installed tarball.
+        for name in $(ANSIBLE_COLLECTIONS_PATH="$inst" ansible-doc -t "$type" --list --json imds.azure |
+                      python -c 'import json, sys; print(" ".join(sorted(json.load(sys.stdin))))'); do
+            ANSIBLE_COLLECTIONS_PATH="$inst" ansible-doc -t "$type" "$name" > /dev/null || { echo "ansible-doc failed: $type $name"; return 1; }
+        done
     done
+    ANSIBLE_COLLECTIONS_PATH="$inst" ansible-doc -t role imds.azure.route > /dev/null
 }
 
 steps=("$@")
