@@ -7,7 +7,9 @@ PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test demo bench clean $(addprefix test-,sanity units emulator integration demo lint changelog build)
+STEP_TARGETS := $(addprefix test-,sanity units emulator integration demo lint changelog build)
+
+.PHONY: venv test demo bench clean $(STEP_TARGETS)
 
 venv: $(STAMP)
 
@@ -20,8 +22,9 @@ $(STAMP): requirements-dev.txt constraints-dev.txt
 test: venv
 	tools/harness/run.sh
 
-test-%: venv
-	tools/harness/run.sh $*
+# One harness step, e.g. make test-units (phony targets cannot use a pattern rule).
+$(STEP_TARGETS): venv
+	tools/harness/run.sh $(@:test-%=%)
 
 demo: venv
 	$(VENV)/bin/python -m tools.demo

@@ -93,7 +93,7 @@ step_build() {
     local dist="$BUILD/dist" inst="$BUILD/installed"
     rm -rf "$dist" "$inst"
     (cd "$COPY" && ansible-galaxy collection build --output-path "$dist") &&
-    ansible-galaxy collection install "$dist"/imds-azure-*.tar.gz -p "$inst" &&
+    ANSIBLE_COLLECTIONS_PATH="$inst" ansible-galaxy collection install "$dist"/imds-azure-*.tar.gz -p "$inst" &&
     ANSIBLE_COLLECTIONS_PATH="$inst" ansible-galaxy collection verify --offline imds.azure &&
     for type in module lookup inventory filter; do
         ANSIBLE_COLLECTIONS_PATH="$inst" ansible-doc -t "$type" --list imds.azure || return 1
