@@ -7,9 +7,9 @@ PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-STEP_TARGETS := $(addprefix test-,sanity units emulator integration demo lint changelog build)
+STEP_TARGETS := $(addprefix test-,sanity units emulator integration demo lint docs changelog build)
 
-.PHONY: venv test demo bench clean $(STEP_TARGETS)
+.PHONY: venv test demo bench docs clean $(STEP_TARGETS)
 
 venv: $(STAMP)
 
@@ -28,6 +28,10 @@ $(STEP_TARGETS): venv
 
 demo: venv
 	$(VENV)/bin/python -m tools.demo
+
+# Rewrite docs/plugins/ from the plugins' documentation (make test fails when it is stale).
+docs: venv
+	tools/harness/run.sh render
 
 bench: venv
 	$(VENV)/bin/python -m bench

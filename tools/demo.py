@@ -126,8 +126,8 @@ def _report(inventory):
     print("  %-8s" % "zone" + "".join("  FD %-3s" % fd for fd in domains))
     for zone in zones:
         print("  %-8s" % zone + "".join("  %-6s" % (cells[(zone, fd)] or ".") for fd in domains))
-    print("update domains: %s" % ", ".join("%s (%d)" % (name, len(groups[name]))
-                                            for name in sorted(groups) if name.startswith("azure_update_domain_")))
+    update_domains = sorted(name for name in groups if name.startswith("azure_update_domain_"))
+    print("update domains: %s" % ", ".join("%s (%d)" % (name, len(groups[name])) for name in update_domains))
     # azure_tags -> azure_tag_<name> -> azure_tag_<name>_<value>: list the value groups only.
     tag_names = set(inventory.get("azure_tags", {}).get("children", []))
     print("tag groups:")
@@ -150,8 +150,8 @@ def main():
         fleet, manifest = _start_fleet(work)
         try:
             for vm in manifest:
-                print("  %-16s %-24s zone %-4s FD %s UD %s  %s" % (vm["name"], vm["url"], vm["zone"] or "-", vm["fault_domain"],
-                                                                vm["update_domain"], vm["vm_size"]))
+                print("  %-16s %-24s zone %-4s FD %s UD %s  %s"
+                      % (vm["name"], vm["url"], vm["zone"] or "-", vm["fault_domain"], vm["update_domain"], vm["vm_size"]))
             hosts = _write_inventory(work, manifest)
 
             _heading("2. Gather IMDS facts on every VM into a jsonfile fact cache")

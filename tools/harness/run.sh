@@ -8,7 +8,8 @@
 #
 #   tools/harness/run.sh [STEP...]     default: all steps
 #
-# Steps: sanity units emulator integration demo lint changelog build
+# Steps: sanity units emulator integration demo lint docs changelog build
+# Not in the default run: render (rewrites docs/plugins/ from the plugins' documentation; make docs)
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -16,7 +17,7 @@ VENV="${VENV:-$ROOT/.venv}"
 BUILD="$ROOT/.build"
 COPY="$BUILD/ansible_collections/imds/azure"
 PYVER="$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
-ALL_STEPS=(sanity units emulator integration demo lint changelog build)
+ALL_STEPS=(sanity units emulator integration demo lint docs changelog build)
 export PATH="$VENV/bin:$PATH" LANG=C.UTF-8 LC_ALL=C.UTF-8
 export ANSIBLE_COLLECTIONS_PATH="$BUILD"
 
@@ -85,6 +86,27 @@ step_lint() {
     (cd "$COPY" && ansible-lint --offline --profile production "${targets[@]}")
 }
 
+render_plugin_docs() {
+    # Plugin and role reference pages, rendered from the copy's documentation.
+    rm -rf "$1" && mkdir -p "$1" &&
+    (cd "$COPY" && antsibull-docs collection --use-current --dest-dir "$1" --output-format simplified-rst \
+        --squash-hierarchy --no-add-antsibull-docs-version --no-breadcrumbs --fail-on-error imds.azure > /dev/null)
+}
+
+step_render() {
+    render_plugin_docs "$ROOT/docs/plugins"
+}
+
+step_docs() {
+    local fresh="$BUILD/docs-plugins"
+    (cd "$COPY" && antsibull-docs lint-collection-docs --plugin-docs .) &&
+    render_plugin_docs "$fresh" &&
+    if ! diff -ru "$COPY/docs/plugins" "$fresh"; then
+        echo "docs/plugins/ is stale: run 'make docs' and commit the result"
+        return 1
+    fi
+}
+
 step_changelog() {
     (cd "$COPY" && antsibull-changelog lint)
 }
@@ -103,7 +125,17 @@ step_build() {
             ANSIBLE_COLLECTIONS_PATH="$inst" ansible-doc -t "$type" "$name" > /dev/null || { echo "ansible-doc failed: $type $name"; return 1; }
         done
     done
-    ANSIBLE_COLLECTIONS_PATH="$inst" ansible-doc -t role imds.azure.route > /dev/null
+    ANSIBLE_COLLECTIONS_PATH="$inst" ansible-doc -t role imds.azure.route > /dev/null &&
+    # Execution environments: ansible-builder must find the controller requirements.
+    ansible-builder introspect "$inst" > "$BUILD/introspect.yml" &&
+    cat "$BUILD/introspect.yml" &&
+    python - "$BUILD/introspect.yml" "$COPY/meta/ee-requirements.txt" <<'PY'
+import sys, yaml
+found = yaml.safe_load(open(sys.argv[1]))["python"]
+wanted = [line.split("#")[0].strip() for line in open(sys.argv[2])]
+missing = [req for req in wanted if req and not any(req in entry for entry in found)]
+sys.exit("ansible-builder introspect misses %s" % missing if missing else 0)
+PY
 }
 
 steps=("$@")
