@@ -12,39 +12,6 @@ from __future__ import annotations
 
 class ModuleDocFragment(object):
 
-    # Same as MODULES; kept so that "imds.azure.imds" alone is a valid reference.
-    DOCUMENTATION = r"""
-options:
-  endpoint:
-    description:
-      - Base URL of the Instance Metadata Service, C(scheme://host[:port]) without a path.
-      - Only this endpoint is ever contacted. Proxies are always bypassed, whatever C(http_proxy),
-        C(https_proxy) or C(no_proxy) say, and redirects are never followed.
-      - If not set, the value of the E(AZURE_IMDS_ENDPOINT) environment variable on the target is used.
-    type: str
-    default: http://169.254.169.254
-  api_version:
-    description:
-      - IMDS API version to use, for example V(2021-02-01).
-      - V(latest) asks the service which versions it offers (one request to C(/metadata/versions), once per task)
-        and uses the newest. An explicit version is used as given; if IMDS rejects it, the task fails and lists
-        the versions the service offered.
-      - Scheduled events have their own version line; see O(gather_subset).
-    type: str
-    default: latest
-  timeout:
-    description:
-      - Seconds to wait for each HTTP attempt (connect and answer).
-    type: float
-    default: 5
-  deadline:
-    description:
-      - Overall seconds allowed for one IMDS call including all retries. Retries stop early when the next
-        one would end after the deadline.
-    type: float
-    default: 90
-"""
-
     MODULES = r"""
 options:
   endpoint:
@@ -76,6 +43,9 @@ options:
     type: float
     default: 90
 """
+
+    # "imds.azure.imds" alone means the modules variant.
+    DOCUMENTATION = MODULES
 
     PLUGINS = r"""
 options:

@@ -49,7 +49,7 @@ CATEGORY_MINIMUM_VERSION = {
     "loadbalancer": "2020-10-01",
 }
 
-# Retry policy (docs/facts.md "Retries"); times in seconds.
+# Retry policy (docs/docsite/rst/facts.rst "Retries"); times in seconds.
 BACKOFF_INITIAL = 1.0         # first retry delay; 5xx must wait >= 1 s (MS guidance)
 BACKOFF_CAP = 8.0             # exponential backoff stops growing here
 BACKOFF_JITTER = 0.25         # delays are stretched by up to +25 % (never shortened)
@@ -387,7 +387,7 @@ def _parse_error_body(body):
 # --------------------------------------------------------------------------- client
 
 class ImdsClient(object):
-    """Talks to IMDS following the collection's request rules (docs/facts.md).
+    """Talks to IMDS following the collection's request rules (docs/docsite/rst/facts.rst).
 
     ``api_version``: ``latest`` (negotiated once per client via /metadata/versions, or the
     ``newest-versions`` list of a 400 when that endpoint is missing) or an explicit date.

@@ -276,7 +276,7 @@ def gather_facts(params, warn=None, no_log=False, client_factory=ImdsClient, det
     subsets = parse_gather_subset(params.get("gather_subset"))
     if "userdata" in subsets and not no_log:
         raise FactsError("gather_subset userdata returns the VM's user data, which may hold secrets: set 'no_log: true' on the "
-                         "task so that it stays out of logs and -v output (see docs/facts.md)")
+                         "task so that it stays out of logs and -v output (see docs/docsite/rst/facts.rst)")
     endpoint = params.get("endpoint") or DEFAULT_ENDPOINT
     detect = str(params.get("detect") or "auto").lower()
     if detect not in DETECT_CHOICES:

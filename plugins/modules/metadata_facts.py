@@ -15,7 +15,8 @@ description:
     C(/metadata/versions) when O(api_version=latest) (once per task).
   - Retries follow the IMDS guidance per status code (404, 408, 410, 429, 5xx and connection errors are retried
     with exponential backoff and jitter; 400, 401, 403 and 405 never are), within O(timeout) per attempt and
-    O(deadline) overall. See C(docs/facts.md) in the collection for the full policy and every error message.
+    O(deadline) overall. See R(the facts guide,ansible_collections.imds.azure.docsite.facts) for the full policy
+    and R(troubleshooting,ansible_collections.imds.azure.docsite.troubleshooting) for every error message.
   - A 200 answer whose body is not what IMDS returns (an HTML page from a proxy or captive portal, truncated
     JSON) fails the task; it never becomes facts.
   - On a host that is certainly not an Azure VM (see O(detect)) the module returns RV(ansible_facts.azure_imds.is_azure=false)

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A faithful Azure Instance Metadata Service (IMDS) emulator for tests, demos and benchmarks.
 
-It shares no code with the collection's plugins (in either direction). See docs/emulator.md.
+It shares no code with the collection's plugins (in either direction). See docs/docsite/rst/emulator.rst.
 """
 
 from .emulator import Emulator, Fleet, RequestRecord

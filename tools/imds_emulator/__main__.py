@@ -1,6 +1,6 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Command line: ``python -m tools.imds_emulator --listen HOST:PORT ...`` (see docs/emulator.md)."""
+"""Command line: ``python -m tools.imds_emulator --listen HOST:PORT ...`` (see docs/docsite/rst/emulator.rst)."""
 
 import argparse
 import json

@@ -163,7 +163,7 @@ def _parse_rate(value, default):
 
 
 class Emulator:
-    """One emulated VM. See docs/emulator.md and the contract in docs/developing.md."""
+    """One emulated VM. See docs/docsite/rst/emulator.rst and the contract in docs/developing.md."""
 
     def __init__(self, profile=None, faults=(), rate_limit=5, seed=0, host="127.0.0.1", port=0, ca_dir=None, scenarios=(),
                  identity_rate_limit="auto", identity_concurrency="auto", log_limit=100000, loop=None):

@@ -1,6 +1,6 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Fault SPEC parsing and evaluation (see docs/developing.md and docs/emulator.md).
+"""Fault SPEC parsing and evaluation (see docs/developing.md and docs/docsite/rst/emulator.rst).
 
 Private to the IMDS emulator (tools/imds_emulator); never imported by the collection.
 """

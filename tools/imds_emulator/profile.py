@@ -20,7 +20,7 @@ except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
 DEFAULT_SUBSCRIPTION = "8d10da13-8125-4ba9-a717-bf7490507b3d"
 DEFAULT_TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
-# Emulator knobs (profile key "emulator"), documented in docs/emulator.md.
+# Emulator knobs (profile key "emulator"), documented in docs/docsite/rst/emulator.rst.
 DEFAULT_KNOBS = {
     "versions": None,                     # instance/attested/identity/LB versions this "region" serves (None: all)
     "scheduled_events_versions": None,    # scheduled-events versions served (None: all)
@@ -235,7 +235,7 @@ def normalize(profile):
 
 
 def apply_overrides(base, override):
-    """Merge a user profile (see docs/emulator.md) into ``base`` and normalise it."""
+    """Merge a user profile (see docs/docsite/rst/emulator.rst) into ``base`` and normalise it."""
     override = copy.deepcopy(override or {})
     lb_given = "loadbalancer" in override
     lb_value = override.pop("loadbalancer", None)

@@ -298,22 +298,9 @@ def test_run_cache_dir_is_inside_the_runs_local_tmp(monkeypatch, tmp_path):
 
 # --------------------------------------------------------------------------- pacing
 
-class FakeClock(object):
-    def __init__(self):
-        self.now = 1000.0
-        self.sleeps = []
-
-    def clock(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 @pytest.mark.parametrize("directory", [False, True])
-def test_rate_limiter_never_allows_more_than_rate_in_any_second(tmp_path, directory):
-    clock = FakeClock()
+def test_rate_limiter_never_allows_more_than_rate_in_any_second(tmp_path, directory, fake_time):
+    clock = fake_time
     limiter = RateLimiter(str(tmp_path) if directory else None, sleep=clock.sleep, clock=clock.clock)
     stamps = []
     for _attempt in range(23):
@@ -324,8 +311,8 @@ def test_rate_limiter_never_allows_more_than_rate_in_any_second(tmp_path, direct
     assert clock.sleeps and 4.5 < clock.now - 1000.0 < 6.0
 
 
-def test_rate_limiter_buckets_are_independent():
-    clock = FakeClock()
+def test_rate_limiter_buckets_are_independent(fake_time):
+    clock = fake_time
     limiter = RateLimiter(None, sleep=clock.sleep, clock=clock.clock)
     for _attempt in range(5):
         limiter.acquire("a", 5)
@@ -369,8 +356,8 @@ def test_normalize_record_numbers_and_errors():
         _token.normalize_record(["x"])
 
 
-def test_token_cache_refreshes_before_expiry():
-    clock = FakeClock()
+def test_token_cache_refreshes_before_expiry(fake_time):
+    clock = fake_time
     cache = TokenCache(clock=clock.clock)
     assert cache.put("k", {"access_token": "t", "expires_on": int(clock.now) + 3600})
     clock.now += 3600 - 301

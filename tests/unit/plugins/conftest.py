@@ -1,6 +1,6 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Fixtures for the module_utils tests: a fake clock/sleep pair and fake DMI directories."""
+"""Fixtures shared by the plugin tests: a fake clock/sleep pair, fake DMI directories, a closed port."""
 
 from __future__ import annotations
 
