@@ -90,7 +90,9 @@ render_plugin_docs() {
     # Plugin and role reference pages, rendered from the copy's documentation.
     rm -rf "$1" && mkdir -p "$1" &&
     (cd "$COPY" && antsibull-docs collection --use-current --dest-dir "$1" --output-format simplified-rst \
-        --squash-hierarchy --no-add-antsibull-docs-version --no-breadcrumbs --fail-on-error imds.azure > /dev/null)
+        --squash-hierarchy --no-add-antsibull-docs-version --no-breadcrumbs --fail-on-error imds.azure > /dev/null) &&
+    # The guides are docs/docsite/rst/ already; no second copy of them.
+    rm -rf "$1/docsite"
 }
 
 step_render() {
