@@ -4,7 +4,7 @@
 #
 # Options shared by every imds.azure module and plugin that talks to IMDS through the
 # shared client (plugins/module_utils/_client.py).
-#   imds.azure.imds.modules - modules (the endpoint also falls back to $AZURE_IMDS_ENDPOINT)
+#   imds.azure.imds         - modules (the endpoint also falls back to $AZURE_IMDS_ENDPOINT)
 #   imds.azure.imds.plugins - lookup/inventory plugins (adds env/ini/vars sources)
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 class ModuleDocFragment(object):
 
-    MODULES = r"""
+    DOCUMENTATION = r"""
 options:
   endpoint:
     description:
@@ -43,9 +43,6 @@ options:
     type: float
     default: 90
 """
-
-    # "imds.azure.imds" alone means the modules variant.
-    DOCUMENTATION = MODULES
 
     PLUGINS = r"""
 options:

@@ -60,7 +60,7 @@ options:
     choices: [auto, 'true', 'false']
     default: auto
 extends_documentation_fragment:
-  - imds.azure.imds.modules
+  - imds.azure.imds
   - imds.azure._attributes
   - imds.azure._attributes.facts_module
   - imds.azure._attributes.platform_posix
