@@ -698,7 +698,7 @@ class ImdsClient(object):
     def _not_imds_text(self, status, error, content_type, response):
         if 300 <= status < 400:
             return ("HTTP %d redirect to %r: IMDS never redirects, so something else answered at %s (a proxy or captive portal?). "
-                    "Redirects are not followed." % (status, response.headers.get("location", ""), self.endpoint))
+                    "Redirects are not followed" % (status, response.headers.get("location", ""), self.endpoint))
         what = "an HTML page" if _looks_like_html(error, content_type) else "a non-JSON body (%r)" % _snippet(error, 60)
         return ("HTTP %d with %s: this is not IMDS. Something else answers at %s (a proxy, firewall or another cloud's "
                 "metadata service?)" % (status, what, self.endpoint))
