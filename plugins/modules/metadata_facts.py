@@ -253,23 +253,13 @@ ansible_facts:
           sample: "#cloud-config\n"
 """
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.imds.azure.plugins.module_utils._facts import run_module
+from ansible_collections.imds.azure.plugins.module_utils._facts import ARGUMENT_SPEC, run_module
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            endpoint=dict(type="str", default="http://169.254.169.254", fallback=(env_fallback, ["AZURE_IMDS_ENDPOINT"])),
-            api_version=dict(type="str", default="latest"),
-            timeout=dict(type="float", default=5.0),
-            deadline=dict(type="float", default=90.0),
-            gather_subset=dict(type="list", elements="str", default=["instance"]),
-            detect=dict(type="str", default="auto", choices=["auto", "true", "false"]),
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     run_module(module)
 
 

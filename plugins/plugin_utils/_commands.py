@@ -146,7 +146,7 @@ class CommandRunner:
         self.sudoable = sudoable
         self.history = []  # CommandResult of every command run, in order
 
-    def _execute(self, cmd, sudoable):
+    def _execute(self, cmd, sudoable, timeout):
         box = {}
 
         def target():
@@ -157,31 +157,37 @@ class CommandRunner:
 
         worker = threading.Thread(target=target, name="imds-azure-command", daemon=True)
         worker.start()
-        worker.join(self.timeout + self.grace)
+        worker.join(timeout + self.grace)
         if worker.is_alive():
-            raise CommandTimeout("the connection did not return within %s seconds" % (self.timeout + self.grace))
+            raise CommandTimeout("the connection did not return within %s seconds" % (timeout + self.grace))
         if "error" in box:
             raise box["error"]
         return box["result"]
 
-    def _finish(self, raw, display, check_timeout):
+    def _finish(self, raw, display, check_timeout, timeout):
         result = CommandResult(raw.get("rc", 0) or 0, raw.get("stdout", "") or "", raw.get("stderr", "") or "", display)
         self.history.append(result)
         if check_timeout and result.rc == TIMEOUT_RC:
-            raise CommandTimeout("command timed out after %s seconds on the target: %s" % (self.timeout, display))
+            raise CommandTimeout("command timed out after %s seconds on the target: %s" % (timeout, display))
         return result
 
-    def posix(self, argv, env=None, check_timeout=True):
-        """Run ``argv`` (list) with /bin/sh on a POSIX target; returns CommandResult."""
-        display = " ".join(shlex.quote(str(arg)) for arg in argv)
-        raw = self._execute(posix_with_timeout(argv, self.timeout, env=env), self.sudoable)
-        return self._finish(raw, display, check_timeout)
+    def posix(self, argv, env=None, check_timeout=True, timeout=None):
+        """Run ``argv`` (list) with /bin/sh on a POSIX target; returns CommandResult.
 
-    def powershell(self, script, display=None, check_timeout=True):
+        ``timeout`` (seconds) overrides the runner's timeout for this command.
+        """
+        timeout = self.timeout if timeout is None else timeout
+        display = " ".join(shlex.quote(str(arg)) for arg in argv)
+        raw = self._execute(posix_with_timeout(argv, timeout, env=env), self.sudoable, timeout)
+        return self._finish(raw, display, check_timeout, timeout)
+
+    def powershell(self, script, display=None, check_timeout=True, timeout=None):
         """Run a PowerShell script on a Windows target; returns CommandResult.
 
-        Low-level commands cannot use become on Windows: the connection user must already
-        have the rights the script needs.
+        ``timeout`` (seconds) overrides the runner's timeout for this command. Low-level
+        commands cannot use become on Windows: the connection user must already have the
+        rights the script needs.
         """
-        raw = self._execute(encode_powershell(powershell_with_timeout(script, self.timeout)), False)
-        return self._finish(raw, display or script, check_timeout)
+        timeout = self.timeout if timeout is None else timeout
+        raw = self._execute(encode_powershell(powershell_with_timeout(script, timeout)), False, timeout)
+        return self._finish(raw, display or script, check_timeout, timeout)
