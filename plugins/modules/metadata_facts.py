@@ -53,8 +53,8 @@ options:
       - How to find out whether this host is an Azure VM before asking IMDS.
       - V(auto) reads DMI (SMBIOS) data, from the files under C(/sys/class/dmi/id) on Linux, which takes microseconds; on
         Windows the SMBIOS table the registry keeps (C(HKLM:\SYSTEM\CurrentControlSet\Services\mssmbios\Data)), or
-        C(Win32_SystemEnclosure) and C(Win32_ComputerSystem) through CIM when it is missing, parsed on the controller. The Azure chassis asset tag means Azure, so
-        IMDS is asked and any failure fails the task (with a hint about the 169.254.169.254/32 route when it is
+        C(Win32_SystemEnclosure) and C(Win32_ComputerSystem) through CIM when it is missing, parsed on the controller.
+        The Azure chassis asset tag means Azure, so IMDS is asked and any failure fails the task (with a hint about the 169.254.169.254/32 route when it is
         unreachable). DMI that is readable and names another vendor means not Azure, so no request is made and
         RV(ansible_facts.azure_imds.is_azure=false) is returned. Without usable DMI data (containers, BSDs,
         on-premises Hyper-V) IMDS is probed without connection retries, and only an answer from IMDS counts as Azure.

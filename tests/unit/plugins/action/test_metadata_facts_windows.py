@@ -59,6 +59,7 @@ def test_default_gather_runs_one_command_per_request(imds_emulator):
     assert [r.path for r in host.requests] == ["/metadata/versions", "/metadata/instance"]
     assert [r.path for r in metadata_log(imds_emulator)] == ["/metadata/versions", "/metadata/instance"]
     assert host.hostinfo == 1 and len(host.commands) == 3
+    assert host.stdin_used == 2  # request scripts are too long for cmd.exe's command line: they come on stdin
     assert all(conn.no_log_seen)
 
 

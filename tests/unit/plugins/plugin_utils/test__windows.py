@@ -23,9 +23,9 @@ class FakeAction:
         self.host = host
         self.calls = []
 
-    def _low_level_execute_command(self, cmd, sudoable=True):
+    def _low_level_execute_command(self, cmd, sudoable=True, in_data=None):
         self.calls.append(cmd)
-        rc, stdout, stderr = self.host(cmd)
+        rc, stdout, stderr = self.host(cmd, in_data)
         return {"rc": rc, "stdout": stdout, "stderr": stderr}
 
 
@@ -149,8 +149,8 @@ def test_reset_is_a_connection_reset(imds_emulator_factory):
     ({"phase": "connect", "timeout": True, "chain": []}, _client.ConnectTimeout),
     ({"phase": "connect", "timeout": False, "chain": [{"type": "System.Net.Sockets.SocketException", "socket": "TimedOut",
                                                        "message": "timed out"}]}, _client.ConnectTimeout),
-    ({"phase": "connect", "chain": [{"socket": "NetworkUnreachable", "message": "A socket operation was attempted to an "
-                                                                                 "unreachable network"}]}, _client.ConnectError),
+    ({"phase": "connect", "chain": [{"socket": "NetworkUnreachable", "message": "A socket operation was attempted to an unreachable network"}]},
+     _client.ConnectError),
     ({"phase": "request", "chain": [{"status": "Timeout", "message": "The operation has timed out"}]}, _client.ReadTimeout),
     ({"phase": "request", "chain": [{"status": "ConnectFailure", "message": "Unable to connect"}]}, _client.ConnectError),
     ({"phase": "request", "chain": [{"status": "KeepAliveFailure", "message": "closed"}]}, _client.ConnectionReset),

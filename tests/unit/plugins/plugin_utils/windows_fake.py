@@ -126,11 +126,15 @@ class FakeWindowsHost(object):
         self.commands = []   # every inner script, in order
         self.requests = []   # Request objects, in order
         self.hostinfo = 0
+        self.stdin_used = 0  # commands whose script came on stdin (too long for a command line)
 
-    def __call__(self, cmd):
+    def __call__(self, cmd, in_data=None):
+        # winrm and ssh with the cmd shell run the command through cmd.exe, which truncates after 8191 characters
+        assert len(cmd) <= 8191, "command line of %d characters: cmd.exe would truncate it" % len(cmd)
         wrapper = _commands.decode_powershell(cmd)
-        script = _commands.unwrap_powershell(cmd)
+        script = _commands.unwrap_powershell(cmd, in_data)
         assert script is not None and wrapper is not None, "not an encoded PowerShell command: %r" % cmd[:80]
+        self.stdin_used += 1 if in_data else 0
         match = _WAIT_RE.search(wrapper)
         assert match, "every command is bounded in time"
         self.commands.append(script)
@@ -238,7 +242,7 @@ class FakePowerShellConnection(object):
 
     def exec_command(self, cmd, in_data=None, sudoable=True):  # pylint: disable=unused-argument
         self.no_log_seen.append(getattr(self._play_context, "no_log", None))
-        rc, stdout, stderr = self.host(cmd)
+        rc, stdout, stderr = self.host(cmd, in_data)
         return rc, stdout.encode("utf-8"), stderr.encode("utf-8")
 
     def get_option(self, name):  # pylint: disable=unused-argument
