@@ -54,7 +54,7 @@ attributes:
     platforms: [posix, windows]
     details:
       - On POSIX targets the module runs there with Python.
-      - On Windows targets (connection C(winrm), C(psrp), or C(ssh) with the PowerShell shell) nothing is copied to the
+      - On Windows targets (connection C(winrm), C(psrp), or C(ssh) with the PowerShell or cmd shell) nothing is copied to the
         target. The action plugin runs the module's code on the controller and sends each IMDS request as one short
         PowerShell command over the connection (Windows PowerShell 5.1 or PowerShell 7, full language mode).
 """

@@ -5,8 +5,8 @@
 PRIVATE to the imds.azure collection: the interface may change without notice. Do not
 import it from outside the collection.
 
-No PowerShell module is shipped. An action plugin whose connection runs PowerShell (winrm,
-psrp, ssh with the PowerShell shell) runs the module_utils entry point ON THE CONTROLLER with
+No PowerShell module is shipped. An action plugin whose connection talks to Windows (winrm,
+psrp, ssh with the PowerShell or cmd shell; see is_windows) runs the module_utils entry point ON THE CONTROLLER with
 a client whose transport turns each HTTP request into one short PowerShell command
 (``plugin_utils._commands``). The command only makes the request and prints the status,
 headers and raw body; request rules, version negotiation, retries, validation and fact
@@ -209,10 +209,18 @@ class RemoteCommandError(AnsibleError):
         self.kind = kind
 
 
+WINDOWS_SHELL_FAMILIES = ("powershell", "cmd")
+
+
 def is_windows(action):
-    """True when the action's connection runs PowerShell (winrm, psrp, ssh with the PowerShell shell)."""
+    """True when the action's connection talks to a Windows host.
+
+    The shell family is ``powershell`` (psrp, ssh with the PowerShell shell, winrm in older
+    ansible-core releases) or ``cmd`` (winrm in ansible-core 2.21, ssh with the cmd shell);
+    both run the encoded PowerShell command lines of plugin_utils._commands.
+    """
     shell = getattr(getattr(action, "_connection", None), "_shell", None)
-    return getattr(shell, "SHELL_FAMILY", "") == "powershell"
+    return getattr(shell, "SHELL_FAMILY", "") in WINDOWS_SHELL_FAMILIES
 
 
 def ps_quote(value):

@@ -44,6 +44,20 @@ def direct(url):
 
 # --------------------------------------------------------------------- quoting and the script
 
+@pytest.mark.parametrize("family, expected", [("powershell", True), ("cmd", True), ("sh", False), ("csh", False), (None, False)])
+def test_is_windows_by_shell_family(family, expected):
+    class Shell:
+        SHELL_FAMILY = family
+
+    class Connection:
+        _shell = Shell()
+
+    class Action:
+        _connection = Connection()
+
+    assert _windows.is_windows(Action()) is expected  # winrm uses the cmd shell in ansible-core 2.21
+
+
 @pytest.mark.parametrize("value", ["plain", "it's", "\u2018smart\u2019 \u201aquotes\u201b", "'; Remove-Item C:\\ -Recurse; '",
                                    "$(Get-Date) `n @{}", "f\u00fcr \u65e5\u672c"])
 def test_ps_quote_round_trips_and_cannot_break_out(value):
