@@ -127,7 +127,7 @@ try {
     $imdsRequest.Timeout = $imdsTimeoutMs
     $imdsRequest.ReadWriteTimeout = $imdsTimeoutMs
     $imdsRequest.AutomaticDecompression = [System.Net.DecompressionMethods]::None
-    $imdsRequest.ServicePoint.Expect100Continue = $false
+    try { $imdsRequest.ServicePoint.Expect100Continue = $false } catch { }
     foreach ($imdsName in $imdsHeaders.Keys) {
         $imdsValue = $imdsHeaders[$imdsName]
         switch ($imdsName.ToLowerInvariant()) {

@@ -243,5 +243,5 @@ def test_fault_modes_behave_as_on_linux(imds_emulator_factory, fast_client, faul
     if linux[0] == "ok":
         linux[1]["detection"] = "dmi"
     assert windows == linux
-    if "stall=3" not in faults:
+    if not any(fault.startswith(("stall=", "gone=")) for fault in faults):  # those depend on wall-clock time
         assert len(host.requests) == len(metadata_log(emu)) == linux_requests
