@@ -38,6 +38,7 @@ import re
 import secrets
 import ssl
 import time
+import warnings
 
 from ansible.module_utils.urls import open_url
 
@@ -205,11 +206,14 @@ def _boolean(value, name):
 def _pem_certificates(data):
     """Every certificate in PEM text; blocks that do not parse are skipped (counted)."""
     certs, skipped = [], 0
-    for block in _PEM_RE.findall(data):
-        try:
-            certs.append(_x509.load_pem_x509_certificate(block))
-        except ValueError:
-            skipped += 1
+    with warnings.catch_warnings():
+        # System stores hold a few old roots that newer cryptography releases warn about.
+        warnings.simplefilter("ignore")
+        for block in _PEM_RE.findall(data):
+            try:
+                certs.append(_x509.load_pem_x509_certificate(block))
+            except ValueError:
+                skipped += 1
     return certs, skipped
 
 
