@@ -39,7 +39,7 @@ options:
         V(instance) is gathered (no extra request), else with one request. It needs api-version 2021-01-01 or newer and
         the task must set C(no_log) to V(true), because user data may hold secrets; see the notes about fact caches.
       - V(attested) (one request to C(/metadata/attested/document), plus one to C(/metadata/instance/compute) when V(instance)
-        is not gathered too) gives RV(ansible_facts.azure_imds.attested): the attested document that IMDS signs, fetched with a
+        is not gathered too) gives RV(ansible_facts.azure_imds.attested) - the attested document that IMDS signs, fetched with a
         nonce that the controller chose for this host and run, and B(verified on the controller) (signature, certificate chain,
         metadata domain, nonce, validity window, vmId). A document that does not verify fails the task unless
         O(attested_required=false). See R(the attestation guide,ansible_collections.imds.azure.docsite.attestation) for the trust
