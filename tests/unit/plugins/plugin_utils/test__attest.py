@@ -388,7 +388,7 @@ def test_options_defaults_and_domain_normalised():
 
 def test_prepare_chooses_a_fresh_nonce_per_call():
     nonces = set()
-    for _ in range(20):
+    for _index in range(20):
         args = {"gather_subset": ["instance", "attested"]}
         run = _attest.prepare(args)
         assert args["attested_nonce"] == run.nonce
