@@ -317,8 +317,6 @@ def _parse(document):
         if isinstance(content, _core.Void) or content.native is None:
             raise _Failed("malformed", "the PKCS#7 document has no attached content")
         content = content.native
-        if isinstance(content, _core.ParsableOctetString):  # pragma: no cover - asn1crypto returns bytes
-            content = content.native
         signers = list(signed["signer_infos"])
         if len(signers) != 1:
             raise _Failed("malformed", "the PKCS#7 document has %d signers, not exactly one" % len(signers))
