@@ -30,12 +30,11 @@ PINNED = "2021-12-13"
 def _playbook(url, ca_path):
     base = {"endpoint": url, "api_version": PINNED, "detect": "false"}
     loop = "{{ range(%d) | list }}" % ITEMS
-    tasks = [{"name": "count one attested gather", "imds.azure.metadata_facts": dict(base, gather_subset=["instance", "attested"],
-                                                                                      attested_ca_path=ca_path)}]
+    attested = dict(base, gather_subset=["instance", "attested"], attested_ca_path=ca_path)
+    tasks = [{"name": "count one attested gather", "imds.azure.metadata_facts": attested}]
     for round_index in range(ROUNDS):
         tasks.append({"name": "instance %d" % round_index, "imds.azure.metadata_facts": base, "loop": loop})
-        tasks.append({"name": "attested %d" % round_index, "loop": loop,
-                      "imds.azure.metadata_facts": dict(base, gather_subset=["instance", "attested"], attested_ca_path=ca_path)})
+        tasks.append({"name": "attested %d" % round_index, "imds.azure.metadata_facts": attested, "loop": loop})
     return [{"name": "bench", "hosts": "benchhost", "gather_facts": False, "tasks": tasks}]
 
 
