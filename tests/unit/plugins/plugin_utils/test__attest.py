@@ -498,3 +498,60 @@ def test_module_side_nonce_errors(imds_emulator, nonce, message):
     params = dict(endpoint=imds_emulator.url, detect="false", gather_subset=["attested"], attested_nonce=nonce)
     with pytest.raises(FactsError, match=message):
         gather_facts(params)
+
+
+# --------------------------------------------------------------------------- algorithms
+
+def signed_by(emu, key, content, padding=None, signed_attributes=False):
+    """A document over ``content`` signed with ``key`` by a leaf that the emulator's CA issues (tests only)."""
+    from cryptography import x509  # pylint: disable=import-outside-toplevel
+    from cryptography.hazmat.primitives import hashes, serialization  # pylint: disable=import-outside-toplevel
+    from cryptography.hazmat.primitives.serialization import pkcs7  # pylint: disable=import-outside-toplevel
+    ca = emulator_attested.get_ca(None)
+    template, _rsa_key = ca.leaf(["eastus.metadata.azure.com"])
+    cert = (x509.CertificateBuilder().subject_name(template.subject).issuer_name(template.issuer).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(template.not_valid_before_utc)
+            .not_valid_after(template.not_valid_after_utc))
+    for extension in template.extensions:
+        if isinstance(extension.value, x509.SubjectKeyIdentifier):
+            cert = cert.add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        else:
+            cert = cert.add_extension(extension.value, critical=extension.critical)
+    cert = cert.sign(ca.intermediate_key, hashes.SHA256())
+    data = json.dumps(content, separators=(",", ":")).encode()
+    builder = pkcs7.PKCS7SignatureBuilder().set_data(data).add_signer(cert, key, hashes.SHA384(), rsa_padding=padding)
+    options = [pkcs7.PKCS7Options.Binary] + ([] if signed_attributes else [pkcs7.PKCS7Options.NoAttributes])
+    der = builder.add_certificate(ca.intermediate_cert).sign(serialization.Encoding.DER, options)
+    return {"encoding": "pkcs7", "signature": base64.b64encode(der).decode()}, ca.ca_cert_path
+
+
+def test_ecdsa_and_rsa_pss_signers(imds_emulator):
+    from cryptography.hazmat.primitives import hashes  # pylint: disable=import-outside-toplevel
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa  # pylint: disable=import-outside-toplevel
+    raw = fetch(imds_emulator)[0]
+    content = json.loads(parsed(der_of(raw))[0])
+    pss = padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=padding.PSS.DIGEST_LENGTH)
+    for key, pad in ((ec.generate_private_key(ec.SECP256R1()), None), (rsa.generate_private_key(65537, 2048), pss)):
+        for attrs in (False, True):
+            document, ca_path = signed_by(imds_emulator, key, content, pad, attrs)
+            result = verify_document(document, raw["nonce"], raw["instance_identity"], AttestOptions(ca_path=ca_path))
+            assert result["verified"] is True, (type(key).__name__, attrs, result["message"])
+            der = bytearray(base64.b64decode(document["signature"]))
+            der[bytes(der).find(b'"vmId":"') + 9] ^= 0x01
+            tampered = verify_document({"encoding": "pkcs7", "signature": base64.b64encode(bytes(der)).decode()}, raw["nonce"],
+                                       raw["instance_identity"], AttestOptions(ca_path=ca_path))
+            assert tampered["reason"] == "signature"
+
+
+def test_digest_algorithm_named_as_sha256_with_rsa(imds_emulator):
+    """Real IMDS documents name sha256WithRSAEncryption as the digest algorithm; its hash is SHA-256."""
+    raw = fetch(imds_emulator)[0]
+    info = cms.ContentInfo.load(bytes(der_of(raw)))
+    signer = info["content"]["signer_infos"][0]
+    signer["digest_algorithm"] = {"algorithm": "1.2.840.113549.1.1.11"}
+    der = info.dump(force=True)
+    assert cms.ContentInfo.load(der)["content"]["signer_infos"][0]["digest_algorithm"]["algorithm"].dotted == "1.2.840.113549.1.1.11"
+    result = check(imds_emulator, with_der(raw, der))
+    assert result["verified"] is True, result["message"]
+    signer["digest_algorithm"] = {"algorithm": "1.2.840.113549.1.1.4"}  # md5WithRSAEncryption: refused
+    assert check(imds_emulator, with_der(raw, info.dump(force=True)))["reason"] == "signature"
