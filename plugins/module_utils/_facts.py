@@ -218,17 +218,22 @@ def _not_imds(what, url):
                        url=url, status=200)
 
 
+def check_nonce(nonce):
+    """The controller's nonce must be there and be what IMDS accepts (FactsError otherwise)."""
+    if not nonce:
+        raise FactsError("gather_subset attested needs the nonce that the controller chose (attested_nonce); the "
+                         "imds.azure.metadata_facts action sets it. Run the module as a task, not on its own.")
+    if not isinstance(nonce, str) or not NONCE_RE.match(nonce):
+        raise FactsError("attested_nonce must be 1 to 32 letters or digits, got %d characters" % len(str(nonce)))
+
+
 def _attested(client, nonce, compute):
     """The ``attested`` fact as gathered on the target: the raw document, NOT verified.
 
     The action plugin in front of the module verifies it on the controller and replaces this
     fact with the result; on its own it always says ``verified: false``.
     """
-    if not nonce:
-        raise FactsError("gather_subset attested needs the nonce that the controller chose (attested_nonce); the "
-                         "imds.azure.metadata_facts action sets it. Run the module as a task, not on its own.")
-    if not NONCE_RE.match(nonce):
-        raise FactsError("attested_nonce must be 1 to 32 letters or digits, got %d characters" % len(nonce))
+    check_nonce(nonce)
     document = client.get_json("attested", "document", query={"nonce": nonce})
     if (not isinstance(document, dict) or not isinstance(document.get("signature"), str)
             or not isinstance(document.get("encoding"), str)):
@@ -317,6 +322,8 @@ def gather_facts(params, warn=None, no_log=False, client_factory=ImdsClient, det
     if "userdata" in subsets and not no_log:
         raise FactsError("gather_subset userdata returns the VM's user data, which may hold secrets: set 'no_log: true' on the "
                          "task so that it stays out of logs and -v output (see docs/docsite/rst/facts.rst)")
+    if "attested" in subsets:
+        check_nonce(params.get("attested_nonce"))  # before any request
     endpoint = params.get("endpoint") or DEFAULT_ENDPOINT
     detect = str(params.get("detect") or "auto").lower()
     if detect not in DETECT_CHOICES:

@@ -555,3 +555,10 @@ def test_digest_algorithm_named_as_sha256_with_rsa(imds_emulator):
     assert result["verified"] is True, result["message"]
     signer["digest_algorithm"] = {"algorithm": "1.2.840.113549.1.1.4"}  # md5WithRSAEncryption: refused
     assert check(imds_emulator, with_der(raw, info.dump(force=True)))["reason"] == "signature"
+
+
+def test_module_side_nonce_checked_before_any_request(imds_emulator):
+    params = dict(endpoint=imds_emulator.url, detect="false", gather_subset=["instance", "loadbalancer", "attested"])
+    with pytest.raises(FactsError, match="needs the nonce"):
+        gather_facts(params)
+    assert imds_emulator.request_log == []
