@@ -85,37 +85,46 @@ for core in "${cores[@]}"; do
     rm -f "$results"
     start=$SECONDS
     if venv="$(venv_for "$core")"; then
-        VERSIONS[$core]="$("$venv/bin/ansible" --version | head -n 1 | sed 's/.*\[core \(.*\)\]/\1/'), $("$venv/bin/python" --version 2>&1)"
+        VERSIONS[$core]="$("$venv/bin/python" -c 'import platform
+from ansible.release import __version__
+print(__version__, platform.python_version())')"
         VENV="$venv" BUILD="$build" HARNESS_RESULTS="$results" "$ROOT/tools/harness/run.sh" "${STEPS[@]}"
     else
-        VERSIONS[$core]="venv failed"
+        VERSIONS[$core]="- -"
     fi
     for step in "${STEPS[@]}"; do
+        # run.sh's summary line "PASS  units (93 s)" -> "PASS 93 s"
         line="$(grep -E "^(PASS|FAIL) +$step " "$results" 2>/dev/null | head -n 1)"
-        RESULT[$core/$step]="${line:-FAIL  $step (not run)}"
+        if [ -n "$line" ]; then
+            seconds="${line##*(}"
+            RESULT[$core/$step]="${line%% *} ${seconds%)}"
+        else
+            RESULT[$core/$step]="FAIL not run"
+        fi
     done
-    RESULT[$core/total]=$((SECONDS - start))
+    RESULT[$core/total]="$((SECONDS - start)) s"
 done
 
 echo
-echo "##### matrix summary (${STEPS[*]})"
+echo "##### matrix summary"
 passed=0
 failed=0
+header="$(printf '%-6s %-13s %-8s' core ansible-core python)"
+for step in "${STEPS[@]}"; do
+    header+="$(printf ' %-13s' "$step")"
+done
+echo "$header total"
 for core in "${cores[@]}"; do
-    row="$(printf 'ansible-core %-5s %-28s' "$core" "(${VERSIONS[$core]})")"
+    read -r core_version python_version <<< "${VERSIONS[$core]}"
+    row="$(printf '%-6s %-13s %-8s' "$core" "$core_version" "$python_version")"
     for step in "${STEPS[@]}"; do
-        cell="${RESULT[$core/$step]}"
-        case "$cell" in
+        case "${RESULT[$core/$step]}" in
             PASS*) passed=$((passed + 1)) ;;
             *) failed=$((failed + 1)) ;;
         esac
-        # "PASS  units (93 s)" -> "units PASS 93 s"
-        status="${cell%% *}"
-        rest="${cell#* }"
-        rest="${rest#"${rest%%[! ]*}"}"
-        row+="$(printf '  %-12s' "${rest%% *} $status")$(printf '%-10s' "${rest#* }")"
+        row+="$(printf ' %-13s' "${RESULT[$core/$step]}")"
     done
-    echo "$row  total $((RESULT[$core/total])) s"
+    echo "$row ${RESULT[$core/total]}"
 done
 echo "matrix time: $((SECONDS - matrix_start)) s"
 echo "matrix: $passed passed, $failed failed"
