@@ -1,6 +1,8 @@
 # imds.azure developer entry points. Everything is installed by these targets.
 #   make demo    the emulator-backed demo
 #   make test    every gate: sanity, units, emulator, integration, lint, changelog, build
+#   make test-matrix         sanity, units and integration on every supported ansible-core
+#   make test-units-matrix   units on every supported ansible-core
 #   make bench   benchmarks, printed as ratios against baselines measured in the same run
 
 PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12))
@@ -9,7 +11,7 @@ STAMP := $(VENV)/.installed
 
 STEP_TARGETS := $(addprefix test-,sanity units emulator integration demo lint docs changelog build)
 
-.PHONY: venv test demo bench docs clean $(STEP_TARGETS)
+.PHONY: venv test test-matrix test-units-matrix demo bench docs clean $(STEP_TARGETS)
 
 venv: $(STAMP)
 
@@ -29,6 +31,13 @@ $(STEP_TARGETS): venv
 demo: venv
 	$(VENV)/bin/python -m tools.demo
 
+# The version matrix: one venv per ansible-core (.venv-X.Y from tests/matrix/, 2.21 is .venv).
+test-matrix: venv
+	tools/harness/matrix.sh
+
+test-units-matrix: venv
+	MATRIX_STEPS=units tools/harness/matrix.sh
+
 # Rewrite docs/plugins/ from the plugins' documentation (make test fails when it is stale).
 docs: venv
 	tools/harness/run.sh render
@@ -37,4 +46,4 @@ bench: venv
 	$(VENV)/bin/python -m bench
 
 clean:
-	rm -rf .build tests/output
+	rm -rf .build tests/output .venv-2.*

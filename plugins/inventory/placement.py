@@ -133,35 +133,34 @@ EXAMPLES = r"""
 #   ansible-inventory -i hosts.ini -i fleet.azure_placement.yml --graph
 plugin: imds.azure.placement
 
----
-# Every host in a shared Redis fact cache, even hosts no other source lists.
-plugin: imds.azure.placement
-fact_cache_plugin: community.general.redis
-fact_cache_connection: redis.example.com:6379:0
-add_hosts: true
-cache: true                   # keep the built inventory for an hour
-cache_plugin: ansible.builtin.jsonfile
-cache_connection: ~/.cache/ansible-inventory
+# Each of the following is a configuration file of its own.
 
----
+# Every host in a shared Redis fact cache, even hosts no other source lists:
+# plugin: imds.azure.placement
+# fact_cache_plugin: community.general.redis
+# fact_cache_connection: redis.example.com:6379:0
+# add_hosts: true
+# cache: true                   # keep the built inventory for an hour
+# cache_plugin: ansible.builtin.jsonfile
+# cache_connection: ~/.cache/ansible-inventory
+
 # Results of `ansible all -m imds.azure.metadata_facts --tree /var/tmp/imds`, only zones and
-# tags, groups without prefix, plus constructed groups.
-plugin: imds.azure.placement
-sources: [tree]
-tree_dir: /var/tmp/imds
-group_by: [zone, tags]
-group_prefix: ""
-keyed_groups:
-  - key: azure_imds.compute.osType
-    prefix: os
-groups:
-  spot: azure_placement.priority == 'Spot'
+# tags, groups without prefix, plus constructed groups:
+# plugin: imds.azure.placement
+# sources: [tree]
+# tree_dir: /var/tmp/imds
+# group_by: [zone, tags]
+# group_prefix: ""
+# keyed_groups:
+#   - key: azure_imds.compute.osType
+#     prefix: os
+# groups:
+#   spot: azure_placement.priority == 'Spot'
 
----
-# ansible-pull on each VM: place the VM itself.
-plugin: imds.azure.placement
-sources: [local]
-host_vars: [placement, placement_vars, tags]
+# ansible-pull on each VM: place the VM itself:
+# plugin: imds.azure.placement
+# sources: [local]
+# host_vars: [placement, placement_vars, tags]
 """
 
 import json

@@ -10,9 +10,14 @@ plugin: ansible-core 2.19+ stores ``s1_<host>`` keys whose value wraps the facts
 ``{"__payload__": ...}``, older cores store plain ``<host>`` keys. Loading the plugin with
 ``cache_loader.get()`` gives the same view of it that ``ansible-playbook`` has on the running
 core, whichever plugin (``jsonfile``, ``redis``, ...) and layout is in use.
+
+On the older cores the plugin itself lists a newer core's ``s1_<host>`` entries as hosts of
+their own; those are left out here, as ``ansible-playbook`` on that core never reads them.
 """
 
 from __future__ import annotations
+
+import re
 
 from ansible import constants as C
 from ansible.errors import AnsibleError
@@ -22,6 +27,10 @@ from ansible.plugins.loader import cache_loader
 class FactCacheError(AnsibleError):
     """The fact cache could not be opened or read."""
 
+
+# A key of the schema-qualified layout of ansible-core 2.19+ ("s1_<host>"), seen raw on older cores.
+_SCHEMA_KEY = re.compile(r"^s[0-9]+_")
+_PAYLOAD_KEY = "__payload__"
 
 # option of this collection -> option of the cache plugins (same names as the inventory cache uses)
 _OPTION_MAP = {"connection": "_uri", "prefix": "_prefix", "timeout": "_timeout"}
@@ -64,8 +73,22 @@ def open_fact_cache(plugin=None, connection=None, prefix=None, timeout=None):
 
 
 def is_persistent(cache):
-    """False for plugins that keep nothing between runs (``memory``): they are empty here."""
-    return bool(getattr(cache, "_persistent", True))
+    """False for plugins that keep nothing between runs (``memory``): they are empty here.
+
+    ansible-core 2.19+ marks them with ``_persistent = False``; older cores have no such flag,
+    and there the built-in ``memory`` plugin is the one that keeps nothing.
+    """
+    persistent = getattr(cache, "_persistent", None)
+    if persistent is not None:
+        return bool(persistent)
+    return type(cache).__module__ != "ansible.plugins.cache.memory"
+
+
+def _is_newer_core_entry(key, value):
+    """An entry written by ansible-core 2.19+ (``s1_<host>`` wrapping the facts in ``__payload__``)
+    as an older core's plugin returns it: not facts of a host called ``s1_<host>``."""
+    return (isinstance(value, dict) and list(value) == [_PAYLOAD_KEY] and isinstance(value[_PAYLOAD_KEY], str)
+            and bool(_SCHEMA_KEY.match(key)))
 
 
 def _text_key(key):
@@ -96,8 +119,17 @@ def cached_hosts(cache):
 
 def read_facts(cache, hostnames=None):
     """Yield ``(hostname, facts)`` for each host in ``hostnames`` (default: every cached host)
-    that has unexpired facts; hosts without an entry are left out."""
-    names = cached_hosts(cache) if hostnames is None else hostnames
+    that has unexpired facts; hosts without an entry are left out.
+
+    Only listed hosts are read: reading a missing entry makes the file plugins of older cores
+    print a warning per host.
+    """
+    listed = cached_hosts(cache)
+    if hostnames is None:
+        names = listed
+    else:
+        present = set(listed)
+        names = [name for name in hostnames if name in present]
     for name in names:
         try:
             facts = cache.get(name)
@@ -107,7 +139,7 @@ def read_facts(cache, hostnames=None):
             raise
         except Exception as exc:  # pylint: disable=broad-except
             raise FactCacheError("cannot read the cached facts of %s: %s: %s" % (name, type(exc).__name__, exc)) from exc
-        if facts is not None:
+        if facts is not None and not _is_newer_core_entry(name, facts):
             yield name, facts
 
 

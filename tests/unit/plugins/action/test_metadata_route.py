@@ -11,24 +11,19 @@ from unittest.mock import MagicMock
 import pytest
 
 from ansible.playbook.play_context import PlayContext
+from ansible.plugins.loader import shell_loader
 
 from ansible_collections.imds.azure.plugins.action.metadata_route import ActionModule
 from ansible_collections.imds.azure.plugins.plugin_utils import _commands, _route
 from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import route_fixtures as fx
 
 
-class FakeShell:
-    def __init__(self, family):
-        self.SHELL_FAMILY = family  # pylint: disable=invalid-name
-        self.tmpdir = None
-        self.executable = None
-
-
 class FakeConnection:
     """Answers exec_command from a handler; records the scripts/commands it was given."""
 
     def __init__(self, family, handler):
-        self._shell = FakeShell(family)
+        # The real shell plugin: each core's ActionBase calls its own set of shell methods.
+        self._shell = shell_loader.get("powershell" if family == "powershell" else "sh")
         self.become = None
         self.allow_executable = family != "powershell"
         self.transport = "winrm" if family == "powershell" else "ssh"

@@ -35,15 +35,41 @@ def test_round_trip_through_the_core_layout(tmp_path):
         assert files[0] == "vm-1" and raw == FACTS
 
 
+def _other_generation(written, hostname):
+    """File name and content of ``hostname``'s entry as the other core generation writes it."""
+    if written.startswith("s1_"):  # this core is 2.19+: the older cores write plain <host> JSON
+        return hostname, json.dumps(FACTS)
+    return "s1_" + hostname, json.dumps({"__payload__": json.dumps(FACTS)})
+
+
 def test_sees_what_the_running_core_sees(tmp_path):
     """A file in the other core generation's layout is not read: ansible-playbook on this core
     would not read it either, so the groups always match the facts the playbooks see."""
     _core_writer(tmp_path).set("vm-1", FACTS)
-    written = os.listdir(tmp_path)[0]
-    other = "vm-2" if written.startswith("s1_") else "s1_vm-2"
-    (tmp_path / other).write_text(json.dumps(FACTS))
+    name, content = _other_generation(os.listdir(tmp_path)[0], "vm-2")
+    (tmp_path / name).write_text(content)
     cache = _fact_cache.open_fact_cache("ansible.builtin.jsonfile", connection=str(tmp_path), timeout=0)
     assert [name for name, _facts in _fact_cache.read_facts(cache)] == ["vm-1"]
+    assert [name for name, _facts in _fact_cache.read_facts(cache, ["vm-2", "s1_vm-2", "vm-1"])] == ["vm-1"]
+
+
+def test_a_host_named_like_the_newer_layout_is_still_read(tmp_path):
+    """Only an ``s1_`` entry that wraps its facts in ``__payload__`` belongs to a newer core."""
+    facts = {"__payload__": {"not": "a string"}, "azure_imds": {}}
+    _core_writer(tmp_path).set("s1_web", facts)
+    cache = _fact_cache.open_fact_cache("ansible.builtin.jsonfile", connection=str(tmp_path), timeout=0)
+    assert dict(_fact_cache.read_facts(cache)) == {"s1_web": facts}
+
+
+def test_missing_hosts_are_not_read(tmp_path, monkeypatch):
+    """Older cores' file plugins warn on every missing entry they are asked for."""
+    _core_writer(tmp_path).set("vm-1", FACTS)
+    cache = _fact_cache.open_fact_cache("ansible.builtin.jsonfile", connection=str(tmp_path), timeout=0)
+    asked = []
+    real_get = cache.get
+    monkeypatch.setattr(cache, "get", lambda key: asked.append(key) or real_get(key))
+    assert [name for name, _facts in _fact_cache.read_facts(cache, ["vm-0", "vm-1", "vm-2"])] == ["vm-1"]
+    assert asked == ["vm-1"]
 
 
 def test_selected_hosts_and_missing_hosts(tmp_path):
@@ -72,7 +98,8 @@ def test_prefix_is_honoured(tmp_path):
     with_prefix = _fact_cache.open_fact_cache("jsonfile", connection=str(tmp_path), prefix="facts_", timeout=0)
     without = _fact_cache.open_fact_cache("jsonfile", connection=str(tmp_path), timeout=0)
     assert [name for name, _f in _fact_cache.read_facts(with_prefix)] == ["vm-1"]
-    assert [name for name, _f in _fact_cache.read_facts(without)] == []
+    # Without the prefix, vm-1 is not there (2.19+ sees nothing; older cores a host "facts_vm-1").
+    assert "vm-1" not in [name for name, _f in _fact_cache.read_facts(without)]
 
 
 def test_write_facts_matches_core(tmp_path):
@@ -87,9 +114,10 @@ def test_configured_plugin_is_the_default(monkeypatch, tmp_path):
     assert type(getattr(cache, "__wrapped__", cache)).__module__.endswith("jsonfile")
 
 
-def test_memory_cache_is_not_persistent():
+def test_memory_cache_is_not_persistent(tmp_path):
     assert not _fact_cache.is_persistent(_fact_cache.open_fact_cache("ansible.builtin.memory"))
-    assert _fact_cache.is_persistent(object())
+    assert _fact_cache.is_persistent(_fact_cache.open_fact_cache("ansible.builtin.jsonfile", connection=str(tmp_path)))
+    assert _fact_cache.is_persistent(object())  # a third-party plugin without the 2.19+ flag
 
 
 def test_unknown_plugin_is_a_clear_error():
@@ -123,11 +151,18 @@ class _FailingCache:
         raise ConnectionError("redis down")
 
 
+class _FailingGetCache(_FailingCache):
+    def keys(self):
+        return ["vm-1"]
+
+
 def test_backend_errors_are_wrapped():
     with pytest.raises(_fact_cache.FactCacheError, match="redis down"):
         _fact_cache.cached_hosts(_FailingCache())
-    with pytest.raises(_fact_cache.FactCacheError, match="vm-1.*redis down"):
+    with pytest.raises(_fact_cache.FactCacheError, match="cannot list the fact cache.*redis down"):
         list(_fact_cache.read_facts(_FailingCache(), ["vm-1"]))
+    with pytest.raises(_fact_cache.FactCacheError, match="vm-1.*redis down"):
+        list(_fact_cache.read_facts(_FailingGetCache(), ["vm-1"]))
 
 
 class _BytesKeysCache(_FailingCache):
