@@ -57,7 +57,25 @@ step_sanity() {
         return 1
     fi
     install_pip_shim
-    (cd "$COPY" && ansible-test sanity --venv --python "$PYVER" --color no)
+    (cd "$COPY" && ansible-test sanity --venv --python "$PYVER" --color no) || return 1
+    compile_target_code_oldest
+}
+
+compile_target_code_oldest() {
+    # ansible-test compiles for the controller's Python only; target-side code must also
+    # compile on the oldest Python managed nodes may have.
+    local py38
+    py38="$(find "$HOME/.pyenv/versions" -maxdepth 3 -path '*/3.8.*/bin/python3.8' 2>/dev/null | sort -V | tail -n 1)"
+    if [ -z "$py38" ]; then
+        py38="$(command -v python3.8 || true)"
+    fi
+    if [ -z "$py38" ]; then
+        echo "Python 3.8 not found: cannot check that modules and module_utils compile for managed nodes"
+        return 1
+    fi
+    echo "compile for managed nodes with $py38"
+    (cd "$COPY" && find plugins/modules plugins/module_utils -name '*.py' -print0 \
+        | xargs -0 "$py38" -c 'import sys; [compile(open(f, "rb").read(), f, "exec", dont_inherit=True) for f in sys.argv[1:]]')
 }
 
 step_units() {
