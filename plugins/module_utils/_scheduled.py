@@ -142,7 +142,7 @@ def this_vm_name(client):
 
 
 class _Poller(object):
-    """Reads the document at most once per ``interval`` seconds."""
+    """Reads the document at most once per ``interval`` seconds (from the end of one read to the start of the next)."""
 
     def __init__(self, client, interval, sleep, clock):
         self.client = client
@@ -155,7 +155,7 @@ class _Poller(object):
 
     @property
     def waited(self):
-        """Seconds between the first and the last read."""
+        """Seconds from the start of the first read to the end of the last one."""
         return 0.0 if self._first is None else self._last - self._first
 
     def read(self):
@@ -163,11 +163,15 @@ class _Poller(object):
             pause = self._last + self.interval - self.clock()
             if pause > 0:
                 self.sleep(pause)
-        self._last = self.clock()
         if self._first is None:
-            self._first = self._last
+            self._first = self.clock()
         self.polls += 1
-        return read_document(self.client)
+        try:
+            return read_document(self.client)
+        finally:
+            # The next read is paced from the end of this one, so that two requests never
+            # reach IMDS less than ``interval`` apart, however long this one took.
+            self._last = self.clock()
 
     def wait(self, document, done, timeout):
         """Poll until ``done(document)``; returns (document, timed_out)."""

@@ -223,7 +223,7 @@ polls:
   type: int
   sample: 1
 waited:
-  description: Seconds between the first and the last read of the document.
+  description: Seconds from the start of the first read of the document to the end of the last one.
   returned: always
   type: float
   sample: 0.0
