@@ -295,3 +295,13 @@ def test_documents_that_are_not_scheduled_events_fail(fake_time, body, message):
 
     with pytest.raises(ImdsNotImds, match=message):
         execute(dict(api_version="2021-02-01", approve=True, this_host=True), client_factory=factory)
+
+
+def test_first_request_survives_the_service_warm_up(imds_emulator_factory):
+    # The first request switches scheduled events on and is answered late: the short per-attempt
+    # timeout expires, the client retries within the deadline and gets the document.
+    emu = imds_emulator_factory(profile={"emulator": {"scheduled_events_warmup": 1.2}})
+    result = execute(params(emu, timeout=0.5, deadline=30))
+    assert result["events"] == [] and result["document_incarnation"] == 1
+    assert any("did not answer in time" in warning for warning in result["warnings"])
+    assert len([r for r in metadata_log(emu) if r.path == SE]) >= 2
