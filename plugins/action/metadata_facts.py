@@ -5,11 +5,18 @@
 Runs the module on the target and hands the result back. It exists so that controller-side
 work (verifying attested documents, gathering over a PowerShell connection) has one place
 to hook in; see ``_gather`` and ``_after_gather``.
+
+Windows targets (the connection's shell is PowerShell: winrm, psrp, ssh with the PowerShell
+shell) get no module: the module's entry point runs here on the controller and each IMDS
+request is one PowerShell command over the connection (``plugin_utils._windows``).
 """
 
 from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
+
+from ansible_collections.imds.azure.plugins.module_utils import _facts
+from ansible_collections.imds.azure.plugins.plugin_utils import _windows
 
 MODULE = "imds.azure.metadata_facts"
 
@@ -29,7 +36,10 @@ class ActionModule(ActionBase):
         return result
 
     def _gather(self, module_args, task_vars):
-        """Facts from the target: the module's result."""
+        """Facts from the target: the module's result (Windows: the same code run on the controller)."""
+        if _windows.is_windows(self):
+            detect = str(module_args.get("detect", "auto")).lower() != "false"
+            return _windows.run_module_on_controller(self, _facts.run_module, _facts.ARGUMENT_SPEC, module_args, detect=detect)
         return self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars)
 
     def _after_gather(self, result, module_args, task_vars):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.imds.azure.plugins.plugin_utils import _route
+from ansible_collections.imds.azure.plugins.plugin_utils import _route, _windows
 from ansible_collections.imds.azure.plugins.plugin_utils._commands import CommandRunner, CommandTimeout
 
 ARGUMENT_SPEC = {
@@ -47,7 +47,7 @@ class ActionModule(ActionBase):
             return dict(result, failed=True, msg="timeout must be at least 1 second")
         runner = CommandRunner(self, timeout=args["timeout"])
         try:
-            if getattr(self._connection._shell, "SHELL_FAMILY", "") == "powershell":
+            if _windows.is_windows(self):
                 result.update(self._run_windows(runner, args))
             else:
                 result.update(self._run_posix(runner, args))

@@ -6,6 +6,8 @@
 #   imds.azure._attributes                 descriptions (always include this one)
 #   imds.azure._attributes.facts_module    support values of a read-only facts module
 #   imds.azure._attributes.platform_posix  runs on POSIX targets with Python
+#   imds.azure._attributes.platform_posix_windows  POSIX targets with Python, and Windows targets
+#                                          through the action plugin (plugin_utils._windows)
 
 from __future__ import annotations
 
@@ -43,4 +45,16 @@ attributes:
   platform:
     support: full
     platforms: posix
+"""
+
+    PLATFORM_POSIX_WINDOWS = r"""
+attributes:
+  platform:
+    support: full
+    platforms: [posix, windows]
+    details:
+      - On POSIX targets the module runs there with Python.
+      - On Windows targets (connection C(winrm), C(psrp), or C(ssh) with the PowerShell or cmd shell) nothing is copied to the
+        target. The action plugin runs the module's code on the controller and sends each IMDS request as one short
+        PowerShell command over the connection (Windows PowerShell 5.1 or PowerShell 7, full language mode).
 """

@@ -71,12 +71,21 @@ def detect_azure(path=None):
     directory = path if path is not None else dmi_path()
     if not directory or not os.path.isdir(directory):
         return Detection(UNKNOWN, "no DMI data on this system")
-    asset_tag = _read(directory, "chassis_asset_tag")
-    vendor = _read(directory, "sys_vendor")
+    return classify(_read(directory, "chassis_asset_tag"), _read(directory, "sys_vendor"))
+
+
+def classify(asset_tag, vendor, source="DMI"):
+    """Classify a host from its SMBIOS chassis asset tag and system vendor (None: not readable).
+
+    Shared by the Linux path (DMI files) and the Windows path (the SMBIOS table read over the
+    connection and parsed on the controller); ``source`` names where the values came from.
+    """
+    asset_tag = asset_tag.strip() if isinstance(asset_tag, str) else None
+    vendor = vendor.strip() if isinstance(vendor, str) else None
     if asset_tag == AZURE_CHASSIS_ASSET_TAG:
-        return Detection(AZURE, "DMI chassis asset tag is Azure's")
+        return Detection(AZURE, "%s chassis asset tag is Azure's" % source)
     if asset_tag is None and vendor is None:
-        return Detection(UNKNOWN, "DMI data is not readable")
+        return Detection(UNKNOWN, "%s data is not readable" % source)
     if vendor is None or vendor == MICROSOFT_VENDOR or not vendor:
-        return Detection(UNKNOWN, "DMI system vendor %r without Azure's chassis asset tag" % (vendor or ""))
-    return Detection(NOT_AZURE, "DMI system vendor is %r and the chassis asset tag is not Azure's" % vendor)
+        return Detection(UNKNOWN, "%s system vendor %r without Azure's chassis asset tag" % (source, vendor or ""))
+    return Detection(NOT_AZURE, "%s system vendor is %r and the chassis asset tag is not Azure's" % (source, vendor))

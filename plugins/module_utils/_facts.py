@@ -15,6 +15,8 @@ import base64
 import binascii
 import gzip
 
+from ansible.module_utils.basic import env_fallback
+
 from ansible_collections.imds.azure.plugins.module_utils._client import (
     DEFAULT_ENDPOINT,
     ImdsClient,
@@ -27,6 +29,18 @@ from ansible_collections.imds.azure.plugins.module_utils._client import (
 from ansible_collections.imds.azure.plugins.module_utils._detect import AZURE, NOT_AZURE, UNKNOWN, detect_azure
 
 FACT_NAME = "azure_imds"
+
+# The module's options. Shared with the action plugin, which validates them on the controller
+# when it gathers for a Windows target (without the environment fallback: that is read on
+# the target there).
+ARGUMENT_SPEC = dict(
+    endpoint=dict(type="str", default="http://169.254.169.254", fallback=(env_fallback, ["AZURE_IMDS_ENDPOINT"])),
+    api_version=dict(type="str", default="latest"),
+    timeout=dict(type="float", default=5.0),
+    deadline=dict(type="float", default=90.0),
+    gather_subset=dict(type="list", elements="str", default=["instance"]),
+    detect=dict(type="str", default="auto", choices=["auto", "true", "false"]),
+)
 
 SUBSETS = ("instance", "loadbalancer", "scheduledevents", "versions", "userdata")
 # ``all`` never includes userdata: user data is only gathered when named explicitly.
@@ -309,10 +323,15 @@ def gather_facts(params, warn=None, no_log=False, client_factory=ImdsClient, det
         raise
 
 
-def run_module(module):
-    """Entry point of imds.azure.metadata_facts: gather and exit (never changes anything)."""
+def run_module(module, client_factory=ImdsClient, detector=detect_azure):
+    """Entry point of imds.azure.metadata_facts: gather and exit (never changes anything).
+
+    The action plugin runs it on the controller for Windows targets, with a client factory
+    whose transport runs each request as a PowerShell command and an SMBIOS detector.
+    """
     try:
-        facts = gather_facts(module.params, warn=module.warn, no_log=bool(getattr(module, "no_log", False)))
+        facts = gather_facts(module.params, warn=module.warn, no_log=bool(getattr(module, "no_log", False)),
+                             client_factory=client_factory, detector=detector)
     except (FactsError, ImdsError) as exc:
         module.fail_json(msg=str(exc), imds_error=getattr(exc, "kind", "error"))
     module.exit_json(changed=False, ansible_facts={FACT_NAME: facts})

@@ -21,6 +21,11 @@ description:
     JSON) fails the task; it never becomes facts.
   - On a host that is certainly not an Azure VM (see O(detect)) the module returns RV(ansible_facts.azure_imds.is_azure=false)
     without any network access and does not fail.
+  - Works on Windows targets with the same options and the same facts. Nothing is copied to a Windows host; the action
+    plugin runs the module's code on the controller, and each IMDS request is one short PowerShell command over the
+    connection that returns the status and raw body (proxies bypassed, bounded in time). One more command reads the SMBIOS
+    table and the target's environment when O(detect) or the endpoint's environment fallback needs them. See
+    R(the Windows guide,ansible_collections.imds.azure.docsite.windows).
 author:
   - imds.azure contributors (@imds-azure)
 options:
@@ -46,15 +51,17 @@ options:
   detect:
     description:
       - How to find out whether this host is an Azure VM before asking IMDS.
-      - V(auto) reads DMI (SMBIOS) data on Linux, which takes microseconds. The Azure chassis asset tag means Azure, so
-        IMDS is asked and any failure fails the task (with a hint about the 169.254.169.254/32 route when it is
+      - V(auto) reads DMI (SMBIOS) data, from the files under C(/sys/class/dmi/id) on Linux, which takes microseconds; on
+        Windows the SMBIOS table the registry keeps (C(HKLM:\SYSTEM\CurrentControlSet\Services\mssmbios\Data)), or
+        C(Win32_SystemEnclosure) and C(Win32_ComputerSystem) through CIM when it is missing, parsed on the controller.
+        The Azure chassis asset tag means Azure, so IMDS is asked and any failure fails the task (with a hint about the 169.254.169.254/32 route when it is
         unreachable). DMI that is readable and names another vendor means not Azure, so no request is made and
         RV(ansible_facts.azure_imds.is_azure=false) is returned. Without usable DMI data (containers, BSDs,
         on-premises Hyper-V) IMDS is probed without connection retries, and only an answer from IMDS counts as Azure.
       - V(true) trusts DMI alone. Only a host that DMI identifies as Azure is asked; all others get
         RV(ansible_facts.azure_imds.is_azure=false) without any request.
       - V(false) skips detection and always asks IMDS; any failure fails the task.
-      - For tests, the environment variable E(IMDS_AZURE_DMI_PATH) on the target replaces the DMI directory
+      - For tests, the environment variable E(IMDS_AZURE_DMI_PATH) on a POSIX target replaces the DMI directory
         C(/sys/class/dmi/id) (an empty value means "no DMI data").
     type: str
     choices: [auto, 'true', 'false']
@@ -63,7 +70,7 @@ extends_documentation_fragment:
   - imds.azure.imds
   - imds.azure._attributes
   - imds.azure._attributes.facts_module
-  - imds.azure._attributes.platform_posix
+  - imds.azure._attributes.platform_posix_windows
 notes:
   - Facts are read as C(ansible_facts['azure_imds']).
   - RV(ansible_facts.azure_imds.compute) holds everything IMDS returned except C(userData), which only ever appears,
@@ -71,6 +78,11 @@ notes:
   - Facts returned by a module are stored in the fact cache when fact caching is enabled, and a module cannot prevent
     that. Do not gather V(userdata) with a persistent fact cache unless the cache is as protected as the user data;
     C(no_log) only keeps it out of logs and task output.
+  - On Windows, E(AZURE_IMDS_ENDPOINT) is read from the target's environment (as on Linux), not from the controller's.
+    Each request command is bounded by O(timeout) for the connect, for the answer and for each read on the target, and is
+    stopped after three times O(timeout) plus 5 seconds; the controller gives up on the connection 15 seconds later.
+  - On Windows the IMDS commands run with the connection's output logging censored (as with C(no_log)), so C(winrm) and
+    C(psrp) do not print raw IMDS answers, which contain C(userData), at C(-vvvvv).
   - The legacy C(tags) string of IMDS (used by api-versions older than 2019-06-04) is ambiguous when values contain
     C(;). RV(ansible_facts.azure_imds.tags) comes from C(tagsList) whenever IMDS returns it.
 seealso:
@@ -109,6 +121,16 @@ EXAMPLES = r"""
   imds.azure.metadata_facts:
     detect: false
     deadline: 30
+
+# Windows hosts need nothing else: the same task works over winrm, psrp or ssh with PowerShell.
+- name: Placement and pending maintenance of the Windows failover cluster nodes
+  imds.azure.metadata_facts:
+    gather_subset: [instance, scheduledevents]
+
+- name: Pending maintenance on a cluster node
+  ansible.builtin.debug:
+    msg: "{{ ansible_facts['azure_imds']['scheduled_events']['Events'] | map(attribute='EventType') | list }}"
+  when: ansible_facts['azure_imds']['is_azure'] and 'scheduled_events' in ansible_facts['azure_imds']
 """
 
 RETURN = r"""
@@ -253,23 +275,13 @@ ansible_facts:
           sample: "#cloud-config\n"
 """
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.imds.azure.plugins.module_utils._facts import run_module
+from ansible_collections.imds.azure.plugins.module_utils._facts import ARGUMENT_SPEC, run_module
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            endpoint=dict(type="str", default="http://169.254.169.254", fallback=(env_fallback, ["AZURE_IMDS_ENDPOINT"])),
-            api_version=dict(type="str", default="latest"),
-            timeout=dict(type="float", default=5.0),
-            deadline=dict(type="float", default=90.0),
-            gather_subset=dict(type="list", elements="str", default=["instance"]),
-            detect=dict(type="str", default="auto", choices=["auto", "true", "false"]),
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     run_module(module)
 
 

@@ -37,7 +37,8 @@ class FakeConnection:
 
     def exec_command(self, cmd, in_data=None, sudoable=True):
         if self._shell.SHELL_FAMILY == "powershell":
-            script = _commands.unwrap_powershell(cmd)
+            assert len(cmd) <= 8191, "cmd.exe would truncate a command line of %d characters" % len(cmd)
+            script = _commands.unwrap_powershell(cmd, in_data)
             assert script is not None, "not an encoded PowerShell command: %r" % cmd[:80]
             assert "WaitOne(" in _commands.decode_powershell(cmd)  # every script is bounded in time
         else:

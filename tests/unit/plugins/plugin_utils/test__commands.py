@@ -87,3 +87,41 @@ def test_posix_without_timeout_binary_still_runs(tmp_path):
     env = {"PATH": str(tmp_path)}  # no timeout (and no echo binary: the shell builtin is used)
     done = subprocess.run(["/bin/sh", "-c", line], capture_output=True, timeout=10, check=False, text=True, env=env)
     assert (done.returncode, done.stdout) == (0, "hi\n")
+
+
+class StdinAction:
+    def __init__(self):
+        self.calls = []
+
+    def _low_level_execute_command(self, cmd, sudoable=True, in_data=None):
+        self.calls.append((cmd, in_data))
+        return {"rc": 0, "stdout": "", "stderr": ""}
+
+
+def test_long_script_travels_on_stdin_and_the_command_line_stays_short():
+    script = "Write-Output '%s'" % ("x" * 20000)
+    action = StdinAction()
+    _commands.CommandRunner(action, timeout=5).powershell(script)
+    cmd, in_data = action.calls[0]
+    assert len(cmd) <= _commands.MAX_COMMAND_LINE < 8191  # cmd.exe (winrm, ssh with cmd) truncates at 8191
+    wrapper = _commands.decode_powershell(cmd)
+    assert "$input" in wrapper and "WaitOne(5000)" in wrapper and "x" * 100 not in wrapper
+    assert in_data.isascii() and in_data.count(b"\n") == 1
+    assert _commands.unwrap_powershell(cmd, in_data) == script
+    assert _commands.unwrap_powershell(cmd) is None
+
+
+def test_short_script_stays_on_the_command_line_without_input():
+    calls = []
+    runner = _commands.CommandRunner(FakeAction(lambda cmd: calls.append(cmd) or {"rc": 0, "stdout": "", "stderr": ""}), timeout=5)
+    runner.powershell("Get-Date")  # FakeAction takes no in_data: none is passed
+    assert _commands.unwrap_powershell(calls[0]) == "Get-Date"
+
+
+def test_per_command_timeout_overrides_the_runner():
+    action = StdinAction()
+    runner = _commands.CommandRunner(action, timeout=30)
+    runner.powershell("Get-Date", timeout=7)
+    assert "WaitOne(7000)" in _commands.decode_powershell(action.calls[0][0])
+    runner.posix(["true"], timeout=4)
+    assert "timeout 4 true" in action.calls[1][0]

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Copyright (c) imds.azure contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# imds.azure.metadata_facts on Windows hosts, with real ansible-playbook: the test connection
+# plugin connection_plugins/fakewin.py carries out the PowerShell commands against the emulator
+# (one host with the cmd shell like winrm, one with the PowerShell shell like psrp). Checks the
+# facts, the request count, and that no user data reaches -vvvvv output.
+set -euo pipefail
+source ../setup_emulator/emulator.sh
+set -x
+
+export ANSIBLE_CONNECTION_PLUGINS="$PWD/connection_plugins"
+WIN_INVENTORY="$EMULATOR_WORKDIR/windows.ini"
+printf '[windows]\nwinrm-like ansible_connection=fakewin ansible_shell_type=cmd\npsrp-like ansible_connection=fakewin ansible_shell_type=powershell\n' \
+    > "$WIN_INVENTORY"
+
+emulator_start --rate-limit off
+out="$EMULATOR_WORKDIR/windows.out"
+ansible-playbook -i "$WIN_INVENTORY" windows.yml -e "imds_endpoint=$EMULATOR_URL" -vvvvv "$@" > "$out" 2>&1 || { cat "$out"; exit 1; }
+tail -n 5 "$out"
+
+# Per host: 1 pinned instance request, 1 scheduled events request, 2 (versions + instance) for the user data task.
+count="$(emulator_request_count "$EMULATOR_URL" /metadata)"
+if [ "$count" -ne 8 ]; then
+    "$PYTHON" -c 'import json, sys, urllib.request; print("\n".join("%s %s?%s %s" % (r.get("method"), r.get("path"), r.get("raw_query", r.get("query")), r.get("status")) for r in json.load(urllib.request.urlopen(sys.argv[1] + "/_emulator/log"))))' "$EMULATOR_URL" >&2 || true
+    echo "FAILED: expected 8 IMDS requests for two Windows hosts, got $count" >&2
+    exit 1
+fi
+# The connection printed command output at -vvvvv, censored for every IMDS command.
+grep -q "FAKEWIN RESULT rc=0 stdout='<censored due to no log>'" "$out" || { echo "FAILED: no censored command output" >&2; exit 1; }
+if grep -q -e 'IMDS-AZURE-RESPONSE:' -e 'hello from' -e 'I2Nsb3VkLWNvbmZpZ' "$out"; then
+    echo "FAILED: an IMDS answer or user data leaked into -vvvvv output" >&2
+    exit 1
+fi
