@@ -264,10 +264,14 @@ def _finish(result, warnings):
     return result
 
 
-def run_module(module):
-    """Entry point of imds.azure.scheduled_events."""
+def run_module(module, client_factory=ImdsClient, sleep=None, clock=None):
+    """Entry point of imds.azure.scheduled_events: ends with ``module.exit_json``/``fail_json``.
+
+    The action plugin runs it on the controller for Windows targets, with a client factory whose
+    transport runs each request as a PowerShell command; waiting then sleeps on the controller.
+    """
     try:
-        result = execute(module.params, check_mode=module.check_mode)
+        result = execute(module.params, check_mode=module.check_mode, client_factory=client_factory, sleep=sleep, clock=clock)
     except (ScheduledEventsError, ImdsError) as exc:
         module.fail_json(msg=str(exc), imds_error=getattr(exc, "kind", "error"))
     for warning in result.pop("warnings", []):

@@ -122,8 +122,11 @@ options:
 extends_documentation_fragment:
   - imds.azure.imds
   - imds.azure._attributes
+  - imds.azure._attributes.platform_posix_windows
 notes:
   - Unless O(this_host=true), the module makes one request per read and one for the approval.
+  - On Windows targets O(wait_for) and O(wait_for_completion) wait on the controller, with one PowerShell command per
+    read; C(async) is not supported there.
 attributes:
   check_mode:
     support: full
@@ -131,9 +134,6 @@ attributes:
       - Reads and waits as usual; the approval is not sent.
   diff_mode:
     support: none
-  platform:
-    support: full
-    platforms: posix, windows
 seealso:
   - module: imds.azure.metadata_facts
   - name: Azure scheduled events
