@@ -134,6 +134,8 @@ attributes:
       - Reads and waits as usual; the approval is not sent.
   diff_mode:
     support: none
+  facts:
+    support: none
 seealso:
   - module: imds.azure.metadata_facts
   - name: Azure scheduled events
