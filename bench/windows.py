@@ -156,8 +156,7 @@ def _timing(bench):
     print("   time per pinned gather (%d rounds x %d, interleaved): linux %.2f ms, windows with a fake PowerShell "
           "connection %.2f ms, one bare http.client GET %.2f ms" % (ROUNDS, ITEMS, per["linux"], per["windows"], per["http"]))
     print("   windows vs linux: %.2fx; windows vs bare GET: %.2fx (windows = SMBIOS command + one request command, each "
-          "built, encoded and decoded on the controller; the linux path's open_url builds an SSL context per request, "
-          "which is most of its time; a real connection adds its round trips to windows)"
+          "built, encoded and decoded on the controller; a real connection adds its round trips to windows)"
           % (per["windows"] / per["linux"], per["windows"] / per["http"]))
 
 

@@ -17,6 +17,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.imds.azure.plugins.module_utils import _facts
 from ansible_collections.imds.azure.plugins.plugin_utils import _windows
+from ansible_collections.imds.azure.plugins.plugin_utils import _attest
 
 MODULE = "imds.azure.metadata_facts"
 
@@ -30,6 +31,10 @@ class ActionModule(ActionBase):
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp  # tmp no longer has any effect
         module_args = dict(self._task.args)
+        try:
+            self._attest_run = _attest.prepare(module_args)  # chooses the attested nonce on the controller
+        except _attest.AttestConfigError as exc:
+            return dict(result, failed=True, msg=str(exc))
         result.update(self._gather(module_args, task_vars))
         if not result.get("failed"):
             result = self._after_gather(result, module_args, task_vars)
@@ -43,6 +48,11 @@ class ActionModule(ActionBase):
         return self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars)
 
     def _after_gather(self, result, module_args, task_vars):
-        """Controller-side work on a successful result."""
-        del module_args, task_vars
-        return result
+        """Controller-side work on a successful result: verify the attested document."""
+        run = getattr(self, "_attest_run", None)
+        if run is None:
+            return result
+        try:
+            return _attest.complete(result, run, module_args, lambda args: self._gather(args, task_vars))
+        except _attest.AttestConfigError as exc:
+            return dict(result, failed=True, msg=str(exc))

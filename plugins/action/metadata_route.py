@@ -42,9 +42,9 @@ class ActionModule(ActionBase):
         del tmp
         dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         if args["metric"] < 0 or args["metric"] > 9999:
-            return dict(result, failed=True, msg="metric must be between 0 and 9999")
+            return dict(result, failed=True, msg="metric must be between 0 and 9999", error="argument")
         if args["timeout"] < 1:
-            return dict(result, failed=True, msg="timeout must be at least 1 second")
+            return dict(result, failed=True, msg="timeout must be at least 1 second", error="argument")
         runner = CommandRunner(self, timeout=args["timeout"])
         try:
             if _windows.is_windows(self):
@@ -115,8 +115,8 @@ class ActionModule(ActionBase):
         lines = ident.stdout.split()
         system = lines[0] if lines else ""
         if system != "Linux":
-            raise _route.RouteError("unsupported_os", "unsupported operating system %r: this module handles Linux and Windows"
-                                    % (system or ident.stderr.strip()))
+            raise _route.RouteError("unsupported_os", "unsupported operating system %r: this module handles Linux and Windows%s"
+                                    % (system, "" if system else " ('uname -s' said: %s)" % ident.stderr.strip()))
         euid = lines[1] if len(lines) > 1 else "?"
         reader, routes = self._posix_read(runner)
         effective_before = self._posix_effective(runner)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import gzip
+import re
 
 from ansible.module_utils.basic import env_fallback
 
@@ -40,16 +41,31 @@ ARGUMENT_SPEC = dict(
     deadline=dict(type="float", default=90.0),
     gather_subset=dict(type="list", elements="str", default=["instance"]),
     detect=dict(type="str", default="auto", choices=["auto", "true", "false"]),
+    # Read by the action plugin on the controller (plugins/plugin_utils/_attest.py), not here.
+    attested_required=dict(type="bool", default=True),
+    attested_ca_path=dict(type="path"),
+    attested_domain=dict(type="str"),
+    attested_clock_skew=dict(type="float", default=60.0),
+    attested_nonce_retries=dict(type="int", default=2),
+    attested_fetch_intermediates=dict(type="bool", default=True),
+    attested_nonce=dict(type="str"),
 )
 
-SUBSETS = ("instance", "loadbalancer", "scheduledevents", "versions", "userdata")
-# ``all`` never includes userdata: user data is only gathered when named explicitly.
+SUBSETS = ("instance", "loadbalancer", "scheduledevents", "versions", "attested", "userdata")
+# ``all`` never includes userdata (may hold secrets) nor attested (verified on the controller, fails
+# the task by default when it does not verify): both are only gathered when named explicitly.
 ALL_SUBSETS = ("instance", "loadbalancer", "scheduledevents", "versions")
 DEFAULT_SUBSET = ("instance",)
 
 DETECT_CHOICES = ("auto", "true", "false")
 
 USERDATA_MIN_VERSION = "2021-01-01"
+
+# The attested document's nonce: chosen by the controller (the action plugin), sent to IMDS as is.
+# The swagger allows up to 32 alphanumeric characters.
+NONCE_RE = re.compile(r"^[A-Za-z0-9]{1,32}$")
+# What the controller compares the signed content with (from the instance metadata of the same run).
+ATTESTED_IDENTITY_KEYS = ("vmId", "subscriptionId", "azEnvironment")
 
 PLACEMENT_KEYS = (
     # fact key, compute keys tried in order
@@ -224,7 +240,42 @@ def _not_imds(what, url):
                        url=url, status=200)
 
 
-def _collect(client, subsets, facts, warn):
+def check_nonce(nonce):
+    """The controller's nonce must be there and be what IMDS accepts (FactsError otherwise)."""
+    if not nonce:
+        raise FactsError("gather_subset attested needs the nonce that the controller chose (attested_nonce); the "
+                         "imds.azure.metadata_facts action sets it. Run the module as a task, not on its own.")
+    if not isinstance(nonce, str) or not NONCE_RE.match(nonce):
+        raise FactsError("attested_nonce must be 1 to 32 letters or digits, got %d characters" % len(str(nonce)))
+
+
+def _attested(client, nonce, compute):
+    """The ``attested`` fact as gathered on the target: the raw document, NOT verified.
+
+    The action plugin in front of the module verifies it on the controller and replaces this
+    fact with the result; on its own it always says ``verified: false``.
+    """
+    check_nonce(nonce)
+    document = client.get_json("attested", "document", query={"nonce": nonce})
+    if (not isinstance(document, dict) or not isinstance(document.get("signature"), str)
+            or not isinstance(document.get("encoding"), str)):
+        raise _not_imds("attested document (no encoding and signature)", client.endpoint + "/metadata/attested/document")
+    if compute is None:
+        compute = client.get_json("instance", "compute")
+        if not isinstance(compute, dict):
+            raise _not_imds("compute document", client.endpoint + "/metadata/instance/compute")
+    return {
+        "verified": False,
+        "reason": "not_verified",
+        "message": "not verified: the imds.azure.metadata_facts action verifies the document on the controller",
+        "nonce": nonce,
+        "api_version": client.api_version_for("attested"),
+        "document": {"encoding": document["encoding"], "signature": document["signature"]},
+        "instance_identity": dict((key, _string(compute.get(key))) for key in ATTESTED_IDENTITY_KEYS),
+    }
+
+
+def _collect(client, subsets, facts, warn, attested_nonce=None):
     user_data = None
     if "instance" in subsets:
         document = client.get_json("instance")
@@ -266,8 +317,10 @@ def _collect(client, subsets, facts, warn):
         facts["scheduled_events"] = data
     if "versions" in subsets:
         facts["versions"] = client.available_versions()
-    used = [category for category in ("instance", "loadbalancer", "scheduledevents") if category in subsets]
-    if "userdata" in subsets and "instance" not in used:
+    if "attested" in subsets:
+        facts["attested"] = _attested(client, attested_nonce, facts["compute"] if "instance" in subsets else None)
+    used = [category for category in ("instance", "loadbalancer", "scheduledevents", "attested") if category in subsets]
+    if ("userdata" in subsets or "attested" in subsets) and "instance" not in used:
         used.insert(0, "instance")
     facts["api_versions"] = dict((category, client.api_version_for(category)) for category in used)
     facts["api_version"] = client.api_version_for("instance", negotiate=False) or ""
@@ -291,6 +344,8 @@ def gather_facts(params, warn=None, no_log=False, client_factory=ImdsClient, det
     if "userdata" in subsets and not no_log:
         raise FactsError("gather_subset userdata returns the VM's user data, which may hold secrets: set 'no_log: true' on the "
                          "task so that it stays out of logs and -v output (see docs/docsite/rst/facts.rst)")
+    if "attested" in subsets:
+        check_nonce(params.get("attested_nonce"))  # before any request
     endpoint = params.get("endpoint") or DEFAULT_ENDPOINT
     detect = str(params.get("detect") or "auto").lower()
     if detect not in DETECT_CHOICES:
@@ -316,7 +371,7 @@ def gather_facts(params, warn=None, no_log=False, client_factory=ImdsClient, det
     client = client_factory(**kwargs)
     facts = empty_facts(client.endpoint, detection)
     try:
-        return _collect(client, subsets, facts, warn)
+        return _collect(client, subsets, facts, warn, params.get("attested_nonce"))
     except ImdsError as exc:
         if probing and _probe_says_absent(exc):
             return empty_facts(client.endpoint, detection)

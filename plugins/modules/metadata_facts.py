@@ -43,7 +43,14 @@ options:
       - V(userdata) gives RV(ansible_facts.azure_imds.userdata). It is read from the same C(/metadata/instance) answer when
         V(instance) is gathered (no extra request), else with one request. It needs api-version 2021-01-01 or newer and
         the task must set C(no_log) to V(true), because user data may hold secrets; see the notes about fact caches.
-      - V(all) means every subset except V(userdata), which is only ever gathered when named.
+      - V(attested) (one request to C(/metadata/attested/document), plus one to C(/metadata/instance/compute) when V(instance)
+        is not gathered too) gives RV(ansible_facts.azure_imds.attested) - the attested document that IMDS signs, fetched with a
+        nonce that the controller chose for this host and run, and B(verified on the controller) (signature, certificate chain,
+        metadata domain, nonce, validity window, vmId). A document that does not verify fails the task unless
+        O(attested_required=false). See R(the attestation guide,ansible_collections.imds.azure.docsite.attestation) for the trust
+        model. It needs api-version 2018-10-01 or newer, and the Python packages C(cryptography>=45) and C(asn1crypto) on the
+        controller.
+      - V(all) means every subset except V(userdata) and V(attested), which are only ever gathered when named.
       - Prefix a subset with C(!) to exclude it. With only exclusions, the starting point is V(all).
     type: list
     elements: str
@@ -66,6 +73,59 @@ options:
     type: str
     choices: [auto, 'true', 'false']
     default: auto
+  attested_required:
+    description:
+      - Fail the task when the attested document does not verify (or the host is not an Azure VM).
+      - With V(false) the task succeeds and RV(ansible_facts.azure_imds.attested.verified) is V(false) with a
+        RV(ansible_facts.azure_imds.attested.reason); act on it yourself.
+      - Read on the controller; only used with O(gather_subset=attested).
+    type: bool
+    default: true
+  attested_ca_path:
+    description:
+      - A PEM file of root certificates to trust for attested documents, B(instead of) the default trust store.
+      - The default is the controller's system trust store (OpenSSL's default CA file or directory), or the bundle of the
+        C(certifi) package when there is no system store.
+      - Give only roots (trust anchors) here. Intermediates come from the document or from the signer's AIA URL (see
+        O(attested_fetch_intermediates)); do not pin them.
+      - Read on the controller; only used with O(gather_subset=attested).
+    type: path
+  attested_domain:
+    description:
+      - The metadata domain that the signer certificate must have a DNS name in (the domain itself or any subdomain).
+      - By default it follows C(compute.azEnvironment) of the same run - C(metadata.azure.com) (AzurePublicCloud),
+        C(metadata.azure.us) (AzureUSGovernmentCloud), C(metadata.azure.cn) (AzureChinaCloud),
+        C(metadata.microsoftazure.de) (AzureGermanCloud). Set it to pin the cloud regardless of what the host reports.
+      - Read on the controller; only used with O(gather_subset=attested).
+    type: str
+  attested_clock_skew:
+    description:
+      - Seconds of clock difference between the controller and IMDS tolerated at either end of the document's validity
+        window (C(timeStamp.createdOn) to C(timeStamp.expiresOn)).
+      - Between 0 and 3600. Read on the controller; only used with O(gather_subset=attested).
+    type: float
+    default: 60
+  attested_nonce_retries:
+    description:
+      - How many times to fetch the document again, each time with a new nonce, when IMDS answered with a cached document
+        that carries an older nonce (reason V(nonce_mismatch)). The retries wait 1, 2, 3, ... seconds.
+      - Between 0 and 10. Read on the controller; only used with O(gather_subset=attested).
+    type: int
+    default: 2
+  attested_fetch_intermediates:
+    description:
+      - When the document does not hold the intermediate CA certificates, fetch them on the controller from the
+        "CA Issuers" URL (AIA) of the signer certificate, as Microsoft recommends (real IMDS documents hold only the
+        signer certificate). Fetched certificates are never trusted by themselves; they only help build the chain to a
+        trusted root. At most 4 fetches of at most 64 KiB each, with a 10 s timeout, only after the signature and metadata
+        domain checks passed.
+      - Read on the controller; only used with O(gather_subset=attested).
+    type: bool
+    default: true
+  attested_nonce:
+    description:
+      - Internal. The action plugin sets it to the nonce it chose for this host and run; setting it in a task is an error.
+    type: str
 extends_documentation_fragment:
   - imds.azure.imds
   - imds.azure._attributes
@@ -83,6 +143,8 @@ notes:
     stopped after three times O(timeout) plus 5 seconds; the controller gives up on the connection 15 seconds later.
   - On Windows the IMDS commands run with the connection's output logging censored (as with C(no_log)), so C(winrm) and
     C(psrp) do not print raw IMDS answers, which contain C(userData), at C(-vvvvv).
+  - The attested document is verified by the action plugin on the controller, never on the host it is about. The
+    module on its own returns the unverified document with RV(ansible_facts.azure_imds.attested.verified=false).
   - The legacy C(tags) string of IMDS (used by api-versions older than 2019-06-04) is ambiguous when values contain
     C(;). RV(ansible_facts.azure_imds.tags) comes from C(tagsList) whenever IMDS returns it.
 seealso:
@@ -116,6 +178,22 @@ EXAMPLES = r"""
   imds.azure.metadata_facts:
     gather_subset: [instance, userdata]
   no_log: true
+
+- name: Prove to the controller that each host is the Azure VM it says it is (fails the task if not)
+  imds.azure.metadata_facts:
+    gather_subset: [instance, attested]
+
+- name: Check attestation without failing, against a private CA bundle
+  imds.azure.metadata_facts:
+    gather_subset: [instance, attested]
+    attested_required: false
+    attested_ca_path: /etc/pki/azure-imds-roots.pem
+    attested_clock_skew: 120
+
+- name: Act on the verdict
+  ansible.builtin.debug:
+    msg: "{{ inventory_hostname }} is VM {{ ansible_facts['azure_imds']['attested']['content']['vmId'] }}"
+  when: ansible_facts['azure_imds']['attested']['verified']
 
 - name: Fail unless IMDS answers, even when DMI cannot tell
   imds.azure.metadata_facts:
@@ -273,6 +351,93 @@ ansible_facts:
           returned: when C(userdata) is gathered
           type: str
           sample: "#cloud-config\n"
+        attested:
+          description:
+            - The attested document, verified on the controller.
+            - The task fails when it does not verify, unless O(attested_required=false).
+          returned: when C(attested) is gathered
+          type: dict
+          contains:
+            verified:
+              description: Whether every check passed. Trust nothing else in this dict when it is V(false).
+              type: bool
+              returned: always
+              sample: true
+            reason:
+              description:
+                - V("") when verified, else the first check that failed - V(malformed), V(signature), V(domain),
+                  V(untrusted_signer), V(malformed_content), V(nonce_mismatch), V(not_yet_valid), V(expired), V(vm_id_mismatch),
+                  V(subscription_id_mismatch) or V(not_azure). The attestation guide says what to do for each.
+              type: str
+              returned: always
+              sample: ""
+            message:
+              description: What was verified, or why verification failed, in words.
+              type: str
+              returned: always
+            checks:
+              description: The checks that passed, in the order they ran.
+              type: list
+              elements: str
+              returned: always
+              sample: [structure, signature, domain, chain, content, nonce, time, vm_id, subscription_id]
+            nonce:
+              description: The nonce the controller chose and sent (the last one when the fetch was retried).
+              type: str
+              returned: always
+              sample: 5f0c2a9e4b7d4c1a8e3f6b2d9c0a7e41
+            content:
+              description:
+                - The signed content, parsed (C(nonce), C(plan), C(timeStamp), C(vmId), C(subscriptionId), C(sku),
+                  C(licenseType), depending on the api-version).
+                - Empty until the signature and the chain are verified.
+              type: dict
+              returned: always
+              sample: {"nonce": "5f0c2a9e4b7d4c1a8e3f6b2d9c0a7e41", "vmId": "02aab8a4-74ef-476e-8182-f6d2ba4166a6",
+                       "timeStamp": {"createdOn": "11/30/26 21:19:19 -0000", "expiresOn": "12/01/26 03:19:19 -0000"}}
+            signer:
+              description:
+                - The signer certificate (C(subject), C(issuer), C(serial_number), C(not_before), C(not_after),
+                  C(sha256_fingerprint), C(dns_names)); empty when the document could not be parsed.
+              type: dict
+              returned: always
+            chain:
+              description: The verified chain, signer first and trusted root last, each described like RV(ansible_facts.azure_imds.attested.signer).
+              type: list
+              elements: dict
+              returned: always
+            domain:
+              description: The metadata domain the signer had to be in.
+              type: str
+              returned: always
+              sample: metadata.azure.com
+            trust_anchors:
+              description: Where the trusted roots came from.
+              type: str
+              returned: always
+              sample: the system trust store /etc/ssl/certs/ca-certificates.crt (146 certificates)
+            verified_at:
+              description: The controller's UTC time of the verification.
+              type: str
+              returned: always
+            attempts:
+              description: How many documents were fetched (more than 1 after nonce mismatches).
+              type: int
+              returned: when the host is an Azure VM
+              sample: 1
+            api_version:
+              description: The api-version of the attested document request.
+              type: str
+              returned: when the host is an Azure VM
+              sample: "2025-04-07"
+            document:
+              description: The document as IMDS returned it (C(encoding), C(signature) - base64 DER PKCS#7), for other verifiers.
+              type: dict
+              returned: when the host is an Azure VM
+            instance_identity:
+              description: The C(vmId), C(subscriptionId) and C(azEnvironment) of the instance metadata that the content was compared with.
+              type: dict
+              returned: when the host is an Azure VM
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -244,7 +244,7 @@ effective_after:
   sample: {"interface": "eth0", "gateway": "198.51.100.1", "error": ""}
 error:
   description: Stable keyword for a failure, V(no_default_route), V(interface), V(privilege), V(unsupported_os), V(timeout),
-    V(command), V(parse) or V(verify).
+    V(command), V(parse), V(verify) or V(argument) (an option out of range).
   returned: failure
   type: str
   sample: privilege

@@ -152,3 +152,56 @@ def test_ca_dir_written_and_loaded(tmp_path):
     again = CertificateAuthority(str(tmp_path))
     assert again.root_cert == x509.load_pem_x509_certificate(first)
     assert (tmp_path / "ca.pem").read_bytes() == first
+
+
+@pytest.mark.imds_emulator(profile={"emulator": {"attested": {"vm_id": "00000000-0000-4000-8000-000000000001",
+                                                              "subscription_id": "11111111-1111-4111-8111-111111111111"}}})
+def test_knob_vm_id_and_subscription(imds_emulator):
+    doc = fetch(imds_emulator)[1]
+    assert doc["vmId"] == "00000000-0000-4000-8000-000000000001" != imds_emulator.profile["compute"]["vmId"]
+    assert doc["subscriptionId"] == "11111111-1111-4111-8111-111111111111"
+    instance = call(imds_emulator.url, "/metadata/instance?api-version=2021-02-01").json()
+    assert instance["compute"]["vmId"] == imds_emulator.profile["compute"]["vmId"]
+
+
+@pytest.mark.imds_emulator(profile={"emulator": {"attested": {"clock_offset": 600}}})
+def test_knob_clock_offset(imds_emulator):
+    created = datetime.datetime.strptime(fetch(imds_emulator)[1]["timeStamp"]["createdOn"], "%m/%d/%y %H:%M:%S -0000")
+    ahead = created - datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    assert datetime.timedelta(seconds=590) < ahead < datetime.timedelta(seconds=610)
+
+
+@pytest.mark.parametrize("signed_attributes", [False, True])
+def test_knob_tamper_content(imds_emulator, signed_attributes):
+    imds_emulator.update_profile({"emulator": {"attested": {"tamper": "content", "signed_attributes": signed_attributes}}})
+    signed, doc, content, certs = fetch(imds_emulator)
+    vm_id = imds_emulator.profile["compute"]["vmId"]
+    assert doc["vmId"] != vm_id and len(doc["vmId"]) == len(vm_id)
+    assert sum(a != b for a, b in zip(doc["vmId"], vm_id)) == 1
+    signer = signed["signer_infos"][0]
+    leaf = leaf_of(signed, certs)
+    if signed_attributes:
+        digest = hashes.Hash(hashes.SHA256())
+        digest.update(content)
+        message_digest = next(a["values"][0].native for a in signer["signed_attrs"] if a["type"].native == "message_digest")
+        assert message_digest != digest.finalize()
+    else:
+        with pytest.raises(Exception):
+            leaf.public_key().verify(signer["signature"].native, content, padding.PKCS1v15(), hashes.SHA256())
+
+
+def test_knob_tamper_signature(imds_emulator):
+    imds_emulator.update_profile({"emulator": {"attested": {"tamper": "signature"}}})
+    signed, doc, content, certs = fetch(imds_emulator)
+    assert doc["vmId"] == imds_emulator.profile["compute"]["vmId"]
+    with pytest.raises(Exception):
+        leaf_of(signed, certs).public_key().verify(signed["signer_infos"][0]["signature"].native, content, padding.PKCS1v15(), hashes.SHA256())
+    imds_emulator.update_profile({"emulator": {"attested": {"tamper": None}}})
+    signed, doc, content, certs = fetch(imds_emulator)
+    leaf_of(signed, certs).public_key().verify(signed["signer_infos"][0]["signature"].native, content, padding.PKCS1v15(), hashes.SHA256())
+
+
+def test_knob_tamper_unknown(imds_emulator):
+    imds_emulator.update_profile({"emulator": {"attested": {"tamper": "nonsense"}}})
+    path = "/metadata/attested/document?api-version=2021-02-01"
+    assert call(imds_emulator.url, path).status == 500

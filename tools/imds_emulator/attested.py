@@ -224,8 +224,33 @@ def sign(data, cert, key, extra_certs=(), signed_attributes=False):
     return builder.sign(serialization.Encoding.DER, options)
 
 
-def attested_response(content, cert, key, extra_certs=(), signed_attributes=False):
-    """The response body of /metadata/attested/document."""
+TAMPER_CHOICES = ("content", "signature")
+
+
+def tamper_der(der, data, where):
+    """Flip one bit of a signed DER PKCS#7 after signing, keeping its ASN.1 structure intact.
+
+    ``content``: a character of the ``vmId`` value in the attached JSON ``data`` (it stays valid JSON);
+    ``signature``: the last byte, which is the end of the signer's signature value (no unsigned attributes).
+    """
+    der = bytearray(der)
+    if where == "content":
+        start = der.find(data)
+        marker = data.find(b'"vmId":"')
+        if start < 0 or marker < 0:
+            raise ValueError("tamper=content: the content or its vmId is not in the DER")
+        der[start + marker + len(b'"vmId":"')] ^= 0x01
+    elif where == "signature":
+        der[-1] ^= 0x01
+    else:
+        raise ValueError("tamper must be one of %s, got %r" % (", ".join(TAMPER_CHOICES), where))
+    return bytes(der)
+
+
+def attested_response(content, cert, key, extra_certs=(), signed_attributes=False, tamper=None):
+    """The response body of /metadata/attested/document (``tamper``: see :func:`tamper_der`)."""
     data = json.dumps(content, separators=(",", ":")).encode("utf-8")
     der = sign(data, cert, key, extra_certs, signed_attributes)
+    if tamper:
+        der = tamper_der(der, data, tamper)
     return {"encoding": "pkcs7", "signature": base64.b64encode(der).decode("ascii")}

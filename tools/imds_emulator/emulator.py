@@ -635,8 +635,13 @@ class Emulator:
         else:
             served = nonce
             self._last_nonce = nonce
-        compute = self.profile["compute"]
-        content = _attested.document_content(compute, version, served, int(knobs.get("lifetime", 21600)), bool(knobs.get("expired_document")))
+        compute = dict(self.profile["compute"])
+        for knob, field in (("vm_id", "vmId"), ("subscription_id", "subscriptionId")):
+            if knobs.get(knob) is not None:
+                compute[field] = str(knobs[knob])
+        now = _attested._utcnow() + _attested.datetime.timedelta(seconds=float(knobs.get("clock_offset") or 0))  # pylint: disable=protected-access
+        content = _attested.document_content(compute, version, served, int(knobs.get("lifetime", 21600)), bool(knobs.get("expired_document")),
+                                             now=now)
         ca = _attested.get_untrusted_ca() if knobs.get("untrusted_ca") else self._ca
         sans = knobs.get("san")
         if not sans:
@@ -645,7 +650,11 @@ class Emulator:
         aia = None if knobs.get("untrusted_ca") else self.url + "/_emulator/ca/intermediate.crt"
         cert, key = ca.leaf(list(sans), bool(knobs.get("expired_certificate")), aia)
         extra = [ca.intermediate_cert] if knobs.get("include_intermediate", True) else []
-        return json_response(200, _attested.attested_response(content, cert, key, extra, bool(knobs.get("signed_attributes"))))
+        try:
+            body = _attested.attested_response(content, cert, key, extra, bool(knobs.get("signed_attributes")), tamper=knobs.get("tamper"))
+        except ValueError as exc:  # a bad knob value: say so rather than drop the connection
+            return error(500, "emulator knob attested.tamper: %s" % exc)
+        return json_response(200, body)
 
     def _identity(self, path, query):
         if path.endswith("/info"):

@@ -36,6 +36,10 @@ DEFAULT_KNOBS = {
         "include_intermediate": True,     # put the intermediate CA in the PKCS#7 certificates set
         "lifetime": 21600,                # seconds between timeStamp.createdOn and expiresOn
         "stale_nonce": False,             # always answer with a stale cached nonce (like the stale-nonce fault)
+        "vm_id": None,                    # vmId in the signed content instead of compute.vmId
+        "subscription_id": None,          # subscriptionId in the signed content instead of compute.subscriptionId
+        "clock_offset": 0,                # seconds added to the emulator clock for timeStamp (skewed VM clock)
+        "tamper": None,                   # "content" or "signature": flip one bit there AFTER signing
     },
     "identity": {"token_lifetime": 3599},
     "scenarios": [],                      # scheduled-event scenarios started with the emulator

@@ -224,6 +224,17 @@ def test_unsupported_posix_os():
     assert result["error"] == "unsupported_os" and "FreeBSD" in result["msg"]
 
 
+@pytest.mark.parametrize("args, message", [
+    ({"metric": 10000}, "metric must be between 0 and 9999"),
+    ({"timeout": 0}, "timeout must be at least 1 second"),
+])
+def test_out_of_range_options_fail_with_a_keyword_and_no_command(args, message):
+    conn = FakeConnection("sh", LinuxHost("[]"))
+    result = _action(conn, args).run(task_vars={})
+    assert result["failed"] and result["msg"] == message and result["error"] == "argument"
+    assert conn.commands == []
+
+
 def test_linux_no_default_route():
     result = _action(FakeConnection("sh", LinuxHost("[]"))).run(task_vars={})
     assert result["error"] == "no_default_route"

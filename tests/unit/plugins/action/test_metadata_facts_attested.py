@@ -1,0 +1,79 @@
+# Copyright (c) imds.azure contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The metadata_facts action's attestation hook: nonce chosen before the module, verdict after it."""
+
+from __future__ import annotations
+
+from unittest.mock import MagicMock
+
+from ansible.playbook.play_context import PlayContext
+
+from ansible_collections.imds.azure.plugins.action.metadata_facts import ActionModule
+from ansible_collections.imds.azure.plugins.module_utils._facts import gather_facts
+
+
+def _action(args):
+    task = MagicMock()
+    task.args = dict(args)
+    task.async_val = 0
+    task.check_mode = False
+    task.diff = False
+    task.action = "imds.azure.metadata_facts"
+    action = ActionModule(task, MagicMock(), PlayContext(), loader=MagicMock(), templar=MagicMock(), shared_loader_obj=None)
+    calls = []
+
+    def execute_module(module_name, module_args, task_vars):  # the module, run in-process against the emulator
+        calls.append(dict(module_args))
+        return {"changed": False, "ansible_facts": {"azure_imds": gather_facts(dict(module_args))}}
+
+    action._execute_module = execute_module  # pylint: disable=protected-access
+    return action, calls
+
+
+def _args(emu, **extra):
+    args = {"endpoint": emu.url, "detect": "false", "gather_subset": ["instance", "attested"], "attested_ca_path": emu.ca_cert_path}
+    args.update(extra)
+    return args
+
+
+def test_verified_on_the_controller(imds_emulator):
+    action, calls = _action(_args(imds_emulator))
+    result = action.run(task_vars={})
+    attested = result["ansible_facts"]["azure_imds"]["attested"]
+    assert not result.get("failed"), result.get("msg")
+    assert attested["verified"] is True
+    assert len(calls) == 1 and calls[0]["attested_nonce"] == attested["nonce"]
+    sent = [r.query["nonce"] for r in imds_emulator.request_log if r.path == "/metadata/attested/document"]
+    assert sent == [attested["nonce"]]
+
+
+def test_each_run_has_its_own_nonce(imds_emulator):
+    nonces = set()
+    for _index in range(3):
+        action, _calls = _action(_args(imds_emulator))
+        nonces.add(action.run(task_vars={})["ansible_facts"]["azure_imds"]["attested"]["nonce"])
+    assert len(nonces) == 3
+
+
+def test_fails_by_default(imds_emulator_factory):
+    emu = imds_emulator_factory(profile={"emulator": {"attested": {"untrusted_ca": True}}})
+    result = _action(_args(emu))[0].run(task_vars={})
+    assert result["failed"] is True and result["attested_reason"] == "untrusted_signer"
+    result = _action(_args(emu, attested_required=False))[0].run(task_vars={})
+    assert not result.get("failed")
+    assert result["ansible_facts"]["azure_imds"]["attested"]["reason"] == "untrusted_signer"
+
+
+def test_bad_options_fail_before_the_module(imds_emulator, tmp_path):
+    for extra in ({"attested_ca_path": str(tmp_path / "missing.pem")}, {"attested_nonce": "1234567890"}, {"attested_clock_skew": -5}):
+        action, calls = _action(_args(imds_emulator, **extra))
+        result = action.run(task_vars={})
+        assert result["failed"] is True and calls == [], extra
+    assert imds_emulator.request_log == []
+
+
+def test_other_subsets_untouched(imds_emulator):
+    action, calls = _action({"endpoint": imds_emulator.url, "detect": "false"})
+    result = action.run(task_vars={})
+    assert "attested" not in result["ansible_facts"]["azure_imds"]
+    assert "attested_nonce" not in calls[0]
