@@ -3,6 +3,7 @@
 """Load balancer metadata and scheduled events."""
 
 import re
+import socket
 import time
 
 import pytest
@@ -130,3 +131,19 @@ def test_event_ids_seeded():
         with Emulator(rate_limit=None, seed=3, scenarios=["Freeze,notice=60"]) as emu:
             ids.append(call(emu.url, SE).json()["Events"][0]["EventId"])
     assert ids[0] == ids[1]
+
+
+@pytest.mark.imds_emulator(profile={"emulator": {"scheduled_events_warmup": 1.5}})
+def test_warmup_holds_scheduled_events_until_the_service_is_on(imds_emulator):
+    # Other categories and requests without the header are not held.
+    assert call(imds_emulator.url, "/metadata/instance/compute/name?api-version=2021-02-01&format=text", timeout=1).text == "web-01"
+    assert call(imds_emulator.url, SE, metadata=False, timeout=1).status == 400
+    # The first request switches the service on: a client that gives up after 0.3 s gets nothing ...
+    with pytest.raises(socket.timeout):
+        call(imds_emulator.url, SE, timeout=0.3)
+    # ... and a patient one gets the document once the warm-up is over.
+    assert call(imds_emulator.url, SE, timeout=10).json() == {"DocumentIncarnation": 1, "Events": []}
+    # From then on it answers at once.
+    assert call(imds_emulator.url, SE).status == 200
+    statuses = [record.status for record in imds_emulator.request_log if record.path == "/metadata/scheduledevents"]
+    assert statuses[-2:] == [200, 200]

@@ -189,6 +189,7 @@ class Emulator:
         self._gated = {}
         self._profile_lock = threading.RLock()
         self._last_nonce = None
+        self._se_enabled_at = None   # monotonic time scheduled events finish switching on (warm-up knob)
         self._tokens = TokenIssuer(lambda: self.profile, ("imds-emulator-%s" % seed).encode())
         self.events = ScheduledEvents([self.profile["compute"].get("name", "")], random.Random("events-%s" % seed))
         self._initial_scenarios = list(self.profile["emulator"].get("scenarios") or []) + list(scenarios or ())
@@ -457,10 +458,30 @@ class Emulator:
             if identity:
                 return json_response(429, {"error": "too_many_requests", "error_description": "Too many requests"})
             return error(429, "Too many requests")
+        hold = self._scheduled_warmup(path, headers)
+        if hold > 0:
+            await asyncio.sleep(hold)
         response = self._route(method, path, query, duplicates, headers, body, stale)
         if truncate and response.body:
             response = Response(200, response.body[:max(1, len(response.body) // 2)], JSON_TYPE)
         return response
+
+    def _scheduled_warmup(self, path, headers):
+        """Seconds this request is held while scheduled events switch on (knob ``scheduled_events_warmup``).
+
+        Real IMDS switches scheduled events on with the first request, which can take minutes to answer.
+        Here the first well-formed request starts the warm-up; every request to the endpoint is answered
+        only once it is over (later requests are not held).
+        """
+        seconds = float(self.profile["emulator"].get("scheduled_events_warmup") or 0)
+        if seconds <= 0 or path.rstrip("/") != "/metadata/scheduledevents":
+            return 0.0
+        if (headers.get("Metadata") or "").strip().lower() != "true":
+            return 0.0
+        now = time.monotonic()
+        if self._se_enabled_at is None:
+            self._se_enabled_at = now + seconds
+        return max(0.0, self._se_enabled_at - now)
 
     # --- routing -----------------------------------------------------------------------------
 

@@ -43,6 +43,7 @@ DEFAULT_KNOBS = {
     },
     "identity": {"token_lifetime": 3599},
     "scenarios": [],                      # scheduled-event scenarios started with the emulator
+    "scheduled_events_warmup": 0,         # seconds the first scheduled-events request(s) are held (service switching on)
 }
 
 
