@@ -26,6 +26,8 @@ import time
 from unittest.mock import MagicMock
 from urllib.parse import urlsplit
 
+from bench._playbook import install_guard
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROUNDS = int(os.environ.get("IMDS_BENCH_WINDOWS_ROUNDS", "5"))
 ITEMS = int(os.environ.get("IMDS_BENCH_WINDOWS_ITEMS", "40"))
@@ -160,16 +162,8 @@ def _timing(bench):
           % (per["windows"] / per["linux"], per["windows"] / per["http"]))
 
 
-def _install_guard():
-    guard = os.path.join(ROOT, "tools", "netguard")
-    if guard not in sys.path:
-        sys.path.insert(0, guard)
-    import imds_netguard  # pylint: disable=import-outside-toplevel,import-error
-    imds_netguard.install()
-
-
 def _run():
-    _install_guard()
+    install_guard()
     tmp = tempfile.mkdtemp(prefix="imds-bench-windows-")
     try:
         _import_collection(tmp)

@@ -7,6 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: spread
 short_description: Pick N hosts that span as many Azure fault domains and zones as possible
+version_added: 0.1.0
 author:
   - imds.azure contributors (@imds-azure)
 description:

@@ -7,6 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: placement
 short_description: Group hosts by Azure fault domain, update domain, zone and tags from IMDS facts
+version_added: 0.1.0
 description:
   - Builds groups and host variables from the Azure Instance Metadata Service (IMDS) data that
     M(imds.azure.metadata_facts) gathered on each host. IMDS is only reachable from inside each

@@ -7,6 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: metadata
 short_description: Read values from the Azure Instance Metadata Service (IMDS)
+version_added: 0.1.0
 description:
   - Returns values from the Azure Instance Metadata Service (IMDS) by path, for example
     C(compute/platformFaultDomain) or C(network/interface/0/ipv4/ipAddress/0/privateIpAddress),

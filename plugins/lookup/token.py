@@ -7,6 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: token
 short_description: Get a managed-identity access token from the Azure Instance Metadata Service
+version_added: 0.1.0
 description:
   - Returns an access token for a resource (its App ID URI, such as C(https://vault.azure.net),
     C(https://storage.azure.com/) or C(https://management.azure.com/)) from the managed identity of the

@@ -8,6 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: metadata_facts
 short_description: Gather facts from the Azure Instance Metadata Service (IMDS)
+version_added: 0.1.0
 description:
   - Reads the Azure Instance Metadata Service of the VM the task runs on and returns the facts
     under C(ansible_facts['azure_imds']).

@@ -8,6 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: scheduled_events
 short_description: Read, wait for and approve Azure scheduled events (maintenance notices)
+version_added: 0.1.0
 description:
   - Reads the scheduled events of the VM the task runs on from the Azure Instance Metadata Service
     (C(/metadata/scheduledevents)). Azure announces there, minutes ahead, that the VM will be frozen
