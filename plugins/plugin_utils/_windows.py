@@ -361,10 +361,11 @@ class PowerShellTransport(object):
         script = request_script(method, url, headers, body, timeout)
         self.commands += 1
         self.log.append((method, url))
+        shown = url.split("?", 1)[0]  # messages never show the query, as on Linux
         try:
-            res = _run_censored(self.runner, script, "imds.azure: %s %s" % (method, url.split("?", 1)[0]), command_timeout(timeout))
+            res = _run_censored(self.runner, script, "imds.azure: %s %s" % (method, shown), command_timeout(timeout))
         except CommandTimeout as exc:
-            raise RemoteCommandError("the IMDS request %s %s did not return from the connection: %s" % (method, url, exc),
+            raise RemoteCommandError("the IMDS request %s %s did not return from the connection: %s" % (method, shown, exc),
                                      kind="timeout")
         data = _marked_payload(res.stdout, RESPONSE_MARKER)
         if data is None:
@@ -372,19 +373,19 @@ class PowerShellTransport(object):
                 raise ReadTimeout("the request command was stopped after %s s on the target" % command_timeout(timeout))
             raise RemoteCommandError(
                 "the PowerShell command for the IMDS request %s %s failed on the target (rc %s): %s" % (
-                    method, url, res.rc, " ".join((res.stderr or res.stdout or "no output").split())[:500]))
+                    method, shown, res.rc, " ".join((res.stderr or res.stdout or "no output").split())[:500]))
         if isinstance(data.get("error"), dict):
             error = transport_error(data["error"], timeout)
             if error is None:
                 raise RemoteCommandError("the PowerShell command for the IMDS request %s %s failed: %s"
-                                         % (method, url, _chain_message(data["error"].get("chain") or [])))
+                                         % (method, shown, _chain_message(data["error"].get("chain") or [])))
             raise error
         try:
             status = int(data["status"])
             raw = base64.b64decode((data.get("body") or "").encode("ascii"), validate=True)
         except (KeyError, TypeError, ValueError, binascii.Error):
             raise RemoteCommandError("the PowerShell command for the IMDS request %s %s printed an unreadable answer"
-                                     % (method, url))
+                                     % (method, shown))
         headers_out = data.get("headers") if isinstance(data.get("headers"), dict) else {}
         return Response(status, headers_out, raw)
 
@@ -484,6 +485,9 @@ class WindowsImds(object):
                 raise RemoteCommandError("reading the host information did not return from the connection: %s" % exc,
                                          kind="timeout")
             data = _marked_payload(res.stdout, HOSTINFO_MARKER)
+            if data is None and res.rc == TIMEOUT_RC:
+                raise RemoteCommandError("reading the SMBIOS table and environment of the Windows host was stopped after %s s"
+                                         % self.runner.timeout, kind="timeout")
             if data is None:
                 raise RemoteCommandError("reading the SMBIOS table and environment of the Windows host failed (rc %s): %s"
                                          % (res.rc, " ".join((res.stderr or res.stdout or "no output").split())[:500]))

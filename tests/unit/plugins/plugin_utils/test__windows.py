@@ -205,8 +205,10 @@ def test_hung_connection_fails_without_retry(monkeypatch):
 def test_garbled_answer_is_a_command_error():
     bad = _windows.RESPONSE_MARKER + base64.b64encode(b'{"status": "x"}').decode()
     transport, dummy = transport_for(wf.FakeWindowsHost(override=lambda script: (0, bad, "")))
-    with pytest.raises(_windows.RemoteCommandError):
-        transport.request("GET", "http://169.254.169.254/metadata/versions", {}, None, 2)
+    with pytest.raises(_windows.RemoteCommandError) as err:
+        transport.request("GET", "http://169.254.169.254/metadata/attested/document?api-version=2021-02-01&nonce=1234", {}, None, 2)
+    # as on Linux, messages name the path only: the query can hold the attested nonce
+    assert "/metadata/attested/document printed" in str(err.value) and "nonce" not in str(err.value)
 
 
 # --------------------------------------------------------------------- SMBIOS detection
@@ -250,6 +252,14 @@ def test_no_host_command_when_nothing_is_needed():
     host = wf.FakeWindowsHost()
     windows = _windows.WindowsImds(FakeAction(host))
     assert windows.env("AZURE_IMDS_ENDPOINT") is None and host.commands == []
+
+
+def test_host_command_stopped_on_the_target_is_a_timeout():
+    host = wf.FakeWindowsHost(override=lambda script: (_commands.TIMEOUT_RC, "", _commands.TIMEOUT_MARKER))
+    windows = _windows.WindowsImds(FakeAction(host), detect=True)
+    with pytest.raises(_windows.RemoteCommandError) as err:
+        windows.detector()
+    assert err.value.kind == "timeout" and "stopped after 30 s" in str(err.value)
 
 
 def test_failing_host_command_is_reported():
