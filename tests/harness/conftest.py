@@ -16,3 +16,7 @@ for _path in (COLLECTION_ROOT, NETGUARD_DIR):
 import imds_netguard  # noqa: E402  pylint: disable=wrong-import-position
 
 imds_netguard.install()
+# These suites aim connections at 169.254.169.254 on purpose, to see them blocked: with the
+# guard switched off (IMDS_NETGUARD=off) they would really connect, so they refuse to run.
+if not imds_netguard._installed:  # pylint: disable=protected-access
+    raise RuntimeError("the network guard is off (IMDS_NETGUARD=off?): the harness tests must not run without it")

@@ -84,6 +84,7 @@ def test_is_loopback_rules():
 
 def _guarded_env(log_path):
     env = dict(os.environ)
+    env.pop("IMDS_NETGUARD", None)  # never let a switched-off guard reach a process that aims at IMDS
     env["PYTHONPATH"] = NETGUARD_DIR
     env["IMDS_NETGUARD_LOG"] = str(log_path)
     return env
