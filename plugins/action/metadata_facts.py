@@ -32,12 +32,12 @@ class ActionModule(ActionBase):
         del tmp  # tmp no longer has any effect
         module_args = dict(self._task.args)
         try:
-            self._attest_run = _attest.prepare(module_args)  # chooses the attested nonce on the controller
+            attest_run = _attest.prepare(module_args)  # chooses the attested nonce on the controller
         except _attest.AttestConfigError as exc:
             return dict(result, failed=True, msg=str(exc))
         result.update(self._gather(module_args, task_vars))
         if not result.get("failed"):
-            result = self._after_gather(result, module_args, task_vars)
+            result = self._after_gather(result, module_args, task_vars, attest_run)
         return result
 
     def _gather(self, module_args, task_vars):
@@ -47,12 +47,11 @@ class ActionModule(ActionBase):
             return _windows.run_module_on_controller(self, _facts.run_module, _facts.ARGUMENT_SPEC, module_args, detect=detect)
         return self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars)
 
-    def _after_gather(self, result, module_args, task_vars):
+    def _after_gather(self, result, module_args, task_vars, attest_run):
         """Controller-side work on a successful result: verify the attested document."""
-        run = getattr(self, "_attest_run", None)
-        if run is None:
+        if attest_run is None:
             return result
         try:
-            return _attest.complete(result, run, module_args, lambda args: self._gather(args, task_vars))
+            return _attest.complete(result, attest_run, module_args, lambda args: self._gather(args, task_vars))
         except _attest.AttestConfigError as exc:
             return dict(result, failed=True, msg=str(exc))
