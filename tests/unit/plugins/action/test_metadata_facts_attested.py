@@ -6,20 +6,13 @@ from __future__ import annotations
 
 from unittest.mock import MagicMock
 
-from ansible.playbook.play_context import PlayContext
-
 from ansible_collections.imds.azure.plugins.action.metadata_facts import ActionModule
 from ansible_collections.imds.azure.plugins.module_utils._facts import gather_facts
+from ansible_collections.imds.azure.tests.unit.plugins.action.action_fixtures import make_action
 
 
 def _action(args):
-    task = MagicMock()
-    task.args = dict(args)
-    task.async_val = 0
-    task.check_mode = False
-    task.diff = False
-    task.action = "imds.azure.metadata_facts"
-    action = ActionModule(task, MagicMock(), PlayContext(), loader=MagicMock(), templar=MagicMock(), shared_loader_obj=None)
+    action = make_action(ActionModule, "imds.azure.metadata_facts", MagicMock(), args)
     calls = []
 
     def execute_module(module_name, module_args, task_vars):  # the module, run in-process against the emulator

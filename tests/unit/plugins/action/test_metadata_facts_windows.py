@@ -6,7 +6,6 @@ connection whose commands are carried out against the IMDS emulator."""
 from __future__ import annotations
 
 import functools
-from unittest.mock import MagicMock
 
 import pytest
 
@@ -15,21 +14,16 @@ from ansible.playbook.play_context import PlayContext
 from ansible_collections.imds.azure.plugins.action.metadata_facts import ActionModule
 from ansible_collections.imds.azure.plugins.module_utils import _client, _detect, _facts
 from ansible_collections.imds.azure.plugins.plugin_utils import _windows
+from ansible_collections.imds.azure.tests.unit.plugins.action.action_fixtures import make_action as _make_action
 from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import windows_fake as wf
 
 
 def make_action(host, args=None, check_mode=False, no_log=False):
-    task = MagicMock()
-    task.args = dict(args or {})
-    task.async_val = 0
-    task.check_mode = check_mode
-    task.diff = False
-    task.no_log = no_log
-    task.action = "imds.azure.metadata_facts"
     play_context = PlayContext()
     play_context.no_log = no_log
     conn = wf.FakePowerShellConnection(host, play_context)
-    action = ActionModule(task, conn, play_context, loader=MagicMock(), templar=MagicMock(), shared_loader_obj=None)
+    action = _make_action(ActionModule, "imds.azure.metadata_facts", conn, args, check_mode=check_mode, no_log=no_log,
+                          play_context=play_context)
     return action, conn
 
 

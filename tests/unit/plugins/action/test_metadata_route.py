@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-from unittest.mock import MagicMock
 
 import pytest
 
@@ -15,6 +14,7 @@ from ansible.plugins.loader import shell_loader
 
 from ansible_collections.imds.azure.plugins.action.metadata_route import ActionModule
 from ansible_collections.imds.azure.plugins.plugin_utils import _commands, _route
+from ansible_collections.imds.azure.tests.unit.plugins.action.action_fixtures import make_action
 from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import route_fixtures as fx
 
 
@@ -47,15 +47,10 @@ class FakeConnection:
 
 
 def _action(conn, args=None, check_mode=False, diff=False):
-    task = MagicMock()
-    task.args = dict(args or {})
-    task.async_val = 0
-    task.check_mode = check_mode
-    task.diff = diff
-    task.action = "imds.azure.metadata_route"
     play_context = PlayContext()
     play_context.executable = "/bin/sh"
-    action = ActionModule(task, conn, play_context, loader=MagicMock(), templar=MagicMock(), shared_loader_obj=None)
+    action = make_action(ActionModule, "imds.azure.metadata_route", conn, args, check_mode=check_mode, diff=diff,
+                         play_context=play_context)
     action._get_remote_user = lambda: "admin"  # pylint: disable=protected-access
     return action
 

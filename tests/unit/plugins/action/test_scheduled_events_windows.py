@@ -12,21 +12,15 @@ from ansible.playbook.play_context import PlayContext
 
 from ansible_collections.imds.azure.plugins.action.scheduled_events import ActionModule
 from ansible_collections.imds.azure.plugins.module_utils._scheduled import execute
+from ansible_collections.imds.azure.tests.unit.plugins.action.action_fixtures import make_action as _make_action
 from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import windows_fake as wf
 
 SE = "/metadata/scheduledevents"
 
 
 def make_action(conn, args, check_mode=False, async_val=0):
-    task = MagicMock()
-    task.args = dict(args)
-    task.async_val = async_val
-    task.check_mode = check_mode
-    task.diff = False
-    task.no_log = False
-    task.action = "imds.azure.scheduled_events"
-    return ActionModule(task, conn, conn._play_context or PlayContext(), loader=MagicMock(), templar=MagicMock(),
-                        shared_loader_obj=None)
+    return _make_action(ActionModule, "imds.azure.scheduled_events", conn, args, check_mode=check_mode, async_val=async_val,
+                        play_context=conn._play_context or PlayContext())
 
 
 def run(host, args, **kwargs):

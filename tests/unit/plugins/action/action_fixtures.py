@@ -1,0 +1,25 @@
+# Copyright (c) imds.azure contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Building an action plugin for one task, as the task executor would."""
+
+from __future__ import annotations
+
+from unittest.mock import MagicMock
+
+from ansible.playbook.play_context import PlayContext
+
+
+def make_action(action_class, name, connection, args=None, check_mode=False, diff=False, no_log=False, async_val=0,
+                play_context=None):
+    """``action_class`` for task ``name`` (an FQCN) over ``connection``, with a mocked loader and templar."""
+    task = MagicMock()
+    task.args = dict(args or {})
+    task.async_val = async_val
+    task.check_mode = check_mode
+    task.diff = diff
+    task.no_log = no_log
+    task.action = name
+    if play_context is None:
+        play_context = PlayContext()
+        play_context.no_log = no_log
+    return action_class(task, connection, play_context, loader=MagicMock(), templar=MagicMock(), shared_loader_obj=None)
