@@ -16,6 +16,7 @@ import time
 import urllib.parse
 
 from . import attested as _attested
+from . import hostile as _hostile
 from . import profile as _profile
 from .faults import parse_faults
 from .identity import IdentityError, TokenIssuer
@@ -343,6 +344,9 @@ class Emulator:
                     await asyncio.sleep(response.stall)
                     writer.transport.abort()
                     return
+                if response.action in _hostile.DELIVERIES:
+                    await _hostile.deliver(writer, response, self._encode(response, False, version), REASONS.get(response.status, "Unknown"))
+                    return
                 data = self._encode(response, keep_alive, version)
                 writer.write(data[:len(data) - len(response.body)] if method == "HEAD" else data)
                 await writer.drain()
@@ -420,12 +424,12 @@ class Emulator:
         finally:
             if counted:
                 self._id_inflight -= 1
-        record.status = 0 if response.action else response.status
+        record.status = 0 if response.action in ("reset", "stall") else response.status
         return response
 
     async def _handle_metadata(self, method, path, query, duplicates, headers, body, identity):
         now = time.monotonic()
-        delay, terminal, truncate, stale = 0.0, None, False, False
+        delay, terminal, truncate, stale, hostile = 0.0, None, False, False, []
         for fault in self._faults:
             kind = fault.kind
             if kind == "latency":
@@ -435,6 +439,9 @@ class Emulator:
                 truncate = truncate or fault.fires(self._rng, path, now)
             elif kind == "stale-nonce":
                 stale = stale or fault.fires(self._rng, path, now)
+            elif kind in _hostile.KINDS:
+                if fault.fires(self._rng, path, now):
+                    hostile.append(fault)
             elif terminal is None and fault.fires(self._rng, path, now):
                 terminal = fault
         if delay:
@@ -464,6 +471,8 @@ class Emulator:
         response = self._route(method, path, query, duplicates, headers, body, stale)
         if truncate and response.body:
             response = Response(200, response.body[:max(1, len(response.body) // 2)], JSON_TYPE)
+        if hostile:
+            response = _hostile.apply(response, hostile, path, Response)
         return response
 
     def _scheduled_warmup(self, path, headers):

@@ -7,6 +7,8 @@ Private to the IMDS emulator (tools/imds_emulator); never imported by the collec
 
 import time
 
+from .hostile import KINDS as HOSTILE_KINDS
+
 # kind -> how its value is read. "ratio" kinds use the value as the probability (times ``ratio=``).
 KINDS = {
     "gone": "seconds",
@@ -19,6 +21,7 @@ KINDS = {
     "truncate": "ratio",
     "stale-nonce": "ratio",
 }
+KINDS.update(HOSTILE_KINDS)
 
 
 class FaultError(ValueError):
