@@ -189,15 +189,15 @@ class LookupModule(LookupBase):
         except TokenError as exc:
             message = "%s for %s (%s); nothing of the answer is shown because it may hold a token" % (exc, resource, who)
         except ImdsRejected as exc:
-            text = scrub(exc.error or "")
-            if "identity not found" in text.lower():
+            # The client never puts the token endpoint's body in its messages; neither does this.
+            if "identity not found" in (exc.error or "").lower():
                 if selector is None:
                     message = ("%s was not found: this VM has no system-assigned managed identity (and not exactly one "
                                "user-assigned identity). Assign one, or name a user-assigned identity with client_id, "
-                               "object_id or msi_res_id (IMDS: HTTP %s %s)" % (who, exc.status, text))
+                               "object_id or msi_res_id (IMDS: HTTP %s, Identity not found)" % (who, exc.status))
                 else:
                     message = ("%s was not found: it is not assigned to this VM, or the %s is wrong "
-                               "(IMDS: HTTP %s %s)" % (who, selector, exc.status, text))
+                               "(IMDS: HTTP %s, Identity not found)" % (who, selector, exc.status))
             else:
                 message = "IMDS refused a token for %s (%s): %s" % (resource, who, scrub(str(exc)))
         except ImdsNotImds as exc:

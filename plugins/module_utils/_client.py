@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import random
 import re
@@ -20,16 +21,14 @@ import threading
 import time
 
 from ansible.module_utils.six.moves.urllib.parse import quote, urlsplit  # pylint: disable=import-error
-from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError  # pylint: disable=import-error
-from ansible.module_utils.six.moves.urllib import request as urllib_request  # pylint: disable=import-error
 from ansible.module_utils.six.moves import http_client  # pylint: disable=import-error
 
 __all__ = [
     "DEFAULT_ENDPOINT", "CATEGORIES", "SCHEDULED_EVENTS_VERSIONS", "CATEGORY_MINIMUM_VERSION",
-    "ImdsClient", "Response", "UrlTransport",
-    "TransportError", "ConnectError", "ConnectTimeout", "ReadTimeout", "ConnectionReset",
+    "RESPONSE_LIMITS", "ImdsClient", "Response", "UrlTransport",
+    "TransportError", "ConnectError", "ConnectTimeout", "ReadTimeout", "ConnectionReset", "NotSent", "format_seconds",
     "ImdsError", "ImdsConfigError", "ImdsUnreachable", "ImdsTimeout", "ImdsRejected", "ImdsNotFound",
-    "ImdsThrottled", "ImdsServerError", "ImdsNotImds",
+    "ImdsThrottled", "ImdsServerError", "ImdsNotImds", "ImdsTooLarge",
 ]
 
 DEFAULT_ENDPOINT = "http://169.254.169.254"
@@ -60,6 +59,23 @@ NOT_FOUND_RETRIES = 3         # 404 on a category root (IMDS "updating"); deeper
 DEFAULT_CONNECT_RETRIES = 3   # refused / unreachable / connect timeout
 RETRY_AFTER_CAP = 60.0
 
+# Size limits (docs/docsite/rst/facts.rst "Limits and what happens at them"), in bytes. Azure's own
+# documents are a few kilobytes; the instance document carries the user data (at most 64 KB) too.
+KIB = 1024
+MIB = 1024 * KIB
+RESPONSE_LIMITS = {
+    "instance": MIB,
+    "loadbalancer": MIB,
+    "scheduledevents": MIB,
+    "attested": 64 * KIB,
+    "identity": 64 * KIB,
+    "versions": 64 * KIB,
+}
+MAX_RESPONSE_BYTES = max(RESPONSE_LIMITS.values())   # what UrlTransport reads at most, of any answer
+ERROR_BODY_LIMIT = 64 * KIB   # an error answer longer than this is not parsed (IMDS's are one line)
+MAX_JSON_DEPTH = 32           # IMDS documents nest a few levels; deeper JSON is refused
+_READ_SIZE = 64 * KIB
+
 _VERSION_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$")
 _SEGMENT_RE = re.compile(r"^[A-Za-z0-9_~.-]+$")
 _QUERY_KEY_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -67,22 +83,30 @@ _CONTROL_RE = re.compile(r"[\x00-\x20\x7f]")
 _RESERVED_QUERY = ("api-version", "format")
 _NO_LOAD_BALANCER_RE = re.compile(r"no\s+load\s*balancer\s+metadata", re.IGNORECASE)
 _DOCKER_UNREACHABLE_RE = re.compile(r"unreachable", re.IGNORECASE)
+_SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
+# Categories whose answers may hold secrets: no part of their bodies ever appears in a message.
+SECRET_CATEGORIES = ("identity",)
 
 
 # --------------------------------------------------------------------------- transport
 
 class Response(object):
-    """What a transport returns: status code, headers (lower-case names) and raw body bytes."""
+    """What a transport returns: status code, headers (lower-case names) and raw body bytes.
 
-    __slots__ = ("status", "headers", "body")
+    ``truncated`` is True when the transport stopped reading because the answer was larger than
+    it accepts (``body`` then holds only the part it read).
+    """
 
-    def __init__(self, status, headers=None, body=b""):
+    __slots__ = ("status", "headers", "body", "truncated")
+
+    def __init__(self, status, headers=None, body=b"", truncated=False):
         self.status = int(status)
         self.headers = dict((str(k).lower(), str(v)) for k, v in (headers or {}).items())
         self.body = body if body is not None else b""
+        self.truncated = bool(truncated)
 
     def __repr__(self):
-        return "Response(status=%r, %d bytes)" % (self.status, len(self.body))
+        return "Response(status=%r, %d bytes%s)" % (self.status, len(self.body), ", truncated" if self.truncated else "")
 
 
 class TransportError(Exception):
@@ -111,89 +135,137 @@ class ConnectionReset(TransportError):
     connected = True
 
 
+class NotSent(TransportError):
+    """The request was not sent: a local limit (the lookups' request pacing) had no free slot in time."""
+
+
 def _is_timeout(exc):
     return isinstance(exc, (socket.timeout, TimeoutError)) or "timed out" in str(exc).lower()
 
 
-class _RefuseRedirects(urllib_request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None  # the 3xx reaches the client as an HTTPError, which reports it
+def format_seconds(value):
+    """A duration for messages: ``5``, ``1.77``, ``0.5`` (never ``1.771996541000135``)."""
+    return ("%.2f" % value).rstrip("0").rstrip(".")
 
 
-def _build_opener(scheme, validate_certs):
-    # Only the handlers IMDS needs: build_opener() would add an HTTPS handler whose TLS context
-    # reads the CA store (about 25 ms) even for IMDS's plain http.
-    opener = urllib_request.OpenerDirector()
-    handlers = [urllib_request.ProxyHandler({}), urllib_request.UnknownHandler(), urllib_request.HTTPDefaultErrorHandler(),
-                _RefuseRedirects(), urllib_request.HTTPErrorProcessor()]
-    if scheme == "https":
-        context = ssl.create_default_context()
-        if not validate_certs:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        handlers.append(urllib_request.HTTPSHandler(context=context))
-    else:
-        handlers.append(urllib_request.HTTPHandler())
-    for handler in handlers:
-        opener.add_handler(handler)
-    return opener
+class _DeadlineReader(io.RawIOBase):
+    """Reads a socket until a fixed moment: every read waits at most for the time that is left.
+
+    A socket timeout alone bounds each read, so a server that sends one byte a second would never
+    time out; this bounds the status line, the headers and the body together.
+    """
+
+    def __init__(self, sock, stop_at):
+        super(_DeadlineReader, self).__init__()
+        self._sock = sock
+        # A reference of its own: HTTPConnection.close() then leaves the socket open for the body.
+        self._raw = sock.makefile("rb", buffering=0)
+        self._stop_at = stop_at
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        remaining = self._stop_at - time.monotonic()
+        if remaining <= 0:
+            raise socket.timeout("timed out")
+        self._sock.settimeout(remaining)
+        return self._raw.readinto(buffer)
+
+    def close(self):
+        if not self.closed:
+            self._raw.close()
+        super(_DeadlineReader, self).close()
+
+
+class _DeadlineSocket(object):
+    """What http.client's response reads from: the connection's socket behind a _DeadlineReader."""
+
+    def __init__(self, sock, stop_at):
+        self._sock = sock
+        self._stop_at = stop_at
+
+    def makefile(self, mode, *args, **kwargs):
+        return io.BufferedReader(_DeadlineReader(self._sock, self._stop_at))
 
 
 class UrlTransport(object):
-    """Default transport: a urllib opener with proxies bypassed and redirects refused.
+    """Default transport: one plain http.client connection per request.
 
-    The empty proxy handler means ``http_proxy``, ``https_proxy`` and ``no_proxy`` in the
-    environment are never consulted. Redirects are not followed: IMDS never redirects, so only
-    the configured endpoint is ever contacted. ansible-core's open_url is not used because it
-    builds a TLS context per request (about 60 ms), even for plain http.
+    No proxy is ever used (``http_proxy``, ``https_proxy`` and ``no_proxy`` are never consulted) and
+    redirects are never followed: a 3xx reaches the client, which reports it. ``timeout`` bounds
+    the whole attempt -- connect, request, status line, headers and body -- not each read. At most
+    ``max_body`` bytes of a body are read; a longer answer comes back ``truncated`` and the
+    connection is dropped, so memory stays bounded whatever the server sends.
     """
 
-    def __init__(self, validate_certs=True):
+    def __init__(self, validate_certs=True, max_body=None):
         self.validate_certs = validate_certs
-        self._openers = {}
+        self.max_body = MAX_RESPONSE_BYTES if max_body is None else int(max_body)
+        self._tls = None
 
-    def _open(self, request, timeout):
-        opener = self._openers.get(request.type)
-        if opener is None:
-            opener = self._openers[request.type] = _build_opener(request.type, self.validate_certs)
-        return opener.open(request, timeout=timeout)
+    def _connection(self, parts, timeout):
+        if parts.scheme == "https":
+            if self._tls is None:
+                self._tls = ssl.create_default_context()
+                if not self.validate_certs:
+                    self._tls.check_hostname = False
+                    self._tls.verify_mode = ssl.CERT_NONE
+            return http_client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout, context=self._tls)
+        return http_client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
 
     def request(self, method, url, headers, body, timeout):
-        headers = dict(headers, **{"User-Agent": USER_AGENT})
-        try:
-            response = self._open(urllib_request.Request(url, data=body, headers=headers, method=method), timeout)
-        except HTTPError as exc:
-            try:
-                data = exc.read() if exc.fp is not None else b""
-            except Exception:  # pylint: disable=broad-except
-                data = b""
-            return Response(exc.code, exc.headers or {}, data)
-        except URLError as exc:
-            reason = exc.reason
-            if _is_timeout(reason):
-                raise ConnectTimeout("connection timed out after %s s" % timeout)
-            raise ConnectError(_reason_text(reason))
-        except (socket.timeout, TimeoutError):
-            raise ReadTimeout("no answer within %s s" % timeout)
-        except (http_client.HTTPException, ConnectionError) as exc:
-            raise ConnectionReset(_reason_text(exc) or exc.__class__.__name__)
-        except OSError as exc:
-            if _is_timeout(exc):
-                raise ReadTimeout("no answer within %s s" % timeout)
-            raise ConnectionReset(_reason_text(exc))
+        stop_at = time.monotonic() + timeout
+        parts = urlsplit(url)
+        connection = self._connection(parts, timeout)
+        connection.response_class = lambda sock, *args, **kwargs: http_client.HTTPResponse(_DeadlineSocket(sock, stop_at), *args, **kwargs)
+        response = None
         try:
             try:
-                data = response.read()
+                connection.connect()
             except (socket.timeout, TimeoutError):
-                raise ReadTimeout("the answer did not complete within %s s" % timeout)
-            except (http_client.HTTPException, ConnectionError, OSError) as exc:
-                raise ConnectionReset("connection lost while reading the answer (%s)" % (_reason_text(exc) or exc.__class__.__name__))
-            return Response(response.status if hasattr(response, "status") else response.getcode(), response.headers or {}, data)
-        finally:
+                raise ConnectTimeout("connection timed out after %s s" % format_seconds(timeout))
+            except OSError as exc:
+                if _is_timeout(exc):
+                    raise ConnectTimeout("connection timed out after %s s" % format_seconds(timeout))
+                raise ConnectError(_reason_text(exc))
+            target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+            sent = dict(headers, **{"User-Agent": USER_AGENT, "Connection": "close"})
             try:
+                connection.request(method, target, body=body, headers=sent)
+                response = connection.getresponse()
+            except (socket.timeout, TimeoutError):
+                raise ReadTimeout("no complete status line and headers within %s s" % format_seconds(timeout))
+            except (http_client.HTTPException, OSError) as exc:
+                if _is_timeout(exc):
+                    raise ReadTimeout("no complete status line and headers within %s s" % format_seconds(timeout))
+                raise ConnectionReset(_reason_text(exc) or exc.__class__.__name__)
+            try:
+                data, truncated = self._read_body(response)
+            except (socket.timeout, TimeoutError):
+                raise ReadTimeout("the answer (HTTP %d) did not complete within %s s" % (response.status, format_seconds(timeout)))
+            except (http_client.HTTPException, OSError) as exc:
+                if _is_timeout(exc):
+                    raise ReadTimeout("the answer (HTTP %d) did not complete within %s s" % (response.status, format_seconds(timeout)))
+                raise ConnectionReset("connection lost while reading the answer (%s)" % (_reason_text(exc) or exc.__class__.__name__))
+            return Response(response.status, dict(response.getheaders()), data, truncated)
+        finally:
+            if response is not None:
                 response.close()
-            except Exception:  # pylint: disable=broad-except
-                pass
+            connection.close()
+
+    def _read_body(self, response):
+        """(body, truncated): at most ``max_body`` bytes, never the whole of a longer answer."""
+        declared = response.getheader("content-length")
+        if declared is not None and declared.strip().isdigit() and int(declared) > self.max_body:
+            return b"", True
+        data = bytearray()
+        while len(data) <= self.max_body:
+            chunk = response.read(min(_READ_SIZE, self.max_body + 1 - len(data)))
+            if not chunk:
+                return bytes(data), False
+            data += chunk
+        return bytes(data[:self.max_body]), True
 
 
 def _reason_text(reason):
@@ -217,12 +289,13 @@ class ImdsError(Exception):
 
     Attributes: ``url`` (what was requested, no secrets), ``status`` (last HTTP status or None),
     ``attempts`` (HTTP attempts made), ``imds_answered`` (True when something that looks like
-    IMDS -- a JSON answer -- responded at least once), ``error`` (IMDS's own error text, if any).
+    IMDS -- a JSON answer -- responded at least once), ``error`` (IMDS's own error text, if any),
+    ``connected`` (True when some attempt got a connection, even if no answer came back).
     """
 
     kind = "error"
 
-    def __init__(self, message, url=None, status=None, attempts=0, imds_answered=False, error=None):
+    def __init__(self, message, url=None, status=None, attempts=0, imds_answered=False, error=None, connected=None):
         super(ImdsError, self).__init__(message)
         self.message = message
         self.url = url
@@ -230,6 +303,7 @@ class ImdsError(Exception):
         self.attempts = attempts
         self.imds_answered = imds_answered
         self.error = error
+        self.connected = status is not None if connected is None else bool(connected)
 
     def __str__(self):
         return self.message
@@ -293,11 +367,21 @@ class ImdsNotImds(ImdsError):
     kind = "not_imds"
 
 
+class ImdsTooLarge(ImdsNotImds):
+    """An answer (or the user data in it) larger than the documented limits: refused, not retried."""
+
+    kind = "too_large"
+
+
 # --------------------------------------------------------------------------- helpers
 
 def validate_endpoint(endpoint):
     """Return the normalised endpoint (``scheme://host[:port]``) or raise ImdsConfigError."""
-    if not isinstance(endpoint, str) or not endpoint:
+    if endpoint == "":
+        raise ImdsConfigError("endpoint is empty: give a URL such as %s, or leave the option out for that default. An empty "
+                              "value (for example a variable that templates to '') is refused, never taken to mean the "
+                              "default" % DEFAULT_ENDPOINT)
+    if not isinstance(endpoint, str):
         raise ImdsConfigError("endpoint must be a non-empty URL such as %s" % DEFAULT_ENDPOINT)
     if _CONTROL_RE.search(endpoint):
         raise ImdsConfigError("endpoint %r contains whitespace or control characters" % endpoint)
@@ -392,27 +476,77 @@ def _snippet(text, limit=80):
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _parse_error_body(body):
+def _printable(text):
+    """``text`` with lone UTF-16 surrogates written as escapes, so that it can always be encoded."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _parse_error_body(response):
     """Return (error text, newest-versions list, is_json) for an error answer."""
+    body = response.body
+    if response.truncated or len(body) > ERROR_BODY_LIMIT:
+        return _printable(_snippet(body[:ERROR_BODY_LIMIT].decode("utf-8", "replace"))), [], False
     try:
         text = body.decode("utf-8")
         data = json.loads(text)
-    except (UnicodeDecodeError, ValueError):
-        try:
-            return _snippet(body.decode("utf-8", "replace")), [], False
-        except Exception:  # pylint: disable=broad-except
-            return "", [], False
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return _printable(_snippet(body.decode("utf-8", "replace"))), [], False
     if not isinstance(data, dict):
-        return _snippet(text), [], True
+        return _printable(_snippet(text)), [], True
     error = data.get("error")
     description = data.get("error_description")
-    message = str(error) if error is not None else _snippet(text)
-    if description:
-        message = "%s: %s" % (message, description)
+    message = _snippet(error, 500) if isinstance(error, str) else _snippet(text)
+    if isinstance(description, str) and description:
+        message = "%s: %s" % (message, _snippet(description, 500))
     newest = data.get("newest-versions") or []
     if not isinstance(newest, list):
         newest = []
-    return message, [str(v) for v in newest], True
+    return _printable(message), [str(v) for v in newest], True
+
+
+def _withheld(response, is_json):
+    """What a message says instead of the body of an answer that may hold a secret."""
+    if not response.body:
+        return "no body"
+    return "a %s body of %d bytes, not shown because the answers of this endpoint may hold tokens" % (
+        "JSON" if is_json else "non-JSON", len(response.body))
+
+
+def _size(count):
+    for unit, name in ((MIB, "MiB"), (KIB, "KiB")):
+        if count >= unit and count % unit == 0:
+            return "%d %s" % (count // unit, name)
+    return "%d bytes" % count
+
+
+def _json_problem(data, secret):
+    """Why decoded JSON cannot come from IMDS (nesting too deep, lone surrogates), or None.
+
+    Iterative, so that a deep document cannot exhaust the stack here either.
+    """
+    stack = [(data, 1, ())]
+    while stack:
+        node, depth, where = stack.pop()
+        if isinstance(node, dict):
+            items = node.items()
+        elif isinstance(node, list):
+            items = enumerate(node)
+        else:
+            if isinstance(node, str) and _SURROGATE_RE.search(node):
+                return _surrogate_problem(where, secret)
+            continue
+        if depth > MAX_JSON_DEPTH:
+            return "is nested more than %d levels deep" % MAX_JSON_DEPTH
+        for key, value in items:
+            if isinstance(key, str) and _SURROGATE_RE.search(key):
+                return _surrogate_problem(where + (key,), secret)
+            stack.append((value, depth + 1, where + (key,)))
+    return None
+
+
+def _surrogate_problem(where, secret):
+    place = "" if secret else " at %s" % ("/".join(_printable(str(part)) for part in where) or "the top")
+    return "holds a lone UTF-16 surrogate (an unpaired \\uD800-\\uDFFF escape)%s, which is not Unicode text" % place
 
 
 # --------------------------------------------------------------------------- client
@@ -618,6 +752,7 @@ class ImdsClient(object):
         url = self._url(category, encoded_path, pairs, version)
         shown = url.split("?", 1)[0][len(self.endpoint):]
         label = "%s %s" % (method, shown)
+        secret = category in SECRET_CATEGORIES
         headers = {"Metadata": "true"}
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -629,6 +764,7 @@ class ImdsClient(object):
         not_found = 0
         gone_since = None
         imds_answered = False
+        connected = False
         while True:
             remaining = stop_at - self._clock()
             attempt_timeout = min(self.timeout, remaining)
@@ -644,50 +780,58 @@ class ImdsClient(object):
                 cls = ImdsTimeout if isinstance(exc, ConnectTimeout) else ImdsUnreachable
                 failure = (cls, "cannot connect to %s (%s)" % (self.endpoint, exc), ("connect", cls.kind), None, None)
                 if connect_failures > self.connect_retries:
-                    raise self._final(cls, failure[1], label, url, None, attempts, start, imds_answered, None, hint=True)
+                    raise self._final(cls, failure[1], label, url, None, attempts, start, imds_answered, None, hint=True,
+                                      connected=connected)
+                delay = self._backoff(retries, BACKOFF_CAP)
+            except NotSent as exc:
+                failure = (ImdsThrottled, "the request was not sent: %s" % exc, ("not-sent",), None, None)
                 delay = self._backoff(retries, BACKOFF_CAP)
             except ReadTimeout as exc:
+                connected = True
                 failure = (ImdsTimeout, "IMDS accepted the connection but did not answer in time (%s)" % exc, ("read-timeout",), None, None)
                 delay = self._backoff(retries, BACKOFF_CAP)
             except TransportError as exc:
+                connected = connected or exc.connected
                 failure = (ImdsUnreachable, "the connection was closed without a complete answer (%s)" % exc, ("reset",), None, None)
                 delay = self._backoff(retries, BACKOFF_CAP)
             else:
+                connected = True
                 status = response.status
                 if 200 <= status < 300:
-                    return self._decode(response, want, label, url, attempts)
-                error, newest, is_json = _parse_error_body(response.body)
+                    return self._decode(response, want, label, url, attempts, category)
+                error, newest, is_json = _parse_error_body(response)
                 imds_answered = imds_answered or is_json
+                told = _withheld(response, is_json) if secret else error   # what messages may show of the body
                 content_type = response.headers.get("content-type", "")
                 if not is_json and 400 <= status < 500 and status not in (404, 408, 410, 429):
                     if status == 403 and _DOCKER_UNREACHABLE_RE.search(error):
-                        raise self._final(ImdsUnreachable, "something in between answered 403 %r" % error, label, url, status,
+                        raise self._final(ImdsUnreachable, "something in between answered 403 %r" % told, label, url, status,
                                           attempts, start, imds_answered, error, hint=True)
-                    raise self._final(ImdsNotImds, self._not_imds_text(status, error, content_type, response), label, url, status,
-                                      attempts, start, imds_answered, error)
+                    raise self._final(ImdsNotImds, self._not_imds_text(status, error, told, content_type, response), label, url,
+                                      status, attempts, start, imds_answered, error)
                 if 300 <= status < 400 or status < 200:
-                    raise self._final(ImdsNotImds, self._not_imds_text(status, error, content_type, response), label, url, status,
-                                      attempts, start, imds_answered, error)
+                    raise self._final(ImdsNotImds, self._not_imds_text(status, error, told, content_type, response), label, url,
+                                      status, attempts, start, imds_answered, error)
                 if status == 400 or status in (401, 403, 405) or (400 <= status < 500 and status not in (404, 408, 410, 429)):
-                    raise self._rejected(status, error, newest, label, url, attempts, start, version)
+                    raise self._rejected(status, error, told, newest, label, url, attempts, start, version)
                 if status == 404:
                     if is_json and "invalid version" in error.lower():
-                        raise self._rejected(status, error, newest, label, url, attempts, start, version)
+                        raise self._rejected(status, error, told, newest, label, url, attempts, start, version)
                     not_found += 1
                     definitive = (encoded_path != "" or category == "versions" or not is_json
                                   or _NO_LOAD_BALANCER_RE.search(error) is not None or version is None)
                     if definitive or not_found > NOT_FOUND_RETRIES:
                         raise ImdsNotFound(
-                            "%s: 404 Not Found (%s)%s" % (label, error or "no details", "" if definitive else
+                            "%s: 404 Not Found (%s)%s" % (label, told or "no details", "" if definitive else
                                                           " after %d attempts" % attempts),
                             url=url, status=status, attempts=attempts, imds_answered=imds_answered, error=error)
-                    failure = (ImdsNotFound, "HTTP 404 (%s)" % error, ("status", 404), status, error)
+                    failure = (ImdsNotFound, "HTTP 404 (%s)" % told, ("status", 404), status, error)
                     delay = self._backoff(retries, BACKOFF_CAP)
                 elif status == 410:
                     now = self._clock()
                     if gone_since is None:
                         gone_since = now
-                    failure = (ImdsServerError, "HTTP 410 Gone: IMDS is being updated (%s)" % error, ("status", 410), status, error)
+                    failure = (ImdsServerError, "HTTP 410 Gone: IMDS is being updated (%s)" % told, ("status", 410), status, error)
                     delay = self._backoff(retries, GONE_POLL_CAP)
                     if now + delay - gone_since > GONE_WINDOW:
                         raise self._final(ImdsServerError, failure[1] + "; still 410 after polling for %.0f s" % (now - gone_since),
@@ -695,7 +839,7 @@ class ImdsClient(object):
                 else:
                     # 408, 429, 5xx (and anything else >= 500)
                     cls = ImdsThrottled if status == 429 else (ImdsTimeout if status == 408 else ImdsServerError)
-                    failure = (cls, "HTTP %d (%s)" % (status, error or response.headers.get("content-type", "no details")),
+                    failure = (cls, "HTTP %d (%s)" % (status, told or response.headers.get("content-type", "no details")),
                                ("status", status), status, error)
                     retry_after = self._retry_after(response)
                     if retry_after is not None:
@@ -709,8 +853,8 @@ class ImdsClient(object):
             cls, message, key, status, error = failure
             now = self._clock()
             if now + delay >= stop_at:
-                raise self._final(cls, message + "; gave up at the %g s deadline" % self.deadline, label, url, status, attempts,
-                                  start, imds_answered, error, hint=key[0] == "connect")
+                raise self._final(cls, message + "; gave up at the %s s deadline" % format_seconds(self.deadline), label, url, status,
+                                  attempts, start, imds_answered, error, hint=key[0] == "connect", connected=connected)
             self._report(key, "IMDS %s: %s; retrying (reported once)" % (label, message))
             self._sleep(delay)
             retries += 1
@@ -726,30 +870,33 @@ class ImdsClient(object):
             return None  # an HTTP date: fall back to backoff
         return max(0.0, min(seconds, RETRY_AFTER_CAP))
 
-    def _not_imds_text(self, status, error, content_type, response):
+    def _not_imds_text(self, status, error, told, content_type, response):
         if 300 <= status < 400:
             return ("HTTP %d redirect to %r: IMDS never redirects, so something else answered at %s (a proxy or captive portal?). "
                     "Redirects are not followed" % (status, response.headers.get("location", ""), self.endpoint))
-        what = "an HTML page" if _looks_like_html(error, content_type) else "a non-JSON body (%r)" % _snippet(error, 60)
+        if _looks_like_html(error, content_type):
+            what = "an HTML page"
+        else:
+            what = "a non-JSON body (%s)" % (repr(_snippet(error, 60)) if told == error else told)
         return ("HTTP %d with %s: this is not IMDS. Something else answers at %s (a proxy, firewall or another cloud's "
                 "metadata service?)" % (status, what, self.endpoint))
 
-    def _rejected(self, status, error, newest, label, url, attempts, start, version):
+    def _rejected(self, status, error, told, newest, label, url, attempts, start, version):
         offered = _stable(newest)
         if offered or "api-version" in error.lower() or "invalid version" in error.lower():
-            message = "IMDS rejected api-version %s for %s (HTTP %d: %s)." % (version or "(none)", label, status, error)
+            message = "IMDS rejected api-version %s for %s (HTTP %d: %s)." % (version or "(none)", label, status, told)
             if offered:
                 message += " The service offers: %s. Use one of them or api_version: latest." % ", ".join(reversed(offered))
             else:
                 message += " Use api_version: latest."
         elif status == 400 and "metadata" in error.lower() and "header" in error.lower():
-            message = "IMDS rejected %s: %s. Something between this host and IMDS removed the 'Metadata: true' header." % (label, error)
+            message = "IMDS rejected %s: %s. Something between this host and IMDS removed the 'Metadata: true' header." % (label, told)
         else:
-            message = "IMDS rejected %s with HTTP %d (%s); this is not retried." % (label, status, error or "no details")
+            message = "IMDS rejected %s with HTTP %d (%s); this is not retried." % (label, status, told or "no details")
         return ImdsRejected(message, newest_versions=offered, url=url, status=status, attempts=attempts, imds_answered=True,
                             error=error)
 
-    def _final(self, cls, message, label, url, status, attempts, start, imds_answered, error, hint=False):
+    def _final(self, cls, message, label, url, status, attempts, start, imds_answered, error, hint=False, connected=None):
         elapsed = self._clock() - start
         text = "IMDS %s failed: %s (%d attempt%s in %.1f s)." % (label, message, attempts, "" if attempts == 1 else "s", elapsed)
         if hint:
@@ -757,29 +904,55 @@ class ImdsClient(object):
                 text += " " + _ROUTE_HINT
             else:
                 text += " Check the endpoint option (%s)." % self.endpoint
-        return cls(text, url=url, status=status, attempts=attempts, imds_answered=imds_answered, error=error)
+        return cls(text, url=url, status=status, attempts=attempts, imds_answered=imds_answered, error=error, connected=connected)
 
-    def _decode(self, response, want, label, url, attempts):
+    def _decode(self, response, want, label, url, attempts, category):
+        """The body of a 2xx answer, checked: size, encoding, UTF-8, not HTML, JSON that IMDS could have sent."""
+        secret = category in SECRET_CATEGORIES
+        answered = "IMDS %s answered %d" % (label, response.status)
+        where = dict(url=url, status=response.status, attempts=attempts)
+        limit = RESPONSE_LIMITS.get(category, MAX_RESPONSE_BYTES)
+        if response.truncated or len(response.body) > limit:
+            declared = response.headers.get("content-length", "").strip()
+            size = "more than %s" % _size(max(limit, len(response.body))) if response.truncated else "%d bytes" % len(response.body)
+            raise ImdsTooLarge(
+                "%s with %s%s: answers of /metadata/%s are limited to %s (IMDS's own are a few kilobytes), so the rest was "
+                "not read. Nothing was gathered." % (
+                    answered, size, " (Content-Length %s)" % declared if declared.isdigit() else "", category, _size(limit)),
+                **where)
+        encoding = response.headers.get("content-encoding", "").strip().lower()
+        if encoding not in ("", "identity"):
+            raise ImdsNotImds(
+                "%s with Content-Encoding %r although the request asked for none: IMDS never compresses its answers, and the "
+                "client does not decompress them. Nothing was gathered." % (answered, _snippet(encoding, 40)), **where)
         content_type = response.headers.get("content-type", "").lower()
         try:
             text = response.body.decode("utf-8")
         except UnicodeDecodeError:
-            raise ImdsNotImds("IMDS %s answered 200 with a body that is not UTF-8 text: this is not IMDS." % label,
-                              url=url, status=response.status, attempts=attempts)
+            raise ImdsNotImds("%s with a body that is not UTF-8 text: this is not IMDS." % answered, **where)
         if want == "json-or-empty" and not text.strip():
             return None
         if _looks_like_html(text, content_type) and "json" not in content_type:
             raise ImdsNotImds(
-                "IMDS %s answered 200 with an HTML page (%r) instead of metadata: a proxy, captive portal or another "
-                "service is answering at %s. Nothing was gathered." % (label, _snippet(text, 60), self.endpoint),
-                url=url, status=response.status, attempts=attempts)
+                "%s with an HTML page%s instead of metadata: a proxy, captive portal or another service is answering at %s. "
+                "Nothing was gathered." % (answered, "" if secret else " (%r)" % _snippet(text, 60), self.endpoint), **where)
         if want == "text":
             return text
+        if not text.strip():
+            raise ImdsNotImds("%s with an empty body where IMDS answers with JSON: this is not IMDS. Nothing was gathered."
+                              % answered, **where)
         try:
-            return json.loads(text)
+            data = json.loads(text)
+        except RecursionError:
+            data, problem = None, "is nested more than %d levels deep" % MAX_JSON_DEPTH
         except ValueError as exc:
             raise ImdsNotImds(
-                "IMDS %s answered 200 but the body is not valid JSON (%s; %d bytes%s): the answer was cut short or "
-                "does not come from IMDS. Nothing was gathered." % (
-                    label, exc, len(response.body), ", ends with %r" % text[-20:] if text else ""),
-                url=url, status=response.status, attempts=attempts, imds_answered=True)
+                "%s but the body is not valid JSON (%s; %d bytes%s): the answer was cut short or does not come from IMDS. "
+                "Nothing was gathered." % (answered, exc, len(response.body), ", ends with %r" % text[-20:] if text and not secret else ""),
+                imds_answered=True, **where)
+        else:
+            problem = _json_problem(data, secret)
+        if problem:
+            raise ImdsNotImds("%s with JSON that %s: IMDS never sends that, so this is not IMDS. Nothing was gathered."
+                              % (answered, problem), **where)
+        return data

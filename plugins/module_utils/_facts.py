@@ -13,19 +13,23 @@ from __future__ import annotations
 
 import base64
 import binascii
-import gzip
 import re
+import zlib
 
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.imds.azure.plugins.module_utils._client import (
     DEFAULT_ENDPOINT,
+    KIB,
+    MIB,
     ImdsClient,
     ImdsError,
     ImdsNotFound,
     ImdsNotImds,
     ImdsTimeout,
+    ImdsTooLarge,
     ImdsUnreachable,
+    validate_endpoint,
 )
 from ansible_collections.imds.azure.plugins.module_utils._detect import AZURE, NOT_AZURE, UNKNOWN, detect_azure
 
@@ -60,6 +64,11 @@ DEFAULT_SUBSET = ("instance",)
 DETECT_CHOICES = ("auto", "true", "false")
 
 USERDATA_MIN_VERSION = "2021-01-01"
+# Azure accepts at most 64 KB of user data; gzip-compressed user data may expand to at most
+# USERDATA_TEXT_LIMIT (docs/docsite/rst/facts.rst "Limits and what happens at them").
+USERDATA_LIMIT = 64 * KIB
+USERDATA_TEXT_LIMIT = MIB
+_USERDATA_BASE64_LIMIT = (USERDATA_LIMIT + 2) // 3 * 4
 
 # The attested document's nonce: chosen by the controller (the action plugin), sent to IMDS as is.
 # The swagger allows up to 32 alphanumeric characters.
@@ -192,15 +201,40 @@ def build_tags(compute):
     return parse_tags_string(compute.get("tags"))
 
 
+def _gunzip(data, limit):
+    """The gzip member(s) in ``data`` decompressed, or None when it is not valid gzip.
+
+    Never produces more than ``limit`` bytes: ImdsTooLarge when the data would expand further.
+    """
+    out = bytearray()
+    while data:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            out += inflater.decompress(data, limit + 1 - len(out))
+        except zlib.error:
+            return None
+        if len(out) > limit:
+            raise ImdsTooLarge("IMDS user data expands to more than %d KiB when decompressed (gzip), the limit of the userdata "
+                               "fact; decompression stopped there. Nothing was gathered." % (limit // KIB))
+        if not inflater.eof:
+            return None
+        data = inflater.unused_data
+    return bytes(out)
+
+
 def decode_userdata(encoded, warn=None):
     """Decode IMDS user data (base64, optionally gzip) to text.
 
     Returns the text; when the data is not base64 or not UTF-8 text, the value IMDS returned
-    is kept unchanged and ``warn`` is told so (nothing is lost).
+    is kept unchanged and ``warn`` is told so (nothing is lost). User data larger than Azure
+    allows, or gzip that expands beyond USERDATA_TEXT_LIMIT, raises ImdsTooLarge.
     """
     encoded = _string(encoded).strip()
     if not encoded:
         return ""
+    if len(encoded) > _USERDATA_BASE64_LIMIT:
+        raise ImdsTooLarge("IMDS user data is %d characters of base64, more than the %d KiB that Azure allows (%d characters). "
+                           "Nothing was gathered." % (len(encoded), USERDATA_LIMIT // KIB, _USERDATA_BASE64_LIMIT))
     try:
         raw = base64.b64decode(encoded.encode("ascii"), validate=True)
     except (binascii.Error, ValueError, UnicodeEncodeError):
@@ -208,10 +242,8 @@ def decode_userdata(encoded, warn=None):
             warn("IMDS user data is not valid base64; azure_imds.userdata holds it as returned")
         return encoded
     if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, ValueError):
-            pass
+        text = _gunzip(raw, USERDATA_TEXT_LIMIT)
+        raw = raw if text is None else text
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -329,9 +361,13 @@ def _collect(client, subsets, facts, warn, attested_nonce=None):
 
 
 def _probe_says_absent(exc):
-    """In probing mode: did nothing IMDS-like answer at all?"""
+    """In probing mode: did nothing IMDS-like answer at all?
+
+    Refused, unreachable or a connect timeout: nothing is there. A listener that accepted the
+    connection and then stalled or reset it is something, and that is an IMDS failure.
+    """
     if exc.status is None:
-        return isinstance(exc, (ImdsUnreachable, ImdsTimeout))
+        return isinstance(exc, (ImdsUnreachable, ImdsTimeout)) and not exc.connected
     return not (200 <= exc.status < 300) and not exc.imds_answered
 
 
@@ -346,7 +382,8 @@ def gather_facts(params, warn=None, no_log=False, client_factory=ImdsClient, det
                          "task so that it stays out of logs and -v output (see docs/docsite/rst/facts.rst)")
     if "attested" in subsets:
         check_nonce(params.get("attested_nonce"))  # before any request
-    endpoint = params.get("endpoint") or DEFAULT_ENDPOINT
+    endpoint = params.get("endpoint")
+    endpoint = validate_endpoint(DEFAULT_ENDPOINT if endpoint is None else endpoint)
     detect = str(params.get("detect") or "auto").lower()
     if detect not in DETECT_CHOICES:
         raise FactsError("detect must be one of %s, got %r" % (", ".join(DETECT_CHOICES), detect))
@@ -375,6 +412,10 @@ def gather_facts(params, warn=None, no_log=False, client_factory=ImdsClient, det
     except ImdsError as exc:
         if probing and _probe_says_absent(exc):
             return empty_facts(client.endpoint, detection)
+        if probing and exc.status is None:
+            exc.message += (" DMI could not tell whether this host is an Azure VM, so IMDS was probed (detect: auto): something "
+                            "accepted the connection at %s without answering, which is an IMDS failure, not a sign that "
+                            "this is not Azure." % client.endpoint)
         raise
 
 

@@ -195,7 +195,8 @@ def execute(params, check_mode=False, client_factory=ImdsClient, sleep=None, clo
     """
     params = check_params(params)
     warnings = []
-    client = client_factory(endpoint=params.get("endpoint") or DEFAULT_ENDPOINT, api_version=params.get("api_version") or "latest",
+    endpoint = params.get("endpoint")
+    client = client_factory(endpoint=DEFAULT_ENDPOINT if endpoint is None else endpoint, api_version=params.get("api_version") or "latest",
                             timeout=params.get("timeout"), deadline=params.get("deadline") or DEFAULT_DEADLINE, warn=warnings.append)
     poller = _Poller(client, params["poll_interval"], sleep or time.sleep, clock or time.monotonic)
     vm_name = this_vm_name(client) if params["this_host"] else ""

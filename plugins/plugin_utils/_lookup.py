@@ -45,6 +45,8 @@ import tempfile
 import threading
 import time
 
+from ansible_collections.imds.azure.plugins.module_utils._client import NotSent, format_seconds
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not on Windows controllers (unsupported anyway)
@@ -487,39 +489,49 @@ class RateLimiter(object):
         self._local = {}
         self._lock = threading.Lock()
 
-    def acquire(self, bucket, rate):
+    def acquire(self, bucket, rate, max_wait=None):
+        """Take a slot: the seconds waited for it, or None when none was free within ``max_wait`` seconds.
+
+        The lock is held only to look at the slots, never while waiting, so that a waiter is not
+        held up by the others' waits either.
+        """
         if not rate or rate <= 0:
             return 0.0
         waited = 0.0
+        while True:
+            pause = self._try(bucket, int(rate))
+            if pause is None:
+                return waited
+            if max_wait is not None and waited + pause > max_wait:
+                return None
+            self._sleep(pause)
+            waited += pause
+
+    def _try(self, bucket, limit):
+        """Take a slot (None) or say how long to wait before the next try."""
         with self._lock:
             if self.directory is None:
-                stamps = self._local.setdefault(bucket, [])
-                waited = self._take(stamps, rate)
-                return waited
+                return self._take(self._local.setdefault(bucket, []), limit)
             path = os.path.join(self.directory, "rate-" + _key_name(bucket) + ".json")
             with _FileLock(path + ".lock"):
                 stamps = _read_json(path)
                 if not isinstance(stamps, list):
                     stamps = []
-                waited = self._take(stamps, rate)
-                try:
-                    _write_json(path, stamps)
-                except (OSError, TypeError, ValueError):
-                    pass
-        return waited
+                pause = self._take(stamps, limit)
+                if pause is None:
+                    try:
+                        _write_json(path, stamps)
+                    except (OSError, TypeError, ValueError):
+                        pass
+                return pause
 
-    def _take(self, stamps, rate):
-        waited = 0.0
-        limit = int(rate)
-        while True:
-            now = self._clock()
-            stamps[:] = [stamp for stamp in stamps if isinstance(stamp, (int, float)) and 0 <= now - stamp < self.window]
-            if len(stamps) < limit:
-                stamps.append(now)
-                return waited
-            pause = max(0.005, self.window - (now - min(stamps)) + 0.005)
-            self._sleep(pause)
-            waited += pause
+    def _take(self, stamps, limit):
+        now = self._clock()
+        stamps[:] = [stamp for stamp in stamps if isinstance(stamp, (int, float)) and 0 <= now - stamp < self.window]
+        if len(stamps) < limit:
+            stamps.append(now)
+            return None
+        return max(0.005, self.window - (now - min(stamps)) + 0.005)
 
 
 class PacedTransport(object):
@@ -549,7 +561,7 @@ class PacedTransport(object):
             def fetch():
                 response = self._send(method, url, headers, body, timeout, path)
                 holder["response"] = response
-                if response.status != 200:
+                if response.status != 200 or response.truncated:
                     raise _NotCacheable()
                 return {"status": response.status, "headers": dict(response.headers), "body": response.body.decode("utf-8", "replace")}
 
@@ -561,11 +573,16 @@ class PacedTransport(object):
         return self._send(method, url, headers, body, timeout, path)
 
     def _send(self, method, url, headers, body, timeout, path):
+        """Wait for a slot, then send; the wait is part of the attempt's ``timeout`` (and so of the deadline)."""
         identity = path.startswith("/metadata/identity")
         bucket = (self.endpoint, "identity" if identity else "metadata")
-        self.limiter.acquire(bucket, self.IDENTITY_RATE if identity else self.METADATA_RATE)
+        rate = self.IDENTITY_RATE if identity else self.METADATA_RATE
+        waited = self.limiter.acquire(bucket, rate, max_wait=timeout)
+        if waited is None or timeout - waited <= 0:
+            raise NotSent("no free request slot within %s s: this run's lookups share IMDS's limit of %d requests/s"
+                          % (format_seconds(timeout), rate))
         self.requests += 1
-        return self.inner.request(method, url, headers, body, timeout)
+        return self.inner.request(method, url, headers, body, timeout - waited)
 
 
 class _NotCacheable(Exception):

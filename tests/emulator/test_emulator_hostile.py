@@ -118,3 +118,10 @@ def test_hostile_faults_honour_path_and_leave_the_rest_alone(imds_emulator):
     assert len(call(imds_emulator.url, INSTANCE).body) == 1024 * 1024
     versions = call(imds_emulator.url, "/metadata/versions")
     assert versions.status == 200 and "apiVersions" in versions.json()
+
+
+@pytest.mark.imds_emulator(profile={"tags": {"env\ud800": "prod"}})
+def test_a_lone_surrogate_in_the_profile_goes_out_as_a_json_escape(imds_emulator):
+    reply = call(imds_emulator.url, INSTANCE)
+    assert reply.status == 200 and b'"name":"env\\ud800"' in reply.body
+    assert {"name": "env\ud800", "value": "prod"} in reply.json()["compute"]["tagsList"]

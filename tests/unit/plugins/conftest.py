@@ -1,10 +1,12 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Fixtures shared by the plugin tests: a fake clock/sleep pair, fake DMI directories, a closed port."""
+"""Fixtures shared by the plugin tests: a fake clock/sleep pair, fake DMI directories, a closed port,
+a server with a canned answer."""
 
 from __future__ import annotations
 
 import socket
+import threading
 
 import pytest
 
@@ -62,3 +64,61 @@ def closed_port():
     port = sock.getsockname()[1]
     sock.close()
     return port
+
+
+class CannedServer(object):
+    """A loopback socket that answers every request with the same raw bytes, then closes the connection.
+
+    For answers the emulator does not give (a gzip Content-Encoding, a 204, a token endpoint that
+    echoes a token in an error): the client's real transport still reads them off a real socket.
+    """
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.requests = []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.url = "http://127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _addr = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                self.requests.append(data)
+                conn.sendall(self.answer)
+
+    def close(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)   # wakes the accept() of the serving thread
+        except OSError:
+            pass
+        self.sock.close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def canned_server():
+    """canned_server(status_line, [(header, value)], body) -> a CannedServer (``.url``, ``.requests``)."""
+    servers = []
+
+    def start(status_line, headers, body):
+        head = "\r\n".join([status_line] + ["%s: %s" % item for item in headers] + ["Content-Length: %d" % len(body), "", ""])
+        server = CannedServer(head.encode("latin-1") + body)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()

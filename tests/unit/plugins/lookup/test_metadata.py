@@ -7,6 +7,8 @@ from __future__ import annotations
 import copy
 import multiprocessing
 import os
+import threading
+import time
 
 import pytest
 
@@ -375,3 +377,32 @@ def test_values_are_never_templated(imds_emulator_factory, tmp_path):
         "{{ lookup('imds.azure.metadata', 'compute/tagsList', source='live', endpoint=imds_url) }}"))
     assert "lookup('pipe'" in str(result)
     assert not marker.exists()
+
+
+def test_waiting_for_a_request_slot_counts_against_the_deadline(imds_emulator):
+    """30 lookups at once, as 30 forks would, with deadline 2: the pacer lets 4 requests a second through
+    (IMDS allows 5), so most cannot be sent in time. Each ends within the deadline, with its value or
+    a throttling error that says why."""
+    plugin = lookup()
+    outcomes = []
+
+    def one():
+        started = time.monotonic()
+        try:
+            value = plugin.run(["compute/vmId"], variables=host_vars(), endpoint=imds_emulator.url, api_version="2021-02-01",
+                               source="live", cache=False, deadline=2)[0]
+        except AnsibleLookupError as exc:
+            value = exc
+        outcomes.append((time.monotonic() - started, value))
+
+    threads = [threading.Thread(target=one) for _index in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(outcomes) == 30
+    assert max(elapsed for elapsed, _value in outcomes) < 2 + 3, sorted(elapsed for elapsed, _value in outcomes)
+    errors = [str(value) for _elapsed, value in outcomes if isinstance(value, Exception)]
+    assert 5 <= 30 - len(errors) < 30
+    assert all("no free request slot within" in error and "5 requests/s" in error for error in errors), errors[:1]
+    assert len(metadata_requests(imds_emulator, "/metadata/instance")) == 30 - len(errors)

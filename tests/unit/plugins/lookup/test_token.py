@@ -170,3 +170,26 @@ def test_nothing_is_written_to_the_run_directory(imds_emulator, fresh_run):
         for name in files:
             with open(os.path.join(root, name)) as handle:
                 assert no_fragment_of(token, handle.read())
+
+
+SECRET = "OPAQUE-0123456789abcdef-not-a-jwt"
+
+
+@pytest.mark.parametrize("status_line, content_type, body", [
+    ("HTTP/1.1 500 Internal Server Error", "application/json", b'{"access_token": "%s", "expires_in": "3599"}' % SECRET.encode()),
+    ("HTTP/1.1 404 Not Found", "text/plain", b"no such thing as %s here" % SECRET.encode()),
+    ("HTTP/1.1 400 Bad Request", "application/json", b'{"error": "invalid_request", "error_description": "%s"}' % SECRET.encode()),
+    ("HTTP/1.1 403 Forbidden", "text/plain", b"%s" % SECRET.encode()),
+    ("HTTP/1.1 429 Too Many Requests", "text/plain", b"slow down %s" % SECRET.encode()),
+    ("HTTP/1.1 200 OK", "application/json", b'{"access_token": "%s", "expires_in": ' % SECRET.encode()),
+    ("HTTP/1.1 200 OK", "application/json", b'{"access_token": "%s", "x": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}' % SECRET.encode()),
+    ("HTTP/1.1 200 OK", "text/html", b"<html>%s</html>" % SECRET.encode()),
+])
+def test_no_message_holds_any_part_of_the_token_endpoints_answer(canned_server, warnings, status_line, content_type, body):
+    server = canned_server(status_line, [("Content-Type", content_type)], body)
+    with pytest.raises(AnsibleLookupError) as info:
+        lookup().run([VAULT], variables={}, endpoint=server.url, api_version="2018-02-01", deadline=1.5)
+    shown = " ".join([str(info.value), repr(info.value.__cause__), repr(info.value.__context__)] + warnings)
+    assert server.requests, "the lookup never asked"
+    for fragment in (SECRET, "OPAQUE", "0123456789abcdef"):
+        assert fragment not in shown, shown

@@ -7,11 +7,14 @@ from __future__ import annotations
 import base64
 import gzip
 import time
+import tracemalloc
 
 import pytest
 
 from ansible_collections.imds.azure.plugins.module_utils import _facts
-from ansible_collections.imds.azure.plugins.module_utils._client import ImdsClient, ImdsConfigError, ImdsNotImds, ImdsUnreachable, Response
+from ansible_collections.imds.azure.plugins.module_utils._client import (
+    ImdsClient, ImdsConfigError, ImdsNotImds, ImdsTimeout, ImdsTooLarge, ImdsUnreachable, Response,
+)
 from ansible_collections.imds.azure.plugins.module_utils._detect import AZURE, NOT_AZURE, UNKNOWN, Detection
 from ansible_collections.imds.azure.plugins.module_utils._facts import (
     FactsError,
@@ -22,6 +25,7 @@ from ansible_collections.imds.azure.plugins.module_utils._facts import (
     parse_gather_subset,
     parse_tags_string,
 )
+from tools.imds_emulator.hostile import gzip_bomb
 
 FACT_KEYS = {"is_azure", "detection", "endpoint", "api_version", "api_versions", "compute", "network", "placement", "tags"}
 
@@ -286,3 +290,54 @@ def test_instance_document_without_compute_is_not_imds():
 def test_bad_detect_value():
     with pytest.raises(FactsError):
         gather_facts({"detect": "maybe"})
+
+
+# --------------------------------------------------------------------------- hostile answers (issue 14)
+
+def test_detect_auto_a_listener_that_stalls_is_an_imds_failure(imds_emulator_factory):
+    emu = imds_emulator_factory(faults=["stall=30"])
+    with pytest.raises(ImdsTimeout) as info:
+        gather(emu, detect="auto", result=UNKNOWN, timeout=0.5, deadline=2, api_version="2021-02-01")
+    assert "accepted the connection" in str(info.value) and "not a sign that this is not Azure" in str(info.value)
+
+
+def test_detect_auto_a_listener_that_resets_is_an_imds_failure(imds_emulator_factory):
+    emu = imds_emulator_factory(faults=["reset=1"])
+    with pytest.raises(ImdsUnreachable, match="accepted the connection") as info:
+        gather(emu, detect="auto", result=UNKNOWN, timeout=0.5, deadline=2, api_version="2021-02-01")
+    assert info.value.connected
+
+
+def test_empty_endpoint_is_an_error_not_the_default(imds_emulator):
+    for result in (AZURE, NOT_AZURE, UNKNOWN):
+        with pytest.raises(ImdsConfigError, match="endpoint is empty"):
+            gather(None, endpoint="", detect="auto", result=result)
+
+
+def test_user_data_that_gunzips_beyond_the_limit_is_refused(imds_emulator_factory):
+    emu = imds_emulator_factory(faults=["gzip-bomb=40"])
+    gzip_bomb(40)   # the emulator in this process builds its bomb outside the measurement
+    tracemalloc.start()
+    try:
+        with pytest.raises(ImdsTooLarge, match="expands to more than 1024 KiB when decompressed") as info:
+            gather(emu, no_log=True, gather_subset=["instance", "userdata"], api_version="2021-02-01")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert info.value.kind == "too_large"
+    assert peak < 16 * 1024 * 1024, peak
+
+
+def test_user_data_larger_than_azure_allows_is_refused(imds_emulator_factory):
+    emu = imds_emulator_factory(faults=["gzip-bomb=100"])
+    with pytest.raises(ImdsTooLarge, match="more than the 64 KiB that Azure allows"):
+        gather(emu, no_log=True, gather_subset=["userdata"], api_version="2021-02-01")
+
+
+def test_compressed_user_data_within_the_limits_is_decoded():
+    text = "#cloud-config\n" + "packages: [nginx]\n" * 50000          # 900 kB of text, about 3 kB of gzip
+    encoded = base64.b64encode(gzip.compress(text.encode())).decode()
+    assert len(encoded) < 64 * 1024 and len(text) < _facts.USERDATA_TEXT_LIMIT
+    assert decode_userdata(encoded) == text
+    concatenated = base64.b64encode(gzip.compress(b"first ") + gzip.compress(b"second")).decode()
+    assert decode_userdata(concatenated) == "first second"

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from ansible_collections.imds.azure.plugins.module_utils._client import ImdsClient, ImdsNotImds, Response
+from ansible_collections.imds.azure.plugins.module_utils._client import ImdsClient, ImdsConfigError, ImdsNotImds, Response
 from ansible_collections.imds.azure.plugins.module_utils._scheduled import ScheduledEventsError, execute
 
 SE = "/metadata/scheduledevents"
@@ -305,3 +305,12 @@ def test_first_request_survives_the_service_warm_up(imds_emulator_factory):
     assert result["events"] == [] and result["document_incarnation"] == 1
     assert any("did not answer in time" in warning for warning in result["warnings"])
     assert len([r for r in metadata_log(emu) if r.path == SE]) >= 2
+
+
+def test_an_empty_endpoint_is_refused_before_any_request():
+    class NoNetwork(object):
+        def request(self, method, url, headers, body, timeout):
+            raise AssertionError("requested %s" % url)
+
+    with pytest.raises(ImdsConfigError, match="endpoint is empty"):
+        execute({"endpoint": ""}, client_factory=lambda **kwargs: ImdsClient(transport=NoNetwork(), **kwargs))

@@ -135,3 +135,35 @@ def test_argument_spec_matches_contract():
                          "attested_domain", "attested_clock_skew", "attested_nonce_retries", "attested_fetch_intermediates", "attested_nonce"}
     assert spec["attested_required"]["default"] is True
     assert module_class.call_args.kwargs["supports_check_mode"] is True
+
+
+# --------------------------------------------------------------------------- hostile answers (issue 14)
+
+def test_an_empty_endpoint_fails_instead_of_asking_the_real_imds(dmi, tmp_path, monkeypatch):
+    monkeypatch.setenv("IMDS_AZURE_DMI_PATH", dmi(tmp_path / "aws", "", "Amazon EC2"))   # no request either way
+    ok, result = run({"endpoint": ""})
+    assert not ok and result["imds_error"] == "config"
+    assert "endpoint is empty" in result["msg"]
+
+
+@pytest.mark.parametrize("fault", ["nested=100000", "nested=200"])
+def test_a_deeply_nested_document_fails_with_imds_error(imds_emulator_factory, azure_dmi, fault):
+    emu = imds_emulator_factory(faults=[fault])
+    ok, result = run({"endpoint": emu.url, "api_version": "2021-02-01"})
+    assert not ok and result["imds_error"] == "not_imds"
+    assert "nested more than 32 levels deep" in result["msg"] and "ansible_facts" not in result
+
+
+def test_a_lone_surrogate_in_a_tag_name_fails_with_imds_error(imds_emulator_factory, azure_dmi):
+    emu = imds_emulator_factory(profile={"tags": {"role\udc80": "web"}})
+    ok, result = run({"endpoint": emu.url, "api_version": "2021-02-01"})
+    assert not ok and result["imds_error"] == "not_imds"
+    assert "IMDS GET /metadata/instance answered 200 with JSON that holds a lone UTF-16 surrogate" in result["msg"]
+    json.dumps(result, ensure_ascii=False).encode("utf-8")   # the result can be written out as UTF-8
+
+
+@pytest.mark.parametrize("fault, kind", [("oversize=8", "too_large"), ("endless=20", "too_large"), ("trickle-body=0.2", "timeout")])
+def test_hostile_answers_fail_with_imds_error(imds_emulator_factory, azure_dmi, fault, kind):
+    emu = imds_emulator_factory(faults=[fault])
+    ok, result = run({"endpoint": emu.url, "api_version": "2021-02-01", "timeout": 1, "deadline": 2})
+    assert not ok and result["imds_error"] == kind and "ansible_facts" not in result

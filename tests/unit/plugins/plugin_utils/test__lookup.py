@@ -311,6 +311,15 @@ def test_rate_limiter_never_allows_more_than_rate_in_any_second(tmp_path, direct
     assert clock.sleeps and 4.5 < clock.now - 1000.0 < 6.0
 
 
+def test_rate_limiter_gives_up_after_max_wait(tmp_path, fake_time):
+    limiter = RateLimiter(str(tmp_path), sleep=fake_time.sleep, clock=fake_time.clock)
+    for _slot in range(5):
+        assert limiter.acquire("bucket", 5, max_wait=0) == 0.0
+    assert limiter.acquire("bucket", 5, max_wait=1.0) is None     # the next slot frees up 1.25 s from now
+    assert fake_time.sleeps == []
+    assert limiter.acquire("bucket", 5, max_wait=2.0) == pytest.approx(1.255)
+
+
 def test_rate_limiter_buckets_are_independent(fake_time):
     clock = fake_time
     limiter = RateLimiter(None, sleep=clock.sleep, clock=clock.clock)
