@@ -39,7 +39,9 @@ CATEGORIES_TEXT_OK = ("instance",)
 
 
 def _dumps(data):
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    # UTF-8 like IMDS. A lone surrogate (a hostile profile) cannot be UTF-8: it goes out as the JSON
+    # escape \uDXXX, which is what backslashreplace writes for it.
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "backslashreplace")
 
 
 class Headers(dict):
