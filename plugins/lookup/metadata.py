@@ -146,6 +146,7 @@ from ansible.utils.unsafe_proxy import wrap_var
 from ansible_collections.imds.azure.plugins.module_utils._client import (
     ImdsClient, ImdsError, ImdsNotFound, Response, UrlTransport, validate_endpoint,
 )
+from ansible_collections.imds.azure.plugins.module_utils._facts import check_userdata_size
 from ansible_collections.imds.azure.plugins.plugin_utils._lookup import (
     LookupPathError, MissingPathError, PacedTransport, QueryError, compile_query, facts_document, is_user_data,
     parse_path, run_state, search, strip_user_data, unwrap_loadbalancer, var_options, walk,
@@ -284,7 +285,7 @@ class LookupModule(LookupBase):
 
         def fetch():
             if user_data:
-                return {"document": {"compute": {"userData": client.get_text("instance", "compute/userData")}}}
+                return {"document": {"compute": {"userData": check_userdata_size(client.get_text("instance", "compute/userData"))}}}
             return {"document": self._fetch(client, category)}
 
         try:

@@ -201,8 +201,9 @@ class LookupModule(LookupBase):
             else:
                 message = "IMDS refused a token for %s (%s): %s" % (resource, who, scrub(str(exc)))
         except ImdsNotImds as exc:
-            message = ("the token endpoint at %s did not answer like IMDS (HTTP %s); its answer is not shown because it may "
-                       "hold a token" % (client.endpoint, exc.status))
+            # The client words it without any part of the answer (SECRET_CATEGORIES).
+            message = "the token endpoint at %s did not answer like IMDS; its answer is not shown because it may hold a token: %s" % (
+                client.endpoint, scrub(str(exc)))
         except ImdsError as exc:
             message = "cannot get a token for %s (%s): %s" % (resource, who, scrub(str(exc)))
         raise AnsibleLookupError("imds.azure.token: " + message) from None

@@ -222,6 +222,14 @@ def _gunzip(data, limit):
     return bytes(out)
 
 
+def check_userdata_size(encoded):
+    """``encoded`` (user data as IMDS returns it, base64), or ImdsTooLarge when it is longer than Azure allows."""
+    if len(encoded) > _USERDATA_BASE64_LIMIT:
+        raise ImdsTooLarge("IMDS user data is %d characters of base64, more than the %d KiB that Azure allows (%d characters). "
+                           "Nothing was gathered." % (len(encoded), USERDATA_LIMIT // KIB, _USERDATA_BASE64_LIMIT))
+    return encoded
+
+
 def decode_userdata(encoded, warn=None):
     """Decode IMDS user data (base64, optionally gzip) to text.
 
@@ -229,12 +237,9 @@ def decode_userdata(encoded, warn=None):
     is kept unchanged and ``warn`` is told so (nothing is lost). User data larger than Azure
     allows, or gzip that expands beyond USERDATA_TEXT_LIMIT, raises ImdsTooLarge.
     """
-    encoded = _string(encoded).strip()
+    encoded = check_userdata_size(_string(encoded).strip())
     if not encoded:
         return ""
-    if len(encoded) > _USERDATA_BASE64_LIMIT:
-        raise ImdsTooLarge("IMDS user data is %d characters of base64, more than the %d KiB that Azure allows (%d characters). "
-                           "Nothing was gathered." % (len(encoded), USERDATA_LIMIT // KIB, _USERDATA_BASE64_LIMIT))
     try:
         raw = base64.b64decode(encoded.encode("ascii"), validate=True)
     except (binascii.Error, ValueError, UnicodeEncodeError):

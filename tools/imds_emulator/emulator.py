@@ -222,6 +222,7 @@ class Emulator:
         self.started_at = time.monotonic()
         for fault in self._faults:
             fault.started = self.started_at
+        _hostile.prepare(self._faults)
         for spec in self._initial_scenarios:
             self.events.add(spec)
         return self
@@ -266,7 +267,9 @@ class Emulator:
 
     def set_faults(self, specs):
         """Replace the active faults (``gone`` counts from now)."""
-        self._faults = parse_faults(specs)
+        faults = parse_faults(specs)
+        _hostile.prepare(faults)
+        self._faults = faults
 
     @property
     def ca_cert_path(self):

@@ -12,6 +12,7 @@ Private to the IMDS emulator (tools/imds_emulator); never imported by the collec
 import asyncio
 import base64
 import gzip
+import io
 import json
 
 # fault kind -> how its value is read (faults.py)
@@ -35,9 +36,20 @@ def gzip_bomb(mebibytes):
     """base64 text of a gzip stream that expands to ``mebibytes`` MiB of zeros (cached per size)."""
     size = int(mebibytes * 1024 * 1024)
     if size not in _BOMBS:
-        compressed = gzip.compress(b"\0" * size, compresslevel=9, mtime=0)
-        _BOMBS[size] = base64.b64encode(compressed).decode("ascii")
+        out = io.BytesIO()
+        with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=9, mtime=0) as stream:
+            zeros = b"\0" * CHUNK
+            for start in range(0, size, CHUNK):
+                stream.write(zeros[:min(CHUNK, size - start)])
+        _BOMBS[size] = base64.b64encode(out.getvalue()).decode("ascii")
     return _BOMBS[size]
+
+
+def prepare(faults):
+    """Build what the faults send before the first request asks for it (a bomb takes a moment)."""
+    for fault in faults:
+        if fault.kind == "gzip-bomb":
+            gzip_bomb(fault.value)
 
 
 def _with_user_data(body, path, bomb):
