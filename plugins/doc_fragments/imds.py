@@ -33,13 +33,17 @@ options:
     default: latest
   timeout:
     description:
-      - Seconds to wait for each HTTP attempt (connect and answer).
+      - Seconds allowed for each HTTP attempt as a whole - connecting, sending the request and receiving the status
+        line, the headers and the body. An answer that trickles in is cut off when the time is up.
     type: float
     default: 5
   deadline:
     description:
-      - Overall seconds allowed for one IMDS call including all retries. Retries stop early when the next
-        one would end after the deadline.
+      - Overall seconds allowed for one IMDS call, including all attempts and the waits between them. Retries stop
+        early when the next one would end after the deadline.
+      - Answers are also limited in size (1 MiB for instance, load balancer and scheduled events documents, 64 KiB
+        for the others); a larger answer fails with C(imds_error=too_large). See
+        R(the limits,ansible_collections.imds.azure.docsite.facts).
     type: float
     default: 90
 """
@@ -77,7 +81,8 @@ options:
       - name: azure_imds_api_version
   timeout:
     description:
-      - Seconds to wait for each HTTP attempt (connect and answer).
+      - Seconds allowed for each HTTP attempt as a whole - connecting, sending the request and receiving the status
+        line, the headers and the body. An answer that trickles in is cut off when the time is up.
     type: float
     default: 5
     env:
@@ -89,7 +94,10 @@ options:
       - name: azure_imds_timeout
   deadline:
     description:
-      - Overall seconds allowed for one IMDS call including all retries.
+      - Overall seconds allowed for one IMDS call, including all attempts, the waits between them and the wait for a
+        free request slot (the lookups of one run pace their requests under IMDS's limit of 5 per second).
+      - Answers are also limited in size (1 MiB for instance, load balancer and scheduled events documents, 64 KiB
+        for the others); a larger answer is an error. See R(the limits,ansible_collections.imds.azure.docsite.facts).
     type: float
     default: 90
     env:

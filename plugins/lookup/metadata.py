@@ -86,7 +86,8 @@ notes:
     user running Ansible."
   - "User data: as in the facts, documents never hold C(compute.userData), so C(/instance) or C(compute) never
     show it. The path C(compute/userData) (base64, as IMDS returns it) is read live with its own request and kept
-    in the worker's memory only; set C(no_log: true) on tasks that use it. From facts, use the C(userdata) fact of
+    in the worker's memory only; set C(no_log: true) on tasks that use it. A value longer than the 64 KiB
+    Azure allows is refused. From facts, use the C(userdata) fact of
     M(imds.azure.metadata_facts) (O(source=auto) fails with a hint rather than ask the controller)."
   - Live answers come from the IMDS the controller reaches, that is the controller's own VM (or the
     O(endpoint) configured for the host). For remote hosts gather facts first, then use O(source=auto) or

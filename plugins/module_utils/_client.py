@@ -807,10 +807,10 @@ class ImdsClient(object):
                     if status == 403 and _DOCKER_UNREACHABLE_RE.search(error):
                         raise self._final(ImdsUnreachable, "something in between answered 403 %r" % told, label, url, status,
                                           attempts, start, imds_answered, error, hint=True)
-                    raise self._final(ImdsNotImds, self._not_imds_text(status, error, told, content_type, response), label, url,
+                    raise self._final(ImdsNotImds, self._not_imds_text(status, error, content_type, response, secret), label, url,
                                       status, attempts, start, imds_answered, error)
                 if 300 <= status < 400 or status < 200:
-                    raise self._final(ImdsNotImds, self._not_imds_text(status, error, told, content_type, response), label, url,
+                    raise self._final(ImdsNotImds, self._not_imds_text(status, error, content_type, response, secret), label, url,
                                       status, attempts, start, imds_answered, error)
                 if status == 400 or status in (401, 403, 405) or (400 <= status < 500 and status not in (404, 408, 410, 429)):
                     raise self._rejected(status, error, told, newest, label, url, attempts, start, version)
@@ -870,14 +870,15 @@ class ImdsClient(object):
             return None  # an HTTP date: fall back to backoff
         return max(0.0, min(seconds, RETRY_AFTER_CAP))
 
-    def _not_imds_text(self, status, error, told, content_type, response):
+    def _not_imds_text(self, status, error, content_type, response, secret):
         if 300 <= status < 400:
-            return ("HTTP %d redirect to %r: IMDS never redirects, so something else answered at %s (a proxy or captive portal?). "
-                    "Redirects are not followed" % (status, response.headers.get("location", ""), self.endpoint))
+            location = "an address not shown" if secret else repr(_printable(response.headers.get("location", "")))
+            return ("HTTP %d redirect to %s: IMDS never redirects, so something else answered at %s (a proxy or captive portal?). "
+                    "Redirects are not followed" % (status, location, self.endpoint))
         if _looks_like_html(error, content_type):
             what = "an HTML page"
         else:
-            what = "a non-JSON body (%s)" % (repr(_snippet(error, 60)) if told == error else told)
+            what = "a non-JSON body (%s)" % (_withheld(response, False) if secret else repr(_snippet(error, 60)))
         return ("HTTP %d with %s: this is not IMDS. Something else answers at %s (a proxy, firewall or another cloud's "
                 "metadata service?)" % (status, what, self.endpoint))
 

@@ -417,7 +417,7 @@ def gather_facts(params, warn=None, no_log=False, client_factory=ImdsClient, det
     except ImdsError as exc:
         if probing and _probe_says_absent(exc):
             return empty_facts(client.endpoint, detection)
-        if probing and exc.status is None:
+        if probing and exc.connected and exc.status is None:
             exc.message += (" DMI could not tell whether this host is an Azure VM, so IMDS was probed (detect: auto): something "
                             "accepted the connection at %s without answering, which is an IMDS failure, not a sign that "
                             "this is not Azure." % client.endpoint)

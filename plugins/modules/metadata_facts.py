@@ -349,6 +349,8 @@ ansible_facts:
           description:
             - The VM's user data, decoded from base64 (and gzip) to text.
             - If it is not UTF-8 text it is kept base64-encoded as IMDS returned it, with a warning.
+            - User data longer than the 64 KiB Azure allows, or gzip that expands to more than 1 MiB, fails the task with
+              C(imds_error=too_large); decompression stops at the limit.
           returned: when C(userdata) is gathered
           type: str
           sample: "#cloud-config\n"

@@ -13,7 +13,8 @@
 # lines (tools/harness/matrix.sh runs one VENV/BUILD pair per ansible-core).
 #
 # Steps: sanity units emulator integration demo lint docs changelog build
-# Not in the default run: render (rewrites docs/plugins/ from the plugins' documentation; make docs)
+# Not in the default run: render (rewrites docs/plugins/ from the plugins' documentation; make docs),
+# fuzz (the property-based tests with many more examples than units runs; make fuzz)
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -80,6 +81,17 @@ compile_target_code_oldest() {
 
 step_units() {
     (cd "$COPY" && ansible-test units --local --python "$PYVER" --color no)
+}
+
+step_fuzz() {
+    # The fuzzing tests (tests/unit/**/test_*fuzz*.py) with the long Hypothesis profile of
+    # tests/unit/fuzz_settings.py. ansible-test passes no environment through, so pytest runs them
+    # here with ansible-test's collection loader plugin, as the units step does.
+    local plugins tests
+    plugins="$(python -c 'import ansible_test, os; print(os.path.join(os.path.dirname(ansible_test.__file__), "_util", "target", "pytest", "plugins"))')"
+    mapfile -t tests < <(cd "$COPY" && find tests/unit -name 'test_*fuzz*.py' | sort)
+    (cd "$COPY" && HYPOTHESIS_PROFILE=fuzz ANSIBLE_CONTROLLER_MIN_PYTHON_VERSION="$PYVER" PYTHONPATH="$plugins" \
+        python -m pytest -p ansible_pytest_collections -p no:cacheprovider -q "${tests[@]}")
 }
 
 step_emulator() {
