@@ -122,8 +122,14 @@ stop_rulebook() {
         wait "$rulebook" || true
     fi
 }
-# Stop ansible-rulebook before the emulator and the netguard check, whatever happens.
-trap 'rc=$?; stop_rulebook; (exit "$rc"); _emulator_exit' EXIT
+on_exit() {
+    # Stop ansible-rulebook before the emulator and the netguard check, whatever happens.
+    local rc=$?
+    stop_rulebook
+    (exit "$rc")
+    _emulator_exit
+}
+trap on_exit EXIT
 
 check_event() {
     # check_event ID TYPE: the rule fired once for it, it was approved, seen to start and to disappear.
