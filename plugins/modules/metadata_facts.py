@@ -140,6 +140,7 @@ options:
       - Read on the controller; only used with O(gather_subset=attested).
     type: list
     elements: str
+    version_added: 0.2.0
   attested_nonce:
     description:
       - Internal. The action plugin sets it to the nonce it chose for this host and run; setting it in a task is an error.
