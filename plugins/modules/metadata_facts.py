@@ -127,7 +127,7 @@ options:
     default: true
   attested_aia_allowlist:
     description:
-      - The only locations the controller fetches issuer certificates from (see O(attested_fetch_intermediates)): URL
+      - The only locations the controller fetches issuer certificates from (see O(attested_fetch_intermediates)), as URL
         prefixes such as V(http://www.microsoft.com/pkiops/certs/). A "CA Issuers" URL is fetched when it has the scheme,
         host and port of an entry and its path starts with the entry's path; URLs with user information, a fragment or
         C(.)/C(..) path segments never are.
