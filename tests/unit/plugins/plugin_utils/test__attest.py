@@ -424,9 +424,9 @@ def test_options_defaults_and_domain_normalised():
     options = AttestOptions.from_args({"attested_domain": "*.Metadata.Azure.US"})
     assert (options.domain, options.clock_skew, options.required, options.nonce_retries, options.fetch_intermediates) == \
         ("metadata.azure.us", 60.0, True, 2, True)
-    assert [entry[:2] for entry in options.aia_allowlist] == [("http", "www.microsoft.com"), ("http", "caissuers.microsoft.com"),
-                                                             ("http", "cacerts.digicert.com"), ("http", "cacerts.digicert.cn"),
-                                                             ("http", "cacerts.geotrust.com")]
+    hosts = [entry[:2] for entry in options.aia_allowlist]
+    assert hosts == [("http", "www.microsoft.com"), ("http", "caissuers.microsoft.com"), ("http", "cacerts.digicert.com"),
+                     ("http", "cacerts.digicert.cn"), ("http", "cacerts.geotrust.com")]
 
 
 # --------------------------------------------------------------------------- prepare / complete (the action's glue)
