@@ -113,6 +113,7 @@ DEFAULT_AIA_ALLOWLIST = (
     "http://cacerts.geotrust.com/",
 )
 MAX_AIA_FETCHES = 4
+MAX_AIA_URLS = 8  # CA Issuers URLs looked at per document, fetched or not (a certificate may list any number)
 MAX_AIA_BYTES = 64 * 1024
 MAX_AIA_HEADER_BYTES = 16 * 1024
 AIA_TIMEOUT = 10  # seconds for all the fetches of one document together, name resolution excepted
@@ -504,7 +505,7 @@ def fetch_url(url, deadline):
     except ssl.SSLError as exc:
         raise AiaFetchError("TLS failed (%s)" % (exc.reason or exc.__class__.__name__))
     except OSError as exc:
-        raise AiaFetchError("cannot connect (%s)" % (exc.strerror or exc.__class__.__name__))
+        raise AiaFetchError("connection failed (%s)" % (exc.strerror or exc.__class__.__name__))
     return _http_body(bytes(data))
 
 
@@ -585,7 +586,7 @@ def _check_chain(leaf, intermediates, anchors, anchors_from, now, fetch, allowli
     if fetch is not None:
         queue, seen, fetches = list(_aia_urls(leaf)), set(), 0
         deadline = time.monotonic() + AIA_TIMEOUT
-        while queue and fetches < MAX_AIA_FETCHES:
+        while queue and fetches < MAX_AIA_FETCHES and len(seen) < MAX_AIA_URLS:
             url = queue.pop(0)
             if url in seen:
                 continue

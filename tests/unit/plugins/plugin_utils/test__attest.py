@@ -285,12 +285,12 @@ def test_aia_fetch_failure_is_reported(imds_emulator):
     raw = fetch(imds_emulator)[0]
 
     def broken(url, deadline):
-        raise _attest.AiaFetchError("cannot connect (Connection refused)")
+        raise _attest.AiaFetchError("connection failed (Connection refused)")
 
     options = options_for(imds_emulator)
     result = verify_document(raw["document"], raw["nonce"], raw["instance_identity"], options, fetch=broken)
     assert result["reason"] == "untrusted_signer"
-    assert "fetching the issuer from '%s/_emulator/ca/intermediate.crt' failed: cannot connect (Connection refused)" % imds_emulator.url \
+    assert "fetching the issuer from '%s/_emulator/ca/intermediate.crt' failed: connection failed (Connection refused)" % imds_emulator.url \
         in result["message"]
 
 

@@ -140,6 +140,15 @@ def test_number_of_fetches_is_bounded(imds_emulator_factory):
     assert [request["path"] for request in chain.requests] == ["/pki/%d.crt" % index for index in range(_attest.MAX_AIA_FETCHES)]
 
 
+def test_number_of_urls_looked_at_is_bounded(imds_emulator_factory):
+    """A certificate may name any number of CA Issuers URLs; the message names at most MAX_AIA_URLS of them."""
+    with Listener() as elsewhere:
+        emu = issuers_elsewhere(imds_emulator_factory, *["%s/%d.crt" % (elsewhere.url, index) for index in range(50)])
+        result = verify(emu)
+    assert result["message"].count("is not in attested_aia_allowlist") == _attest.MAX_AIA_URLS
+    assert elsewhere.requests == []
+
+
 # Real CA Issuers URLs of the chains Microsoft lists in "Azure Certificate Authority details"
 # (https://learn.microsoft.com/azure/security/fundamentals/azure-ca-details), and lookalikes.
 @pytest.mark.parametrize("url, allowed", [
