@@ -37,7 +37,7 @@ LATENCY="$EMULATOR_WORKDIR/latency"
 control() {
     # control METHOD PATH [JSON]: call the emulator's control endpoint, print the answer.
     "$PYTHON" - "$IMDS" "$@" <<'PY'
-import sys, time, urllib.request
+import sys, urllib.request
 url, method, path = sys.argv[1:4]
 body = sys.argv[4].encode() if len(sys.argv) > 4 else None
 with urllib.request.urlopen(urllib.request.Request(url + path, data=body, method=method), timeout=5) as response:
