@@ -413,10 +413,12 @@ def _attach_adapters(state, adapters):
             index = int(item.get("InterfaceIndex"))
         except (TypeError, ValueError):
             continue
-        entry = by_index.setdefault(index, {"index": index, "alias": "", "mac": "", "metric": 0, "addresses": [], "address": ""})
+        if index not in by_index:
+            by_index[index] = {"index": index, "alias": "", "mac": "", "metric": 0, "addresses": [], "address": ""}
+            state.interfaces.append(by_index[index])
+        entry = by_index[index]
         entry["addresses"] += [{"ip": ip, "skip": False} for ip in _as_list(item.get("IPAddress")) if _is_ipv4(str(ip))]
         entry["address"] = _primary_address(entry["addresses"])
-    state.interfaces = sorted(by_index.values(), key=lambda entry: entry["index"])
 
 
 def _index_of_address(state, address):
