@@ -328,6 +328,7 @@ def classify_linux_error(stderr):
 # --------------------------------------------------------------------------- Windows
 
 # Read-only: prints ONE line, base64 of UTF-8 JSON (so no console code page can garble it).
+# Property names are quoted: tree-sitter-powershell misreads bare words in an array argument.
 WINDOWS_READ_SCRIPT = r"""
 $ErrorActionPreference = 'Stop'
 $keep = @('0.0.0.0/0', '169.254.169.254/32', '169.254.0.0/16')
@@ -350,13 +351,13 @@ if (Get-Command -Name Get-NetRoute -ErrorAction SilentlyContinue) {
     $out.persistent = @(Get-NetRoute -AddressFamily IPv4 -PolicyStore PersistentStore -ErrorAction SilentlyContinue |
         Where-Object { $keep -contains $_.DestinationPrefix } | Select-Object -Property $pick)
     $out.interfaces = @(Get-NetIPInterface -AddressFamily IPv4 -ErrorAction SilentlyContinue |
-        Select-Object -Property InterfaceIndex, InterfaceAlias, InterfaceMetric, @{Name = 'ConnectionState'; Expression = { [string]$_.ConnectionState }})
+        Select-Object -Property 'InterfaceIndex', 'InterfaceAlias', 'InterfaceMetric', @{Name = 'ConnectionState'; Expression = { [string]$_.ConnectionState }})
     $out.addresses = @(Get-NetIPAddress -AddressFamily IPv4 -ErrorAction SilentlyContinue |
-        Select-Object -Property InterfaceIndex, IPAddress, PrefixLength, @{Name = 'SkipAsSource'; Expression = { [bool]$_.SkipAsSource }})
+        Select-Object -Property 'InterfaceIndex', 'IPAddress', 'PrefixLength', @{Name = 'SkipAsSource'; Expression = { [bool]$_.SkipAsSource }})
 } else {
     $out.route_print = (& route.exe print -4 | Out-String)
     $out.adapters = @(Get-CimInstance -ClassName Win32_NetworkAdapterConfiguration -Filter 'IPEnabled = TRUE' -ErrorAction SilentlyContinue |
-        Select-Object -Property InterfaceIndex, @{Name = 'IPAddress'; Expression = { @($_.IPAddress) }})
+        Select-Object -Property 'InterfaceIndex', @{Name = 'IPAddress'; Expression = { @($_.IPAddress) }})
 }
 $json = ConvertTo-Json -InputObject $out -Depth 4 -Compress
 [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($json))
