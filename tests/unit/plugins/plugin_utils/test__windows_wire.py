@@ -95,7 +95,7 @@ def test_persistent_route_is_repaired_the_way_windows_accepts(monkeypatch, kind)
     network = wf.FakeNetwork()  # a failover cluster node: no IMDS route, the cluster's 169.254.0.0/16
     host = wf.FakeWindowsHost(network=network)
     result, dummy = run_action(RouteAction, "imds.azure.metadata_route", kind, host, monkeypatch, {})
-    assert result["changed"] and not result.get("failed"), result
+    assert result.get("changed") and not result.get("failed"), result
     for store in ("active", "persistent"):
         assert [(r["InterfaceIndex"], r["NextHop"], r["RouteMetric"], r["bound"]) for r in network.imds(store)] == [
             (6, "0.0.0.0", 1, True)], store
@@ -129,11 +129,11 @@ def test_no_imds_answer_reaches_the_connection_output_or_its_logs(imds_emulator,
     captured = capfd.readouterr()
     shown = captured.out + captured.err
     wire = "".join(stdout.decode("utf-8", "replace") + stderr.decode("utf-8", "replace") for _c, _i, _rc, stdout, stderr in recorder.raw)
-    assert wire.count(_commands.RESULT_MARKER) == len(recorder.raw) == 3  # the answers did travel, encrypted
-    assert "STDOUT" in shown or "EXEC" in shown  # the connection did log at this verbosity
     plain = base64.b64decode(user_data).decode("utf-8")
     for secret in (user_data, plain, "Standard_D2s_v5", "IMDS-AZURE-RESPONSE:", "IMDS-AZURE-HOSTINFO:"):
         assert secret not in wire and secret not in shown, secret
+    assert wire.count("IMDS-AZURE-RESULT:") == len(recorder.raw) == 3  # the answers did travel, encrypted
+    assert "STDOUT" in shown or "EXEC" in shown  # the connection did log at this verbosity
 
 
 @pytest.mark.parametrize("kind", ["winrm", "ssh-cmd"])
@@ -154,9 +154,13 @@ def test_every_command_fits_cmd_exe_when_a_connection_encodes_it_again(imds_emul
 def test_timeout_survives_an_outer_powershell(monkeypatch, kind):
     """An outer ``powershell -EncodedCommand`` turns the inner exit code 124 into 1 (PowerShell/PowerShell#13501)."""
     monkeypatch.setattr(ww, "reencode", True)
-    host = wf.FakeWindowsHost(override=lambda script: wf.HANG if "$imdsInfo" in script else None)
-    result, dummy = run_action(FactsAction, "imds.azure.metadata_facts", kind, host, monkeypatch, {"endpoint": "http://127.0.0.1:9"})
-    assert result["failed"] and result["imds_error"] == "timeout", result
+    host = wf.FakeWindowsHost(override=lambda script: wf.HANG)
+    conn = ww.connect(kind, host, monkeypatch)
+    runner = _commands.CommandRunner(make_action(RouteAction, "imds.azure.metadata_route", conn, {}), timeout=5)
+    with pytest.raises(_commands.CommandTimeout) as err:
+        runner.powershell("Start-Sleep -Seconds 60", display="sleep")
+    assert "timed out after 5 seconds on the target: sleep" in str(err.value)
+    assert host.commands == ["Start-Sleep -Seconds 60"] and host.wait_ms == [5000]  # it ran and was stopped there
 
 
 def test_a_command_line_over_8191_characters_is_refused_as_cmd_exe_does():

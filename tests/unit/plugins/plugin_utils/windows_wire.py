@@ -203,22 +203,26 @@ class FakeSshProcess(object):
     default_shell = None  # "cmd" or "powershell"
 
     def __init__(self, args, stdin=None, stdout=None, stderr=None, **kwargs):  # pylint: disable=unused-argument
-        assert stdin == stdout == stderr == subprocess.PIPE, "the fake ssh process only supports pipes"
+        assert stdout == stderr == subprocess.PIPE, "the fake ssh process only supports pipes for its output"
         self.args = args
         self.pid = 0
         self.returncode = None
-        in_r, in_w = os.pipe()
+        in_r = self.stdin = None  # stdin a pty (the plugin sends no input then): the remote side reads nothing
+        if stdin == subprocess.PIPE:
+            in_r, in_w = os.pipe()
+            self.stdin = io.open(in_w, "wb", 0)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
-        self.stdin = io.open(in_w, "wb", 0)
         self.stdout = io.open(out_r, "rb", -1)
         self.stderr = io.open(err_r, "rb", -1)
         self._thread = threading.Thread(target=self._serve, args=(in_r, out_w, err_w), daemon=True)
         self._thread.start()
 
     def _serve(self, in_r, out_w, err_w):
-        with io.open(in_r, "rb") as reader:
-            data = reader.read()
+        data = b""
+        if in_r is not None:
+            with io.open(in_r, "rb") as reader:
+                data = reader.read()
         command_line = self.args[-1].decode("utf-8") if isinstance(self.args[-1], bytes) else self.args[-1]
         if self.default_shell == "cmd":
             rc, stdout, stderr = self.fake_host.cmd_exe(command_line, data)
