@@ -14,7 +14,6 @@ one object before 2.19, winrm and psrp printing output at -vvvvv regardless of n
 from __future__ import annotations
 
 import base64
-import json
 
 import pytest
 
