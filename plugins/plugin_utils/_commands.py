@@ -174,8 +174,8 @@ BOOTSTRAP_COMMAND = encode_powershell(BOOTSTRAP)
 class PowerShellCommand:
     """One PowerShell command: ``command`` (the bootstrap), ``in_data`` (stage two) and the key."""
 
-    def __init__(self, script, timeout, key=None):
-        self.key = key or os.urandom(64)
+    def __init__(self, script, timeout):
+        self.key = os.urandom(64)  # AES-256 key, then HMAC-SHA256 key; for this command only
         stage_two = _STAGE_TWO
         for placeholder, value in (("@KEY@", base64.b64encode(self.key).decode("ascii")),
                                    ("@BODY@", base64.b64encode(script.encode("utf-8")).decode("ascii")),
