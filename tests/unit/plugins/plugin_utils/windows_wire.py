@@ -69,9 +69,10 @@ class FakeProtocol(Protocol):
 
     fake_host = None  # set on a subclass by connect()
 
+    fake_commands = None  # command id -> {"line", "stdin", "result"}, per shell
+
     def open_shell(self, *args, **kwargs):  # pylint: disable=unused-argument
         self.fake_commands = {}
-        self.codepage = kwargs.get("codepage")
         return str(uuid.uuid4()).upper()
 
     def run_command(self, shell_id, command, arguments=(), console_mode_stdin=True, skip_cmd_shell=False):
