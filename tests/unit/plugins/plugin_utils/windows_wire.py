@@ -281,6 +281,7 @@ def _force_encoding_again(conn, name):
 
     conn.exec_command = exec_command
 
+
 def connect(kind, host, monkeypatch, play_context=None, shell=None):
     """A connected real connection plugin of ``kind`` (see KINDS) whose library talks to ``host``.
 
