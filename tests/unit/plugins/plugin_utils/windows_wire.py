@@ -282,13 +282,12 @@ def _force_encoding_again(conn, name):
     conn.exec_command = exec_command
 
 
-def connect(kind, host, monkeypatch, play_context=None, shell=None):
+def connect(kind, host, monkeypatch, play_context=None):
     """A connected real connection plugin of ``kind`` (see KINDS) whose library talks to ``host``.
 
-    ``shell`` overrides the shell plugin (winrm: the plugin's own default when None).
+    winrm keeps its own default shell: powershell up to 2.20, cmd on 2.21.
     """
     name, shell_name, default_shell = KINDS[kind]
-    shell_name = shell or shell_name
     play_context = play_context or PlayContext()
     if name == "winrm":
         monkeypatch.setattr(winrm_plugin, "Protocol", type("BoundProtocol", (FakeProtocol,), {"fake_host": host}))
