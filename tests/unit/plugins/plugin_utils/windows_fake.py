@@ -238,11 +238,11 @@ class FakeNetwork(object):
             value = (0xFFFFFFFF << (32 - bits)) & 0xFFFFFFFF if bits else 0
             return ".".join(str((value >> shift) & 0xFF) for shift in (24, 16, 8, 0))
 
-        bar = "=" * 75
-        lines = [bar, "Interface List"]
+        rule = "=" * 75
+        lines = [rule, "Interface List"]
         for item in self.interfaces:
             lines.append("%3d...00 15 5d 00 00 %02x ......%s" % (item["InterfaceIndex"], item["InterfaceIndex"], item["InterfaceAlias"]))
-        lines += [bar, "", "IPv4 Route Table", bar, "Active Routes:",
+        lines += [rule, "", "IPv4 Route Table", rule, "Active Routes:",
                   "Network Destination        Netmask          Gateway       Interface  Metric"]
         for route in self.active:
             hop = route["NextHop"]
@@ -250,7 +250,7 @@ class FakeNetwork(object):
                 route["DestinationPrefix"].split("/")[0], mask(route["DestinationPrefix"]),
                 "On-link" if hop == "0.0.0.0" else hop, self._address(route["InterfaceIndex"]),
                 route["RouteMetric"] + self._interface_metric(route["InterfaceIndex"])))
-        lines += [bar, "Persistent Routes:"]
+        lines += [rule, "Persistent Routes:"]
         if self.persistent:
             lines.append("  Network Address          Netmask  Gateway Address  Metric")
             for route in self.persistent:
@@ -259,7 +259,7 @@ class FakeNetwork(object):
                                                        hop, route["RouteMetric"]))
         else:
             lines.append("  None")
-        lines.append(bar)
+        lines.append(rule)
         return "\r\n".join(lines) + "\r\n"
 
     # ------------------------------------------------------------------ NetTCPIP cmdlets
