@@ -25,6 +25,7 @@ from ansible_collections.imds.azure.plugins.action.metadata_route import ActionM
 from ansible_collections.imds.azure.plugins.action.scheduled_events import ActionModule as EventsAction
 from ansible_collections.imds.azure.plugins.plugin_utils import _commands
 from ansible_collections.imds.azure.tests.unit.plugins.action.action_fixtures import make_action
+from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import route_fixtures
 from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import windows_fake as wf
 from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import windows_wire as ww
 
@@ -194,3 +195,16 @@ def test_psrp_input_arrives_as_the_core_passes_it(monkeypatch):
     rc, stdout, dummy = conn.exec_command(command.command, in_data=command.in_data)
     assert rc == 0 and command.decode(stdout.decode())["out"] == ["x"]
     assert len(seen[0]) == 1 and seen[0][0].strip() == command.in_data.decode().strip()
+
+
+def test_route_exe_fallback_binds_the_persistent_route_to_its_interface(monkeypatch):
+    network = wf.FakeNetwork(active=[route_fixtures.WRONG_ACTIVE], persistent=[route_fixtures.WRONG_ACTIVE], netroute=False)
+    host = wf.FakeWindowsHost(network=network)
+    result, dummy = run_action(RouteAction, "imds.azure.metadata_route", "winrm", host, monkeypatch, {})
+    assert result.get("changed") and not result.get("failed") and result["reader"] == "route-print", result
+    assert network.changes == ["route.exe delete 169.254.169.254 mask 255.255.255.255",
+                               "route.exe -p add 169.254.169.254 mask 255.255.255.255 10.0.1.10 metric 1 IF 6"]
+    for store in ("active", "persistent"):
+        assert [(r["InterfaceIndex"], r["bound"]) for r in network.imds(store)] == [(6, True)], store
+    again, dummy = run_action(RouteAction, "imds.azure.metadata_route", "winrm", host, monkeypatch, {})
+    assert again["changed"] is False, again

@@ -321,8 +321,15 @@ class FakeNetwork(object):
             if before == len(self.active) + len(self.persistent):
                 return 1, "The route deletion failed: Element not found.\r\n"
             return 0, " OK!\r\n"
-        fields = dict(zip([word.lower() for word in words[2::2]], words[3::2]))
-        gateway = words[4]
+        fields, rest, index = {}, [], 2
+        while index < len(words):  # route ADD destination [MASK netmask] [gateway] [METRIC metric] [IF interface]
+            if words[index].lower() in ("mask", "metric", "if") and index + 1 < len(words):
+                fields[words[index].lower()] = words[index + 1]
+                index += 2
+            else:
+                rest.append(words[index])
+                index += 1
+        gateway = rest[0]
         metric = int(fields.get("metric", "1"))
         if not 1 <= metric <= 9999:
             return 1, "The route addition failed: The parameter is incorrect.\r\n"
