@@ -50,12 +50,12 @@ class Recorder(object):
         conn.exec_command = exec_command
 
 
-def run_action(action_class, name, kind, host, monkeypatch, args, no_log=False, diff=False):
+def run_action(action_class, name, kind, host, monkeypatch, args, no_log=False):
     play_context = PlayContext()
     play_context.no_log = no_log
     conn = ww.connect(kind, host, monkeypatch, play_context=play_context)
     recorder = Recorder(conn)
-    action = make_action(action_class, name, conn, args, no_log=no_log, diff=diff, play_context=play_context)
+    action = make_action(action_class, name, conn, args, no_log=no_log, play_context=play_context)
     action._get_remote_user = lambda: "admin"  # pylint: disable=protected-access
     return action.run(task_vars={}), recorder
 
