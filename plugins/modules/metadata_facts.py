@@ -158,10 +158,12 @@ notes:
     that. Do not gather V(userdata) with a persistent fact cache unless the cache is as protected as the user data;
     C(no_log) only keeps it out of logs and task output.
   - On Windows, E(AZURE_IMDS_ENDPOINT) is read from the target's environment (as on Linux), not from the controller's.
-    Each request command is bounded by O(timeout) for the connect, for the answer and for each read on the target, and is
+    Each request command is bounded by O(timeout) for the connect, for the answer and for each read on the target (on
+    Windows PowerShell 5.1 and PowerShell 7 alike), and is
     stopped after three times O(timeout) plus 5 seconds; the controller gives up on the connection 15 seconds later.
-  - On Windows the IMDS commands run with the connection's output logging censored (as with C(no_log)), so C(winrm) and
-    C(psrp) do not print raw IMDS answers, which contain C(userData), at C(-vvvvv).
+  - On Windows each command's result is encrypted on the host with a one-time key that travels only on the command's
+    standard input, so C(winrm) and C(psrp) (which print command output at C(-vvvvv), on ansible-core 2.16 and 2.17 even
+    under C(no_log)) never print IMDS answers, which contain C(userData).
   - The attested document is verified by the action plugin on the controller, never on the host it is about. The
     module on its own returns the unverified document with RV(ansible_facts.azure_imds.attested.verified=false).
   - The legacy C(tags) string of IMDS (used by api-versions older than 2019-06-04) is ambiguous when values contain
