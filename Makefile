@@ -1,6 +1,6 @@
 # imds.azure developer entry points. Everything is installed by these targets.
 #   make demo    the emulator-backed demo
-#   make test    every gate: sanity, units, emulator, integration, lint, changelog, build
+#   make test    every gate: sanity, units, emulator, integration, eda, lint, changelog, build
 #   make test-matrix         sanity, units and integration on every supported ansible-core
 #   make test-units-matrix   units on every supported ansible-core
 #   make bench   benchmarks, printed as ratios against baselines measured in the same run
@@ -10,7 +10,7 @@ PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-STEP_TARGETS := $(addprefix test-,sanity units emulator integration demo lint docs changelog build)
+STEP_TARGETS := $(addprefix test-,sanity units emulator integration eda demo lint docs changelog build)
 
 .PHONY: venv test test-matrix test-units-matrix demo bench docs fuzz clean $(STEP_TARGETS)
 

@@ -11,6 +11,13 @@ interleaved in rounds (IMDS_BENCH_WINDOWS_ROUNDS, default 5, of IMDS_BENCH_WINDO
 gathers each, default 40). The fake connection costs about what the HTTP request costs; a
 real WinRM/PSRP round trip (tens to hundreds of ms plus PowerShell start-up) is not
 measured here, which is why the command count is the figure that matters.
+
+It also prints, per ansible-core and connection, the longest command line the Windows host
+received after the REAL connection plugin built it (winrm: the WinRS command line cmd.exe
+runs; ssh: the command OpenSSH hands to cmd.exe or ``powershell -c``; psrp: the command
+given to the plugin, which runs the decoded script in a runspace), against cmd.exe's
+8,191 characters. Each core is measured in its own venv (``.venv`` for 2.21, ``.venv-X.Y``
+made by ``make test-units-matrix``); a core whose venv is missing is reported as not measured.
 """
 
 import collections
@@ -31,6 +38,9 @@ from bench._playbook import install_guard
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROUNDS = int(os.environ.get("IMDS_BENCH_WINDOWS_ROUNDS", "5"))
 ITEMS = int(os.environ.get("IMDS_BENCH_WINDOWS_ITEMS", "40"))
+CORE_VENVS = [("2.16", ".venv-2.16"), ("2.17", ".venv-2.17"), ("2.18", ".venv-2.18"), ("2.19", ".venv-2.19"),
+              ("2.20", ".venv-2.20"), ("2.21", ".venv")]
+CMD_LIMIT = 8191
 SCENARIOS = [
     ("default gather", {}),
     ("pinned version", {"api_version": "2021-12-13"}),
@@ -162,6 +172,63 @@ def _timing(bench):
           % (per["windows"] / per["linux"], per["windows"] / per["http"]))
 
 
+def _longest_command_lines(url):
+    """{connection: longest command line} over the installed core's real connection plugins.
+
+    Each connection gathers facts (with detection and the endpoint from the host's
+    environment), reads scheduled events and repairs the IMDS route.
+    """
+    # pylint: disable=import-outside-toplevel
+    import pytest
+    from ansible.playbook.play_context import PlayContext
+    from ansible_collections.imds.azure.plugins.action.metadata_facts import ActionModule as FactsAction
+    from ansible_collections.imds.azure.plugins.action.metadata_route import ActionModule as RouteAction
+    from ansible_collections.imds.azure.plugins.action.scheduled_events import ActionModule as EventsAction
+    from ansible_collections.imds.azure.tests.unit.plugins.action.action_fixtures import make_action
+    from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import windows_fake, windows_wire
+    longest = {}
+    for kind in sorted(windows_wire.KINDS):
+        host = windows_fake.FakeWindowsHost(env={"AZURE_IMDS_ENDPOINT": url})
+        given = []
+        for action_class, name in ((FactsAction, "imds.azure.metadata_facts"), (EventsAction, "imds.azure.scheduled_events"),
+                                   (RouteAction, "imds.azure.metadata_route")):
+            with pytest.MonkeyPatch.context() as patch:
+                conn = windows_wire.connect(kind, host, patch, play_context=PlayContext())
+                real = conn.exec_command
+                conn.exec_command = lambda cmd, real=real, **kwargs: given.append(len(cmd)) or real(cmd, **kwargs)
+                action = make_action(action_class, name, conn, {})
+                action._get_remote_user = lambda: "admin"  # pylint: disable=protected-access
+                result = action.run(task_vars={})
+            if result.get("failed"):
+                raise RuntimeError("%s over %s failed: %s" % (name, kind, result.get("msg")))
+        seen = [len(line) for program, line in host.command_lines if program != "process"]
+        longest[kind] = max(seen or given)
+    return longest
+
+
+def _command_lines(url):
+    print("   longest command line the Windows host received, per core and connection (cmd.exe refuses more than %d):"
+          % CMD_LIMIT)
+    kinds = None
+    for core, venv in CORE_VENVS:
+        python = os.path.join(ROOT, venv, "bin", "python")
+        if not os.path.exists(os.path.join(ROOT, venv, ".installed")):  # written once the venv is complete
+            print("     %-5s not measured: %s is missing or incomplete (make test-units-matrix creates it)" % (core, venv))
+            continue
+        env = dict(os.environ, IMDS_BENCH_WINDOWS_CHILD="lines", IMDS_BENCH_WINDOWS_URL=url)
+        proc = subprocess.run([python, "-m", "bench.windows"], cwd=ROOT, env=env, check=False, timeout=600,
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError("measuring the command lines with %s failed:\n%s" % (venv, proc.stderr[-2000:]))
+        longest = json.loads(proc.stdout.strip().splitlines()[-1])
+        kinds = kinds or sorted(longest)
+        print("     %-5s %s" % (core, ", ".join("%s %d (%.0f%%)" % (kind, longest[kind], 100.0 * longest[kind] / CMD_LIMIT)
+                                                for kind in kinds)))
+        if max(longest.values()) > CMD_LIMIT:
+            raise RuntimeError("ansible-core %s: a command line is longer than cmd.exe accepts" % core)
+    print("     (psrp has no command line: the figure is the command handed to the plugin, whose script runs in a runspace)")
+
+
 def _run():
     install_guard()
     tmp = tempfile.mkdtemp(prefix="imds-bench-windows-")
@@ -172,6 +239,7 @@ def _run():
             bench = _Bench(emu.url)
             _counts(bench)
             _timing(bench)
+            _command_lines(emu.url)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -187,8 +255,21 @@ def main():
         raise RuntimeError("bench.windows exited with %d" % proc.returncode)
 
 
+def _lines_child():
+    """In a core's venv: print the longest command lines as one JSON line."""
+    install_guard()
+    tmp = tempfile.mkdtemp(prefix="imds-bench-windows-")
+    try:
+        _import_collection(tmp)
+        print(json.dumps(_longest_command_lines(os.environ["IMDS_BENCH_WINDOWS_URL"])))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    if os.environ.get("IMDS_BENCH_WINDOWS_CHILD"):
+    if os.environ.get("IMDS_BENCH_WINDOWS_CHILD") == "lines":
+        _lines_child()
+    elif os.environ.get("IMDS_BENCH_WINDOWS_CHILD"):
         _run()
     else:
         main()

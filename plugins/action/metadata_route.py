@@ -154,8 +154,8 @@ class ActionModule(ActionBase):
 
     def _windows_read(self, runner):
         res = runner.powershell(_route.WINDOWS_READ_SCRIPT, display=WINDOWS_READ_DISPLAY)
-        if res.rc != 0:
-            raise _route.RouteError("command", "reading the routes failed (rc %s): %s" % (res.rc, res.stderr.strip()))
+        if res.rc != 0 or not res.answered:
+            raise _route.RouteError("command", "reading the routes failed (%s)" % res.failure())
         return _route.decode_windows_read(res.stdout)
 
     def _run_windows(self, runner, args):
@@ -176,6 +176,8 @@ class ActionModule(ActionBase):
             ok, denied, error = _route.decode_windows_change(res.stdout)
             if denied:
                 raise _route.RouteError("privilege", "access denied while changing routes (run as Administrator): %s" % error)
+            if not res.answered:
+                raise _route.RouteError("command", "the route change failed (%s)" % res.failure())
             if not ok or res.rc != 0:
                 raise _route.RouteError("command", "the route change failed (rc %s): %s %s" % (res.rc, error, res.stderr.strip()))
             state = self._windows_read(runner)

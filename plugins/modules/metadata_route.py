@@ -24,10 +24,11 @@ description:
     target. Short read-only commands run over the connection, their output is parsed on the controller, then a single
     change command runs. Every command is bounded by O(timeout).
   - On Windows the routes are read with C(Get-NetRoute), C(Get-NetIPInterface) and C(Get-NetIPAddress) as JSON (so the
-    display language does not matter) and changed with C(Remove-NetRoute) and C(New-NetRoute) with an explicit
-    C(-PolicyStore) (C(ActiveStore) takes effect at once, C(PersistentStore) survives reboots). Hosts without the NetTCPIP
-    cmdlets fall back to C(route.exe print -4), parsed by its structure rather than its localised headings, and
-    C(route.exe -p add).
+    display language does not matter) and changed with C(Remove-NetRoute -PolicyStore) per store and C(New-NetRoute),
+    which saves a route in both stores (C(-PolicyStore ActiveStore) when only the running table may change;
+    C(New-NetRoute) refuses C(-PolicyStore PersistentStore)). Hosts without the NetTCPIP cmdlets fall back to
+    C(route.exe print -4), parsed by its structure rather than its localised headings, and C(route.exe -p add ... IF
+    <index>), which binds the route to its interface.
   - On Linux the routes are read with C(ip -j -4 route) (or the text output of older iproute2) and changed with
     C(ip route replace) and C(ip route del) in the C(main) table.
 version_added: 0.1.0
@@ -55,12 +56,14 @@ options:
   metric:
     description:
       - Route metric of the host route. On Windows this is the route metric (Windows adds the interface metric).
+      - On Windows hosts without the NetTCPIP cmdlets (C(route.exe) fallback) the metric must be 1 or more.
     type: int
     default: 1
   persistent:
     description:
       - On Windows, also ensure the route in the persistent store so that it survives reboots. With V(false) the persistent
-        store is neither checked nor changed.
+        store is neither checked nor changed; on the C(route.exe) fallback, whose C(delete) also removes persistent
+        entries, the task then fails rather than delete a persistent entry.
       - On Linux routes are only changed in the running kernel; no distribution-independent persistent store exists. The
         module returns RV(persisted=false) and warns when it changed a route with this option V(true). Persist the route in
         the network configuration of your distribution (netplan C(routes), NetworkManager C(ipv4.routes), systemd-networkd
@@ -244,7 +247,8 @@ effective_after:
   sample: {"interface": "eth0", "gateway": "198.51.100.1", "error": ""}
 error:
   description: Stable keyword for a failure, V(no_default_route), V(interface), V(privilege), V(unsupported_os), V(timeout),
-    V(command), V(parse), V(verify) or V(argument) (an option out of range).
+    V(command), V(parse), V(verify), V(argument) (an option out of range, or a metric C(route.exe) refuses) or V(route_exe)
+    (the C(route.exe) fallback would have to delete a persistent route while O(persistent) is V(false)).
   returned: failure
   type: str
   sample: privilege

@@ -9,23 +9,38 @@ This is the controller-side half of the pattern ``ansible.windows.win_reboot`` u
 action plugin runs a few small, read-only commands through
 ``ActionBase._low_level_execute_command`` (no module is shipped to the target), parses
 their output on the controller, and runs at most one change command. Used by the
-``imds.azure.metadata_route`` action; meant to be reused by any action that needs the same
-(for example a Windows transport for the facts module).
-
-A PowerShell command line is at most MAX_COMMAND_LINE characters: winrm (and ssh with the
-cmd shell) hand it to cmd.exe, which stops at 8191 characters, truncating the command
-silently. A longer script travels on stdin instead (base64 of its UTF-8 text, read from
-``$input`` the way ansible-core's own bootstrap wrapper reads its payload); the command
-line then only carries the small timeout wrapper.
+``imds.azure.metadata_route`` action and by the Windows transport of the IMDS client.
 
 Every command gets two bounds:
 
 * on the target: POSIX commands run under ``timeout N`` (when the target has it) and
-  PowerShell scripts run in a separate runspace that is stopped after N seconds. Either
-  way the command exits with rc 124 and a marker on stderr when the bound is hit;
+  PowerShell scripts run in a separate runspace that is stopped after N seconds;
 * on the controller: the call into the connection runs in a worker thread that is
   abandoned after N + GRACE seconds, because a connection can hang on its own
   (ansible.windows#838). The task then fails; the worker process ends with the task.
+
+How a PowerShell script travels (one design for winrm, psrp and ssh on every supported
+ansible-core; docs/docsite/rst/windows.rst has the table):
+
+* The command line is always the same short bootstrap (BOOTSTRAP_COMMAND, about 400
+  characters). winrm on ansible-core 2.16 to 2.18 and ssh on 2.16/2.17 wrap every command
+  in ``powershell -EncodedCommand`` once more (about 8/3 of its length) and winrm and ssh
+  with the cmd shell hand it to cmd.exe, which refuses more than 8,191 characters; the
+  bootstrap stays near 1,200 characters after that.
+* Everything else travels on the command's input, which no connection prints at any
+  verbosity: the stage-two script (timeout wrapper, the real script, a fresh 64-byte key).
+  The bootstrap reads ``$input`` joined, so it works however the input arrives (lines for
+  powershell.exe and psrp on 2.19+, one string for psrp on 2.16 to 2.18).
+* The result comes back as ONE pipeline output line, RESULT_MARKER + base64 of
+  IV | AES-256-CBC(JSON rc, timeout, out, err) | HMAC-SHA256. Pipeline output is what every
+  connection returns: psrp runs the script in a remote runspace and returns only the
+  pipeline and host streams (``[Console]::Out`` writes are lost), powershell.exe prints
+  it. The exit code of the process is not used: an outer ``powershell -EncodedCommand``
+  turns any non-zero inner exit code into 1 (PowerShell/PowerShell#13501), so a timeout
+  (rc 124) is reported inside the result.
+* The key exists only on the controller and in the command's input. winrm and psrp of
+  ansible-core 2.16/2.17 print command output at -vvvvv whatever ``no_log`` says; what they
+  print is the ciphertext, which nobody can read after the task.
 
 Usage::
 
@@ -38,51 +53,78 @@ Usage::
 from __future__ import annotations
 
 import base64
+import binascii
+import hashlib
+import hmac
+import json
+import os
 import shlex
 import threading
 
 from ansible.errors import AnsibleError
 
+try:
+    from cryptography.hazmat.primitives import padding as _padding
+    from cryptography.hazmat.primitives.ciphers import Cipher as _Cipher, algorithms as _algorithms, modes as _modes
+    HAS_CRYPTOGRAPHY = True
+except ImportError:  # pragma: no cover - a dependency of ansible-core itself
+    HAS_CRYPTOGRAPHY = False
+
 TIMEOUT_RC = 124
 TIMEOUT_MARKER = "imds.azure: command timed out"
 CONTROLLER_GRACE = 15
+RESULT_MARKER = "IMDS-AZURE-RESULT:"
 
-# How PowerShell is started, the way ansible-core and win_reboot do it. Connections that
-# already run PowerShell (winrm, psrp) pass a command containing " -EncodedCommand " as is.
+# How PowerShell is started, exactly as ansible-core's powershell shell plugin does it
+# (``_common_args`` in plugins/shell/powershell.py of every supported core): psrp
+# recognises this prefix and runs the decoded script in its runspace, winrm 2.19/2.20 pass
+# a command with this prefix through without encoding it again.
 _PWSH_PREFIX = "PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand "
 
-# cmd.exe's limit is 8191 characters; keep a margin for what a connection adds.
-MAX_COMMAND_LINE = 8000
+# Stage one, the whole command line: run the stage-two script that comes on the input.
+BOOTSTRAP = "&([ScriptBlock]::Create([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String((@($input) -join '').Trim()))))"
 
-# What replaces the quoted base64 body when the script comes on stdin: every input line
-# joined (psrp passes stdin as lines, powershell.exe as one stream).
-_STDIN_BODY = "((@($input) -join '').Trim())"
-
-# Runs the real script (base64 of its UTF-8 text) in its own runspace so that it can be
-# stopped after the timeout; prints its output and errors, exits 124 on timeout, 1 when the
-# script failed. Placeholders are replaced by str.replace, never by %-formatting.
-_PWSH_WRAPPER = """\
+# Stage two (placeholders are replaced by str.replace, never by %-formatting): runs the
+# real script in its own runspace so that it can be stopped after the timeout, and emits
+# the encrypted result as the only pipeline output.
+_STAGE_TWO = """\
 $ErrorActionPreference = 'Stop'
-$imdsBody = [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String('@BODY@'))
+$imdsKey = [Convert]::FromBase64String('@KEY@')
+$imdsResult = [ordered]@{ rc = 0; timeout = $false; out = @(); err = @() }
 $imdsPs = [PowerShell]::Create()
-[void]$imdsPs.AddScript($imdsBody)
-$imdsAsync = $imdsPs.BeginInvoke()
-if (-not $imdsAsync.AsyncWaitHandle.WaitOne(@MILLIS@)) {
-    [void]$imdsPs.BeginStop($null, $null)
-    [Console]::Error.WriteLine('@MARKER@ after @SECONDS@ seconds')
-    exit @TIMEOUT_RC@
-}
-$imdsRc = 0
 try {
-    foreach ($imdsItem in $imdsPs.EndInvoke($imdsAsync)) { [Console]::Out.WriteLine([string]$imdsItem) }
+    [void]$imdsPs.AddScript([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String('@BODY@')))
+    $imdsAsync = $imdsPs.BeginInvoke()
+    if ($imdsAsync.AsyncWaitHandle.WaitOne(@MILLIS@)) {
+        try {
+            $imdsResult.out = @(foreach ($imdsItem in $imdsPs.EndInvoke($imdsAsync)) { [string]$imdsItem })
+        } catch {
+            $imdsErr = $_.Exception
+            if ($null -ne $imdsErr.InnerException) { $imdsErr = $imdsErr.InnerException }
+            $imdsResult.err += [string]$imdsErr.Message
+            $imdsResult.rc = 1
+        }
+        foreach ($imdsItem in $imdsPs.Streams.Error) { $imdsResult.err += [string]$imdsItem; $imdsResult.rc = 1 }
+    } else {
+        [void]$imdsPs.BeginStop($null, $null)
+        $imdsResult.rc = @TIMEOUT_RC@
+        $imdsResult.timeout = $true
+        $imdsResult.err += '@MARKER@ after @SECONDS@ seconds'
+    }
 } catch {
-    $imdsErr = $_.Exception
-    if ($null -ne $imdsErr.InnerException) { $imdsErr = $imdsErr.InnerException }
-    [Console]::Error.WriteLine($imdsErr.Message)
-    $imdsRc = 1
+    $imdsResult.rc = 1
+    $imdsResult.err += [string]$_.Exception.Message
 }
-foreach ($imdsItem in $imdsPs.Streams.Error) { [Console]::Error.WriteLine([string]$imdsItem); $imdsRc = 1 }
-exit $imdsRc
+$imdsPlain = [Text.Encoding]::UTF8.GetBytes((ConvertTo-Json -InputObject $imdsResult -Compress -Depth 3))
+$imdsAes = [Security.Cryptography.Aes]::Create()
+$imdsAes.Mode = [Security.Cryptography.CipherMode]::CBC
+$imdsAes.Padding = [Security.Cryptography.PaddingMode]::PKCS7
+$imdsAes.Key = [byte[]]$imdsKey[0..31]
+$imdsAes.GenerateIV()
+$imdsCipher = $imdsAes.CreateEncryptor().TransformFinalBlock($imdsPlain, 0, $imdsPlain.Length)
+$imdsData = [byte[]]($imdsAes.IV + $imdsCipher)
+$imdsMac = [Security.Cryptography.HMACSHA256]::new([byte[]]$imdsKey[32..63])
+'@RESULT@' + [Convert]::ToBase64String([byte[]]($imdsData + $imdsMac.ComputeHash($imdsData)))
 """
 
 
@@ -91,16 +133,34 @@ class CommandTimeout(AnsibleError):
 
 
 class CommandResult:
-    """What a command returned. ``command`` is the human-readable form (not the encoded one)."""
+    """What a command returned. ``command`` is the human-readable form (not the encoded one).
 
-    def __init__(self, rc, stdout, stderr, command):
+    ``answered`` is False for a PowerShell command whose result line did not come back (the
+    script never ran, or its output was lost): then rc, stdout and stderr are the
+    connection's own, which usually explain why (cmd.exe's "The command line is too long.").
+    """
+
+    def __init__(self, rc, stdout, stderr, command, answered=True):
         self.rc = rc
         self.stdout = stdout
         self.stderr = stderr
         self.command = command
+        self.answered = answered
 
     def __repr__(self):
         return "CommandResult(rc=%r, command=%r)" % (self.rc, self.command)
+
+    @property
+    def timed_out(self):
+        """The target stopped the command after its timeout (never inferred from a lost result)."""
+        return self.answered and self.rc == TIMEOUT_RC
+
+    def failure(self, limit=500):
+        """A one-line account of a failed command for messages: rc and the first words of its output."""
+        text = " ".join((self.stderr or self.stdout or "no output").split())[:limit]
+        if not self.answered:
+            return "the command's result did not come back (rc %s): %s" % (self.rc, text)
+        return "rc %s: %s" % (self.rc, text)
 
 
 def encode_powershell(script):
@@ -108,62 +168,65 @@ def encode_powershell(script):
     return _PWSH_PREFIX + base64.b64encode(script.encode("utf-16-le")).decode("ascii")
 
 
-def decode_powershell(command):
-    """Inverse of encode_powershell (tests, debugging); None when not an encoded command."""
-    if not command.startswith(_PWSH_PREFIX):
-        return None
-    return base64.b64decode(command[len(_PWSH_PREFIX):]).decode("utf-16-le")
+BOOTSTRAP_COMMAND = encode_powershell(BOOTSTRAP)
 
 
-def powershell_with_timeout(script, timeout, stdin=False):
-    """Wrap ``script`` so that it is stopped (rc 124) after ``timeout`` seconds.
+class PowerShellCommand:
+    """One PowerShell command: ``command`` (the bootstrap), ``in_data`` (stage two) and the key."""
 
-    With ``stdin`` the wrapper reads the script from its input instead (send
-    ``stdin_payload(script)`` as the command's input).
-    """
-    wrapped = _PWSH_WRAPPER
-    if stdin:
-        wrapped = wrapped.replace("'@BODY@'", _STDIN_BODY)
-    else:
-        wrapped = wrapped.replace("@BODY@", base64.b64encode(script.encode("utf-8")).decode("ascii"))
-    for key, value in (("@MILLIS@", str(int(timeout * 1000))), ("@SECONDS@", str(timeout)),
-                       ("@MARKER@", TIMEOUT_MARKER), ("@TIMEOUT_RC@", str(TIMEOUT_RC))):
-        wrapped = wrapped.replace(key, value)
-    return wrapped
+    def __init__(self, script, timeout):
+        self.key = os.urandom(64)  # AES-256 key, then HMAC-SHA256 key; for this command only
+        stage_two = _STAGE_TWO
+        for placeholder, value in (("@KEY@", base64.b64encode(self.key).decode("ascii")),
+                                   ("@BODY@", base64.b64encode(script.encode("utf-8")).decode("ascii")),
+                                   ("@MILLIS@", str(int(timeout * 1000))), ("@SECONDS@", str(timeout)),
+                                   ("@MARKER@", TIMEOUT_MARKER), ("@TIMEOUT_RC@", str(TIMEOUT_RC)),
+                                   ("@RESULT@", RESULT_MARKER)):
+            stage_two = stage_two.replace(placeholder, value)
+        self.command = BOOTSTRAP_COMMAND
+        self.in_data = (base64.b64encode(stage_two.encode("utf-8")).decode("ascii") + "\n").encode("ascii")
 
+    def decode(self, stdout):
+        """The result dict (rc, timeout, out, err) from the command's output; None when there is none.
 
-def stdin_payload(script):
-    """The input that carries ``script`` to a wrapper built with ``stdin=True`` (one ASCII line)."""
-    return (base64.b64encode(script.encode("utf-8")).decode("ascii") + "\n").encode("ascii")
-
-
-def powershell_command(script, timeout):
-    """(command line, input or None) that runs ``script`` bounded by ``timeout``.
-
-    The script is inside the command line when that stays within MAX_COMMAND_LINE, else on stdin.
-    """
-    command = encode_powershell(powershell_with_timeout(script, timeout))
-    if len(command) <= MAX_COMMAND_LINE:
-        return command, None
-    return encode_powershell(powershell_with_timeout(script, timeout, stdin=True)), stdin_payload(script)
-
-
-def unwrap_powershell(command, in_data=None):
-    """The inner script of a command built by CommandRunner.powershell (tests, debugging).
-
-    ``in_data`` is the command's input, which carries the script of a long command.
-    """
-    wrapper = decode_powershell(command)
-    if wrapper is None:
-        return None
-    marker = "FromBase64String('"
-    if marker not in wrapper:
-        if _STDIN_BODY not in wrapper or not in_data:
+        The LAST result line counts; anything around it (a UTF-8 byte order mark, progress
+        records, blank lines) is ignored. A line whose MAC does not verify is no result.
+        """
+        payload = None
+        for line in (stdout or "").splitlines():
+            line = line.strip().lstrip("\ufeff")
+            if line.startswith(RESULT_MARKER):
+                payload = line[len(RESULT_MARKER):]
+        if payload is None:
             return None
-        data = in_data.decode("ascii") if isinstance(in_data, bytes) else in_data
-        return base64.b64decode("".join(data.split())).decode("utf-8")
-    start = wrapper.index(marker) + len(marker)
-    return base64.b64decode(wrapper[start:wrapper.index("'", start)]).decode("utf-8")
+        try:
+            blob = base64.b64decode(payload.encode("ascii"), validate=True)
+        except (binascii.Error, ValueError):
+            return None
+        if len(blob) < 16 + 16 + 32:
+            return None
+        data, tag = blob[:-32], blob[-32:]
+        if not hmac.compare_digest(hmac.new(self.key[32:], data, hashlib.sha256).digest(), tag):
+            return None
+        if not HAS_CRYPTOGRAPHY:
+            raise AnsibleError("the Python library 'cryptography' (a dependency of ansible-core) is needed on the controller")
+        decryptor = _Cipher(_algorithms.AES(self.key[:32]), _modes.CBC(data[:16])).decryptor()
+        padded = decryptor.update(data[16:]) + decryptor.finalize()
+        unpadder = _padding.PKCS7(128).unpadder()
+        try:
+            result = json.loads((unpadder.update(padded) + unpadder.finalize()).decode("utf-8"))
+        except ValueError:
+            return None
+        return result if isinstance(result, dict) else None
+
+
+def _lines(value):
+    """ConvertTo-Json gives a list, a single string or null for the out/err arrays."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    return [str(value)]
 
 
 def posix_with_timeout(argv, timeout, env=None):
@@ -211,11 +274,10 @@ class CommandRunner:
             raise box["error"]
         return box["result"]
 
-    def _finish(self, raw, display, check_timeout, timeout):
-        result = CommandResult(raw.get("rc", 0) or 0, raw.get("stdout", "") or "", raw.get("stderr", "") or "", display)
+    def _finish(self, result, check_timeout, timeout):
         self.history.append(result)
-        if check_timeout and result.rc == TIMEOUT_RC:
-            raise CommandTimeout("command timed out after %s seconds on the target: %s" % (timeout, display))
+        if check_timeout and result.timed_out:
+            raise CommandTimeout("command timed out after %s seconds on the target: %s" % (timeout, result.command))
         return result
 
     def posix(self, argv, env=None, check_timeout=True, timeout=None):
@@ -226,7 +288,8 @@ class CommandRunner:
         timeout = self.timeout if timeout is None else timeout
         display = " ".join(shlex.quote(str(arg)) for arg in argv)
         raw = self._execute(posix_with_timeout(argv, timeout, env=env), self.sudoable, timeout)
-        return self._finish(raw, display, check_timeout, timeout)
+        return self._finish(CommandResult(raw.get("rc", 0) or 0, raw.get("stdout", "") or "", raw.get("stderr", "") or "", display),
+                            check_timeout, timeout)
 
     def powershell(self, script, display=None, check_timeout=True, timeout=None):
         """Run a PowerShell script on a Windows target; returns CommandResult.
@@ -236,6 +299,14 @@ class CommandRunner:
         rights the script needs.
         """
         timeout = self.timeout if timeout is None else timeout
-        command, in_data = powershell_command(script, timeout)
-        raw = self._execute(command, False, timeout, in_data)
-        return self._finish(raw, display or script, check_timeout, timeout)
+        command = PowerShellCommand(script, timeout)
+        raw = self._execute(command.command, False, timeout, command.in_data)
+        data = command.decode(raw.get("stdout"))
+        if data is None:
+            result = CommandResult(raw.get("rc") or 1, raw.get("stdout", "") or "", raw.get("stderr", "") or "",
+                                   display or script, answered=False)
+        else:
+            rc = TIMEOUT_RC if data.get("timeout") else data.get("rc")
+            result = CommandResult(rc if isinstance(rc, int) else 1, "\n".join(_lines(data.get("out"))),
+                                   "\n".join(_lines(data.get("err"))), display or script)
+        return self._finish(result, check_timeout, timeout)

@@ -328,6 +328,7 @@ def classify_linux_error(stderr):
 # --------------------------------------------------------------------------- Windows
 
 # Read-only: prints ONE line, base64 of UTF-8 JSON (so no console code page can garble it).
+# Property names are quoted: tree-sitter-powershell misreads bare words in an array argument.
 WINDOWS_READ_SCRIPT = r"""
 $ErrorActionPreference = 'Stop'
 $keep = @('0.0.0.0/0', '169.254.169.254/32', '169.254.0.0/16')
@@ -341,6 +342,7 @@ $out = [ordered]@{
     interfaces = @()
     addresses = @()
     route_print = $null
+    adapters = @()
 }
 if (Get-Command -Name Get-NetRoute -ErrorAction SilentlyContinue) {
     $out.netroute = $true
@@ -349,11 +351,13 @@ if (Get-Command -Name Get-NetRoute -ErrorAction SilentlyContinue) {
     $out.persistent = @(Get-NetRoute -AddressFamily IPv4 -PolicyStore PersistentStore -ErrorAction SilentlyContinue |
         Where-Object { $keep -contains $_.DestinationPrefix } | Select-Object -Property $pick)
     $out.interfaces = @(Get-NetIPInterface -AddressFamily IPv4 -ErrorAction SilentlyContinue |
-        Select-Object -Property InterfaceIndex, InterfaceAlias, InterfaceMetric, @{Name = 'ConnectionState'; Expression = { [string]$_.ConnectionState }})
+        Select-Object -Property 'InterfaceIndex', 'InterfaceAlias', 'InterfaceMetric', @{Name = 'ConnectionState'; Expression = { [string]$_.ConnectionState }})
     $out.addresses = @(Get-NetIPAddress -AddressFamily IPv4 -ErrorAction SilentlyContinue |
-        Select-Object -Property InterfaceIndex, IPAddress, PrefixLength, @{Name = 'SkipAsSource'; Expression = { [bool]$_.SkipAsSource }})
+        Select-Object -Property 'InterfaceIndex', 'IPAddress', 'PrefixLength', @{Name = 'SkipAsSource'; Expression = { [bool]$_.SkipAsSource }})
 } else {
     $out.route_print = (& route.exe print -4 | Out-String)
+    $out.adapters = @(Get-CimInstance -ClassName Win32_NetworkAdapterConfiguration -Filter 'IPEnabled = TRUE' -ErrorAction SilentlyContinue |
+        Select-Object -Property 'InterfaceIndex', @{Name = 'IPAddress'; Expression = { @($_.IPAddress) }})
 }
 $json = ConvertTo-Json -InputObject $out -Depth 4 -Compress
 [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($json))
@@ -375,9 +379,15 @@ class WindowsState:
         return self.active + self.persistent
 
 
+def _output_lines(stdout):
+    """Non-empty output lines without a leading UTF-8 byte order mark (Windows PowerShell may write one)."""
+    lines = (line.strip().lstrip("\ufeff").strip() for line in (stdout or "").splitlines())
+    return [line for line in lines if line]
+
+
 def decode_windows_read(stdout):
     """Decode the read script's output into a WindowsState."""
-    lines = [line.strip() for line in (stdout or "").splitlines() if line.strip()]
+    lines = _output_lines(stdout)
     if not lines:
         raise RouteError("parse", "the Windows route read command printed nothing")
     try:
@@ -389,7 +399,35 @@ def decode_windows_read(stdout):
     admin = bool(data.get("admin"))
     if data.get("netroute"):
         return parse_netroute(data, admin)
-    return parse_route_print(data.get("route_print") or "", admin)
+    state = parse_route_print(data.get("route_print") or "", admin)
+    _attach_adapters(state, data.get("adapters"))
+    return state
+
+
+def _attach_adapters(state, adapters):
+    """Give route print's interfaces their IPv4 addresses (Win32_NetworkAdapterConfiguration), for route.exe's IF."""
+    by_index = dict((entry["index"], entry) for entry in state.interfaces)
+    for item in _as_list(adapters):
+        if not isinstance(item, dict):
+            continue
+        try:
+            index = int(item.get("InterfaceIndex"))
+        except (TypeError, ValueError):
+            continue
+        if index not in by_index:
+            by_index[index] = {"index": index, "alias": "", "mac": "", "metric": 0, "addresses": [], "address": ""}
+            state.interfaces.append(by_index[index])
+        entry = by_index[index]
+        entry["addresses"] += [{"ip": ip, "skip": False} for ip in _as_list(item.get("IPAddress")) if _is_ipv4(str(ip))]
+        entry["address"] = _primary_address(entry["addresses"])
+
+
+def _index_of_address(state, address):
+    """The interface index that owns ``address`` (None when unknown)."""
+    for entry in state.interfaces:
+        if any(item["ip"] == address for item in entry.get("addresses", [])):
+            return entry["index"]
+    return None
 
 
 def _primary_address(addresses):
@@ -505,6 +543,13 @@ def parse_route_print(text, admin=False):
 
 def choose_windows(state, interface=None):
     """Which interface the IMDS route must use on Windows (Microsoft's failover-cluster fix)."""
+    choice = _choose_windows(state, interface)
+    if choice.interface_index is None and choice.interface_address:
+        choice.interface_index = _index_of_address(state, choice.interface_address)  # route print shows addresses only
+    return choice
+
+
+def _choose_windows(state, interface):
     if interface:
         wanted = str(interface).strip()
         for entry in state.interfaces:
@@ -575,9 +620,52 @@ def _netroute_remove(route):
                _POLICY_STORES[route["store"]]))
 
 
-def _netroute_add(choice, metric, store):
-    return ("New-NetRoute -DestinationPrefix %s -InterfaceIndex %d -NextHop '0.0.0.0' -RouteMetric %d -PolicyStore %s | Out-Null"
-            % (_ps_quote(IMDS_PREFIX), choice.interface_index, metric, _POLICY_STORES[store]))
+def _netroute_add(choice, metric, stores):
+    """New-NetRoute for the active store alone, or for both stores.
+
+    Microsoft's New-NetRoute reference (NetTCPIP, Windows Server 2016 to 2022): PersistentStore
+    "cannot be used"; "by default, a route is saved in both stores. Use this parameter only
+    when you need to create a route in just the ActiveStore." So a persistent route is never
+    created on its own.
+    """
+    command = "New-NetRoute -DestinationPrefix %s -InterfaceIndex %d -NextHop '0.0.0.0' -RouteMetric %d" % (
+        _ps_quote(IMDS_PREFIX), choice.interface_index, metric)
+    if "persistent" not in stores:
+        command += " -PolicyStore ActiveStore"
+    return command + " | Out-Null"
+
+
+ROUTE_EXE_METRICS = (1, 9999)  # Microsoft's route command reference: "metric ... ranging from 1 to 9999"
+
+
+def _route_exe_commands(state, choice, metric, persistent, remove, add):
+    """route.exe commands for a plan (no NetTCPIP module); RouteError when route.exe cannot do it.
+
+    route.exe deletes by destination and ``delete`` acts on the persistent entries too
+    (Microsoft's route reference: -p "is ignored for all other commands, which always
+    affect the appropriate persistent routes"). So with ``persistent: false`` nothing may be
+    deleted while a persistent entry exists. A route is bound to its interface with
+    ``IF <index>`` (Microsoft's failover-cluster guidance: a persistent route without it
+    is dropped when cluster addresses move).
+    """
+    persistent_entries = imds_routes(state.persistent)
+    if remove and not persistent and persistent_entries:
+        raise RouteError("route_exe", "without the NetTCPIP cmdlets this host can only be changed with route.exe, whose 'delete' "
+                                      "also removes the persistent route (%s); set persistent: true or remove it yourself"
+                         % "; ".join(format_route(route) for route in persistent_entries))
+    commands = []
+    if remove:
+        commands.append("route.exe delete %s mask 255.255.255.255" % IMDS_ADDRESS)
+    if add:
+        if not ROUTE_EXE_METRICS[0] <= metric <= ROUTE_EXE_METRICS[1]:
+            raise RouteError("argument", "metric %d cannot be set without the NetTCPIP cmdlets: route.exe accepts %d to %d"
+                             % (metric, ROUTE_EXE_METRICS[0], ROUTE_EXE_METRICS[1]))
+        if choice.interface_index is None:
+            raise RouteError("interface", "cannot tell the interface index of %s, which route.exe needs to bind the route "
+                                          "(IF <index>)" % choice.interface_address)
+        commands.append("route.exe %sadd %s mask 255.255.255.255 %s metric %d IF %d"
+                        % ("-p " if persistent else "", IMDS_ADDRESS, choice.interface_address, metric, choice.interface_index))
+    return commands
 
 
 def windows_plan(state, choice, metric, persistent=True, mode="present"):
@@ -589,6 +677,10 @@ def windows_plan(state, choice, metric, persistent=True, mode="present"):
     that interface with another metric is replaced: same key for Windows); routes through
     other interfaces are removed; routes through the chosen interface via a gateway (the
     route Azure's DHCP installs) lead to the same NIC and are left alone.
+
+    New-NetRoute writes the persistent store only together with the active one, so a
+    missing persistent route next to a correct active one is added by replacing the
+    active one.
     """
     stores = [("active", state.active)]
     if persistent:
@@ -616,11 +708,15 @@ def windows_plan(state, choice, metric, persistent=True, mode="present"):
         else:
             remove.remove(good[0])
             after += good
+    if add == ["persistent"]:
+        active_good = [route for route in imds_routes(state.active) if _windows_matches(route, choice, metric, state)]
+        remove += active_good
+        add = ["active", "persistent"]
     if not remove and not add:
         return Plan(False, [], [], after)
     if state.reader != "netroute" and mode != "absent":
         # route.exe deletes by destination and cannot add next to an existing entry:
-        # delete every entry (active and persistent), then add the route again.
+        # delete every entry, then add the route again.
         remove = imds_routes(state.active) + (imds_routes(state.persistent) if persistent else [])
         add = ["active"] + (["persistent"] if persistent else [])
         after = [windows_desired(choice, metric, store) for store in add]
@@ -629,16 +725,10 @@ def windows_plan(state, choice, metric, persistent=True, mode="present"):
     if state.reader == "netroute":
         if add and choice.interface_index is None:
             raise RouteError("interface", "interface index unknown for %s" % choice.interface_address)
-        commands = [_netroute_remove(route) for route in remove] + [_netroute_add(choice, metric, store) for store in add]
+        commands = [_netroute_remove(route) for route in remove] + ([_netroute_add(choice, metric, add)] if add else [])
         script = _NETROUTE_CHANGE.replace("@COMMANDS@", "\n    ".join(commands))
     else:
-        # route.exe: "delete" acts on the active and the persistent table; "-p add" writes both.
-        commands = []
-        if remove:
-            commands.append("route.exe delete %s mask 255.255.255.255" % IMDS_ADDRESS)
-        if add:
-            commands.append("route.exe %sadd %s mask 255.255.255.255 %s metric %d"
-                            % ("-p " if persistent else "", IMDS_ADDRESS, choice.interface_address, metric))
+        commands = _route_exe_commands(state, choice, metric, persistent, remove, add)
         script = _ROUTE_EXE_CHANGE.replace("@COMMANDS@", "\n".join(
             "$lines += @(& %s 2>&1 | Out-String); $codes += $LASTEXITCODE" % command for command in commands))
     return Plan(True, actions, commands, after, script=script)
@@ -675,7 +765,7 @@ $json = ConvertTo-Json -InputObject $result -Compress
 
 def decode_windows_change(stdout):
     """(ok, denied, error) from a change script's output."""
-    lines = [line.strip() for line in (stdout or "").splitlines() if line.strip()]
+    lines = _output_lines(stdout)
     try:
         data = json.loads(base64.b64decode(lines[-1]).decode("utf-8-sig"))
     except (ValueError, TypeError, IndexError):

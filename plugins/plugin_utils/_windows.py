@@ -34,8 +34,10 @@ The request command (``request_script``):
   PowerShell 5.1 has no ``-NoProxy``), never follows redirects, sends no keep-alive;
 * connects first with a bounded ``TcpClient`` connect so that "no connection" and "no
   answer" are told apart (``HttpWebRequest.Timeout`` covers both);
-* is bounded three ways: ``timeout`` for the connect, the answer and each read on the
-  target; the command wrapper stops it after ``3 * timeout + COMMAND_SLACK`` seconds; the
+* is bounded three ways: ``timeout`` for the connect, the answer and each read of the body
+  on the target (each read is an asynchronous read waited for ``timeout``:
+  ``HttpWebRequest.ReadWriteTimeout`` does nothing on PowerShell 7's .NET, dotnet/runtime
+  (corefx) #34550); the command wrapper stops it after ``3 * timeout + COMMAND_SLACK`` seconds; the
   controller abandons the connection call after that plus a grace period;
 * prints one line: ``RESPONSE_MARKER`` + base64(JSON) with ``status``, ``headers`` and the
   base64 ``body``, or ``error`` (phase and the .NET exception chain), which the controller
@@ -68,7 +70,7 @@ from ansible_collections.imds.azure.plugins.module_utils._client import (
     Response,
 )
 from ansible_collections.imds.azure.plugins.module_utils._detect import UNKNOWN, Detection, classify
-from ansible_collections.imds.azure.plugins.plugin_utils._commands import TIMEOUT_RC, CommandRunner, CommandTimeout
+from ansible_collections.imds.azure.plugins.plugin_utils._commands import CommandRunner, CommandTimeout
 
 RESPONSE_MARKER = "IMDS-AZURE-RESPONSE:"
 HOSTINFO_MARKER = "IMDS-AZURE-HOSTINFO:"
@@ -159,7 +161,14 @@ try {
     $imdsOut = @{}
     foreach ($imdsKey in $imdsResponse.Headers.AllKeys) { $imdsOut[$imdsKey] = [string]$imdsResponse.Headers[$imdsKey] }
     $imdsMemory = New-Object System.IO.MemoryStream
-    $imdsResponse.GetResponseStream().CopyTo($imdsMemory)
+    $imdsStream = $imdsResponse.GetResponseStream()
+    $imdsBuffer = New-Object byte[] 65536
+    while ($true) {
+        $imdsRead = $imdsStream.ReadAsync($imdsBuffer, 0, $imdsBuffer.Length)
+        if (-not $imdsRead.Wait($imdsTimeoutMs)) { throw [TimeoutException]::new('the answer timed out: no data for ' + $imdsTimeoutMs + ' ms') }
+        if ($imdsRead.Result -le 0) { break }
+        $imdsMemory.Write($imdsBuffer, 0, $imdsRead.Result)
+    }
 } catch {
     Out-ImdsResult @{ error = [ordered]@{ phase = 'read'; timeout = $false; chain = (Get-ImdsChain $_.Exception) } }
     return
@@ -269,34 +278,6 @@ def hostinfo_script(smbios=True, env_names=()):
     return "\n".join(parts)
 
 
-def _run_censored(runner, script, display, timeout):
-    """Run a command with the connection's output logging censored.
-
-    winrm and psrp print the raw output of a command at -vvvvv unless the play context says
-    no_log; IMDS answers hold userData (a possible secret) whether or not the task gathers
-    it, so every IMDS command runs censored. When the connection call is abandoned (it hung)
-    the flag stays set: the task fails anyway and the stuck call must not log later.
-    """
-    contexts = []
-    for owner in (getattr(runner, "_action", None), getattr(getattr(runner, "_action", None), "_connection", None)):
-        context = getattr(owner, "_play_context", None)
-        if context is not None and all(context is not other for other, dummy in contexts):
-            contexts.append((context, getattr(context, "no_log", False)))
-    for context, dummy in contexts:
-        context.no_log = True
-    try:
-        res = runner.powershell(script, display=display, check_timeout=False, timeout=timeout)
-    except CommandTimeout:
-        raise
-    except Exception:
-        for context, previous in contexts:
-            context.no_log = previous
-        raise
-    for context, previous in contexts:
-        context.no_log = previous
-    return res
-
-
 def _marked_payload(stdout, marker):
     """The JSON object after ``marker`` on the last line that has it, or None."""
     payload = None
@@ -363,17 +344,17 @@ class PowerShellTransport(object):
         self.log.append((method, url))
         shown = url.split("?", 1)[0]  # messages never show the query, as on Linux
         try:
-            res = _run_censored(self.runner, script, "imds.azure: %s %s" % (method, shown), command_timeout(timeout))
+            res = self.runner.powershell(script, display="imds.azure: %s %s" % (method, shown), check_timeout=False,
+                                         timeout=command_timeout(timeout))
         except CommandTimeout as exc:
             raise RemoteCommandError("the IMDS request %s %s did not return from the connection: %s" % (method, shown, exc),
                                      kind="timeout")
         data = _marked_payload(res.stdout, RESPONSE_MARKER)
         if data is None:
-            if res.rc == TIMEOUT_RC:
+            if res.timed_out:
                 raise ReadTimeout("the request command was stopped after %s s on the target" % command_timeout(timeout))
-            raise RemoteCommandError(
-                "the PowerShell command for the IMDS request %s %s failed on the target (rc %s): %s" % (
-                    method, shown, res.rc, " ".join((res.stderr or res.stdout or "no output").split())[:500]))
+            raise RemoteCommandError("the PowerShell command for the IMDS request %s %s failed on the target (%s)"
+                                     % (method, shown, res.failure()))
         if isinstance(data.get("error"), dict):
             error = transport_error(data["error"], timeout)
             if error is None:
@@ -479,18 +460,18 @@ class WindowsImds(object):
                 self._info = {"env": {}}
                 return self._info
             try:
-                res = _run_censored(self.runner, hostinfo_script(self.detect, self.env_names),
-                                    "imds.azure: read SMBIOS table and environment", None)
+                res = self.runner.powershell(hostinfo_script(self.detect, self.env_names),
+                                             display="imds.azure: read SMBIOS table and environment", check_timeout=False)
             except CommandTimeout as exc:
                 raise RemoteCommandError("reading the host information did not return from the connection: %s" % exc,
                                          kind="timeout")
             data = _marked_payload(res.stdout, HOSTINFO_MARKER)
-            if data is None and res.rc == TIMEOUT_RC:
+            if data is None and res.timed_out:
                 raise RemoteCommandError("reading the SMBIOS table and environment of the Windows host was stopped after %s s"
                                          % self.runner.timeout, kind="timeout")
             if data is None:
-                raise RemoteCommandError("reading the SMBIOS table and environment of the Windows host failed (rc %s): %s"
-                                         % (res.rc, " ".join((res.stderr or res.stdout or "no output").split())[:500]))
+                raise RemoteCommandError("reading the SMBIOS table and environment of the Windows host failed (%s)"
+                                         % res.failure())
             if not isinstance(data.get("env"), dict):
                 data["env"] = {}
             self._info = data

@@ -13,13 +13,18 @@ from ansible.playbook.play_context import PlayContext
 from ansible.plugins.loader import shell_loader
 
 from ansible_collections.imds.azure.plugins.action.metadata_route import ActionModule
-from ansible_collections.imds.azure.plugins.plugin_utils import _commands, _route
+from ansible_collections.imds.azure.plugins.plugin_utils import _route
 from ansible_collections.imds.azure.tests.unit.plugins.action.action_fixtures import make_action
 from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import route_fixtures as fx
+from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import windows_fake as wf
 
 
 class FakeConnection:
-    """Answers exec_command from a handler; records the scripts/commands it was given."""
+    """Answers exec_command from a handler; records the scripts/commands it was given.
+
+    PowerShell commands are started on a windows_fake.FakeWindowsHost, whose timeout wrapper
+    hands each inner script to the handler.
+    """
 
     def __init__(self, family, handler):
         # The real shell plugin: each core's ActionBase calls its own set of shell methods.
@@ -29,18 +34,23 @@ class FakeConnection:
         self.transport = "winrm" if family == "powershell" else "ssh"
         self.handler = handler
         self.commands = []  # inner PowerShell scripts, or /bin/sh command lines
+        self.host = wf.FakeWindowsHost(override=self._inner)
+
+    def _inner(self, script):
+        self.commands.append(script)
+        answer = self.handler(script)
+        if answer == wf.HANG:
+            return answer
+        rc, stdout, stderr = answer
+        return rc, stdout.decode("utf-8"), stderr.decode("utf-8")
 
     def exec_command(self, cmd, in_data=None, sudoable=True):
         if self._shell.SHELL_FAMILY == "powershell":
-            assert len(cmd) <= 8191, "cmd.exe would truncate a command line of %d characters" % len(cmd)
-            script = _commands.unwrap_powershell(cmd, in_data)
-            assert script is not None, "not an encoded PowerShell command: %r" % cmd[:80]
-            assert "WaitOne(" in _commands.decode_powershell(cmd)  # every script is bounded in time
-        else:
-            assert cmd.startswith("/bin/sh -c ") and "timeout 30 " in cmd
-            script = cmd
-        self.commands.append(script)
-        return self.handler(script)
+            rc, stdout, stderr = self.host.process(cmd, in_data)
+            return rc, stdout.encode("utf-8"), stderr.encode("utf-8")
+        assert cmd.startswith("/bin/sh -c ") and "timeout 30 " in cmd
+        self.commands.append(cmd)
+        return self.handler(cmd)
 
     def get_option(self, name):  # pylint: disable=unused-argument
         return None
@@ -90,9 +100,9 @@ def test_windows_cluster_node_is_repaired_with_one_change_script():
     assert conn.commands[0] == _route.WINDOWS_READ_SCRIPT and conn.commands[2] == _route.WINDOWS_READ_SCRIPT
     assert len(host.changes) == 1
     change = host.changes[0]
-    assert ("New-NetRoute -DestinationPrefix '169.254.169.254/32' -InterfaceIndex 6 -NextHop '0.0.0.0' -RouteMetric 1 "
-            "-PolicyStore ActiveStore | Out-Null") in change
-    assert "-PolicyStore PersistentStore | Out-Null" in change
+    # One New-NetRoute without -PolicyStore writes both stores; PersistentStore is refused by New-NetRoute
+    assert "New-NetRoute -DestinationPrefix '169.254.169.254/32' -InterfaceIndex 6 -NextHop '0.0.0.0' -RouteMetric 1 | Out-Null" in change
+    assert "PersistentStore" not in change
     assert result["interface"] == "Ethernet" and result["interface_address"] == "10.0.1.10" and result["interface_index"] == 6
     assert result["reader"] == "netroute" and result["os_family"] == "windows" and result["persisted"] is True
     assert result["route_before"] == [] and len(result["route_after"]) == 2
@@ -141,11 +151,11 @@ def test_windows_route_print_fallback_german():
     result = _action(FakeConnection("powershell", host)).run(task_vars={})
     assert result["changed"] and result["reader"] == "route-print", result
     assert "& route.exe delete 169.254.169.254 mask 255.255.255.255 2>&1" in host.changes[0]
-    assert "& route.exe -p add 169.254.169.254 mask 255.255.255.255 10.0.1.10 metric 1 2>&1" in host.changes[0]
+    assert "& route.exe -p add 169.254.169.254 mask 255.255.255.255 10.0.1.10 metric 1 IF 6 2>&1" in host.changes[0]
 
 
 def test_windows_timeout_is_reported():
-    conn = FakeConnection("powershell", lambda script: (124, b"", b"imds.azure: command timed out after 30 seconds"))
+    conn = FakeConnection("powershell", lambda script: wf.HANG)
     result = _action(conn).run(task_vars={})
     assert result["failed"] and result["error"] == "timeout"
 

@@ -177,6 +177,11 @@ def encode(data):
     return base64.b64encode(json.dumps(data, ensure_ascii=False).encode("utf-8")).decode("ascii") + "\r\n"
 
 
-def route_print_data(text, admin=True):
+# Win32_NetworkAdapterConfiguration (InterfaceIndex, IPAddress) as the read script selects it without NetTCPIP
+ADAPTERS = [{"InterfaceIndex": 6, "IPAddress": ["10.0.1.10", "fe80::20d:3aff:fe12:3456"]},
+            {"InterfaceIndex": 12, "IPAddress": ["169.254.1.127"]}]
+
+
+def route_print_data(text, admin=True, adapters=None):
     return {"admin": admin, "netroute": False, "active": [], "persistent": [], "interfaces": [], "addresses": [],
-            "route_print": text}
+            "route_print": text, "adapters": ADAPTERS if adapters is None else adapters}

@@ -4,12 +4,14 @@
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import threading
 
 import pytest
 
 from ansible_collections.imds.azure.plugins.plugin_utils import _commands
+from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import windows_fake as wf
 
 
 class FakeAction:
@@ -22,22 +24,75 @@ class FakeAction:
         return self.handler(cmd)
 
 
-def test_powershell_round_trip_and_wrapper():
-    runner = _commands.CommandRunner(FakeAction(lambda cmd: {"rc": 0, "stdout": "ok\r\n", "stderr": ""}), timeout=7)
+class HostAction:
+    """An action whose connection starts powershell.exe on a FakeWindowsHost."""
+
+    def __init__(self, host):
+        self.host = host
+        self.calls = []
+
+    def _low_level_execute_command(self, cmd, sudoable=True, in_data=None):
+        self.calls.append((cmd, in_data, sudoable))
+        rc, stdout, stderr = self.host.process(cmd, in_data)
+        return {"rc": rc, "stdout": stdout, "stderr": stderr}
+
+
+def test_powershell_runs_the_script_from_stdin_with_a_constant_command_line():
+    host = wf.FakeWindowsHost(override=lambda script: (0, "ok", ""))
+    action = HostAction(host)
+    runner = _commands.CommandRunner(action, timeout=7)
     res = runner.powershell("Get-Date | Out-String", display="date")
-    cmd, sudoable = runner._action.calls[0]  # pylint: disable=protected-access
+    cmd, in_data, sudoable = action.calls[0]
+    assert cmd == _commands.BOOTSTRAP_COMMAND and sudoable is False
     assert cmd.startswith("PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand ")
-    assert " -EncodedCommand " in cmd and sudoable is False
-    wrapper = _commands.decode_powershell(cmd)
-    assert "WaitOne(7000)" in wrapper and "exit 124" in wrapper and "BeginStop" in wrapper
-    assert _commands.unwrap_powershell(cmd) == "Get-Date | Out-String"
-    assert (res.rc, res.stdout, res.command) == (0, "ok\r\n", "date")
+    assert len(cmd) < 500 and in_data.isascii() and in_data.count(b"\n") == 1
+    assert host.commands == ["Get-Date | Out-String"] and host.wait_ms == [7000]
+    assert (res.rc, res.stdout, res.command, res.answered) == (0, "ok", "date", True)
 
 
-def test_non_ascii_script_survives_encoding():
-    script = "Write-Output 'Ständige Routen / 固定ルート'"
-    cmd = _commands.encode_powershell(_commands.powershell_with_timeout(script, 5))
-    assert cmd.isascii() and _commands.unwrap_powershell(cmd) == script
+def test_non_ascii_script_and_output_survive():
+    script = "Write-Output 'St\u00e4ndige Routen / \u56fa\u5b9a\u30eb\u30fc\u30c8'"
+    host = wf.FakeWindowsHost(override=lambda inner: (0, inner, ""))
+    res = _commands.CommandRunner(HostAction(host), timeout=5).powershell(script)
+    assert host.commands == [script] and res.stdout == script
+
+
+def test_the_result_is_encrypted_with_a_key_that_travels_only_on_stdin():
+    host = wf.FakeWindowsHost(override=lambda script: (0, "the secret answer", ""))
+    command = _commands.PowerShellCommand("Get-Secret", 5)
+    rc, stdout, dummy = host.process(command.command, command.in_data)
+    assert rc == 0 and "the secret answer" not in stdout and stdout.startswith(_commands.RESULT_MARKER)
+    assert base64.b64encode(command.key).decode() not in command.command
+    assert command.decode(stdout) == {"rc": 0, "timeout": False, "out": ["the secret answer"], "err": []}
+    assert _commands.PowerShellCommand("Get-Secret", 5).decode(stdout) is None  # another key: no result
+    tampered = stdout.replace(stdout[30], "A" if stdout[30] != "A" else "B", 1)
+    assert command.decode(tampered) is None  # the MAC does not verify
+    assert command.decode("\ufeff" + stdout) == command.decode(stdout)  # a byte order mark is ignored
+
+
+def test_script_errors_and_a_lost_result_are_told_apart():
+    host = wf.FakeWindowsHost(override=lambda script: (1, "", "Access denied"))
+    res = _commands.CommandRunner(HostAction(host)).powershell("Get-Thing")
+    assert (res.rc, res.stderr, res.answered) == (1, "Access denied", True)
+    assert res.failure() == "rc 1: Access denied"
+
+    class Lost:
+        def _low_level_execute_command(self, cmd, sudoable=True, in_data=None):
+            return {"rc": 1, "stdout": "", "stderr": "The command line is too long.\r\n"}
+
+    res = _commands.CommandRunner(Lost()).powershell("Get-Thing")
+    assert not res.answered and not res.timed_out
+    assert res.failure() == "the command's result did not come back (rc 1): The command line is too long."
+
+
+def test_a_stopped_script_is_a_timeout_whatever_the_exit_code():
+    host = wf.FakeWindowsHost(override=lambda script: wf.HANG)
+    runner = _commands.CommandRunner(HostAction(host), timeout=3)
+    with pytest.raises(_commands.CommandTimeout) as err:
+        runner.powershell("Start-Sleep 100", display="sleep")
+    assert "timed out after 3 seconds on the target: sleep" in str(err.value)
+    res = runner.powershell("Start-Sleep 100", check_timeout=False)
+    assert res.timed_out and res.rc == _commands.TIMEOUT_RC and _commands.TIMEOUT_MARKER in res.stderr
 
 
 def test_target_side_timeout_raises():
@@ -98,30 +153,11 @@ class StdinAction:
         return {"rc": 0, "stdout": "", "stderr": ""}
 
 
-def test_long_script_travels_on_stdin_and_the_command_line_stays_short():
-    script = "Write-Output '%s'" % ("x" * 20000)
-    action = StdinAction()
-    _commands.CommandRunner(action, timeout=5).powershell(script)
-    cmd, in_data = action.calls[0]
-    assert len(cmd) <= _commands.MAX_COMMAND_LINE < 8191  # cmd.exe (winrm, ssh with cmd) truncates at 8191
-    wrapper = _commands.decode_powershell(cmd)
-    assert "$input" in wrapper and "WaitOne(5000)" in wrapper and "x" * 100 not in wrapper
-    assert in_data.isascii() and in_data.count(b"\n") == 1
-    assert _commands.unwrap_powershell(cmd, in_data) == script
-    assert _commands.unwrap_powershell(cmd) is None
-
-
-def test_short_script_stays_on_the_command_line_without_input():
-    calls = []
-    runner = _commands.CommandRunner(FakeAction(lambda cmd: calls.append(cmd) or {"rc": 0, "stdout": "", "stderr": ""}), timeout=5)
-    runner.powershell("Get-Date")  # FakeAction takes no in_data: none is passed
-    assert _commands.unwrap_powershell(calls[0]) == "Get-Date"
-
-
 def test_per_command_timeout_overrides_the_runner():
     action = StdinAction()
     runner = _commands.CommandRunner(action, timeout=30)
-    runner.powershell("Get-Date", timeout=7)
-    assert "WaitOne(7000)" in _commands.decode_powershell(action.calls[0][0])
+    runner.powershell("Get-Date", timeout=7, check_timeout=False)
+    stage_two = base64.b64decode(action.calls[0][1]).decode("utf-8")
+    assert "WaitOne(7000)" in stage_two
     runner.posix(["true"], timeout=4)
     assert "timeout 4 true" in action.calls[1][0]

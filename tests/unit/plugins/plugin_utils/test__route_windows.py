@@ -17,8 +17,8 @@ def _state(**kwargs):
     return _route.decode_windows_read(fx.encode(fx.netroute_data(**kwargs)))
 
 
-def _rp(text, admin=True):
-    return _route.decode_windows_read(fx.encode(fx.route_print_data(text, admin)))
+def _rp(text, admin=True, adapters=None):
+    return _route.decode_windows_read(fx.encode(fx.route_print_data(text, admin, adapters)))
 
 
 # ------------------------------------------------------------------ reading
@@ -112,7 +112,7 @@ def test_choose_explicit_interface_by_alias_index_or_address():
 def test_route_print_choice_and_explicit_address_only():
     state = _rp(fx.ROUTE_PRINT_DE)
     choice = _route.choose_windows(state)
-    assert (choice.interface_address, choice.interface_index) == ("10.0.1.10", None)
+    assert (choice.interface_address, choice.interface_index) == ("10.0.1.10", 6)  # index from Win32_NetworkAdapterConfiguration
     assert _route.choose_windows(state, "10.0.1.10").interface_address == "10.0.1.10"
     with pytest.raises(_route.RouteError) as err:
         _route.choose_windows(state, "Ethernet")
@@ -127,9 +127,10 @@ def test_no_default_route():
 
 # ------------------------------------------------------------------ planning (NetTCPIP)
 
-ADD_ACTIVE = ("New-NetRoute -DestinationPrefix '169.254.169.254/32' -InterfaceIndex 6 -NextHop '0.0.0.0' -RouteMetric 1 "
-              "-PolicyStore ActiveStore | Out-Null")
-ADD_PERSISTENT = ADD_ACTIVE.replace("ActiveStore", "PersistentStore")
+ADD_BOTH = "New-NetRoute -DestinationPrefix '169.254.169.254/32' -InterfaceIndex 6 -NextHop '0.0.0.0' -RouteMetric 1 | Out-Null"
+ADD_ACTIVE = ADD_BOTH.replace(" | Out-Null", " -PolicyStore ActiveStore | Out-Null")
+REMOVE_GOOD_ACTIVE = ("Remove-NetRoute -DestinationPrefix '169.254.169.254/32' -InterfaceIndex 6 -NextHop '0.0.0.0' -PolicyStore ActiveStore "
+                      "-Confirm:$false")
 
 
 def _plan(state, metric=1, persistent=True, mode="present", interface=None):
@@ -140,8 +141,9 @@ def _plan(state, metric=1, persistent=True, mode="present", interface=None):
 def test_cluster_node_without_route_gets_the_microsoft_fix():
     plan = _plan(_state())
     assert plan.changed
-    assert plan.commands == [ADD_ACTIVE, ADD_PERSISTENT]
-    assert "    " + ADD_ACTIVE + "\n    " + ADD_PERSISTENT in plan.script
+    # New-NetRoute refuses -PolicyStore PersistentStore; without -PolicyStore it writes both stores
+    assert plan.commands == [ADD_BOTH]
+    assert "    " + ADD_BOTH in plan.script and "PersistentStore" not in plan.script
     assert [r["store"] for r in plan.after] == ["active", "persistent"]
     assert plan.actions == ["add active: 169.254.169.254/32 on-link dev Ethernet ifindex 6 ifaddr 10.0.1.10 metric 1",
                             "add persistent: 169.254.169.254/32 on-link dev Ethernet ifindex 6 ifaddr 10.0.1.10 metric 1"]
@@ -153,9 +155,15 @@ def test_correct_route_in_both_stores_is_left_alone():
     assert len(plan.after) == 2
 
 
-def test_active_only_route_gets_persisted():
+def test_active_only_route_gets_persisted_by_adding_it_to_both_stores_again():
     plan = _plan(_state(active=[fx.GOOD_ACTIVE]))
-    assert plan.commands == [ADD_PERSISTENT]
+    assert plan.commands == [REMOVE_GOOD_ACTIVE, ADD_BOTH]
+    assert [r["store"] for r in plan.after] == ["active", "persistent"]
+
+
+def test_persistent_only_route_gets_an_active_one():
+    plan = _plan(_state(persistent=[fx.GOOD_ACTIVE]))
+    assert plan.commands == [ADD_ACTIVE]
 
 
 def test_persistent_false_ignores_the_persistent_store():
@@ -170,7 +178,7 @@ def test_wrong_interface_is_replaced_in_both_stores():
     assert plan.commands == [
         "Remove-NetRoute -DestinationPrefix '169.254.169.254/32' -InterfaceIndex 12 -NextHop '0.0.0.0' -PolicyStore ActiveStore -Confirm:$false",
         "Remove-NetRoute -DestinationPrefix '169.254.169.254/32' -InterfaceIndex 12 -NextHop '0.0.0.0' -PolicyStore PersistentStore -Confirm:$false",
-        ADD_ACTIVE, ADD_PERSISTENT]
+        ADD_BOTH]
 
 
 def test_wrong_metric_is_replaced():
@@ -191,7 +199,7 @@ def test_dhcp_route_via_gateway_on_the_primary_nic_is_kept():
     plan = _plan(_state(active=[fx.DHCP_ACTIVE, fx.GOOD_ACTIVE], persistent=[fx.GOOD_ACTIVE]))
     assert not plan.changed
     plan = _plan(_state(active=[fx.DHCP_ACTIVE]))
-    assert plan.commands == [ADD_ACTIVE, ADD_PERSISTENT]
+    assert plan.commands == [ADD_BOTH]
 
 
 def test_route_added_with_route_exe_and_own_address_counts_as_on_link():
@@ -219,8 +227,8 @@ def test_change_script_reports_denied_language_independently():
 
 def test_route_print_cluster_node_gets_route_exe_fix():
     plan = _plan(_rp(fx.ROUTE_PRINT_EN))
-    assert plan.commands == ["route.exe -p add 169.254.169.254 mask 255.255.255.255 10.0.1.10 metric 1"]
-    assert "$lines += @(& route.exe -p add 169.254.169.254 mask 255.255.255.255 10.0.1.10 metric 1 2>&1 | Out-String)" in plan.script
+    assert plan.commands == ["route.exe -p add 169.254.169.254 mask 255.255.255.255 10.0.1.10 metric 1 IF 6"]
+    assert "$lines += @(& route.exe -p add 169.254.169.254 mask 255.255.255.255 10.0.1.10 metric 1 IF 6 2>&1 | Out-String)" in plan.script
 
 
 def test_route_print_fixed_host_is_idempotent():
@@ -230,10 +238,44 @@ def test_route_print_fixed_host_is_idempotent():
 def test_route_print_german_wrong_interface_is_deleted_and_re_added():
     plan = _plan(_rp(fx.ROUTE_PRINT_DE))
     assert plan.commands == ["route.exe delete 169.254.169.254 mask 255.255.255.255",
-                             "route.exe -p add 169.254.169.254 mask 255.255.255.255 10.0.1.10 metric 1"]
+                             "route.exe -p add 169.254.169.254 mask 255.255.255.255 10.0.1.10 metric 1 IF 6"]
     assert len(plan.actions) == 4  # 1 active + 1 persistent removed, 2 added
 
 
 def test_route_print_persistent_false_adds_without_p():
     plan = _plan(_rp(fx.ROUTE_PRINT_JA), persistent=False)
-    assert plan.commands == ["route.exe add 169.254.169.254 mask 255.255.255.255 10.0.1.10 metric 1"]
+    assert plan.commands == ["route.exe add 169.254.169.254 mask 255.255.255.255 10.0.1.10 metric 1 IF 6"]
+
+
+def test_route_print_persistent_false_never_deletes_the_persistent_entry():
+    """route.exe's delete removes persistent entries too: with persistent false that is refused, clearly."""
+    with pytest.raises(_route.RouteError) as err:
+        _plan(_rp(fx.ROUTE_PRINT_DE), persistent=False)
+    assert err.value.kind == "route_exe" and "persistent: true" in err.value.message
+    with pytest.raises(_route.RouteError):
+        _plan(_rp(fx.ROUTE_PRINT_DE), persistent=False, mode="absent")
+    # nothing persistent to lose: delete and add as usual
+    plan = _plan(_rp(fx.ROUTE_PRINT_DE.replace("  169.254.169.254  255.255.255.255    169.254.1.127       1\n", "")), persistent=False)
+    assert plan.commands[0] == "route.exe delete 169.254.169.254 mask 255.255.255.255"
+
+
+def test_route_print_metric_zero_is_refused_before_route_exe_runs():
+    with pytest.raises(_route.RouteError) as err:
+        _plan(_rp(fx.ROUTE_PRINT_EN), metric=0)
+    assert err.value.kind == "argument" and "1 to 9999" in err.value.message
+    assert _plan(_state(), metric=0).commands == [ADD_BOTH.replace("RouteMetric 1", "RouteMetric 0")]  # New-NetRoute takes 0
+
+
+def test_route_print_route_is_bound_to_its_interface():
+    plan = _plan(_rp(fx.ROUTE_PRINT_EN))
+    assert plan.commands[-1].endswith(" IF 6")
+    with pytest.raises(_route.RouteError) as err:
+        _plan(_rp(fx.ROUTE_PRINT_EN, adapters=[]))
+    assert err.value.kind == "interface" and "IF <index>" in err.value.message
+
+
+def test_decoders_accept_a_leading_utf8_byte_order_mark():
+    read = fx.encode(fx.netroute_data(active=[fx.GOOD_ACTIVE]))
+    assert _route.decode_windows_read("\ufeff" + read).active == _route.decode_windows_read(read).active
+    change = base64.b64encode(b'{"ok": true, "denied": false, "error": ""}').decode() + "\r\n"
+    assert _route.decode_windows_change("\ufeff" + change) == (True, False, "")

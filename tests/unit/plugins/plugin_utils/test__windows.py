@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import socket
+import threading
 import urllib.request
 
 import pytest
@@ -93,7 +95,7 @@ def test_request_script_body_and_restricted_headers():
     body = json.dumps({"StartRequests": [{"EventId": "a'b"}]}).encode()
     script = _windows.request_script("POST", "http://127.0.0.1:1/metadata/scheduledevents?api-version=2020-07-01",
                                      {"Metadata": "true", "Content-Type": "application/json"}, body, 5)
-    request = wf.Request(script, 0)
+    request = wf.Request(script)
     assert request.body == body and request.headers == {"Metadata": "true", "Content-Type": "application/json"}
     assert "'content-type' { $imdsRequest.ContentType = $imdsValue }" in script
     assert "a'b" not in script  # the body only travels as base64
@@ -108,7 +110,8 @@ def test_request_script_refuses_header_injection(headers):
 # --------------------------------------------------------------------- the transport against the emulator
 
 def test_transport_returns_status_headers_and_the_raw_body(imds_emulator):
-    transport, action = transport_for(wf.FakeWindowsHost())
+    host = wf.FakeWindowsHost()
+    transport, action = transport_for(host)
     url = imds_emulator.url + "/metadata/instance?api-version=2021-02-01"
     response = transport.request("GET", url, {"Metadata": "true"}, None, 4)
     status, body = direct(url)
@@ -117,7 +120,7 @@ def test_transport_returns_status_headers_and_the_raw_body(imds_emulator):
     assert transport.commands == 1 and len(action.calls) == 1
     record = [r for r in imds_emulator.request_log if r.path.startswith("/metadata")][-1]
     assert record.headers.get("Metadata") == "true" or record.headers.get("metadata") == "true"
-    assert "WaitOne(%d)" % (_windows.command_timeout(4) * 1000) in _commands.decode_powershell(action.calls[0])
+    assert host.wait_ms == [_windows.command_timeout(4) * 1000]
 
 
 def test_error_statuses_come_back_as_responses(imds_emulator):
@@ -186,7 +189,7 @@ def test_script_failure_is_a_command_error_not_an_imds_error():
 
 
 def test_wrapper_timeout_is_a_read_timeout():
-    transport, dummy = transport_for(wf.FakeWindowsHost(override=lambda script: (124, "", _commands.TIMEOUT_MARKER)))
+    transport, dummy = transport_for(wf.FakeWindowsHost(override=lambda script: wf.HANG))
     with pytest.raises(_client.ReadTimeout):
         transport.request("GET", "http://169.254.169.254/metadata/versions", {"Metadata": "true"}, None, 2)
 
@@ -255,7 +258,7 @@ def test_no_host_command_when_nothing_is_needed():
 
 
 def test_host_command_stopped_on_the_target_is_a_timeout():
-    host = wf.FakeWindowsHost(override=lambda script: (_commands.TIMEOUT_RC, "", _commands.TIMEOUT_MARKER))
+    host = wf.FakeWindowsHost(override=lambda script: wf.HANG)
     windows = _windows.WindowsImds(FakeAction(host), detect=True)
     with pytest.raises(_windows.RemoteCommandError) as err:
         windows.detector()
@@ -324,3 +327,39 @@ def test_imds_errors_from_an_entry_point_fail_with_their_kind(closed_port, fake_
                                                {"endpoint": "http://127.0.0.1:%d" % closed_port})
     assert result["failed"] and result["imds_error"] == "unreachable" and "cannot connect" in result["msg"]
     assert "4 attempts" in result["msg"] and len(fake_time.sleeps) == 3
+
+
+@pytest.fixture
+def stalled_body():
+    """A loopback HTTP server that sends the headers and part of the body, then nothing."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    release = threading.Event()
+
+    def serve():
+        while not release.is_set():
+            try:
+                conn, dummy = server.accept()  # the script's connect probe first, then the request
+            except OSError:
+                return
+            with conn:
+                if conn.recv(65536):
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"compute\":")
+                    release.wait(10)
+
+    worker = threading.Thread(target=serve, daemon=True)
+    worker.start()
+    yield "http://127.0.0.1:%d" % server.getsockname()[1]
+    release.set()
+    worker.join(5)
+    server.close()
+
+
+@pytest.mark.parametrize("edition", ["5.1", "7"])
+def test_a_stalled_body_is_bounded_by_the_timeout_on_powershell_5_and_7(stalled_body, edition):
+    """PowerShell 7's HttpWebRequest ignores ReadWriteTimeout (dotnet/corefx#34550): each read is bounded by the script."""
+    transport, dummy = transport_for(wf.FakeWindowsHost(edition=edition))
+    with pytest.raises(_client.ReadTimeout) as err:
+        transport.request("GET", stalled_body + "/metadata/instance?api-version=2021-02-01", {"Metadata": "true"}, None, 0.5)
+    assert "the answer did not complete within 0.5 s" in str(err.value)

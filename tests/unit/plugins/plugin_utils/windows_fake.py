@@ -1,48 +1,78 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A fake Windows host for the PowerShell path: it carries out the commands of
-plugin_utils._windows the way their PowerShell does, against a real HTTP endpoint.
+"""A fake Windows host: it acts out the PowerShell the collection sends, the way Windows would.
 
-The request command's data lines (URL, method, timeout, body, headers) are parsed from the
-script; the request is made with http.client straight to the URL (no proxy, no redirect, no
-keep-alive, like HttpWebRequest with the empty proxy); failures are reported as the .NET
-exception chains the script prints. Used by the unit tests and by bench/windows.py.
+Layers, each modelled on documentation (cited next to each rule):
+
+* processes: ``cmd_exe`` (cmd.exe /c, what WinRS and OpenSSH with the cmd default shell
+  run), ``powershell_default_shell`` (OpenSSH with PowerShell as default shell) and
+  ``process`` (powershell.exe with ``-EncodedCommand``: stdin lines are ``$input``, pipeline
+  output and ``[Console]`` writes go to stdout, error records to stderr);
+* ``runspace``: one script in a PowerShell runspace, the layer psrp talks to. It records
+  what the script did (pipeline output, ``[Console]`` writes, error records, ``exit``)
+  and each caller maps that to what its transport returns;
+* the scripts the collection generates: the bootstrap and its timeout wrapper, the IMDS
+  request (made with http.client against the URL it names), the host information, the
+  route read and the route change (NetTCPIP cmdlets and route.exe against ``FakeNetwork``).
+
+Nothing here uses the collection's own decoding: scripts are read with regular expressions
+written from their PowerShell text. Used by the unit tests (with the real ansible-core
+connection plugins in windows_wire.py) and by bench/windows.py.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
+import hashlib
+import hmac
 import http.client
 import json
+import os
 import re
 import socket
 import struct
-import time
 from urllib.parse import urlsplit
 
-from ansible_collections.imds.azure.plugins.plugin_utils import _commands, _windows
+from cryptography.hazmat.primitives import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import route_fixtures
 
 AZURE_TAG = "7783-7084-3265-9085-8269-3286-77"
 MICROSOFT = "Microsoft Corporation"
+HANG = "hang"  # an override's answer: the script does not finish before the wrapper's timeout
 
+# cmd.exe: "The maximum length of the string that you can use at the command prompt is 8191
+# characters" (Microsoft, "Command prompt (Cmd.exe) command-line string limitation"); a
+# longer line is refused with this message and exit code 1 (WinRb/WinRM#41, pywinrm#184).
+CMD_MAX = 8191
+CMD_TOO_LONG = "The command line is too long.\r\n"
+# CreateProcess: lpCommandLine "can be up to 32,767 characters" (Win32 API reference).
+CREATE_PROCESS_MAX = 32767
+
+_PS_QUOTES = "'\u2018\u2019\u201a\u201b"
+_PWSH_RE = re.compile(r"^PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand (\S+)$", re.I)
 _ASSIGN_RE = re.compile(r"^\$(imdsUrl|imdsMethod) = ('.*')$")
 _TIMEOUT_RE = re.compile(r"^\$imdsTimeoutMs = (\d+)$")
 _BODY_RE = re.compile(r"^\$imdsBody = (?:\$null|\[Convert\]::FromBase64String\(('.*')\))$")
 _HEADER_RE = re.compile(r"^\$imdsHeaders\[('[^']*(?:''[^']*)*')\] = ('.*')$")
 _WAIT_RE = re.compile(r"WaitOne\((\d+)\)")
 _ENV_RE = re.compile(r"foreach \(\$imdsName in @\((.*)\)\)")
+_MARKER_RE = re.compile(r"^\s*'([A-Z-]+:)' \+ \[Convert\]::ToBase64String", re.M)
+_SMBIOS_KEY_RE = re.compile(r"Get-ItemProperty -LiteralPath '([^']*)' -Name SMBiosData")
 
 
 def ps_unquote(literal):
     """The value of a PowerShell single-quoted literal (doubled quotes are one quote)."""
-    assert len(literal) >= 2 and literal[0] in _windows._PS_QUOTES and literal[-1] in _windows._PS_QUOTES, literal  # pylint: disable=protected-access
+    assert len(literal) >= 2 and literal[0] in _PS_QUOTES and literal[-1] in _PS_QUOTES, literal
     inner = literal[1:-1]
     out = []
     index = 0
     while index < len(inner):
         char = inner[index]
-        if char in _windows._PS_QUOTES:  # pylint: disable=protected-access
-            assert index + 1 < len(inner) and inner[index + 1] in _windows._PS_QUOTES, "unescaped quote in %r" % literal  # pylint: disable=protected-access
+        if char in _PS_QUOTES:
+            assert index + 1 < len(inner) and inner[index + 1] in _PS_QUOTES, "unescaped quote in %r" % literal
             index += 1
         out.append(char)
         index += 1
@@ -80,7 +110,7 @@ def _chain(*items):
 class Request(object):
     """One request command as the fake host understood it."""
 
-    def __init__(self, script, wrapper_ms):
+    def __init__(self, script, wrapper_ms=None):
         self.script = script
         self.wrapper_ms = wrapper_ms
         self.headers = {}
@@ -110,48 +140,410 @@ class Request(object):
         return urlsplit(self.url).path
 
 
-class FakeWindowsHost(object):
-    """Answers encoded PowerShell commands: host information and IMDS requests.
+def encrypt_result(key, plain):
+    """What the wrapper's .NET code emits: IV | AES-256-CBC (PKCS7) | HMAC-SHA256 over both."""
+    iv = os.urandom(16)
+    padder = padding.PKCS7(128).padder()
+    encryptor = Cipher(algorithms.AES(key[:32]), modes.CBC(iv)).encryptor()
+    data = iv + encryptor.update(padder.update(plain) + padder.finalize()) + encryptor.finalize()
+    return data + hmac.new(key[32:], data, hashlib.sha256).digest()
 
-    ``smbios``: raw table bytes (None: the registry value is missing; then ``cim`` answers,
-    a dict or None for "CIM failed too"). ``env``: the target's environment. ``override``:
-    callable(script) returning (rc, stdout, stderr) or None to take over a command.
+
+class ScriptRun(object):
+    """What one script did in a runspace; each transport maps it to what it returns."""
+
+    def __init__(self):
+        self.pipeline = []     # pipeline output (strings)
+        self.console_out = []  # [Console]::Out writes: the process's stdout, LOST in a psrp runspace
+        self.console_err = []  # [Console]::Error writes and a native command's stderr
+        self.errors = []       # error records (the error stream)
+        self.exit = None       # the argument of ``exit``, if the script called it
+
+    def process_result(self):
+        """(rc, stdout, stderr) of powershell.exe running the script as -EncodedCommand.
+
+        Output goes to stdout line by line; the exit code is ``exit``'s argument, else 1
+        when the last statement failed and 0 otherwise (about_Powershell_exe: "the exit
+        code is 0 ... 1 when the script ... fails"; approximated by "an error record was
+        written").
+        """
+        stdout = "".join(line + "\r\n" for line in self.pipeline + self.console_out)
+        stderr = "".join(line + "\r\n" for line in self.console_err + self.errors)
+        rc = self.exit if self.exit is not None else (1 if self.errors else 0)
+        return rc, stdout, stderr
+
+
+def _ps_json(data):
+    """ConvertTo-Json -Compress of plain data (PowerShell writes no spaces)."""
+    return json.dumps(data, separators=(",", ":"))
+
+
+class FakeNetwork(object):
+    """The routing state of a Windows host and the route cmdlets and route.exe acting on it.
+
+    Routes are dicts in Get-NetRoute's shape (DestinationPrefix, NextHop, InterfaceIndex,
+    InterfaceAlias, RouteMetric) plus ``bound`` (route.exe: added with ``IF``).
     """
 
-    def __init__(self, smbios=None, cim=None, env=None, override=None):
+    def __init__(self, active=(), persistent=(), admin=True, netroute=True):
+        self.interfaces = copy.deepcopy(route_fixtures.INTERFACES)
+        self.addresses = copy.deepcopy(route_fixtures.ADDRESSES)
+        self.active = [dict(route, bound=True) for route in route_fixtures.DEFAULTS + [route_fixtures.CLUSTER_16] + list(active)]
+        self.persistent = [dict(route, bound=True) for route in persistent]
+        self.admin = admin
+        self.netroute = netroute
+        self.changes = []  # every change command carried out, in order
+
+    # ------------------------------------------------------------------ helpers
+
+    def _alias(self, index):
+        return next((item["InterfaceAlias"] for item in self.interfaces if item["InterfaceIndex"] == index), "")
+
+    def _address(self, index):
+        return next((item["IPAddress"] for item in self.addresses if item["InterfaceIndex"] == index), "")
+
+    def _index_of(self, address):
+        return next((item["InterfaceIndex"] for item in self.addresses if item["IPAddress"] == address), None)
+
+    def _interface_metric(self, index):
+        return next((item["InterfaceMetric"] for item in self.interfaces if item["InterfaceIndex"] == index), 0)
+
+    def imds(self, store):
+        return [route for route in getattr(self, store) if route["DestinationPrefix"] == "169.254.169.254/32"]
+
+    # ------------------------------------------------------------------ the read script
+
+    def read(self):
+        """What the route read script prints: base64 of its JSON (route print without NetTCPIP)."""
+        keep = ("0.0.0.0/0", "169.254.169.254/32", "169.254.0.0/16")
+        pick = ("DestinationPrefix", "NextHop", "InterfaceIndex", "InterfaceAlias", "RouteMetric")
+        out = {"admin": self.admin, "netroute": self.netroute, "active": [], "persistent": [], "interfaces": [],
+               "addresses": [], "route_print": None, "adapters": []}
+        if self.netroute:
+            for store in ("active", "persistent"):
+                out[store] = [dict((key, route[key]) for key in pick) for route in getattr(self, store)
+                              if route["DestinationPrefix"] in keep]
+            out["interfaces"] = self.interfaces
+            out["addresses"] = self.addresses
+        else:
+            out["route_print"] = self.route_print()
+            out["adapters"] = [{"InterfaceIndex": item["InterfaceIndex"], "IPAddress": [item["IPAddress"]]}
+                               for item in self.addresses if item["InterfaceIndex"] != 1]
+        return base64.b64encode(_ps_json(out).encode("utf-8")).decode("ascii")
+
+    def route_print(self):
+        """``route print -4`` in English, laid out as route.exe prints it."""
+        def mask(prefix):
+            bits = int(prefix.split("/")[1])
+            value = (0xFFFFFFFF << (32 - bits)) & 0xFFFFFFFF if bits else 0
+            return ".".join(str((value >> shift) & 0xFF) for shift in (24, 16, 8, 0))
+
+        rule = "=" * 75
+        lines = [rule, "Interface List"]
+        for item in self.interfaces:
+            lines.append("%3d...00 15 5d 00 00 %02x ......%s" % (item["InterfaceIndex"], item["InterfaceIndex"], item["InterfaceAlias"]))
+        lines += [rule, "", "IPv4 Route Table", rule, "Active Routes:",
+                  "Network Destination        Netmask          Gateway       Interface  Metric"]
+        for route in self.active:
+            hop = route["NextHop"]
+            lines.append("%17s %16s %16s %16s %6d" % (
+                route["DestinationPrefix"].split("/")[0], mask(route["DestinationPrefix"]),
+                "On-link" if hop == "0.0.0.0" else hop, self._address(route["InterfaceIndex"]),
+                route["RouteMetric"] + self._interface_metric(route["InterfaceIndex"])))
+        lines += [rule, "Persistent Routes:"]
+        if self.persistent:
+            lines.append("  Network Address          Netmask  Gateway Address  Metric")
+            for route in self.persistent:
+                hop = route["NextHop"] if route["NextHop"] != "0.0.0.0" else self._address(route["InterfaceIndex"])
+                lines.append("  %15s %16s %16s %7d" % (route["DestinationPrefix"].split("/")[0], mask(route["DestinationPrefix"]),
+                                                       hop, route["RouteMetric"]))
+        else:
+            lines.append("  None")
+        lines.append(rule)
+        return "\r\n".join(lines) + "\r\n"
+
+    # ------------------------------------------------------------------ NetTCPIP cmdlets
+
+    def _key_match(self, route, prefix, index, hop):
+        return route["DestinationPrefix"] == prefix and route["InterfaceIndex"] == index and route["NextHop"] == hop
+
+    def new_netroute(self, prefix, index, hop, metric, store):
+        """New-NetRoute, as Microsoft's NetTCPIP reference (winserver2022-ps, New-NetRoute) says.
+
+        -PolicyStore: "PersistentStore. Cannot be used." and "By default, a route is saved in
+        both stores. Use this parameter only when you need to create a route in just the
+        ActiveStore." The refusal is confirmed in MicrosoftDocs/windows-powershell-docs#521
+        (the error text is not documented; this one is the fake's own). The CIM provider
+        refuses a second route with the same key (prefix, interface, next hop).
+        """
+        if store == "PersistentStore":
+            raise FakeCmdletError("New-NetRoute : Invalid parameter PolicyStore PersistentStore", "InvalidArgument")
+        stores = ["active"] if store == "ActiveStore" else ["active", "persistent"]
+        for name in stores:
+            if any(self._key_match(route, prefix, index, hop) for route in getattr(self, name)):
+                raise FakeCmdletError("New-NetRoute : Instance MSFT_NetRoute already exists", "AlreadyExists")
+        for name in stores:
+            getattr(self, name).append({"DestinationPrefix": prefix, "NextHop": hop, "InterfaceIndex": index,
+                                        "InterfaceAlias": self._alias(index), "RouteMetric": metric, "bound": True})
+
+    def remove_netroute(self, prefix, index, hop, store):
+        """Remove-NetRoute -PolicyStore ActiveStore|PersistentStore: that store only (Remove-NetRoute reference)."""
+        name = {"ActiveStore": "active", "PersistentStore": "persistent"}[store]
+        routes = getattr(self, name)
+        matching = [route for route in routes if self._key_match(route, prefix, index, hop)]
+        if not matching:
+            raise FakeCmdletError("Remove-NetRoute : No matching MSFT_NetRoute objects found", "ObjectNotFound")
+        setattr(self, name, [route for route in routes if route not in matching])
+
+    # ------------------------------------------------------------------ route.exe
+
+    def route_exe(self, argv):
+        """route.exe (Microsoft's "route" command reference, Windows Server 2016 to 2022); (rc, output).
+
+        * ``add``: "metric ... ranging from 1 to 9999"; ``-p`` "the specified route is added to
+          the registry" (and to the active table); ``IF`` "Specifies the interface index for
+          the interface over which the destination is reachable ... When the if parameter is
+          omitted, the interface is determined from the gateway address": such a persistent
+          entry is not bound to an interface (``bound`` False).
+        * ``delete``: -p "is ignored for all other commands, which always affect the
+          appropriate persistent routes": active and persistent entries go.
+        """
+        if not self.admin:
+            return 1, "The requested operation requires elevation.\r\n"
+        persistent = "-p" in argv
+        words = [word for word in argv if word != "-p"]
+        command, destination = words[0].lower(), words[1]
+        prefix = destination + "/32"
+        if command == "delete":
+            before = len(self.active) + len(self.persistent)
+            self.active = [route for route in self.active if route["DestinationPrefix"] != prefix]
+            self.persistent = [route for route in self.persistent if route["DestinationPrefix"] != prefix]
+            if before == len(self.active) + len(self.persistent):
+                return 1, "The route deletion failed: Element not found.\r\n"
+            return 0, " OK!\r\n"
+        fields, rest, index = {}, [], 2
+        while index < len(words):  # route ADD destination [MASK netmask] [gateway] [METRIC metric] [IF interface]
+            if words[index].lower() in ("mask", "metric", "if") and index + 1 < len(words):
+                fields[words[index].lower()] = words[index + 1]
+                index += 2
+            else:
+                rest.append(words[index])
+                index += 1
+        gateway = rest[0]
+        metric = int(fields.get("metric", "1"))
+        if not 1 <= metric <= 9999:
+            return 1, "The route addition failed: The parameter is incorrect.\r\n"
+        bound = "if" in fields
+        index = int(fields["if"]) if bound else self._index_of(gateway)
+        hop = "0.0.0.0" if gateway == self._address(index) else gateway
+        if any(self._key_match(route, prefix, index, hop) for route in self.active):
+            return 1, "The route addition failed: The object already exists.\r\n"
+        route = {"DestinationPrefix": prefix, "NextHop": hop, "InterfaceIndex": index, "InterfaceAlias": self._alias(index),
+                 "RouteMetric": metric, "bound": bound}
+        self.active.append(dict(route))
+        if persistent:
+            self.persistent.append(dict(route))
+        return 0, " OK!\r\n"
+
+    # ------------------------------------------------------------------ the change scripts
+
+    _REMOVE_RE = re.compile(r"^Remove-NetRoute -DestinationPrefix '([^']+)' -InterfaceIndex (\d+) -NextHop '([^']+)' "
+                            r"-PolicyStore (\w+) -Confirm:\$false$")
+    _NEW_RE = re.compile(r"^New-NetRoute -DestinationPrefix '([^']+)' -InterfaceIndex (\d+) -NextHop '([^']+)' "
+                         r"-RouteMetric (\d+)(?: -PolicyStore (\w+))? \| Out-Null$")
+    _ROUTE_EXE_RE = re.compile(r"^\$lines \+= @\(& route\.exe (.+) 2>&1 \| Out-String\); \$codes \+= \$LASTEXITCODE$")
+
+    def change(self, script):
+        """Carry out a change script; its output line (base64 of the ok/denied/error JSON)."""
+        lines = [line.strip() for line in script.splitlines()]
+        result = {"ok": True, "denied": False, "error": ""}
+        route_exe = [match.group(1).split() for match in map(self._ROUTE_EXE_RE.match, lines) if match]
+        if route_exe:
+            outputs, codes = [], []
+            for argv in route_exe:
+                rc, output = self.route_exe(argv)
+                self.changes.append("route.exe " + " ".join(argv))
+                outputs.append(output)
+                codes.append(rc)
+            result = {"ok": not any(codes), "denied": False, "error": "\n".join(outputs)}
+        else:
+            try:  # $ErrorActionPreference = 'Stop' in a try block: the first error ends it
+                for line in lines:
+                    remove, new = self._REMOVE_RE.match(line), self._NEW_RE.match(line)
+                    if not (remove or new):
+                        continue
+                    self.changes.append(line)
+                    if not self.admin:
+                        raise FakeCmdletError("Access denied", "AccessDenied")
+                    if remove:
+                        self.remove_netroute(remove.group(1), int(remove.group(2)), remove.group(3), remove.group(4))
+                    else:
+                        self.new_netroute(new.group(1), int(new.group(2)), new.group(3), int(new.group(4)), new.group(5))
+            except FakeCmdletError as exc:
+                result = {"ok": False, "denied": exc.native == "AccessDenied", "error": str(exc)}
+        return base64.b64encode(_ps_json(result).encode("utf-8")).decode("ascii")
+
+
+class FakeCmdletError(Exception):
+    """A CIM cmdlet error; ``native`` is its NativeErrorCode."""
+
+    def __init__(self, message, native):
+        super(FakeCmdletError, self).__init__(message)
+        self.native = native
+
+
+class FakeWindowsHost(object):
+    """A Windows host: processes, runspaces and the scripts the collection sends.
+
+    ``smbios``: raw table bytes (None: the registry value is missing; then ``cim`` answers,
+    a dict or None for "CIM failed too"). ``env``: the target's environment. ``network``: a
+    FakeNetwork. ``edition``: "5.1" (Windows PowerShell) or "7" (PowerShell 7, where
+    ``HttpWebRequest.ReadWriteTimeout`` has no effect: dotnet/corefx#34550). ``override``:
+    callable(inner script) returning (rc, stdout, stderr), HANG or None to take over a script.
+    Calling the host runs a powershell.exe process (``process``).
+    """
+
+    def __init__(self, smbios=None, cim=None, env=None, override=None, network=None, edition="5.1"):
         self.smbios = build_smbios() if smbios is None else smbios
         self.cim = cim
         self.env = dict(env or {})
         self.override = override
-        self.commands = []   # every inner script, in order
-        self.requests = []   # Request objects, in order
+        self.network = network or FakeNetwork()
+        self.edition = edition
+        self.commands = []       # every inner script, in order
+        self.wait_ms = []        # the timeout wrapper's bound of each inner script
+        self.requests = []       # Request objects, in order
         self.hostinfo = 0
-        self.stdin_used = 0  # commands whose script came on stdin (too long for a command line)
+        self.command_lines = []  # (program, command line) of every process started
+
+    # ------------------------------------------------------------------ processes
 
     def __call__(self, cmd, in_data=None):
-        # winrm and ssh with the cmd shell run the command through cmd.exe, which truncates after 8191 characters
-        assert len(cmd) <= 8191, "command line of %d characters: cmd.exe would truncate it" % len(cmd)
-        wrapper = _commands.decode_powershell(cmd)
-        script = _commands.unwrap_powershell(cmd, in_data)
-        assert script is not None and wrapper is not None, "not an encoded PowerShell command: %r" % cmd[:80]
-        self.stdin_used += 1 if in_data else 0
-        match = _WAIT_RE.search(wrapper)
-        assert match, "every command is bounded in time"
-        self.commands.append(script)
+        return self.process(cmd, in_data)
+
+    def cmd_exe(self, command_line, stdin=None):
+        """cmd.exe /c COMMAND_LINE: WinRS runs commands so, and OpenSSH with the cmd default shell."""
+        self.command_lines.append(("cmd.exe", command_line))
+        if len(command_line) > CMD_MAX:
+            return 1, "", CMD_TOO_LONG
+        first, sep, rest = command_line.partition(" && ")
+        if sep and first == "chcp.com 65001 >nul 2>&1":  # ssh (2.16/2.17) with the cmd shell
+            command_line = rest
+        return self.process(command_line, stdin, started_by="cmd.exe")
+
+    def powershell_default_shell(self, command_line, stdin=None):
+        """OpenSSH with PowerShell as default shell: powershell.exe -c COMMAND_LINE."""
+        self.command_lines.append(("powershell.exe -c", command_line))
+        assert len(command_line) <= CREATE_PROCESS_MAX, "CreateProcess refuses %d characters" % len(command_line)
+        first, sep, rest = command_line.partition(" ; ")
+        if sep and first == "chcp.com 65001 > $null":  # ssh (2.16/2.17) with the powershell shell
+            command_line = rest
+        rc, stdout, stderr = self.process(command_line, stdin, started_by="powershell.exe -c")
+        return (1 if rc else 0), stdout, stderr  # a failed native command as last statement: exit code 1
+
+    def process(self, command_line, stdin=None, started_by=None):
+        """powershell.exe started with COMMAND_LINE; stdin lines are the script's $input."""
+        if started_by is None:
+            self.command_lines.append(("process", command_line))
+        match = _PWSH_RE.match(command_line.strip())
+        assert match, "not an encoded PowerShell command: %r" % command_line[:120]
+        script = base64.b64decode(match.group(1)).decode("utf-16-le")
+        data = stdin.decode("utf-8") if isinstance(stdin, bytes) else (stdin or "")
+        return self.runspace(script, data.splitlines(), stdin=stdin).process_result()
+
+    # ------------------------------------------------------------------ one script
+
+    def runspace(self, script, input_objects, stdin=None):
+        """Act out ``script`` with ``input_objects`` as $input; a ScriptRun."""
+        run = ScriptRun()
+        text = script.strip()
+        native = _PWSH_RE.match(text)
+        if native:
+            # The script is one native command (ansible-core's _encode_script of an encoded
+            # command line): a child powershell.exe that inherits stdin. A non-zero exit code
+            # of a native command makes the script's $? false, so powershell.exe exits 1
+            # (PowerShell/PowerShell#13501).
+            rc, stdout, stderr = self.process(text, stdin, started_by="native")
+            run.pipeline += stdout.splitlines()
+            run.console_err += stderr.splitlines()
+            run.exit = 1 if rc else 0
+            return run
+        if "[ScriptBlock]::Create(" in text and "@($input) -join ''" in text:
+            stage_two = base64.b64decode("".join(str(item) for item in input_objects).strip()).decode("utf-8")
+            return self.runspace(stage_two, [])
+        if "[PowerShell]::Create()" in text and _WAIT_RE.search(text):
+            self._timeout_wrapper(text, input_objects, run)
+            return run
+        raise AssertionError("the fake Windows host cannot act out this script:\n%s" % text[:600])
+
+    def _timeout_wrapper(self, wrapper, input_objects, run):
+        """The command wrapper: runs the inner script in its own runspace, stopped after WaitOne(ms)."""
+        millis = int(_WAIT_RE.search(wrapper).group(1))
+        body = re.search(r"FromBase64String\('([^']*)'\)\)\)", wrapper) or re.search(
+            r"^\$imdsBody = \[Text\.Encoding\]::UTF8\.GetString\(\[Convert\]::FromBase64String\('([^']*)'\)\)", wrapper, re.M)
+        if body:
+            inner = base64.b64decode(body.group(1)).decode("utf-8")
+        else:
+            assert "(@($input) -join '')" in wrapper, "the wrapper names no script"
+            inner = base64.b64decode("".join(str(item) for item in input_objects).strip()).decode("utf-8")
+        self.commands.append(inner)
+        self.wait_ms.append(millis)
+        answer = self.inner(inner)
+        if "[Console]::Out.WriteLine" in wrapper:
+            # A wrapper that prints with [Console] (its results only reach a process's stdout).
+            if answer == HANG:
+                run.console_err += re.findall(r"\[Console\]::Error\.WriteLine\('([^']*)", wrapper)[:1]
+                run.exit = int(re.search(r"exit (\d+)", wrapper).group(1))
+            else:
+                out, err = answer
+                run.console_out += out
+                run.console_err += err
+                run.exit = 1 if err else 0
+            return
+        result = {"rc": 0, "timeout": False, "out": [], "err": []}
+        if answer == HANG:
+            result.update(rc=int(re.search(r"\$imdsResult\.rc = (\d+)", wrapper).group(1)), timeout=True,
+                          err=re.findall(r"\$imdsResult\.err \+= '([^']*)'", wrapper)[:1])
+        else:
+            result.update(out=answer[0], err=answer[1], rc=1 if answer[1] else 0)
+        key = base64.b64decode(re.search(r"^\$imdsKey = \[Convert\]::FromBase64String\('([^']*)'\)$", wrapper, re.M).group(1))
+        marker = _MARKER_RE.search(wrapper).group(1)
+        run.pipeline.append(marker + base64.b64encode(encrypt_result(key, _ps_json(result).encode("utf-8"))).decode("ascii"))
+
+    # ------------------------------------------------------------------ the inner scripts
+
+    def inner(self, script):
+        """(pipeline output lines, error records) of an inner script, or HANG."""
         if self.override is not None:
             answer = self.override(script)
+            if answer == HANG:
+                return HANG
             if answer is not None:
-                return answer
-        if _windows.HOSTINFO_MARKER in script:
-            return self._hostinfo(script)
-        request = Request(script, int(match.group(1)))
+                rc, stdout, stderr = answer
+                return stdout.splitlines(), ([stderr] if stderr or rc else [])
+        literal = re.match(r"^'([^']*)'$", script.strip())
+        if literal:  # a string literal: its value is the output
+            return [literal.group(1)], []
+        marker = _MARKER_RE.search(script)
+        if "$imdsInfo" in script:
+            return [self._hostinfo(script, marker.group(1))], []
+        if "Get-NetRoute -AddressFamily IPv4 -PolicyStore ActiveStore" in script:
+            return [self.network.read()], []
+        if "New-NetRoute" in script or "Remove-NetRoute" in script or "& route.exe" in script:
+            return [self.network.change(script)], []
+        request = Request(script, self.wait_ms[-1] if self.wait_ms else None)
         self.requests.append(request)
-        return 0, self.perform(request) + "\r\n", ""
+        # PowerShell 7: HttpWebRequest.ReadWriteTimeout has no effect (dotnet/corefx#34550);
+        # a body read is bounded only when the script bounds each read itself.
+        line = self.perform(request, marker.group(1), bounded_reads=self.edition == "5.1" or ".ReadAsync(" in script)
+        if line == HANG:
+            return HANG
+        return [line], []
 
-    def _hostinfo(self, script):
+    def _hostinfo(self, script, marker):
         self.hostinfo += 1
         info = {"smbios": None, "env": {}}
-        if _windows.SMBIOS_REGISTRY_KEY in script:
+        if _SMBIOS_KEY_RE.search(script):
             if self.smbios is not False and self.smbios is not None:
                 info["smbios"] = base64.b64encode(self.smbios).decode("ascii")
             else:
@@ -165,15 +557,18 @@ class FakeWindowsHost(object):
             for literal in re.findall(r"'(?:[^']|'')*'", match.group(1)):
                 name = ps_unquote(literal)
                 info["env"][name] = self.env.get(name)
-        return 0, _encode(_windows.HOSTINFO_MARKER, info) + "\r\n", ""
+        return _encode(marker, info)
 
     @staticmethod
-    def perform(request):
-        """Carry out the request as the PowerShell script does; return its output line."""
+    def perform(request, marker, bounded_reads=True):
+        """Carry out the request as the PowerShell script does; its output line, or HANG.
+
+        ``bounded_reads`` False: a stalled body is never given up by the script itself, so
+        the command wrapper's timeout stops it (HANG).
+        """
         parts = urlsplit(request.url)
         timeout = request.timeout_ms / 1000.0
         host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
-        marker = _windows.RESPONSE_MARKER
         try:
             probe = socket.create_connection((host, port), timeout=timeout)
             probe.close()
@@ -189,7 +584,6 @@ class FakeWindowsHost(object):
         target = parts.path + ("?" + parts.query if parts.query else "")
         headers = dict(request.headers)
         headers["Connection"] = "Close"
-        started = time.monotonic()
         try:
             conn.request(request.method, target, body=request.body, headers=headers)
             response = conn.getresponse()
@@ -207,6 +601,8 @@ class FakeWindowsHost(object):
         try:
             body = response.read()
         except socket.timeout:
+            if not bounded_reads:
+                return HANG
             return _encode(marker, {"error": {"phase": "read", "timeout": False, "chain": _chain(
                 {"type": "System.IO.IOException", "message": "Unable to read data from the transport connection"},
                 {"type": "System.Net.Sockets.SocketException", "socket": "TimedOut",
@@ -216,7 +612,6 @@ class FakeWindowsHost(object):
                 {"type": "System.IO.IOException", "message": "The connection was closed prematurely (%s)" % type(exc).__name__})}})
         finally:
             conn.close()
-        del started
         return _encode(marker, {"status": response.status, "headers": dict(response.getheaders()),
                                 "body": base64.b64encode(body).decode("ascii")})
 
@@ -228,9 +623,11 @@ class FakeShell(object):
 
 
 class FakePowerShellConnection(object):
-    """A connection whose shell is PowerShell; exec_command is answered by ``host``."""
+    """A whole-connection double for quick tests: exec_command starts powershell.exe on ``host``
+    with the command line and its input (what ssh with the powershell shell does on 2.18+).
+    The wire-level tests use the real connection plugins instead (windows_wire.py)."""
 
-    transport = "winrm"
+    transport = "fake"
     become = None
     allow_executable = False
 
@@ -238,11 +635,9 @@ class FakePowerShellConnection(object):
         self._shell = FakeShell()
         self.host = host
         self._play_context = play_context
-        self.no_log_seen = []   # play_context.no_log during each command
 
     def exec_command(self, cmd, in_data=None, sudoable=True):  # pylint: disable=unused-argument
-        self.no_log_seen.append(getattr(self._play_context, "no_log", None))
-        rc, stdout, stderr = self.host(cmd, in_data)
+        rc, stdout, stderr = self.host.process(cmd, in_data)
         return rc, stdout.encode("utf-8"), stderr.encode("utf-8")
 
     def get_option(self, name):  # pylint: disable=unused-argument

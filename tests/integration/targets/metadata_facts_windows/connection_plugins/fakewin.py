@@ -1,8 +1,8 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Test-only connection: a Windows host whose PowerShell commands are carried out against the
-IMDS emulator by tests/unit/plugins/plugin_utils/windows_fake.py. Like winrm and psrp it
-prints each command's output at -vvvvv unless the play context says no_log."""
+IMDS emulator by tests/unit/plugins/plugin_utils/windows_fake.py. Like winrm and psrp of
+ansible-core 2.16/2.17 it prints each command's output at -vvvvv whatever no_log says."""
 
 from __future__ import annotations
 
@@ -43,8 +43,7 @@ class Connection(ConnectionBase):
     def exec_command(self, cmd, in_data=None, sudoable=True):
         super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
         rc, stdout, stderr = self._host(cmd, in_data)
-        logged = "<censored due to no log>" if self._play_context.no_log else stdout
-        display.vvvvv("FAKEWIN RESULT rc=%d stdout=%r" % (rc, logged), host=self._play_context.remote_addr)
+        display.vvvvv("FAKEWIN RESULT rc=%d stdout=%r" % (rc, stdout), host=self._play_context.remote_addr)
         return rc, stdout.encode("utf-8"), stderr.encode("utf-8")
 
     def put_file(self, in_path, out_path):
