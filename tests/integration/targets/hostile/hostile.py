@@ -163,7 +163,8 @@ def run_mode(mode, args, options):
     try:
         env = environment(options)
         detect = "auto" if options.get("probe") else "false"
-        extra = {"imds_endpoint": emulator.url, "instance_version": INSTANCE_VERSION, "identity_version": IDENTITY_VERSION, "imds_timeout": TIMEOUT, "imds_deadline": DEADLINE, "detect": detect,
+        extra = {"imds_endpoint": emulator.url, "instance_version": INSTANCE_VERSION, "identity_version": IDENTITY_VERSION,
+                 "imds_timeout": TIMEOUT, "imds_deadline": DEADLINE, "detect": detect,
                  "case_dir": case_dir, "with_userdata": bool(options.get("userdata")), "skip_lookups": bool(options.get("probe"))}
         play_log = os.path.join(case_dir, "playbook.log")
         rc, seconds, rss = run_measured(["ansible-playbook", "-i", os.environ["TEST_INVENTORY"], os.path.join(HERE, "play.yml"),
@@ -327,14 +328,14 @@ def main():
             if record["rss"] > baseline[plugin][1] + MEMORY_SLACK:
                 problems.append("peak RSS %d MiB, more than the healthy %d MiB + %d MiB" % (
                     record["rss"] >> 20, baseline[plugin][1] >> 20, MEMORY_SLACK >> 20))
-            if token and leaked(token, [record["log"], record.get("inventory")] + [os.path.join(WORK, mode, name + ".json")
-                                                                                     for name in ("module", "metadata", "token")]):
+            outputs = [record["log"], record.get("inventory")] + [os.path.join(WORK, mode, name + ".json") for name in PLUGINS]
+            if token and leaked(token, outputs):
                 problems.append("a piece of the issued token appears in the output")
             verdict = "wrong" if problems else ("complete" if outcome == "complete" else "clear error")
             totals[verdict] += 1
-            print("%-16s %-9s %-11s %-11s %7.1f %9d  %s" % (mode, plugin, expected, outcome if not problems else "WRONG",
-                                                          record["seconds"], record["rss"] >> 20,
-                                                          "; ".join(problems) if problems else " ".join(detail.split())[:150]))
+            shown = "; ".join(problems) if problems else " ".join(detail.split())[:150]
+            print("%-16s %-9s %-11s %-11s %7.1f %9d  %s" % (mode, plugin, expected, "WRONG" if problems else outcome,
+                                                          record["seconds"], record["rss"] >> 20, shown))
             if problems:
                 with open(record["log"], encoding="utf-8", errors="replace") as handle:
                     print("    " + "\n    ".join(handle.read().splitlines()[-40:]))

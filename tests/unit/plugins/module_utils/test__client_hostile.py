@@ -134,14 +134,14 @@ def test_the_limit_holds_for_any_transport():
 
 def test_url_transport_reads_at_most_its_cap(imds_emulator_factory):
     emu = imds_emulator_factory(faults=["endless=30"])
-    response = UrlTransport(max_body=100000).request("GET", emu.url + "/metadata/instance?api-version=2021-02-01",
-                                                      {"Metadata": "true"}, None, 10)
+    url = emu.url + "/metadata/instance?api-version=2021-02-01"
+    response = UrlTransport(max_body=100000).request("GET", url, {"Metadata": "true"}, None, 10)
     assert response.truncated and len(response.body) == 100000 and response.status == 200
 
 
 def test_compressed_answers_are_refused_not_decompressed(canned_server):
-    server = canned_server("HTTP/1.1 200 OK", [("Content-Type", "application/json"), ("Content-Encoding", "gzip")],
-                    gzip.compress(b'{"compute": {}, "network": {}}'))
+    headers = [("Content-Type", "application/json"), ("Content-Encoding", "gzip")]
+    server = canned_server("HTTP/1.1 200 OK", headers, gzip.compress(b'{"compute": {}, "network": {}}'))
     with pytest.raises(ImdsNotImds, match="Content-Encoding 'gzip'.*does not decompress"):
         client_for(server.url).get_json("instance")
     assert b"accept-encoding: identity" in server.requests[0].lower()
