@@ -334,8 +334,8 @@ def main():
             verdict = "wrong" if problems else ("complete" if outcome == "complete" else "clear error")
             totals[verdict] += 1
             shown = "; ".join(problems) if problems else " ".join(detail.split())[:150]
-            print("%-16s %-9s %-11s %-11s %7.1f %9d  %s" % (mode, plugin, expected, "WRONG" if problems else outcome,
-                                                          record["seconds"], record["rss"] >> 20, shown))
+            row = (mode, plugin, expected, "WRONG" if problems else outcome, record["seconds"], record["rss"] >> 20, shown)
+            print("%-16s %-9s %-11s %-11s %7.1f %9d  %s" % row)
             if problems:
                 with open(record["log"], encoding="utf-8", errors="replace") as handle:
                     print("    " + "\n    ".join(handle.read().splitlines()[-40:]))
