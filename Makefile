@@ -1,6 +1,7 @@
 # imds.azure developer entry points. Everything is installed by these targets.
 #   make demo    the emulator-backed demo
 #   make test    every gate: sanity, units, emulator, integration, lint, changelog, build
+#                (first installs the Debian packages of tools/harness/system-packages.txt: run as root)
 #   make test-matrix         sanity, units and integration on every supported ansible-core
 #   make test-units-matrix   units on every supported ansible-core
 #   make bench   benchmarks, printed as ratios against baselines measured in the same run
@@ -11,9 +12,13 @@ STAMP := $(VENV)/.installed
 
 STEP_TARGETS := $(addprefix test-,sanity units emulator integration demo lint docs changelog build)
 
-.PHONY: venv test test-matrix test-units-matrix demo bench docs clean $(STEP_TARGETS)
+.PHONY: setup venv test test-matrix test-units-matrix demo bench docs clean $(STEP_TARGETS)
 
 venv: $(STAMP)
+
+# Debian packages the tests need (tools/harness/system-packages.txt), and the Pythons.
+setup:
+	@PYTHON="$(PYTHON)" tools/harness/setup.sh
 
 $(STAMP): requirements-dev.txt constraints-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.12 not found (set PYTHON=...)"; exit 1; }
@@ -21,7 +26,7 @@ $(STAMP): requirements-dev.txt constraints-dev.txt
 	$(VENV)/bin/python -m pip install -q -r requirements-dev.txt -c constraints-dev.txt
 	touch $@
 
-test: venv
+test: setup venv
 	tools/harness/run.sh
 
 # One harness step, e.g. make test-units (phony targets cannot use a pattern rule).
@@ -32,7 +37,7 @@ demo: venv
 	$(VENV)/bin/python -m tools.demo
 
 # The version matrix: one venv per ansible-core (.venv-X.Y from tests/matrix/, 2.21 is .venv).
-test-matrix: venv
+test-matrix: setup venv
 	tools/harness/matrix.sh
 
 test-units-matrix: venv
