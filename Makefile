@@ -3,6 +3,7 @@
 #   make test    every gate: sanity, units, emulator, integration, lint, changelog, build
 #                (first installs the Debian packages of tools/harness/system-packages.txt: run as root)
 #   make test-matrix         sanity, units and integration on every supported ansible-core
+#                            (MATRIX_CORES="2.16 2.19" for some cores, MATRIX_STEPS="units" for some steps)
 #   make test-units-matrix   units on every supported ansible-core
 #   make bench   benchmarks, printed as ratios against baselines measured in the same run
 
@@ -38,7 +39,7 @@ demo: venv
 
 # The version matrix: one venv per ansible-core (.venv-X.Y from tests/matrix/, 2.21 is .venv).
 test-matrix: setup venv
-	tools/harness/matrix.sh
+	tools/harness/matrix.sh $(MATRIX_CORES)
 
 test-units-matrix: venv
 	MATRIX_STEPS=units tools/harness/matrix.sh

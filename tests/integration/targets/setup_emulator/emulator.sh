@@ -105,28 +105,6 @@ emulator_stop_all() {
         fi
     done
     _EMULATOR_PIDS=()
-_EMULATOR_CLEANUPS=()
-
-require_programs() {
-    # require_programs PROGRAM[=PACKAGE]...: fail at once when a program is missing, naming the
-    # Debian package to install (tools/harness/system-packages.txt lists what make test installs).
-    local spec program missing=()
-    for spec in "$@"; do
-        program="${spec%%=*}"
-        command -v "$program" > /dev/null || missing+=("$program (Debian package ${spec#*=})")
-    done
-    if [ "${#missing[@]}" -gt 0 ]; then
-        echo "FAILED: this test needs programs that are not installed: ${missing[*]}." >&2
-        echo "  Install them with apt-get install, or run make test as root: it installs tools/harness/system-packages.txt." >&2
-        exit 1
-    fi
-}
-
-emulator_on_exit() {
-    # emulator_on_exit COMMAND [ARG...]: run COMMAND when the target exits, whatever its status,
-    # before the emulators stop (last registered runs first).
-    _EMULATOR_CLEANUPS+=("$(printf '%q ' "$@")")
-}
 }
 
 emulator_request_count() {
