@@ -1,6 +1,6 @@
 # imds.azure developer entry points. Everything is installed by these targets.
 #   make demo    the emulator-backed demo
-#   make test    every gate: sanity, units, emulator, integration, lint, changelog, build
+#   make test    every gate: sanity, units, emulator, integration, eda, lint, changelog, build
 #                (first installs the Debian packages of tools/harness/system-packages.txt: run as root)
 #   make test-matrix         sanity, units and integration on every supported ansible-core
 #                            (MATRIX_CORES="2.16 2.19" for some cores, MATRIX_STEPS="units" for some steps)
@@ -11,7 +11,7 @@ PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-STEP_TARGETS := $(addprefix test-,sanity units emulator integration demo lint docs changelog build)
+STEP_TARGETS := $(addprefix test-,sanity units emulator integration eda demo lint docs changelog build)
 
 .PHONY: setup venv test test-matrix test-units-matrix demo bench docs clean $(STEP_TARGETS)
 
