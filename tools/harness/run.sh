@@ -51,6 +51,12 @@ PY
 
 step_sanity() {
     local ignores
+    # Without shellcheck ansible-test skips its shellcheck test with a mere notice.
+    if ! command -v shellcheck > /dev/null; then
+        echo "shellcheck not found: the sanity step needs it to check the runme.sh files."
+        echo "  Install it: apt-get install shellcheck (make test installs tools/harness/system-packages.txt)"
+        return 1
+    fi
     ignores="$(find "$COPY/tests/sanity" -name 'ignore-*.txt' 2>/dev/null)"
     if [ -n "$ignores" ]; then
         echo "sanity ignore files are not allowed: $ignores"

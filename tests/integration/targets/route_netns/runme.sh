@@ -17,6 +17,13 @@
 # from a checkout (falls back to the git top level).
 set -euo pipefail
 
+for program in ip=iproute2 setpriv=util-linux timeout=coreutils; do
+    if ! command -v "${program%%=*}" > /dev/null; then
+        echo "FAILED: ${program%%=*} not found: install the Debian package ${program#*=}" \
+             "(make test installs tools/harness/system-packages.txt)" >&2
+        exit 1
+    fi
+done
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 first_path="${ANSIBLE_COLLECTIONS_PATH:-}"
 first_path="${first_path%%:*}"
