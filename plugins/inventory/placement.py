@@ -222,15 +222,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     # ---------------------------------------------------------------- collecting data
 
     def _read_fact_cache(self, wanted):
-        try:
-            cache = _fact_cache.open_fact_cache(
-                plugin=self.get_option("fact_cache_plugin"),
-                connection=self.get_option("fact_cache_connection"),
-                prefix=self.get_option("fact_cache_prefix"),
-                timeout=self.get_option("fact_cache_timeout"),
-            )
-        except _fact_cache.FactCacheError as exc:
-            raise AnsibleParserError("imds.azure.placement: %s" % to_native(exc)) from exc
+        cache = _fact_cache.open_fact_cache(
+            plugin=self.get_option("fact_cache_plugin"),
+            connection=self.get_option("fact_cache_connection"),
+            prefix=self.get_option("fact_cache_prefix"),
+            timeout=self.get_option("fact_cache_timeout"),
+        )
         if not _fact_cache.is_persistent(cache):
             display.warning(
                 "imds.azure.placement: the fact cache plugin %r keeps nothing between runs, so it holds no facts here; "

@@ -347,7 +347,7 @@ def test_a_deeply_nested_tree_file_costs_only_itself(tmp_path, warnings):
 def test_a_mistyped_fact_cache_connection_is_an_error(tmp_path, fact_dir):
     write_facts(fact_dir, {"vm": imds()})
     typo = tmp_path / "factz"
-    with pytest.raises(AnsibleParserError, match="factz does not exist"):
+    with pytest.raises(AnsibleError, match="factz does not exist"):
         run(tmp_path, {"fact_cache_plugin": "jsonfile", "fact_cache_connection": str(typo)}, hosts=["vm"])
     assert not typo.exists()
 
