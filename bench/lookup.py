@@ -74,17 +74,17 @@ def _write_own_cost_plays(workdir, url, leaves):
     files = {}
     for name in ("calls", "constants", "builtin"):
         if name == "calls":
-            terms = ["lookup('imds.azure.metadata', %s, source='live', endpoint=%s)" % (json.dumps(path), json.dumps(url)) for path, _ in leaves]
+            terms = ["lookup('imds.azure.metadata', %s, source='live', endpoint=%s)" % (json.dumps(path), json.dumps(url)) for path, _value in leaves]
         elif name == "builtin":
             terms = ["lookup('ansible.builtin.vars', 'bench_value_%d')" % index for index in range(len(leaves))]
         else:
-            terms = [json.dumps(value) for _, value in leaves]
-        expected = [value for _, value in leaves]
+            terms = [json.dumps(value) for _path, value in leaves]
+        expected = [value for _path, value in leaves]
         tasks = [{"name": "%s %d" % (name, index),
                   "ansible.builtin.assert": {"that": ["[%s] == %s" % (", ".join(terms), json.dumps(expected))], "quiet": True}}
                  for index in range(OWN_COST_TASKS)]
         files[name] = os.path.join(workdir, "own-%s.yml" % name)
-        play_vars = {"bench_value_%d" % index: value for index, (_, value) in enumerate(leaves)}
+        play_vars = {"bench_value_%d" % index: value for index, (_path, value) in enumerate(leaves)}
         with open(files[name], "w") as handle:
             json.dump([{"name": "own cost %s" % name, "hosts": "testhost", "gather_facts": False, "vars": play_vars, "tasks": tasks}], handle)
     return files

@@ -54,8 +54,8 @@ _prepare()
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-10 ** 12, max_value=10 ** 12),
                     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=30))
-anything = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                        st.dictionaries(st.text(max_size=10), inner, max_size=4)), max_leaves=12)
+anything = st.recursive(
+    scalars, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)), max_leaves=12)
 paths = st.one_of(st.sampled_from([FACTS, TREE, os.path.join(WORK, "missing"), os.path.join(FACTS, "vm-0"), "", "~", "$HOME/x"]),
                   st.text(max_size=20).map(lambda name: os.path.join(WORK, "random", name)))
 choices = {
