@@ -258,7 +258,7 @@ def _ratios(bench, directory):
 
 
 def _scale(bench, label, cache_plugin, connections):
-    print("   scale, %s cache, --list --export (placement at default options; with --export it sets azure_placement and azure_tags):" % label)
+    print("   scale, %s cache, --list --export (placement at default options; with --export it sets azure_placement and azure_tags):" % label, flush=True)
     print("     %8s %10s %14s %13s %14s" % ("hosts", "cost CPU s", "s / 1,000 hosts", "run wall s", "peak RSS MiB"))
     per_thousand = []
     for hosts in SIZES:
