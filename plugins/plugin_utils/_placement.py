@@ -8,6 +8,7 @@ and the ``imds.azure.spread`` filter (controller side only)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 from ansible.inventory.group import to_safe_group_name
@@ -47,9 +48,11 @@ class PlacementDataError(ValueError):
     """The data given for a host is not usable IMDS data."""
 
 
+@functools.lru_cache(maxsize=65536)
 def safe_group_name(name):
     """Ansible's group-name sanitising, always applied: every character that is not valid in a
-    Python identifier (and a leading digit) becomes ``_``."""
+    Python identifier (and a leading digit) becomes ``_``. Remembered: a fleet has few distinct
+    names and each host asks for a dozen."""
     return to_safe_group_name(name, force=True, silent=True)
 
 
@@ -64,15 +67,13 @@ def _text(value):
 def find_imds_facts(facts):
     """The ``azure_imds`` dict inside one host's facts, as a fact cache or a ``--tree`` result
     holds them; None when absent."""
-    if not isinstance(facts, Mapping):
-        return None
-    for key in ("azure_imds", "ansible_azure_imds"):
-        value = facts.get(key)
-        if isinstance(value, Mapping):
-            return value
-    nested = facts.get("ansible_facts")
-    if isinstance(nested, Mapping):
-        return find_imds_facts(nested)
+    for layer in (facts, facts.get("ansible_facts") if isinstance(facts, Mapping) else None):
+        if not isinstance(layer, Mapping):
+            return None
+        for key in ("azure_imds", "ansible_azure_imds"):
+            value = layer.get(key)
+            if isinstance(value, Mapping):
+                return value
     return None
 
 

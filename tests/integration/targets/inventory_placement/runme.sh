@@ -55,6 +55,10 @@ cat "$W/graph.txt"
 # --- playbooks: groups, host vars, the spread filter and the recipes ----------------------
 ansible-playbook -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" "$HERE/playbooks/test.yml" \
     -e "manifest_file=$W/manifest.json" "$@"
+# the same with the host variables asked for (what host_vars: auto sets for an export or another cache)
+printf 'plugin: imds.azure.placement\nhost_vars: [placement, tags]\n' > "$W/vars.azure_placement.yml"
+ansible-playbook -i "$W/hosts.ini" -i "$W/vars.azure_placement.yml" "$HERE/playbooks/test.yml" \
+    -e "manifest_file=$W/manifest.json" -e host_vars_set=true "$@"
 ansible-playbook -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" \
     "$COLLECTION_ROOT/examples/placement/rolling_update_domains.yml" -e rolling_hosts=fleet "$@" | tee "$W/rolling.out"
 "$PYTHON" "$HERE/check_order.py" rolling "$W/list.json" "$W/rolling.out"
