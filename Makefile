@@ -4,6 +4,7 @@
 #   make test-matrix         sanity, units and integration on every supported ansible-core
 #   make test-units-matrix   units on every supported ansible-core
 #   make bench   benchmarks, printed as ratios against baselines measured in the same run
+#   make fuzz    the unit tests with the long Hypothesis profile (HYPOTHESIS_PROFILE=long, FUZZ_TESTS=path)
 
 PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12))
 VENV := .venv
@@ -11,7 +12,7 @@ STAMP := $(VENV)/.installed
 
 STEP_TARGETS := $(addprefix test-,sanity units emulator integration demo lint docs changelog build)
 
-.PHONY: venv test test-matrix test-units-matrix demo bench docs clean $(STEP_TARGETS)
+.PHONY: venv test test-matrix test-units-matrix demo bench docs fuzz clean $(STEP_TARGETS)
 
 venv: $(STAMP)
 
@@ -41,6 +42,10 @@ test-units-matrix: venv
 # Rewrite docs/plugins/ from the plugins' documentation (make test fails when it is stale).
 docs: venv
 	tools/harness/run.sh render
+
+# Property-based fuzzing at length: make test runs the same properties with the short "ci" profile.
+fuzz: venv
+	tools/harness/run.sh fuzz
 
 bench: venv
 	$(VENV)/bin/python -m bench

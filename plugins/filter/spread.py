@@ -32,15 +32,23 @@ options:
         (after M(imds.azure.metadata_facts)), else C(azure_imds.placement)."
       - "A dict is a host when it has C(name) or C(inventory_hostname), and its placement in
         C(placement), C(azure_placement), C(azure_imds.placement) or C(ansible_facts.azure_imds.placement)."
+      - "An C(azure_imds) fact gives a placement only when it holds instance metadata, as in the
+        P(imds.azure.placement#inventory) inventory: a host with C(is_azure=false), or whose facts were gathered without
+        the C(instance) subset, has no placement (the error names the reason), never the empty placement V(\"\")."
     type: list
     elements: raw
     required: true
   count:
-    description: How many hosts to pick. An error when it exceeds the number of hosts.
+    description:
+      - How many hosts to pick. An error when it exceeds the number of hosts.
+      - A whole number; a string or a float that holds one (V("3"), V(3.0)) is accepted. Anything else, such as V(2.7),
+        is an error, never rounded.
     type: int
     required: true
   hostvars:
-    description: The C(hostvars) magic variable (or any mapping of hostname to variables). Needed for hostnames.
+    description:
+      - The C(hostvars) magic variable (or any mapping of hostname to variables). Needed for hostnames.
+      - Anything that is not a mapping (a list, a string) is an error.
     type: dict
   by:
     description: Placement levels to spread over, most important first.
@@ -50,8 +58,8 @@ options:
     default: [location, zone, fault_domain, update_domain]
   allow_missing:
     description:
-      - What to do with hosts that have no placement. V(false) fails and lists them.
-        V(true) picks them only after every host with a known placement.
+      - What to do with hosts that have no placement. V(false) fails and lists them, each with the reason when it has
+        C(azure_imds) facts. V(true) picks them only after every host with a known placement.
     type: bool
     default: false
 """

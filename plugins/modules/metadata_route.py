@@ -62,7 +62,8 @@ options:
       - On Windows, also ensure the route in the persistent store so that it survives reboots. With V(false) the persistent
         store is neither checked nor changed.
       - On Linux routes are only changed in the running kernel; no distribution-independent persistent store exists. The
-        module returns RV(persisted=false) and warns when it changed a route with this option V(true). Persist the route in
+        module returns RV(persisted=false) and warns when it changed a route with this option V(true) (not in check mode,
+        where nothing is changed). Persist the route in
         the network configuration of your distribution (netplan C(routes), NetworkManager C(ipv4.routes), systemd-networkd
         C([Route]), ifcfg C(route-<if>)), or run this module at boot. On Azure, DHCP normally supplies this route on the
         primary NIC.
@@ -243,8 +244,12 @@ effective_after:
   type: dict
   sample: {"interface": "eth0", "gateway": "198.51.100.1", "error": ""}
 error:
-  description: Stable keyword for a failure, V(no_default_route), V(interface), V(privilege), V(unsupported_os), V(timeout),
-    V(command), V(parse), V(verify) or V(argument) (an option out of range).
+  description:
+    - Stable keyword for a failure, V(no_default_route), V(interface), V(privilege), V(unsupported_os), V(timeout),
+      V(command), V(parse), V(verify) or V(argument) (an option out of range).
+    - V(parse) when the target's route table cannot be read as what C(ip) or the NetTCPIP cmdlets print (a metric that is
+      not a number, a destination or gateway that is not IPv4, an entry of the wrong type); the message names the entry,
+      and nothing is changed.
   returned: failure
   type: str
   sample: privilege
