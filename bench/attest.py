@@ -5,7 +5,8 @@
 Two task kinds run in the same ansible-playbook process against one emulator on loopback (rate
 limit off), interleaved in rounds: the baseline gathers ``instance`` (pinned api-version, one
 request), the measured one gathers ``instance`` + ``attested`` and verifies the document on the
-controller against the emulator's CA (attested_ca_path). Every task loops IMDS_BENCH_ATTEST_ITEMS
+controller against the emulator's CA (attested_ca_path), downloading the intermediate from the
+emulator as on Azure (attested_aia_allowlist). Every task loops IMDS_BENCH_ATTEST_ITEMS
 times (default 10), in IMDS_BENCH_ATTEST_ROUNDS rounds (default 3). Printed: milliseconds per
 execution and the ratio attested / instance (lower is better), plus requests per attested gather.
 """
@@ -22,7 +23,7 @@ PINNED = "2021-12-13"
 def _playbook(url, ca_path):
     base = {"endpoint": url, "api_version": PINNED, "detect": "false"}
     loop = "{{ range(%d) | list }}" % ITEMS
-    attested = dict(base, gather_subset=["instance", "attested"], attested_ca_path=ca_path)
+    attested = dict(base, gather_subset=["instance", "attested"], attested_ca_path=ca_path, attested_aia_allowlist=[url + "/_emulator/ca/"])
     tasks = [{"name": "count one attested gather", "imds.azure.metadata_facts": attested}]
     for round_index in range(ROUNDS):
         tasks.append({"name": "instance %d" % round_index, "imds.azure.metadata_facts": base, "loop": loop})

@@ -50,6 +50,7 @@ ARGUMENT_SPEC = dict(
     attested_clock_skew=dict(type="float", default=60.0),
     attested_nonce_retries=dict(type="int", default=2),
     attested_fetch_intermediates=dict(type="bool", default=True),
+    attested_aia_allowlist=dict(type="list", elements="str"),
     attested_nonce=dict(type="str"),
 )
 

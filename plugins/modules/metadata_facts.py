@@ -93,7 +93,7 @@ options:
       - The default is the controller's system trust store (OpenSSL's default CA file or directory), or the bundle of the
         C(certifi) package when there is no system store.
       - Give only roots (trust anchors) here. Intermediates come from the document or from the signer's AIA URL (see
-        O(attested_fetch_intermediates)); do not pin them.
+        O(attested_fetch_intermediates) and O(attested_aia_allowlist)); do not pin them.
       - Read on the controller; only used with O(gather_subset=attested).
     type: path
   attested_domain:
@@ -121,13 +121,31 @@ options:
   attested_fetch_intermediates:
     description:
       - When the document does not hold the intermediate CA certificates, fetch them on the controller from the
-        "CA Issuers" URL (AIA) of the signer certificate, as Microsoft recommends (real IMDS documents hold only the
-        signer certificate). Fetched certificates are never trusted by themselves; they only help build the chain to a
-        trusted root. At most 4 fetches of at most 64 KiB each, with a 10 s timeout, only after the signature and metadata
-        domain checks passed.
+        "CA Issuers" URL (AIA) of the signer certificate, and then of each fetched certificate, as Microsoft recommends
+        (real IMDS documents hold only the signer certificate). Fetched certificates are never trusted by themselves;
+        they only help build the chain to a trusted root.
+      - Only URLs under O(attested_aia_allowlist) are fetched, directly (proxy settings are not used) and without
+        following redirects; at most 4 fetches of at most 64 KiB each, all within 10 seconds together (name resolution
+        excepted), and only after the signature and metadata domain checks passed.
       - Read on the controller; only used with O(gather_subset=attested).
     type: bool
     default: true
+  attested_aia_allowlist:
+    description:
+      - The only locations the controller fetches issuer certificates from (see O(attested_fetch_intermediates)), as URL
+        prefixes such as V(http://www.microsoft.com/pkiops/certs/). A "CA Issuers" URL is fetched when it has the scheme,
+        host and port of an entry and its path starts with the entry's path; URLs with user information, a fragment or
+        C(.)/C(..) path segments never are.
+      - The certificate in the document chooses its "CA Issuers" URLs, so without this list a host could make the
+        controller send requests anywhere.
+      - When not set, Microsoft's published AIA locations (from "Azure Certificate Authority details"), over plain HTTP
+        as there - V(http://www.microsoft.com/pkiops/certs/), V(http://caissuers.microsoft.com/),
+        V(http://cacerts.digicert.com/), V(http://cacerts.digicert.cn/), V(http://cacerts.geotrust.com/).
+      - The controller must reach these hosts directly on port 80. V([]) fetches nothing.
+      - Read on the controller; only used with O(gather_subset=attested).
+    type: list
+    elements: str
+    version_added: 0.2.0
   attested_nonce:
     description:
       - Internal. The action plugin sets it to the nonce it chose for this host and run; setting it in a task is an error.
@@ -195,6 +213,11 @@ EXAMPLES = r"""
     attested_required: false
     attested_ca_path: /etc/pki/azure-imds-roots.pem
     attested_clock_skew: 120
+
+- name: Attest, downloading missing issuer certificates from Microsoft's own hosts only
+  imds.azure.metadata_facts:
+    gather_subset: [instance, attested]
+    attested_aia_allowlist: ["http://www.microsoft.com/pkiops/certs/", "http://caissuers.microsoft.com/"]
 
 - name: Act on the verdict
   ansible.builtin.debug:

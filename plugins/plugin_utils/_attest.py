@@ -36,11 +36,12 @@ import json
 import os
 import re
 import secrets
+import socket
 import ssl
 import time
 import warnings
 
-from ansible.module_utils.urls import open_url
+from urllib.parse import unquote, urlsplit
 
 try:
     from asn1crypto import algos as _algos
@@ -93,16 +94,30 @@ REASONS = {
 
 # The options of imds.azure.metadata_facts that only the controller reads.
 OPTION_NAMES = ("attested_ca_path", "attested_domain", "attested_clock_skew", "attested_required", "attested_nonce_retries",
-                "attested_fetch_intermediates")
+                "attested_fetch_intermediates", "attested_aia_allowlist")
 NONCE_OPTION = "attested_nonce"
 
 TIMESTAMP_FORMAT = "%m/%d/%y %H:%M:%S %z"
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$")
 _PEM_RE = re.compile(rb"-----BEGIN CERTIFICATE-----\s.+?\s-----END CERTIFICATE-----", re.DOTALL)
 _HASHES = ("sha256", "sha384", "sha512")
+# Where the controller may download issuer certificates from: Microsoft's published AIA locations
+# ("Certificate downloads and revocation lists" in https://learn.microsoft.com/azure/security/fundamentals/azure-ca-details:
+# cacerts.digicert.com, cacerts.digicert.cn, cacerts.geotrust.com, caissuers.microsoft.com and www.microsoft.com, over
+# HTTP on port 80). www.microsoft.com is a whole web site, so only its certificate folder (/pkiops/certs/) is allowed.
+DEFAULT_AIA_ALLOWLIST = (
+    "http://www.microsoft.com/pkiops/certs/",
+    "http://caissuers.microsoft.com/",
+    "http://cacerts.digicert.com/",
+    "http://cacerts.digicert.cn/",
+    "http://cacerts.geotrust.com/",
+)
 MAX_AIA_FETCHES = 4
+MAX_AIA_URLS = 8  # CA Issuers URLs looked at per document, fetched or not (a certificate may list any number)
 MAX_AIA_BYTES = 64 * 1024
-AIA_TIMEOUT = 10
+MAX_AIA_HEADER_BYTES = 16 * 1024
+AIA_TIMEOUT = 10  # seconds for all the fetches of one document together, name resolution excepted
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 RETRY_DELAY = 1.0
 MAX_NONCE_RETRIES = 10
 
@@ -146,13 +161,15 @@ def domain_matches(name, domain):
 class AttestOptions(object):
     """The controller-side attested_* options, validated."""
 
-    def __init__(self, ca_path=None, domain=None, clock_skew=60.0, required=True, nonce_retries=2, fetch_intermediates=True):
+    def __init__(self, ca_path=None, domain=None, clock_skew=60.0, required=True, nonce_retries=2, fetch_intermediates=True,
+                 aia_allowlist=DEFAULT_AIA_ALLOWLIST):
         self.ca_path = ca_path
         self.domain = domain
         self.clock_skew = clock_skew
         self.required = required
         self.nonce_retries = nonce_retries
         self.fetch_intermediates = fetch_intermediates
+        self.aia_allowlist = tuple(_allowlist_entry(entry) for entry in aia_allowlist)
 
     @classmethod
     def from_args(cls, args):
@@ -183,8 +200,52 @@ class AttestOptions(object):
             raise AttestConfigError("attested_nonce_retries must be a whole number")
         if not 0 <= retries <= MAX_NONCE_RETRIES:
             raise AttestConfigError("attested_nonce_retries must be between 0 and %d, got %d" % (MAX_NONCE_RETRIES, retries))
+        allowlist = args.get("attested_aia_allowlist")
+        if allowlist is None:
+            allowlist = DEFAULT_AIA_ALLOWLIST
+        elif not isinstance(allowlist, (list, tuple)):
+            raise AttestConfigError("attested_aia_allowlist must be a list of URL prefixes such as %s" % DEFAULT_AIA_ALLOWLIST[0])
         return cls(ca_path=ca_path, domain=domain, clock_skew=skew, required=_boolean(args.get("attested_required", True), "attested_required"),
-                   nonce_retries=retries, fetch_intermediates=_boolean(args.get("attested_fetch_intermediates", True), "attested_fetch_intermediates"))
+                   nonce_retries=retries, fetch_intermediates=_boolean(args.get("attested_fetch_intermediates", True), "attested_fetch_intermediates"),
+                   aia_allowlist=allowlist)
+
+
+def _allowlist_entry(entry):
+    """``(scheme, host, port, path prefix)`` of one attested_aia_allowlist entry (AttestConfigError when it is not one)."""
+    text = str(entry)
+    parts = _split_url(text)
+    if parts is None or not parts[3].endswith("/") or urlsplit(text).query:
+        raise AttestConfigError("attested_aia_allowlist entry %r is not an http:// or https:// URL prefix without user, query or "
+                                "fragment, ending in / (such as %s)" % (text, DEFAULT_AIA_ALLOWLIST[0]))
+    return parts
+
+
+def _split_url(url):
+    """``(scheme, host, port, decoded path)`` of an absolute http(s) URL that is safe to request; None for anything else.
+
+    Refused: other schemes, user information, a fragment, whitespace, control or non-ASCII characters (they could
+    change the request line) and ``.``/``..`` path segments (a prefix check must mean what it says).
+    """
+    if not isinstance(url, str) or not url.isascii() or any(ord(char) <= 0x20 or ord(char) == 0x7f for char in url):
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname or "@" in parts.netloc or parts.fragment or "#" in url:
+        return None
+    path = unquote(parts.path) or "/"
+    if any(segment in (".", "..") for segment in path.split("/")) or "\\" in path:
+        return None
+    return scheme, parts.hostname.lower().rstrip("."), port or _DEFAULT_PORTS[scheme], path
+
+
+def aia_allowed(url, allowlist):
+    """Whether the controller may fetch ``url``: same scheme, host and port as an allowlist entry, under its path."""
+    parts = _split_url(url)
+    return parts is not None and any(parts[:3] == entry[:3] and parts[3].startswith(entry[3]) for entry in allowlist)
 
 
 def _boolean(value, name):
@@ -409,30 +470,94 @@ def _aia_urls(cert):
             and d.access_location.value.lower().startswith(("http://", "https://"))]
 
 
-def fetch_url(url):
-    """GET an AIA "CA Issuers" URL from the controller (bounded in size and time)."""
-    response = open_url(url, method="GET", timeout=AIA_TIMEOUT, follow_redirects="safe", http_agent="imds.azure-attest")
+class AiaFetchError(Exception):
+    """An issuer download failed; the message is the controller's own words, never text from the answer."""
+
+
+def fetch_url(url, deadline):
+    """GET an allowed "CA Issuers" URL from the controller: directly (never through a proxy), no redirects, and the
+    whole exchange (connect, request, headers and body) done by ``deadline`` (``time.monotonic()``) and at most
+    MAX_AIA_BYTES of body. Returns the body; raises AiaFetchError."""
+    scheme, host, port, _path = _split_url(url)
+    parts = urlsplit(url)
+    target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+    data = bytearray()
     try:
-        data = response.read(MAX_AIA_BYTES + 1)
-    finally:
-        response.close()
-    if len(data) > MAX_AIA_BYTES:
-        raise ValueError("more than %d bytes" % MAX_AIA_BYTES)
-    return data
+        sock = socket.create_connection((host, port), timeout=_remaining(deadline))
+        try:
+            if scheme == "https":
+                sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+            sock.settimeout(_remaining(deadline))
+            sock.sendall(("GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: imds.azure-attest\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+                          % (target, parts.netloc)).encode("ascii"))
+            while True:
+                sock.settimeout(_remaining(deadline))
+                chunk = sock.recv(16384)
+                if not chunk:
+                    break
+                data += chunk
+                if len(data) > MAX_AIA_BYTES + MAX_AIA_HEADER_BYTES:
+                    raise AiaFetchError("the answer is larger than %d bytes" % MAX_AIA_BYTES)
+        finally:
+            sock.close()
+    except (socket.timeout, TimeoutError):
+        raise AiaFetchError("no complete answer within %s s" % AIA_TIMEOUT)
+    except ssl.SSLError as exc:
+        raise AiaFetchError("TLS failed (%s)" % (exc.reason or exc.__class__.__name__))
+    except OSError as exc:
+        raise AiaFetchError("connection failed (%s)" % (exc.strerror or exc.__class__.__name__))
+    return _http_body(bytes(data))
+
+
+def _remaining(deadline):
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise socket.timeout()
+    return left
+
+
+def _http_body(data):
+    """The body of a complete HTTP/1.x 200 answer (AiaFetchError for anything else)."""
+    head, separator, body = data.partition(b"\r\n\r\n")
+    status = re.match(rb"HTTP/1\.[01] ([0-9]{3})[ \r]", head + b"\r")
+    if not separator or status is None:
+        raise AiaFetchError("the answer is not HTTP")
+    code = int(status.group(1))
+    if 300 <= code < 400:
+        raise AiaFetchError("the answer is a redirect (HTTP %d); redirects are not followed" % code)
+    if code != 200:
+        raise AiaFetchError("the answer is HTTP %d" % code)
+    if len(head) > MAX_AIA_HEADER_BYTES:
+        raise AiaFetchError("the answer's header is larger than %d bytes" % MAX_AIA_HEADER_BYTES)
+    fields = dict((name.strip().lower(), value.strip()) for name, _sep, value in
+                  (line.partition(b":") for line in head.split(b"\r\n")[1:]))
+    if b"chunked" in fields.get(b"transfer-encoding", b"").lower():
+        raise AiaFetchError("the answer is chunked, which an HTTP/1.0 request does not allow")
+    length = fields.get(b"content-length")
+    if length is not None:
+        if not length.isdigit() or len(body) < int(length):
+            raise AiaFetchError("the answer is shorter than its Content-Length")
+        body = body[:int(length)]
+    if len(body) > MAX_AIA_BYTES:
+        raise AiaFetchError("the answer is larger than %d bytes" % MAX_AIA_BYTES)
+    return body
 
 
 def _certs_from_aia(data):
     """Certificates in an AIA answer: DER, PEM, or a certs-only PKCS#7 (.p7c)."""
     if b"-----BEGIN CERTIFICATE-----" in data:
-        return _pem_certificates(data)[0]
-    try:
-        return [_x509.load_der_x509_certificate(data)]
-    except ValueError:
-        pass
-    info = _cms.ContentInfo.load(data, strict=True)
-    if info["content_type"].native != "signed_data":
+        certs = _pem_certificates(data)[0]
+    else:
+        try:
+            return [_x509.load_der_x509_certificate(data)]
+        except ValueError:
+            info = _cms.ContentInfo.load(data, strict=True)
+            if info["content_type"].native != "signed_data":
+                raise ValueError("not a certificate")
+            certs = [_x509.load_der_x509_certificate(c.chosen.dump()) for c in info["content"]["certificates"] if c.name == "certificate"]
+    if not certs:
         raise ValueError("not a certificate")
-    return [_x509.load_der_x509_certificate(c.chosen.dump()) for c in info["content"]["certificates"] if c.name == "certificate"]
+    return certs
 
 
 def _verifier(anchors, now):
@@ -443,38 +568,55 @@ def _verifier(anchors, now):
             .extension_policies(ca_policy=ca_policy, ee_policy=ee_policy).build_client_verifier())
 
 
-def _check_chain(leaf, intermediates, anchors, anchors_from, now, fetch):
-    """The chain from the signer to a trust anchor (RFC 5280 / CA/B Web PKI profile, any EKU)."""
+def _check_chain(leaf, intermediates, anchors, anchors_from, now, fetch, allowlist):
+    """The chain from the signer to a trust anchor (RFC 5280 / CA/B Web PKI profile, any EKU).
+
+    When the document's certificates do not complete it, the issuers are downloaded (``fetch``) from the
+    "CA Issuers" URLs of the signer, then of what was downloaded, but only from ``allowlist`` locations.
+    """
     if not anchors:
         raise _Failed("untrusted_signer", "no trust anchors: %s" % anchors_from)
     verifier = _verifier(anchors, now.replace(tzinfo=None))
+    intermediates = list(intermediates)
     try:
         return verifier.verify(leaf, intermediates).chain
     except _verification.VerificationError as exc:
-        first_error = str(exc)
-    fetched, notes = [], []
+        error = str(exc)
+    notes = []
     if fetch is not None:
-        queue, seen = list(_aia_urls(leaf)), set()
-        while queue and len(seen) < MAX_AIA_FETCHES:
+        queue, seen, fetches = list(_aia_urls(leaf)), set(), 0
+        deadline = time.monotonic() + AIA_TIMEOUT
+        while queue and fetches < MAX_AIA_FETCHES and len(seen) < MAX_AIA_URLS:
             url = queue.pop(0)
             if url in seen:
                 continue
             seen.add(url)
-            try:
-                certs = _certs_from_aia(fetch(url))
-            except Exception as exc:  # pylint: disable=broad-except  # any fetch/parse problem is reported, never raised
-                notes.append("fetching the issuer from %s failed: %s" % (url, exc))
+            if not aia_allowed(url, allowlist):
+                notes.append("the CA Issuers URL %s was not fetched: it is not in attested_aia_allowlist" % _shown(url))
                 continue
-            fetched.extend(certs)
+            fetches += 1
+            try:
+                certs = _certs_from_aia(fetch(url, deadline))
+            except AiaFetchError as exc:
+                notes.append("fetching the issuer from %s failed: %s" % (_shown(url), exc))
+                continue
+            except Exception:  # pylint: disable=broad-except  # an unreadable answer is reported, never its content
+                notes.append("fetching the issuer from %s failed: the answer is not a certificate (DER, PEM or PKCS#7)" % _shown(url))
+                continue
+            intermediates.extend(certs)
+            try:
+                return verifier.verify(leaf, intermediates).chain
+            except _verification.VerificationError as exc:
+                error = str(exc)
             for cert in certs:
                 queue.extend(_aia_urls(cert))
-        if fetched:
-            try:
-                return verifier.verify(leaf, list(intermediates) + fetched).chain
-            except _verification.VerificationError as exc:
-                first_error = str(exc)
     raise _Failed("untrusted_signer", "the signer certificate does not chain to a trusted root in %s: %s%s"
-                  % (anchors_from, first_error, ("; " + "; ".join(notes)) if notes else ""))
+                  % (anchors_from, error, ("; " + "; ".join(notes)) if notes else ""))
+
+
+def _shown(url):
+    """A URL from a certificate, as a message may show it: quoted and cut short."""
+    return repr(url if len(url) <= 200 else url[:200] + "...")
 
 
 def _parse_time(value, name):
@@ -502,7 +644,8 @@ def verify_document(document, nonce, identity, options=None, anchors=None, ancho
     ``document``: ``{"encoding": "pkcs7", "signature": base64}`` as IMDS answered; ``nonce``: the one
     the controller sent; ``identity``: ``vmId``/``subscriptionId``/``azEnvironment`` from the instance
     metadata of the same run; ``anchors``: trusted roots (default: ``load_trust_anchors``);
-    ``fetch``: callable(url) -> bytes for AIA (default: ``fetch_url`` when fetch_intermediates).
+    ``fetch``: callable(url, deadline) -> bytes for AIA, called only for URLs under ``options.aia_allowlist``
+    (default: ``fetch_url`` when fetch_intermediates).
     """
     _require()
     options = options or AttestOptions()
@@ -510,10 +653,10 @@ def verify_document(document, nonce, identity, options=None, anchors=None, ancho
     identity = identity if isinstance(identity, dict) else {}
     if anchors is None:
         anchors, anchors_from = load_trust_anchors(options.ca_path)
-    if fetch is None and options.fetch_intermediates:
-        fetch = fetch_url
-    elif not options.fetch_intermediates:
+    if not options.fetch_intermediates:
         fetch = None
+    elif fetch is None:
+        fetch = fetch_url
     result = {"verified": False, "reason": "", "message": "", "checks": [], "nonce": nonce, "content": {}, "signer": {},
               "chain": [], "domain": "", "trust_anchors": anchors_from, "verified_at": now.strftime("%Y-%m-%dT%H:%M:%SZ")}
     checks = result["checks"]
@@ -534,7 +677,7 @@ def verify_document(document, nonce, identity, options=None, anchors=None, ancho
             raise _Failed("domain", "the signer certificate's DNS names %s are not in the metadata domain %s" % (names or "(none)", domain))
         checks.append("domain")
 
-        chain = _check_chain(leaf, others, anchors, anchors_from, now, fetch)
+        chain = _check_chain(leaf, others, anchors, anchors_from, now, fetch, options.aia_allowlist)
         result["chain"] = [_describe(cert) for cert in chain]
         checks.append("chain")
 

@@ -38,25 +38,61 @@ def leaf_of(signed, certs):
     return next(c for c in certs if c.serial_number == serial)
 
 
+def ca_issuers(cert):
+    return [d.access_location.value for d in cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value]
+
+
 def test_signature_verifies_and_chains_to_ca(imds_emulator):
+    """As real IMDS: the signing certificate alone in the set; its issuer is at its CA Issuers URL, on the emulator."""
     signed, doc, content, certs = fetch(imds_emulator, nonce="1234567890")
     assert doc["nonce"] == "1234567890"
     assert signed["version"].native == "v1"
     signer = signed["signer_infos"][0]
     assert signer["signed_attrs"].native is None
+    assert len(certs) == 1
     leaf = leaf_of(signed, certs)
     leaf.public_key().verify(signer["signature"].native, content, padding.PKCS1v15(), hashes.SHA256())
     with open(imds_emulator.ca_cert_path, "rb") as handle:
         root = x509.load_pem_x509_certificate(handle.read())
-    intermediate = next(c for c in certs if c is not leaf)
-    leaf.verify_directly_issued_by(intermediate)
-    intermediate.verify_directly_issued_by(root)
     sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
     assert sans == ["westeurope.metadata.azure.com", "metadata.azure.com"]
-    aia = leaf.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value[0].access_location.value
-    assert aia.startswith(imds_emulator.url)
-    der = call(imds_emulator.url, aia[len(imds_emulator.url):], metadata=False)
-    assert x509.load_der_x509_certificate(der.body) == intermediate
+    assert ca_issuers(leaf) == [imds_emulator.url + "/_emulator/ca/intermediate.crt"]
+    der = call(imds_emulator.url, "/_emulator/ca/intermediate.crt", metadata=False)
+    assert der.status == 200 and der.headers["content-type"] == "application/pkix-cert"
+    intermediate = x509.load_der_x509_certificate(der.body)
+    leaf.verify_directly_issued_by(intermediate)
+    intermediate.verify_directly_issued_by(root)
+
+
+@pytest.mark.imds_emulator(profile={"emulator": {"attested": {"include_intermediate": True}}})
+def test_knob_include_intermediate(imds_emulator):
+    """The emulator's earlier shape, kept for verifiers that want it: the intermediate in the set too."""
+    signed, _doc, _content, certs = fetch(imds_emulator)
+    assert len(certs) == 2
+    leaf = leaf_of(signed, certs)
+    leaf.verify_directly_issued_by(next(c for c in certs if c is not leaf))
+
+
+def test_knob_ca_issuers_points_elsewhere(imds_emulator):
+    """The hostile mode: the signer's CA Issuers URLs point wherever the knob says (a host chooses its certificate)."""
+    elsewhere = ["http://192.0.2.10/latest/meta-data/", "http://127.0.0.1:1/issuer.crt"]
+    imds_emulator.update_profile({"emulator": {"attested": {"ca_issuers": elsewhere}}})
+    signed, _doc, _content, certs = fetch(imds_emulator)
+    assert ca_issuers(leaf_of(signed, certs)) == elsewhere
+    imds_emulator.update_profile({"emulator": {"attested": {"ca_issuers": "http://127.0.0.1:1/one.crt"}}})
+    signed, _doc, _content, certs = fetch(imds_emulator)
+    assert ca_issuers(leaf_of(signed, certs)) == ["http://127.0.0.1:1/one.crt"]
+
+
+def test_ca_issuers_url_when_listening_on_every_address():
+    """Listening on 0.0.0.0, the URL in the certificate is the address the client reached (its Host header)."""
+    from tools.imds_emulator.testing import running_emulator  # pylint: disable=import-outside-toplevel
+    with running_emulator(host="0.0.0.0") as emu:
+        reached = "http://127.0.0.1:%d" % emu.port
+        reply = call(reached, "/metadata/attested/document?api-version=2021-02-01")
+        signed = cms.ContentInfo.load(base64.b64decode(reply.json()["signature"]))["content"]
+        leaf = x509.load_der_x509_certificate(signed["certificates"][0].chosen.dump())
+        assert ca_issuers(leaf) == [reached + "/_emulator/ca/intermediate.crt"]
 
 
 @pytest.mark.parametrize("env, domain", [("AzurePublicCloud", "metadata.azure.com"), ("AZUREPUBLICCLOUD", "metadata.azure.com"),
@@ -111,11 +147,14 @@ def test_knob_signed_attributes(imds_emulator):
 @pytest.mark.imds_emulator(profile={"emulator": {"attested": {"untrusted_ca": True}}})
 def test_knob_untrusted_ca(imds_emulator):
     signed, _doc, _content, certs = fetch(imds_emulator)
-    with open(imds_emulator.ca_cert_path, "rb") as handle:
-        root = x509.load_pem_x509_certificate(handle.read())
-    intermediate = next(c for c in certs if c is not leaf_of(signed, certs))
+    with open(imds_emulator.intermediate_cert_path, "rb") as handle:
+        intermediate = x509.load_pem_x509_certificate(handle.read())
+    leaf = leaf_of(signed, certs)
+    assert leaf.issuer != intermediate.subject
     with pytest.raises(Exception):
-        intermediate.verify_directly_issued_by(root)
+        leaf.verify_directly_issued_by(intermediate)
+    with pytest.raises(x509.ExtensionNotFound):
+        ca_issuers(leaf)  # nowhere to download its issuer from
 
 
 @pytest.mark.imds_emulator(profile={"emulator": {"attested": {"san": ["metadata.evil.example"]}}})

@@ -24,6 +24,8 @@ ROOT_CERT = "ca.pem"
 ROOT_KEY = "ca.key"
 INTERMEDIATE_CERT = "intermediate.pem"
 INTERMEDIATE_KEY = "intermediate.key"
+# Where the emulator serves the intermediate (DER), the "CA Issuers" URL of its signing certificates.
+INTERMEDIATE_PATH = "/_emulator/ca/intermediate.crt"
 
 DOMAINS = {
     "azurepubliccloud": "metadata.azure.com",
@@ -114,9 +116,13 @@ class CertificateAuthority:
         self.intermediate_cert = x509.load_pem_x509_certificate(blobs[2])
         self.intermediate_key = serialization.load_pem_private_key(blobs[3], password=None)
 
-    def leaf(self, sans, expired=False, aia_url=None):
-        """A (certificate, key) pair for the signing leaf, cached per parameters."""
-        cache_key = (tuple(sans), bool(expired), aia_url)
+    def leaf(self, sans, expired=False, ca_issuers=()):
+        """A (certificate, key) pair for the signing leaf, cached per parameters.
+
+        ``ca_issuers``: the URLs of its AIA "CA Issuers" entries (where a verifier downloads the issuer).
+        """
+        ca_issuers = tuple(ca_issuers or ())
+        cache_key = (tuple(sans), bool(expired), ca_issuers)
         with self._lock:
             if cache_key in self._leaves:
                 return self._leaves[cache_key]
@@ -146,9 +152,10 @@ class CertificateAuthority:
                        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.intermediate_key.public_key()), critical=False))
             if sans:
                 builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(name) for name in sans]), critical=False)
-            if aia_url:
+            if ca_issuers:
                 builder = builder.add_extension(x509.AuthorityInformationAccess([
-                    x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(aia_url))]), critical=False)
+                    x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(url))
+                    for url in ca_issuers]), critical=False)
             pair = (builder.sign(self.intermediate_key, hashes.SHA256()), key)
             self._leaves[cache_key] = pair
             return pair

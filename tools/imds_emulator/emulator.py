@@ -569,7 +569,7 @@ class Emulator:
         if category == "instance":
             return self._instance(path, version, fmt, query.get("extended", "").lower() == "true")
         if category == "attested":
-            return self._attested_document(version, query, stale)
+            return self._attested_document(version, query, stale, headers.get("Host"))
         if category == "identity":
             return self._identity(path, query)
         if category == "loadbalancer":
@@ -621,7 +621,13 @@ class Emulator:
             self._cache[cache_key] = response
         return response
 
-    def _attested_document(self, version, query, stale):
+    def _own_base_url(self, host):
+        """This emulator's URL as the client reached it (its Host header when listening on every address)."""
+        if self.host in ("0.0.0.0", "::", "") and host and all(c.isalnum() or c in ".:-[]" for c in host):
+            return "http://" + host
+        return self.url
+
+    def _attested_document(self, version, query, stale, host=None):
         knobs = self.profile["emulator"].get("attested") or {}
         nonce = query.get("nonce")
         if nonce is not None and (len(nonce) > 32 or not nonce):
@@ -647,9 +653,14 @@ class Emulator:
         if not sans:
             domain = _attested.metadata_domain(compute.get("azEnvironment"))
             sans = ["%s.%s" % (compute.get("location", "westus"), domain), domain]
-        aia = None if knobs.get("untrusted_ca") else self.url + "/_emulator/ca/intermediate.crt"
-        cert, key = ca.leaf(list(sans), bool(knobs.get("expired_certificate")), aia)
-        extra = [ca.intermediate_cert] if knobs.get("include_intermediate", True) else []
+        ca_issuers = knobs.get("ca_issuers")
+        if ca_issuers is None:
+            ca_issuers = [] if knobs.get("untrusted_ca") else [self._own_base_url(host) + _attested.INTERMEDIATE_PATH]
+        elif isinstance(ca_issuers, str):
+            ca_issuers = [ca_issuers]
+        cert, key = ca.leaf(list(sans), bool(knobs.get("expired_certificate")), ca_issuers)
+        # Real IMDS puts only the signing certificate in the PKCS#7 set; the verifier downloads its issuer.
+        extra = [ca.intermediate_cert] if knobs.get("include_intermediate") else []
         try:
             body = _attested.attested_response(content, cert, key, extra, bool(knobs.get("signed_attributes")), tamper=knobs.get("tamper"))
         except ValueError as exc:  # a bad knob value: say so rather than drop the connection
@@ -715,7 +726,7 @@ class Emulator:
             if path in ("/_emulator/ca/ca.pem", "/_emulator/ca/intermediate.pem") and method == "GET":
                 with open(self.ca_cert_path if path.endswith("ca.pem") else self.intermediate_cert_path, "rb") as handle:
                     return Response(200, handle.read(), "application/x-pem-file")
-            if path == "/_emulator/ca/intermediate.crt" and method == "GET":
+            if path == _attested.INTERMEDIATE_PATH and method == "GET":
                 return Response(200, self._ca.intermediate_cert.public_bytes(_attested.serialization.Encoding.DER), "application/pkix-cert")
         except (ValueError, TypeError, KeyError) as exc:
             return error(400, str(exc))

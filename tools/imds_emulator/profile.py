@@ -33,7 +33,8 @@ DEFAULT_KNOBS = {
         "san": None,                      # list of DNS SANs replacing the metadata-domain ones
         "expired_certificate": False,     # leaf certificate validity window entirely in the past
         "expired_document": False,        # timeStamp.expiresOn in the past
-        "include_intermediate": True,     # put the intermediate CA in the PKCS#7 certificates set
+        "include_intermediate": False,    # also put the intermediate CA in the PKCS#7 set (real IMDS: signer only)
+        "ca_issuers": None,               # the signer's "CA Issuers" URLs (None: the emulator's own intermediate URL)
         "lifetime": 21600,                # seconds between timeStamp.createdOn and expiresOn
         "stale_nonce": False,             # always answer with a stale cached nonce (like the stale-nonce fault)
         "vm_id": None,                    # vmId in the signed content instead of compute.vmId

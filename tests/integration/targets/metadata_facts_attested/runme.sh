@@ -5,6 +5,8 @@
 # imds.azure.metadata_facts gather_subset=attested: real ansible-playbook against the emulator's
 # real PKCS#7 signatures, verified on the controller with the emulator's test CA
 # (attested_ca_path). Success, each failure reason, fail-by-default, nonce retries, a fleet.
+# The emulator signs like real IMDS (the signing certificate only): the controller downloads the
+# intermediate from its CA Issuers URL, which the tests allow (attested_aia_allowlist).
 set -euo pipefail
 source ../setup_emulator/emulator.sh
 set -x
@@ -13,6 +15,9 @@ PLAY=(ansible-playbook -i "$TEST_INVENTORY")
 CA_DIR="$EMULATOR_WORKDIR/ca"
 CA="$CA_DIR/ca.pem"
 
+# A second emulator plays "somewhere else" that a host's certificate may point the controller at.
+emulator_start
+ELSEWHERE="$EMULATOR_URL"
 emulator_start --ca-dir "$CA_DIR"
 [ -s "$CA" ]
 case_() {
@@ -25,8 +30,13 @@ case_() {
 # --- a valid document verifies (no signed attributes, as real IMDS; and with them) ------------
 case_ ""
 case_ "" -e '{"knobs": {"signed_attributes": true}}'
-# The intermediate is not in the document: fetched on the controller from the AIA URL.
-case_ "" -e '{"knobs": {"include_intermediate": false}}'
+# The intermediate in the document too (the emulator's old shape): nothing to fetch, nothing allowed.
+case_ "" -e '{"knobs": {"include_intermediate": true}, "aia": []}'
+# The default allow-list holds only Microsoft's locations: the emulator's is refused.
+case_ untrusted_signer -e '{"aia": null}'
+# CA Issuers URLs that point elsewhere: the controller never contacts them.
+case_ untrusted_signer -e "{\"knobs\": {\"ca_issuers\": [\"$ELSEWHERE/metadata/issuer.crt\"]}, \"aia\": null}"
+[ "$(emulator_request_count "$ELSEWHERE" /)" = 0 ]
 
 # --- fail by default ---------------------------------------------------------------------------
 # The default trust store does not hold the emulator's test CA.

@@ -9,6 +9,7 @@ from unittest.mock import MagicMock
 from ansible_collections.imds.azure.plugins.action.metadata_facts import ActionModule
 from ansible_collections.imds.azure.plugins.module_utils._facts import gather_facts
 from ansible_collections.imds.azure.tests.unit.plugins.action.action_fixtures import make_action
+from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils.aia_listener import Listener
 
 
 def _action(args):
@@ -24,7 +25,8 @@ def _action(args):
 
 
 def _args(emu, **extra):
-    args = {"endpoint": emu.url, "detect": "false", "gather_subset": ["instance", "attested"], "attested_ca_path": emu.ca_cert_path}
+    args = {"endpoint": emu.url, "detect": "false", "gather_subset": ["instance", "attested"], "attested_ca_path": emu.ca_cert_path,
+            "attested_aia_allowlist": [emu.url + "/_emulator/ca/"]}
     args.update(extra)
     return args
 
@@ -57,8 +59,21 @@ def test_fails_by_default(imds_emulator_factory):
     assert result["ansible_facts"]["azure_imds"]["attested"]["reason"] == "untrusted_signer"
 
 
+def test_issuer_urls_elsewhere_are_not_contacted(imds_emulator_factory):
+    """The emulator's hostile mode: the signer names CA Issuers URLs that point elsewhere (a loopback listener)."""
+    with Listener() as elsewhere:
+        emu = imds_emulator_factory(profile={"emulator": {"attested": {"ca_issuers": [elsewhere.url + "/issuer.crt"]}}})
+        args = _args(emu)
+        del args["attested_aia_allowlist"]  # the default: Microsoft's locations only
+        result = _action(args)[0].run(task_vars={})
+    assert result["failed"] is True and result["attested_reason"] == "untrusted_signer"
+    assert "is not in attested_aia_allowlist" in result["msg"]
+    assert elsewhere.requests == []
+
+
 def test_bad_options_fail_before_the_module(imds_emulator, tmp_path):
-    for extra in ({"attested_ca_path": str(tmp_path / "missing.pem")}, {"attested_nonce": "1234567890"}, {"attested_clock_skew": -5}):
+    for extra in ({"attested_ca_path": str(tmp_path / "missing.pem")}, {"attested_nonce": "1234567890"}, {"attested_clock_skew": -5},
+                  {"attested_aia_allowlist": ["169.254.169.254"]}):
         action, calls = _action(_args(imds_emulator, **extra))
         result = action.run(task_vars={})
         assert result["failed"] is True and calls == [], extra

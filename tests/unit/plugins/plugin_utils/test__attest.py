@@ -35,10 +35,21 @@ def fetch(emu, nonce=None):
     return facts["attested"], facts
 
 
+def emulator_aia(emu):
+    """attested_aia_allowlist for tests: where the emulator serves its intermediate (never a default location)."""
+    return [emu.url + "/_emulator/ca/"]
+
+
+def options_for(emu, **options):
+    return AttestOptions(ca_path=emu.ca_cert_path, aia_allowlist=emulator_aia(emu), **options)
+
+
 def check(emu, raw=None, ca=True, **options):
+    """Verify a document the emulator signed, in its default shape: the signer only, the issuer downloaded from the emulator."""
     raw = raw if raw is not None else fetch(emu)[0]
     if ca:
         options.setdefault("ca_path", emu.ca_cert_path)
+    options.setdefault("aia_allowlist", emulator_aia(emu))
     return verify_document(raw["document"], raw["nonce"], raw["instance_identity"], AttestOptions(**options))
 
 
@@ -64,6 +75,7 @@ def test_valid_document_verifies(imds_emulator_factory, signed_attributes):
     emu = imds_emulator_factory(profile=attested_knobs(signed_attributes=signed_attributes))
     raw, facts = fetch(emu)
     assert bool(parsed(der_of(raw))[1]["signed_attrs"].native) is signed_attributes
+    assert len(cms.ContentInfo.load(bytes(der_of(raw)))["content"]["certificates"]) == 1  # the signer only, as real IMDS
     result = check(emu, raw)
     assert result["verified"] is True, result["message"]
     assert result["reason"] == ""
@@ -182,7 +194,7 @@ def test_emulator_tamper_knob(imds_emulator_factory, tamper):
     {"encoding": "pkcs7", "signature": base64.b64encode(b"garbage").decode()},
 ])
 def test_malformed(imds_emulator, document):
-    result = verify_document(document, "1234", {"vmId": "x"}, AttestOptions(ca_path=imds_emulator.ca_cert_path))
+    result = verify_document(document, "1234", {"vmId": "x"}, options_for(imds_emulator))
     assert (result["verified"], result["reason"]) == (False, "malformed")
 
 
@@ -236,27 +248,50 @@ def test_expired_certificate(imds_emulator_factory):
     assert "not valid at validation time" in result["message"]
 
 
-def test_intermediate_from_aia(imds_emulator_factory):
-    emu = imds_emulator_factory(profile=attested_knobs(include_intermediate=False))
-    raw = fetch(emu)[0]
-    emu.clear_log()
-    result = check(emu, raw)
+def test_intermediate_from_aia(imds_emulator):
+    raw = fetch(imds_emulator)[0]
+    fetched = []
+
+    def recording(url, deadline):
+        fetched.append(url)
+        return _attest.fetch_url(url, deadline)
+
+    options = options_for(imds_emulator)
+    result = verify_document(raw["document"], raw["nonce"], raw["instance_identity"], options, fetch=recording)
     assert result["verified"] is True, result["message"]
-    assert [r.path for r in emu.request_log] == ["/_emulator/ca/intermediate.crt"] or len(result["chain"]) == 3
-    off = check(emu, raw, fetch_intermediates=False)
+    assert fetched == [imds_emulator.url + "/_emulator/ca/intermediate.crt"]
+    assert len(result["chain"]) == 3
+    off = check(imds_emulator, raw, fetch_intermediates=False)
     assert (off["verified"], off["reason"]) == (False, "untrusted_signer")
+    nothing = check(imds_emulator, raw, aia_allowlist=[])
+    assert (nothing["verified"], nothing["reason"]) == (False, "untrusted_signer")
+    assert "is not in attested_aia_allowlist" in nothing["message"]
 
 
-def test_aia_fetch_failure_is_reported(imds_emulator_factory):
-    emu = imds_emulator_factory(profile=attested_knobs(include_intermediate=False))
+def test_intermediate_in_the_document(imds_emulator_factory):
+    """The old emulator shape (include_intermediate): nothing is fetched."""
+    emu = imds_emulator_factory(profile=attested_knobs(include_intermediate=True))
     raw = fetch(emu)[0]
+    assert len(cms.ContentInfo.load(bytes(der_of(raw)))["content"]["certificates"]) == 2
 
-    def broken(url):
-        raise IOError("connection refused for %s" % url)
+    def refuse(url, deadline):
+        raise AssertionError("fetched %s" % url)
 
-    result = verify_document(raw["document"], raw["nonce"], raw["instance_identity"], AttestOptions(ca_path=emu.ca_cert_path), fetch=broken)
+    result = verify_document(raw["document"], raw["nonce"], raw["instance_identity"], AttestOptions(ca_path=emu.ca_cert_path), fetch=refuse)
+    assert result["verified"] is True, result["message"]
+
+
+def test_aia_fetch_failure_is_reported(imds_emulator):
+    raw = fetch(imds_emulator)[0]
+
+    def broken(url, deadline):
+        raise _attest.AiaFetchError("connection failed (Connection refused)")
+
+    options = options_for(imds_emulator)
+    result = verify_document(raw["document"], raw["nonce"], raw["instance_identity"], options, fetch=broken)
     assert result["reason"] == "untrusted_signer"
-    assert "connection refused" in result["message"]
+    assert "fetching the issuer from '%s/_emulator/ca/intermediate.crt' failed: connection failed (Connection refused)" % imds_emulator.url \
+        in result["message"]
 
 
 def test_intermediate_in_the_ca_bundle_is_not_enough_without_root(imds_emulator, tmp_path):
@@ -284,7 +319,7 @@ def test_stale_nonce(imds_emulator):
 
 def test_nonce_compared_exactly(imds_emulator):
     raw = fetch(imds_emulator, nonce="abc123")[0]
-    result = verify_document(raw["document"], "ABC123", raw["instance_identity"], AttestOptions(ca_path=imds_emulator.ca_cert_path))
+    result = verify_document(raw["document"], "ABC123", raw["instance_identity"], options_for(imds_emulator))
     assert result["reason"] == "nonce_mismatch"
 
 
@@ -302,7 +337,7 @@ def test_validity_window_and_clock_skew(imds_emulator_factory):
     assert (early["verified"], early["reason"]) == (False, "not_yet_valid")
     created = datetime.datetime.strptime(json.loads(parsed(der_of(raw))[0])["timeStamp"]["createdOn"], "%m/%d/%y %H:%M:%S -0000")
     created = created.replace(tzinfo=datetime.timezone.utc)
-    options = AttestOptions(ca_path=emu.ca_cert_path, clock_skew=5)
+    options = options_for(emu, clock_skew=5)
     late = verify_document(raw["document"], raw["nonce"], raw["instance_identity"], options, now=created + datetime.timedelta(seconds=66))
     assert late["reason"] == "expired"
     inside = verify_document(raw["document"], raw["nonce"], raw["instance_identity"], options, now=created + datetime.timedelta(seconds=64))
@@ -319,16 +354,16 @@ def test_vm_id_mismatch(imds_emulator_factory):
 def test_vm_id_from_the_same_run(imds_emulator):
     raw = fetch(imds_emulator)[0]
     other = dict(raw["instance_identity"], vmId="5c3a7b8e-0000-4000-8000-000000000000")
-    result = verify_document(raw["document"], raw["nonce"], other, AttestOptions(ca_path=imds_emulator.ca_cert_path))
+    result = verify_document(raw["document"], raw["nonce"], other, options_for(imds_emulator))
     assert result["reason"] == "vm_id_mismatch"
-    empty = verify_document(raw["document"], raw["nonce"], {}, AttestOptions(ca_path=imds_emulator.ca_cert_path))
+    empty = verify_document(raw["document"], raw["nonce"], {}, options_for(imds_emulator))
     assert empty["reason"] == "vm_id_mismatch"
 
 
 def test_empty_vm_id_never_verifies(imds_emulator_factory):
     emu = imds_emulator_factory(profile=attested_knobs(vm_id=""))
     raw = fetch(emu)[0]
-    result = verify_document(raw["document"], raw["nonce"], dict(raw["instance_identity"], vmId=""), AttestOptions(ca_path=emu.ca_cert_path))
+    result = verify_document(raw["document"], raw["nonce"], dict(raw["instance_identity"], vmId=""), options_for(emu))
     assert result["reason"] == "vm_id_mismatch"
 
 
@@ -372,6 +407,13 @@ def test_default_trust_store_is_not_empty():
     ({"attested_nonce_retries": 11}, "between 0 and 10"),
     ({"attested_domain": "not a domain"}, "not a DNS domain"),
     ({"attested_required": "maybe"}, "boolean"),
+    ({"attested_aia_allowlist": "http://www.microsoft.com/pkiops/certs/"}, "must be a list"),
+    ({"attested_aia_allowlist": ["www.microsoft.com/pkiops/certs/"]}, "not an http:// or https:// URL prefix"),
+    ({"attested_aia_allowlist": ["ftp://www.microsoft.com/"]}, "not an http:// or https:// URL prefix"),
+    ({"attested_aia_allowlist": ["http://user@www.microsoft.com/"]}, "not an http:// or https:// URL prefix"),
+    ({"attested_aia_allowlist": ["http://www.microsoft.com/pkiops/certs"]}, "ending in /"),
+    ({"attested_aia_allowlist": ["http://www.microsoft.com/pkiops/?x=1"]}, "ending in /"),
+    ({"attested_aia_allowlist": ["http://www.microsoft.com/pkiops/../"]}, "ending in /"),
 ])
 def test_option_errors(args, message):
     with pytest.raises(AttestConfigError, match=message):
@@ -382,6 +424,9 @@ def test_options_defaults_and_domain_normalised():
     options = AttestOptions.from_args({"attested_domain": "*.Metadata.Azure.US"})
     assert (options.domain, options.clock_skew, options.required, options.nonce_retries, options.fetch_intermediates) == \
         ("metadata.azure.us", 60.0, True, 2, True)
+    hosts = [entry[:2] for entry in options.aia_allowlist]
+    assert hosts == [("http", "www.microsoft.com"), ("http", "caissuers.microsoft.com"), ("http", "cacerts.digicert.com"),
+                     ("http", "cacerts.digicert.cn"), ("http", "cacerts.geotrust.com")]
 
 
 # --------------------------------------------------------------------------- prepare / complete (the action's glue)
@@ -410,7 +455,8 @@ def test_prepare_refuses_a_nonce_from_the_task():
 
 
 def run_action(emu, sleeps, extra=None, regather_hook=None):
-    args = {"endpoint": emu.url, "detect": "false", "gather_subset": ["instance", "attested"], "attested_ca_path": emu.ca_cert_path}
+    args = {"endpoint": emu.url, "detect": "false", "gather_subset": ["instance", "attested"], "attested_ca_path": emu.ca_cert_path,
+            "attested_aia_allowlist": emulator_aia(emu)}
     args.update(extra or {})
     run = _attest.prepare(args)
     calls = []
@@ -534,7 +580,7 @@ def test_ecdsa_and_rsa_pss_signers(imds_emulator):
     for key, pad in ((ec.generate_private_key(ec.SECP256R1()), None), (rsa.generate_private_key(65537, 2048), pss)):
         for attrs in (False, True):
             document, ca_path = signed_by(imds_emulator, key, content, pad, attrs)
-            result = verify_document(document, raw["nonce"], raw["instance_identity"], AttestOptions(ca_path=ca_path))
+            result = verify_document(document, raw["nonce"], raw["instance_identity"], AttestOptions(ca_path=ca_path, aia_allowlist=[]))
             assert result["verified"] is True, (type(key).__name__, attrs, result["message"])
             der = bytearray(base64.b64decode(document["signature"]))
             der[bytes(der).find(b'"vmId":"') + 9] ^= 0x01
