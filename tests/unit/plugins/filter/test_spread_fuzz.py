@@ -39,8 +39,6 @@ BY = st.one_of(st.none(), st.lists(st.one_of(st.sampled_from(LEVELS), st.sampled
 ALLOW_MISSING = st.one_of(st.booleans(), st.sampled_from(["yes", "no", "maybe"]), ANY)
 
 
-
-
 @st.composite
 def _usable(draw):
     """Arguments a playbook would pass: distinct hostnames, their hostvars (placement or not), a count in range."""

@@ -99,7 +99,7 @@ ROUTE_PRINT = st.one_of(
     st.lists(st.lists(_ROW, max_size=6), max_size=5).map(lambda blocks: "\n".join("\n".join([_SEPARATOR] + rows) for rows in blocks)),
     # a recorded table with some lines replaced
     st.lists(st.tuples(st.integers(0, len(_REAL_ROUTE_PRINT) - 1), _ROW), max_size=4).map(
-        lambda changes: "\n".join(dict([(index, line) for index, line in enumerate(_REAL_ROUTE_PRINT)] + changes).values())),
+        lambda changes: "\n".join(dict(list(enumerate(_REAL_ROUTE_PRINT)) + changes).values())),
     st.text(max_size=120),
 )
 
@@ -120,8 +120,10 @@ _ADDRESS = st.fixed_dictionaries({}, optional={
 })
 
 
-_VALID_NETROUTE = st.fixed_dictionaries({"DestinationPrefix": VALID_PREFIX, "NextHop": st.one_of(st.just("0.0.0.0"), IPV4),
-                                          "InterfaceIndex": st.sampled_from([1, 6, 9, 12]), "InterfaceAlias": DEVICE, "RouteMetric": METRIC})
+_VALID_NETROUTE = st.fixed_dictionaries({
+    "DestinationPrefix": VALID_PREFIX, "NextHop": st.one_of(st.just("0.0.0.0"), IPV4), "InterfaceIndex": st.sampled_from([1, 6, 9, 12]),
+    "InterfaceAlias": DEVICE, "RouteMetric": METRIC,
+})
 
 
 def _records(record, recorded):
