@@ -44,7 +44,8 @@ def test_scheduled_events_after_instance_keep_the_placement(imds_emulator):
 
 def test_attested_after_instance_keeps_the_placement(imds_emulator):
     first = _run(_args(imds_emulator))
-    later = _run(_args(imds_emulator, gather_subset=["attested"], attested_ca_path=imds_emulator.ca_cert_path), earlier=first)
+    later = _run(_args(imds_emulator, gather_subset=["attested"], attested_ca_path=imds_emulator.ca_cert_path,
+                       attested_aia_allowlist=[imds_emulator.url + "/_emulator/ca/"]), earlier=first)
     assert later["attested"]["verified"] is True
     assert later["placement"] == first["placement"] and later["compute"] == first["compute"]
 
