@@ -19,7 +19,7 @@ from ansible_collections.imds.azure.plugins.filter.spread import LEVELS, spread
 
 WORD = st.text(st.characters(exclude_categories=("Cs",)), max_size=6)
 JSON_LEAF = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), WORD)
-ANY = st.recursive(JSON_LEAF, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(WORD, inner, max_size=3)), max_leaves=5)
+ANY = st.recursive(JSON_LEAF, lambda inner: st.one_of(st.lists(inner, max_size=2), st.dictionaries(WORD, inner, max_size=2)), max_leaves=3)
 NAME = st.one_of(st.sampled_from(["a", "b", "c", "d", "e", "web-1"]), WORD)
 VALUE = st.one_of(st.sampled_from(["", "0", "1", "2", "westeurope"]), st.integers(0, 3), ANY)
 PLACEMENT = st.dictionaries(st.sampled_from(LEVELS + ("scale_set", "x")), VALUE, max_size=5)
@@ -42,7 +42,7 @@ ALLOW_MISSING = st.one_of(st.booleans(), st.sampled_from(["yes", "no", "maybe"])
 @st.composite
 def _usable(draw):
     """Arguments a playbook would pass: distinct hostnames, their hostvars (placement or not), a count in range."""
-    names = draw(st.lists(NAME, min_size=1, max_size=10, unique=True))
+    names = draw(st.lists(NAME, min_size=1, max_size=8, unique=True))
     hostvars = {name: draw(HOST_VARS) for name in names if draw(st.integers(0, 9))}
     by = draw(st.one_of(st.none(), st.lists(st.sampled_from(LEVELS), min_size=1, max_size=4)))
     return names, draw(st.integers(0, len(names))), hostvars, by, draw(st.booleans())
