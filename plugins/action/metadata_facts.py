@@ -60,13 +60,14 @@ class ActionModule(ActionBase):
         except _attest.AttestConfigError as exc:
             return dict(result, failed=True, msg=str(exc))
 
-    @staticmethod
-    def _keep_earlier(result, module_args, task_vars):
+    def _keep_earlier(self, result, module_args, task_vars):
         """Keep what an earlier gather put in azure_imds and this one did not gather (see _facts.keep_earlier)."""
         facts = (result.get("ansible_facts") or {}).get(_facts.FACT_NAME)
         earlier = ((task_vars or {}).get("ansible_facts") or {}).get(_facts.FACT_NAME)
         if not isinstance(facts, dict) or earlier is None:
             return result
+        if self._task.delegate_to and self._task.delegate_facts is True:
+            return result  # the facts go to the delegated host; task_vars hold the other host's
         try:
             subsets = _facts.parse_gather_subset(module_args.get("gather_subset"))
         except _facts.FactsError:

@@ -55,7 +55,8 @@ options:
       - Prefix a subset with C(!) to exclude it. With only exclusions, the starting point is V(all).
       - A gather keeps what an earlier gather of the same host and endpoint put in C(ansible_facts['azure_imds']) and this
         one does not gather again (Ansible replaces a fact as a whole, so the action plugin merges with the host's current
-        facts). A later O(gather_subset=[scheduledevents]) therefore keeps the placement an earlier V(instance) gather found.
+        facts; not with C(delegate_facts=true)). A later O(gather_subset=[scheduledevents]) therefore keeps the placement an
+        earlier V(instance) gather found.
         Without an earlier V(instance) gather, RV(ansible_facts.azure_imds.compute), RV(ansible_facts.azure_imds.network),
         RV(ansible_facts.azure_imds.placement) and RV(ansible_facts.azure_imds.tags) are absent, never empty placeholders.
     type: list

@@ -16,9 +16,11 @@ from ansible_collections.imds.azure.plugins.module_utils._facts import gather_fa
 from ansible_collections.imds.azure.tests.unit.plugins.action.action_fixtures import make_action
 
 
-def _run(args, earlier=None):
+def _run(args, earlier=None, delegate_facts_to=None):
     """One task: the module runs in-process against the emulator; ``earlier`` is the host's current azure_imds."""
     action = make_action(ActionModule, "imds.azure.metadata_facts", MagicMock(), args)
+    action._task.delegate_to = delegate_facts_to  # pylint: disable=protected-access
+    action._task.delegate_facts = bool(delegate_facts_to)  # pylint: disable=protected-access
     action._execute_module = lambda module_name, module_args, task_vars: {  # pylint: disable=protected-access
         "changed": False, "ansible_facts": {"azure_imds": gather_facts(dict(module_args))}}
     task_vars = {} if earlier is None else {"ansible_facts": {"azure_imds": earlier}}
@@ -75,3 +77,9 @@ def test_damaged_earlier_api_versions_do_not_break_the_gather(imds_emulator):
     first = _run(_args(imds_emulator))
     later = _run(_args(imds_emulator, gather_subset=["scheduledevents"]), earlier=dict(first, api_versions="damaged"))
     assert later["api_versions"] == {"scheduledevents": "2020-07-01"} and later["placement"] == first["placement"]
+
+
+def test_nothing_is_kept_when_the_facts_go_to_a_delegated_host(imds_emulator):
+    first = _run(_args(imds_emulator))  # the task's own host
+    later = _run(_args(imds_emulator, gather_subset=["scheduledevents"]), earlier=first, delegate_facts_to="other-vm")
+    assert "placement" not in later
