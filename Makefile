@@ -6,6 +6,7 @@
 #                            (MATRIX_CORES="2.16 2.19" for some cores, MATRIX_STEPS="units" for some steps)
 #   make test-units-matrix   units on every supported ansible-core
 #   make bench   benchmarks, printed as ratios against baselines measured in the same run
+#   make fuzz    the unit tests with the long Hypothesis profile (HYPOTHESIS_PROFILE=long, FUZZ_TESTS=path)
 
 PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12))
 VENV := .venv
@@ -13,7 +14,7 @@ STAMP := $(VENV)/.installed
 
 STEP_TARGETS := $(addprefix test-,sanity units emulator integration eda demo lint docs changelog build)
 
-.PHONY: setup venv test test-matrix test-units-matrix demo bench docs clean $(STEP_TARGETS)
+.PHONY: setup venv test test-matrix test-units-matrix demo bench docs fuzz clean $(STEP_TARGETS)
 
 venv: $(STAMP)
 
@@ -47,6 +48,10 @@ test-units-matrix: venv
 # Rewrite docs/plugins/ from the plugins' documentation (make test fails when it is stale).
 docs: venv
 	tools/harness/run.sh render
+
+# Property-based fuzzing at length: make test runs the same properties with the short "ci" profile.
+fuzz: venv
+	tools/harness/run.sh fuzz
 
 bench: venv
 	$(VENV)/bin/python -m bench

@@ -18,8 +18,10 @@ description:
     machine running Ansible (C(ansible-pull) on each VM) and places O(local_hostname)."
   - Hosts already in the inventory (from earlier inventory sources) get groups. Hosts found only in
     the fact cache or the tree directory are added when O(add_hosts=true).
-  - Hosts without usable IMDS data are never dropped silently. They are listed in a warning and
-    put in the group C(<group_prefix>no_imds).
+  - Hosts without usable IMDS data are never dropped silently. They are listed in a warning, each with the reason, and
+    put in the group C(<group_prefix>no_imds). Facts gathered without the C(instance) subset of
+    M(imds.azure.metadata_facts) (only V(scheduledevents), for example) hold no placement, so such a host is there too,
+    never in the C(none) groups.
   - "Built-in group names are C(<group_prefix><dimension>_<value>) with a parent group per dimension,
     for example C(azure_fault_domains) with children C(azure_fault_domain_0), C(azure_fault_domain_1)...
     An empty value (a regional VM has zone V(\"\")) gives C(<dimension>_none), for example C(azure_zone_none).

@@ -30,6 +30,9 @@ DIMENSION_ORDER = ("fault_domain", "update_domain", "zone", "location", "vm_size
 # Value used in group names when IMDS has no value for a dimension (regional VM: zone "").
 NONE_VALUE = "none"
 
+# Why a host whose azure_imds lacks the instance subset's data is not placed.
+NOT_GATHERED = "the instance metadata was not gathered (azure_imds has no compute or placement data; gather_subset must include instance)"
+
 # compute field -> placement key, for facts that lack the ``placement`` summary.
 _COMPUTE_FIELDS = {
     "location": "location",
@@ -114,9 +117,18 @@ def missing_reason(imds):
         return "azure_imds is not a dict"
     if imds.get("is_azure") is False:
         return "is_azure is false"
-    if not isinstance(imds.get("placement"), Mapping) and not isinstance(imds.get("compute"), Mapping):
-        return "azure_imds has neither placement nor compute"
+    if not has_instance_data(imds):
+        return NOT_GATHERED
     return None
+
+
+def has_instance_data(imds):
+    """True when ``imds`` holds what the ``instance`` subset gathers. A gather without it, or the empty
+    ``compute``/``placement`` that older versions of the module stored for such a gather, is not a placement."""
+    compute = imds.get("compute")
+    placement = imds.get("placement")
+    return bool((isinstance(compute, Mapping) and compute)
+                or (isinstance(placement, Mapping) and any(_text(value) for value in placement.values())))
 
 
 def host_groups(placement, tags, prefix="azure_", dimensions=DIMENSION_ORDER):

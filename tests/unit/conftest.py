@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, settings
 # Property-based fuzzing (Hypothesis). "ci", the default, keeps each property to a few seconds
 # and is derandomised, so make test is reproducible; HYPOTHESIS_PROFILE=long (make fuzz) runs far
 # more, random examples. Neither keeps an example database in the tree.
-settings.register_profile("ci", max_examples=300, deadline=None, derandomize=True, database=None,
+settings.register_profile("ci", max_examples=200, deadline=None, derandomize=True, database=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("long", max_examples=20000, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

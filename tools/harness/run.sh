@@ -13,7 +13,8 @@
 # lines (tools/harness/matrix.sh runs one VENV/BUILD pair per ansible-core).
 #
 # Steps: sanity units emulator integration eda demo lint docs changelog build
-# Not in the default run: render (rewrites docs/plugins/ from the plugins' documentation; make docs)
+# Not in the default run: render (rewrites docs/plugins/ from the plugins' documentation; make docs),
+# fuzz (the unit tests with Hypothesis's "long" profile; make fuzz)
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -86,6 +87,18 @@ compile_target_code_oldest() {
 
 step_units() {
     (cd "$COPY" && ansible-test units --local --python "$PYVER" --color no)
+}
+
+step_fuzz() {
+    # The unit tests with the Hypothesis profile HYPOTHESIS_PROFILE (default "long"; tests/unit/conftest.py).
+    # ansible-test passes no HYPOTHESIS_* variable to pytest, so this runs pytest the way
+    # ansible-test units does (its collection loader plugin), with the environment kept.
+    local plugins
+    plugins="$(python -c 'import ansible_test, os; print(os.path.join(os.path.dirname(ansible_test.__file__), "_util/target/pytest/plugins"))')"
+    (cd "$COPY" && HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-long}" ANSIBLE_CONTROLLER_MIN_PYTHON_VERSION="$PYVER" \
+        PYTHONPATH="$plugins" PYTEST_PLUGINS=ansible_pytest_collections \
+        python -m pytest -q -p no:cacheprovider -n "${FUZZ_WORKERS:-2}" --rootdir "$COPY" --confcutdir "$COPY" \
+        --hypothesis-show-statistics "${FUZZ_TESTS:-tests/unit}")
 }
 
 step_emulator() {

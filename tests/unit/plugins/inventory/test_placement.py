@@ -417,3 +417,15 @@ def test_explicit_host_vars_are_always_set(tmp_path, configured_cache):
     write_facts(configured_cache, {"vm": imds(fd="1")})
     host_vars = hvars(run(tmp_path, {"host_vars": ["placement"]}, hosts=["vm"]), "vm")
     assert host_vars["azure_placement"]["fault_domain"] == "1" and "azure_tags" not in host_vars
+
+def test_facts_without_instance_metadata_go_to_no_imds_with_a_reason(tmp_path, fact_dir, warnings):
+    placeholder = dict(imds(), compute={}, placement=dict.fromkeys(imds()["placement"], ""))  # older module, partial gather
+    events_only = {"is_azure": True, "endpoint": "http://127.0.0.1:1", "api_versions": {"scheduledevents": "2020-07-01"},
+                   "scheduled_events": {"DocumentIncarnation": 1, "Events": []}}
+    write_facts(fact_dir, {"ok": imds(zone="1"), "placeholder": placeholder, "events-only": events_only})
+    inv = run(tmp_path, {"fact_cache_plugin": "jsonfile", "fact_cache_connection": str(fact_dir), "add_hosts": True})
+    assert members(inv, "azure_no_imds") == ["events-only", "placeholder"]
+    assert members(inv, "azure_zone_1") == ["ok"]
+    assert "azure_zone_none" not in inv.groups and "azure_placement" not in hvars(inv, "placeholder")
+    assert "events-only (fact_cache: the instance metadata was not gathered (azure_imds has no compute or placement data; " \
+           "gather_subset must include instance))" in warnings[0]
