@@ -134,8 +134,8 @@ options:
         always set, as the export carries no facts."
       - O(compose), O(groups) and O(keyed_groups) always see C(azure_imds) (the whole fact),
         C(<vars_prefix>placement) and C(<vars_prefix>tags), whether or not they are set as host variables.
-      - "Each variable name must be a valid variable name: O(vars_prefix) must consist of letters, digits and
-        underscores."
+      - "Each variable name must be a valid variable name: O(vars_prefix) and the keys of O(compose) must consist
+        of letters, digits and underscores."
     type: list
     elements: string
     choices: [auto, placement, placement_vars, tags, imds]
@@ -211,6 +211,10 @@ MAX_LISTED = 20
 # the plain strings built from IMDS data are never templates. Older cores template every string:
 # there the values are marked unsafe.
 _CORE_UNTRUSTS = getattr(BaseInventoryPlugin, "trusted_by_default", None) is False
+
+
+def _valid_variable_name(name):
+    return isinstance(name, str) and name.isascii() and name.isidentifier() and not keyword.iskeyword(name)
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -439,11 +443,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise AnsibleParserError("imds.azure.placement: fact_cache_timeout must be 0 (never expires) or a number of seconds, not %d"
                                      % timeout)
         names = list(self._host_vars(self._host_var_entries(None, False), {}, dict.fromkeys(PLACEMENT_KEYS, ""), {}))
-        bad = [name for name in names if not (name.isascii() and name.isidentifier() and not keyword.iskeyword(name))]
+        bad = [name for name in names if not _valid_variable_name(name)]
         if bad:
             raise AnsibleParserError("imds.azure.placement: vars_prefix %r gives host variable names that are not valid variable names: %s "
                                      "(use letters, digits and underscores, not starting with a digit)"
                                      % (self.get_option("vars_prefix"), ", ".join(bad)))
+        bad = [name for name in self.get_option("compose") or {} if not _valid_variable_name(name)]
+        if bad:
+            raise AnsibleParserError("imds.azure.placement: compose names host variables that are not valid variable names: %s "
+                                     "(use letters, digits and underscores, not starting with a digit)" % ", ".join(repr(name) for name in bad))
 
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)

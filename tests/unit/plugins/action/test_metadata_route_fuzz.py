@@ -17,7 +17,8 @@ from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import route
 # A whole task per example: a fifth of the profile's examples (the parsers get the full count in test__route_fuzz.py).
 TASKS = settings(max_examples=max(20, settings().max_examples // 5))
 # RETURN of plugins/modules/metadata_route.py
-ERROR_KINDS = ("no_default_route", "interface", "privilege", "unsupported_os", "timeout", "command", "parse", "verify", "argument")
+ERROR_KINDS = ("no_default_route", "interface", "privilege", "unsupported_os", "timeout", "command", "parse", "verify", "argument",
+               "route_exe")
 ARGS = st.fixed_dictionaries({}, optional={"interface": st.sampled_from(["eth0", "Ethernet", "6", "10.0.1.10", "nope"]),
                                            "state": st.sampled_from(["present", "absent"]), "persistent": st.booleans()})
 

@@ -357,6 +357,8 @@ def test_a_mistyped_fact_cache_connection_is_an_error(tmp_path, fact_dir):
     ({"vars_prefix": "azure-"}, "'azure-' gives host variable names that are not valid"),
     ({"vars_prefix": "1st_", "host_vars": ["placement_vars"]}, "1st_location"),
     ({"vars_prefix": "zürich_"}, "not valid variable names"),
+    ({"compose": {"": "azure_placement.zone"}}, "compose names host variables that are not valid variable names: ''"),
+    ({"compose": {"fault-domain": "azure_placement.fault_domain"}}, "'fault-domain'"),
     ({"sources": []}, "sources must not be empty"),
 ])
 def test_configuration_mistakes_are_refused(tmp_path, fact_dir, config, message):

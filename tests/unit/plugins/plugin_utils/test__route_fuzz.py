@@ -17,8 +17,9 @@ from hypothesis import event, given, strategies as st
 from ansible_collections.imds.azure.plugins.plugin_utils import _route
 from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import route_strategies as rs
 
-# The documented error keywords of imds.azure.metadata_route that decisions (not commands) can end in.
-DECISION_KINDS = ("no_default_route", "interface")
+# The documented error keywords of imds.azure.metadata_route that decisions (not commands) can end in:
+# route.exe takes no metric 0 ("argument") and cannot spare a persistent route it must delete ("route_exe").
+DECISION_KINDS = ("no_default_route", "interface", "argument", "route_exe")
 OPTION_INTERFACE = st.one_of(st.none(), st.sampled_from(["eth0", "Ethernet", "6", "10.0.1.10", "clu0"]), rs.WORD)
 METRIC = st.integers(0, 9999)
 
