@@ -1,10 +1,12 @@
 # imds.azure developer entry points. Everything is installed by these targets.
 #   make demo    the emulator-backed demo
 #   make test    every gate: sanity, units, emulator, integration, eda, lint, changelog, build
+#                (first installs the Debian packages of tools/harness/system-packages.txt: run as root)
 #   make test-matrix         sanity, units and integration on every supported ansible-core
+#                            (MATRIX_CORES="2.16 2.19" for some cores, MATRIX_STEPS="units" for some steps)
 #   make test-units-matrix   units on every supported ansible-core
 #   make bench   benchmarks, printed as ratios against baselines measured in the same run
-#   make fuzz    the property-based (Hypothesis) tests with many more examples than make test runs
+#   make fuzz    the unit tests with the long Hypothesis profile (HYPOTHESIS_PROFILE=long, FUZZ_TESTS=path)
 
 PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12))
 VENV := .venv
@@ -12,9 +14,13 @@ STAMP := $(VENV)/.installed
 
 STEP_TARGETS := $(addprefix test-,sanity units emulator integration eda demo lint docs changelog build)
 
-.PHONY: venv test test-matrix test-units-matrix demo bench docs fuzz clean $(STEP_TARGETS)
+.PHONY: setup venv test test-matrix test-units-matrix demo bench docs fuzz clean $(STEP_TARGETS)
 
 venv: $(STAMP)
+
+# Debian packages the tests need (tools/harness/system-packages.txt), and the Pythons.
+setup:
+	@PYTHON="$(PYTHON)" tools/harness/setup.sh
 
 $(STAMP): requirements-dev.txt constraints-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.12 not found (set PYTHON=...)"; exit 1; }
@@ -22,7 +28,7 @@ $(STAMP): requirements-dev.txt constraints-dev.txt
 	$(VENV)/bin/python -m pip install -q -r requirements-dev.txt -c constraints-dev.txt
 	touch $@
 
-test: venv
+test: setup venv
 	tools/harness/run.sh
 
 # One harness step, e.g. make test-units (phony targets cannot use a pattern rule).
@@ -33,8 +39,8 @@ demo: venv
 	$(VENV)/bin/python -m tools.demo
 
 # The version matrix: one venv per ansible-core (.venv-X.Y from tests/matrix/, 2.21 is .venv).
-test-matrix: venv
-	tools/harness/matrix.sh
+test-matrix: setup venv
+	tools/harness/matrix.sh $(MATRIX_CORES)
 
 test-units-matrix: venv
 	MATRIX_STEPS=units tools/harness/matrix.sh
@@ -43,7 +49,7 @@ test-units-matrix: venv
 docs: venv
 	tools/harness/run.sh render
 
-# Long fuzzing run (HYPOTHESIS_PROFILE=fuzz, tests/unit/fuzz_settings.py); make test runs the same properties briefly.
+# Property-based fuzzing at length: make test runs the same properties with the short "ci" profile.
 fuzz: venv
 	tools/harness/run.sh fuzz
 

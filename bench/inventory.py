@@ -1,35 +1,46 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Inventory build time and peak memory: imds.azure.placement vs ansible.builtin.constructed.
+"""The placement inventory at fleet scale, against ansible.builtin.constructed.
 
-Writes a jsonfile fact cache of N synthetic hosts (default 10,000; IMDS_BENCH_HOSTS) through
-Ansible's own cache plugin, then times `ansible-inventory --list` over it, each run in its own
-process so that ru_maxrss is that run's peak:
+Fact caches of synthetic hosts are written once per run and reused by every measurement. Each
+`ansible-inventory` run is a process of its own, so its peak RSS (ru_maxrss) and CPU time are
+that run's alone. "Plugin cost" is a run minus the run with the host list alone.
 
-  hosts       the YAML host list alone (the baseline both others start from)
-  placement   hosts + imds.azure.placement (built-in grouping: 8 dimensions + tags)
-  constructed hosts + ansible.builtin.constructed with the equivalent keyed_groups
+1. Ratios (10,000 hosts, jsonfile cache, `ansible-inventory --list`, the issue's measurement):
+   the host list alone, + imds.azure.placement at default options, + placement with
+   host_vars [placement, tags] (what the defaults were before 0.2.0), + ansible.builtin.constructed
+   with the equivalent keyed_groups (IMDS_BENCH_RATIO_HOSTS changes the 10,000). IMDS_BENCH_ROUNDS rounds (default 2; constructed, by far the
+   slowest, runs in the first only), interleaved; the lower CPU time of the rounds counts.
+2. Scale (`ansible-inventory --list --export`, what AWX runs for an inventory source) at
+   IMDS_BENCH_SIZES hosts (default 10000,30000,100000), jsonfile and Redis caches: the cost per
+   1,000 hosts must stay flat. `--export` leaves out the facts that plain `--list` prints for every
+   host: reading them is the CLI's cost, the same with or without the plugin, and at 100,000 hosts
+   it would take most of the run. Redis needs redis-server (Debian package redis-server).
 
-Printed as seconds, as a ratio constructed / placement, and as peak RSS in MiB. Each run is
-limited to IMDS_BENCH_TIMEOUT seconds (default 600).
+CPU seconds (user + system of the run) are the figures compared: on a machine shared with other
+work they vary far less than wall time, which is printed too. Each run is limited to
+IMDS_BENCH_TIMEOUT seconds (default 1800).
 """
 
 import json
 import os
 import random
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HOSTS = int(os.environ.get("IMDS_BENCH_HOSTS", "10000"))
-TIMEOUT = float(os.environ.get("IMDS_BENCH_TIMEOUT", "600"))
+SIZES = [int(size) for size in os.environ.get("IMDS_BENCH_SIZES", "10000,30000,100000").split(",") if size.strip()]
+RATIO_HOSTS = int(os.environ.get("IMDS_BENCH_RATIO_HOSTS", "10000"))
+ROUNDS = int(os.environ.get("IMDS_BENCH_ROUNDS", "2"))
+TIMEOUT = float(os.environ.get("IMDS_BENCH_TIMEOUT", "1800"))
 ZONES = ["", "1", "2", "3"]
-SIZES = ["Standard_D2s_v5", "Standard_D4s_v5", "Standard_E8s_v5", "Standard_F4s_v2"]
+SIZES_VM = ["Standard_D2s_v5", "Standard_D4s_v5", "Standard_E8s_v5", "Standard_F4s_v2"]
 
-# Measures one child: prints "<seconds> <peak rss kB>" on the last line.
+# Measures one child: prints "<wall s> <cpu s> <peak rss kB>" on the last line.
 _RUNNER = r"""
 import resource, subprocess, sys, time
 start = time.monotonic()
@@ -39,7 +50,8 @@ elapsed = time.monotonic() - start
 if proc.returncode:
     sys.stderr.write(proc.stderr.decode("utf-8", "replace")[-2000:])
     sys.exit(proc.returncode)
-print("%.3f %d" % (elapsed, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print("%.3f %.3f %d" % (elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss))
 """
 
 CONSTRUCTED = """\
@@ -62,41 +74,201 @@ def synthetic_imds(rng, index):
     zone = ZONES[index % len(ZONES)]
     scale_set = "vmss-%d" % (index % 7) if index % 3 == 0 else ""
     placement = {"location": "westeurope", "zone": zone, "fault_domain": str(index % 3), "update_domain": str(index % 5),
-                 "sub_fault_domain": "", "scale_set": scale_set, "placement_group": "", "vm_size": rng.choice(SIZES),
+                 "sub_fault_domain": "", "scale_set": scale_set, "placement_group": "", "vm_size": rng.choice(SIZES_VM),
                  "priority": "Spot" if index % 11 == 0 else "Regular"}
     tags = {"role": rng.choice(["web", "db", "api", "cache"]), "env": rng.choice(["prod", "test"]), "owner": "team-%d" % (index % 13)}
-    compute = {"name": "vm-%05d" % index, "location": "westeurope", "zone": zone, "platformFaultDomain": placement["fault_domain"],
+    compute = {"name": "vm-%06d" % index, "location": "westeurope", "zone": zone, "platformFaultDomain": placement["fault_domain"],
                "platformUpdateDomain": placement["update_domain"], "vmSize": placement["vm_size"], "osType": "Linux",
                "vmId": "%032x" % rng.getrandbits(128), "tagsList": [{"name": k, "value": v} for k, v in tags.items()]}
-    network = {"interface": [{"ipv4": {"ipAddress": [{"privateIpAddress": "10.0.%d.%d" % (index // 250, index % 250 + 4)}]}}]}
+    network = {"interface": [{"ipv4": {"ipAddress": [{"privateIpAddress": "10.%d.%d.%d" % (index // 62500, index // 250 % 250, index % 250 + 4)}]}}]}
     return {"is_azure": True, "api_version": "2025-04-07", "endpoint": "http://169.254.169.254", "compute": compute, "network": network,
             "placement": placement, "tags": tags}
 
 
-def write_cache(work, hosts):
-    """The fact cache, written through ansible-core's jsonfile plugin (as ansible-playbook does)."""
-    sys.path.insert(0, work)
-    from ansible.plugins.loader import cache_loader, init_plugin_loader  # pylint: disable=import-outside-toplevel
-    init_plugin_loader([work])
-    cache = cache_loader.get("ansible.builtin.jsonfile", _uri=os.path.join(work, "facts"), _timeout=0)
+def host_facts(hosts):
     rng = random.Random(42)
     for index in range(hosts):
-        cache.set("vm-%05d" % index, {"azure_imds": synthetic_imds(rng, index), "ansible_hostname": "vm-%05d" % index})
+        name = "vm-%06d" % index
+        yield name, {"azure_imds": synthetic_imds(rng, index), "ansible_hostname": name}
 
 
-def measure(work, env, sources):
-    """(seconds, peak MiB, number of groups with a "azure_" name)"""
-    listing = os.path.join(work, "list.json")
-    command = [sys.executable, "-c", _RUNNER, str(TIMEOUT), listing, os.path.join(os.path.dirname(sys.executable), "ansible-inventory"), "--list"]
-    for source in sources:
-        command += ["-i", os.path.join(work, source)]
-    out = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT + 30, check=False)
-    if out.returncode:
-        raise RuntimeError("ansible-inventory %s failed: %s" % (" ".join(sources), out.stderr.decode("utf-8", "replace")[-1500:]))
-    seconds, rss_kb = out.stdout.decode().split()[-2:]
-    with open(listing, "rb") as handle:
-        groups = [name for name in json.load(handle) if name.startswith("azure_")]
-    return float(seconds), int(rss_kb) / 1024.0, len(groups)
+def _cache_plugin(name, **options):
+    from ansible.plugins.loader import cache_loader  # pylint: disable=import-outside-toplevel
+    plugin = cache_loader.get(name, **options)
+    if plugin is None:
+        raise RuntimeError("cache plugin %s not found" % name)
+    return plugin
+
+
+def write_jsonfile_cache(directory, hosts):
+    """A jsonfile fact cache in exactly the layout ansible-core's plugin writes, fast.
+
+    One entry is written through the plugin; the others are written as files in the layout that
+    entry shows (2.19+: ``s1_<host>`` holding ``{"__payload__": "<json>"}``; older cores: ``<host>``
+    holding the facts), and a sample of them is read back through the plugin and compared.
+    Writing 100,000 entries through the plugin's set() would take minutes.
+    """
+    os.makedirs(directory)
+    plugin = _cache_plugin("ansible.builtin.jsonfile", _uri=directory, _timeout=0, _prefix="")
+    entries = host_facts(hosts)
+    first_name, first_facts = next(entries)
+    plugin.set(first_name, first_facts)
+    (written,) = os.listdir(directory)
+    wrapped = written != first_name
+    prefix = written[:-len(first_name)]
+    for name, facts in entries:
+        value = {"__payload__": json.dumps(facts)} if wrapped else facts
+        with open(os.path.join(directory, prefix + name), "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(value, sort_keys=True, indent=4))
+    _check_sample(_cache_plugin("ansible.builtin.jsonfile", _uri=directory, _timeout=0, _prefix=""), hosts)
+
+
+def write_redis_cache(connection, hosts):
+    """Entries written by community.general.redis's own set(), queued on a pipeline."""
+    plugin = _cache_plugin("community.general.redis", _uri=connection, _timeout=0)
+    writer = getattr(plugin, "__wrapped__", plugin)
+    client = writer._db  # pylint: disable=protected-access
+    pipeline = client.pipeline(transaction=False)
+    writer._db = pipeline  # pylint: disable=protected-access
+    try:
+        for count, (name, facts) in enumerate(host_facts(hosts), 1):
+            plugin.set(name, facts)
+            if count % 2000 == 0:
+                pipeline.execute()
+                writer._cache.clear()  # pylint: disable=protected-access
+        pipeline.execute()
+    finally:
+        writer._db = client  # pylint: disable=protected-access
+    _check_sample(_cache_plugin("community.general.redis", _uri=connection, _timeout=0), hosts)
+
+
+def _check_sample(plugin, hosts):
+    expected = dict(host_facts(min(hosts, 200)))
+    for name in (sorted(expected)[0], sorted(expected)[-1]):
+        if plugin.get(name) != expected[name]:
+            raise RuntimeError("the generated fact cache does not read back through the cache plugin (%s)" % name)
+    listed = len(getattr(plugin, "__wrapped__", plugin).keys())  # the 2.19+ proxy cannot list redis's bytes keys
+    if listed != hosts:
+        raise RuntimeError("the generated fact cache lists %d entries, not %d" % (listed, hosts))
+
+
+class Redis(object):
+    """redis-server on a free loopback port, in a temporary directory, stopped on exit."""
+
+    def __init__(self, work):
+        self.work = work
+        self.proc = None
+        self.port = None
+
+    def __enter__(self):
+        server = shutil.which("redis-server")
+        if not server:
+            raise FileNotFoundError("redis-server is not installed (Debian package redis-server)")
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        sock.close()
+        directory = os.path.join(self.work, "redis")
+        os.makedirs(directory)
+        self.proc = subprocess.Popen([server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                                      "--dir", directory, "--databases", "16"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import redis  # pylint: disable=import-outside-toplevel
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                redis.Redis(host="127.0.0.1", port=self.port).ping()
+                return self
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    self.__exit__()
+                    raise RuntimeError("redis-server did not start")
+                time.sleep(0.1)
+
+    def connection(self, database):
+        return "127.0.0.1:%d:%d" % (self.port, database)
+
+    def __exit__(self, *exc):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+
+
+class Bench(object):
+    def __init__(self, work):
+        self.work = work
+        self.base_env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=work, ANSIBLE_CACHE_PLUGIN_TIMEOUT="0",
+                             ANSIBLE_INVENTORY_ENABLED="ansible.builtin.yaml,imds.azure.placement,ansible.builtin.constructed",
+                             ANSIBLE_TRANSFORM_INVALID_GROUP_CHARS="silently", ANSIBLE_NOCOLOR="1")
+        for name, text in (("default.azure_placement.yml", "plugin: imds.azure.placement\n"),
+                           ("vars.azure_placement.yml", "plugin: imds.azure.placement\nhost_vars: [placement, tags]\n"),
+                           ("bench.constructed.yml", CONSTRUCTED)):
+            with open(os.path.join(work, name), "w", encoding="utf-8") as handle:
+                handle.write(text)
+
+    def host_list(self, hosts):
+        path = os.path.join(self.work, "hosts-%d.yml" % hosts)
+        if not os.path.exists(path):
+            with open(path, "w", encoding="utf-8") as handle:
+                json.dump({"all": {"hosts": {"vm-%06d" % index: None for index in range(hosts)}}}, handle)
+        return path
+
+    def measure(self, hosts, sources, cache_plugin, connection, export=False):
+        """(wall s, cpu s, peak MiB, number of azure_* groups)"""
+        listing = os.path.join(self.work, "list.json")
+        command = [sys.executable, "-c", _RUNNER, str(TIMEOUT), listing, os.path.join(os.path.dirname(sys.executable), "ansible-inventory"),
+                   "--list"] + (["--export"] if export else []) + ["-i", self.host_list(hosts)]
+        for source in sources:
+            command += ["-i", os.path.join(self.work, source)]
+        env = dict(self.base_env, ANSIBLE_CACHE_PLUGIN=cache_plugin, ANSIBLE_CACHE_PLUGIN_CONNECTION=connection)
+        out = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT + 60, check=False)
+        if out.returncode:
+            raise RuntimeError("ansible-inventory %s failed: %s" % (" ".join(sources), out.stderr.decode("utf-8", "replace")[-1500:]))
+        wall, cpu, rss_kb = out.stdout.decode().split()[-3:]
+        with open(listing, "rb") as handle:
+            listed = json.load(handle)
+        os.remove(listing)
+        groups = [name for name in listed if name.startswith("azure_")]
+        if sources and (not groups or len(listed["_meta"]["hostvars"]) < hosts):
+            raise RuntimeError("ansible-inventory %s built no azure_* group or lost hosts: the measurement would be meaningless" % sources)
+        return float(wall), float(cpu), int(rss_kb) / 1024.0, len(groups)
+
+
+def _ratios(bench, directory):
+    runs = [("hosts", []), ("placement", ["default.azure_placement.yml"]), ("placement+vars", ["vars.azure_placement.yml"]),
+            ("constructed", ["bench.constructed.yml"])]
+    results = {}
+    for round_number in range(ROUNDS):
+        for name, sources in runs:
+            if name == "constructed" and round_number:
+                continue
+            wall, cpu, rss, groups = bench.measure(RATIO_HOSTS, sources, "jsonfile", directory)
+            print("   round %d  %-15s wall %7.2f s  cpu %7.2f s  peak RSS %7.1f MiB  %d azure_* groups"
+                  % (round_number + 1, name, wall, cpu, rss, groups), flush=True)
+            best = results.get(name)
+            results[name] = (min(best[0], cpu), max(best[1], rss)) if best else (cpu, rss)
+    base = results["hosts"][0]
+    cost = {name: max(results[name][0] - base, 1e-3) for name in results if name != "hosts"}
+    print("   %d hosts, --list, jsonfile; plugin cost = CPU s minus the host list alone (%.2f s), lowest of %d round(s):"
+          % (RATIO_HOSTS, base, ROUNDS))
+    for name in ("placement", "placement+vars"):
+        print("     %-15s %6.2f s   constructed (%.2f s) / %s = %.1fx   (goal: >= 10x)"
+              % (name, cost[name], cost["constructed"], name, cost["constructed"] / cost[name]))
+    print("   peak RSS: placement %.1f MiB, placement+vars %.1f MiB, constructed %.1f MiB, host list alone %.1f MiB (goal: placement <= constructed)"
+          % (results["placement"][1], results["placement+vars"][1], results["constructed"][1], results["hosts"][1]), flush=True)
+
+
+def _scale(bench, label, cache_plugin, connections):
+    print("   scale, %s cache, --list --export (placement at default options; with --export it sets azure_placement and azure_tags):" % label, flush=True)
+    print("     %8s %10s %14s %13s %14s" % ("hosts", "cost CPU s", "s / 1,000 hosts", "run wall s", "peak RSS MiB"))
+    per_thousand = []
+    for hosts in SIZES:
+        base = bench.measure(hosts, [], cache_plugin, connections[hosts], export=True)
+        run = bench.measure(hosts, ["default.azure_placement.yml"], cache_plugin, connections[hosts], export=True)
+        cost = run[1] - base[1]
+        per_thousand.append(cost / hosts * 1000)
+        print("     %8d %10.2f %14.3f %13.2f %14.1f" % (hosts, cost, per_thousand[-1], run[0], run[2]), flush=True)
+    if len(per_thousand) > 1:
+        print("     cost per 1,000 hosts, largest / smallest size: %.2fx (flat: about 1)" % (max(per_thousand) / min(per_thousand)), flush=True)
 
 
 def main():
@@ -104,34 +276,30 @@ def main():
     try:
         os.makedirs(os.path.join(work, "ansible_collections", "imds"))
         os.symlink(ROOT, os.path.join(work, "ansible_collections", "imds", "azure"))
+        sys.path.insert(0, work)
+        from ansible.plugins.loader import init_plugin_loader  # pylint: disable=import-outside-toplevel
+        init_plugin_loader([work])
+        bench = Bench(work)
         started = time.monotonic()
-        write_cache(work, HOSTS)
-        print("   fact cache: %d hosts written through ansible.builtin.jsonfile in %.1f s" % (HOSTS, time.monotonic() - started), flush=True)
-        with open(os.path.join(work, "hosts.yml"), "w", encoding="utf-8") as handle:
-            json.dump({"all": {"hosts": {"vm-%05d" % index: None for index in range(HOSTS)}}}, handle)
-        with open(os.path.join(work, "bench.azure_placement.yml"), "w", encoding="utf-8") as handle:
-            handle.write("plugin: imds.azure.placement\n")
-        with open(os.path.join(work, "bench.constructed.yml"), "w", encoding="utf-8") as handle:
-            handle.write(CONSTRUCTED)
-        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=work, ANSIBLE_CACHE_PLUGIN="jsonfile",
-                   ANSIBLE_CACHE_PLUGIN_CONNECTION=os.path.join(work, "facts"), ANSIBLE_CACHE_PLUGIN_TIMEOUT="0",
-                   ANSIBLE_INVENTORY_ENABLED="ansible.builtin.yaml,imds.azure.placement,ansible.builtin.constructed",
-                   ANSIBLE_TRANSFORM_INVALID_GROUP_CHARS="silently", ANSIBLE_NOCOLOR="1")
-        results = {}
-        for name, sources in (("hosts", ["hosts.yml"]), ("placement", ["hosts.yml", "bench.azure_placement.yml"]),
-                              ("constructed", ["hosts.yml", "bench.constructed.yml"])):
-            results[name] = measure(work, env, sources)
-            print("   %-11s %7.2f s   peak RSS %7.1f MiB   %d azure_* groups" % ((name,) + results[name]), flush=True)
-        if results["placement"][2] == 0 or results["constructed"][2] == 0:
-            raise RuntimeError("an inventory built no azure_* group: the comparison would be meaningless")
-        base = results["hosts"][0]
-        placement, constructed = results["placement"][0], results["constructed"][0]
-        print("   %d cached hosts: placement %.2f s, constructed %.2f s: constructed/placement = %.2fx "
-              "(grouping only, host list %.2f s subtracted: %.2fx)"
-              % (HOSTS, placement, constructed, constructed / placement,
-                 base, (constructed - base) / max(placement - base, 1e-3)), flush=True)
-        print("   peak RSS: placement %.1f MiB, constructed %.1f MiB (host list alone %.1f MiB)"
-              % (results["placement"][1], results["constructed"][1], results["hosts"][1]), flush=True)
+        jsonfile = {}
+        for hosts in sorted(set(SIZES + [RATIO_HOSTS])):
+            jsonfile[hosts] = os.path.join(work, "facts-%d" % hosts)
+            write_jsonfile_cache(jsonfile[hosts], hosts)
+        print("   jsonfile fact caches of %s hosts written in %.1f s" % (", ".join(str(size) for size in sorted(jsonfile)), time.monotonic() - started),
+              flush=True)
+        _ratios(bench, jsonfile[RATIO_HOSTS])
+        _scale(bench, "jsonfile", "jsonfile", jsonfile)
+        try:
+            with Redis(work) as server:
+                started = time.monotonic()
+                connections = {}
+                for database, hosts in enumerate(SIZES):
+                    connections[hosts] = server.connection(database)
+                    write_redis_cache(connections[hosts], hosts)
+                print("   Redis fact caches written through community.general.redis in %.1f s" % (time.monotonic() - started), flush=True)
+                _scale(bench, "Redis", "community.general.redis", connections)
+        except FileNotFoundError as exc:
+            print("   Redis: SKIPPED: %s" % exc, flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -1,14 +1,25 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""imds.azure.metadata in live mode: 50 leaf lookups in one play vs 50 ansible.builtin.uri tasks.
+"""imds.azure.metadata in live mode: 50 leaf lookups in one play vs 50 ansible.builtin.uri tasks,
+and the lookup's own cost per call.
 
-Both plays read the same 50 leaf values from an emulator on loopback (rate limit off), one task per
-value, in the same run. Printed: HTTP requests per category for each play (the lookup must make at
-most one per category), wall time of each play and the ratio. Bounded: 50 tasks each, 300 s per play.
+1. Both plays read the same 50 leaf values from an emulator on loopback (rate limit off), one task
+   per value, in the same run. Printed: HTTP requests per category for each play (the lookup must
+   make at most one per category), wall time of each play and the ratio. Most of a task's time is
+   Ansible's own per-task work, not the lookup.
+2. The lookup's own cost: a play of 4 tasks that each template the 50 lookups 5 times (1,000 calls,
+   all but the first per category answered from the lookup's cache), against the same play with
+   each lookup replaced by its constant value. Each task runs in a fresh worker process that
+   imports the plugin, so few tasks with many calls each measure the calls, not the imports. (lookup play - constant play) / 1,000 is the cost of one
+   call, in CPU time of ansible-playbook and its workers (steadier than wall time on a shared
+   machine; both are printed), the better of IMDS_BENCH_ROUNDS rounds (default 2). Goal: < 1 ms.
+
+Bounded: 300 s per play.
 """
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -18,6 +29,9 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COUNT = 50
+OWN_COST_TASKS = 4
+OWN_COST_REPEAT = 5     # each task templates the 50 lookups 5 times: 250 calls per task, 1,000 in all
+ROUNDS = int(os.environ.get("IMDS_BENCH_ROUNDS", "2"))
 PLAY_TIMEOUT = 300
 
 
@@ -56,13 +70,41 @@ def _write_plays(workdir, url, leaves, version):
     return files
 
 
-def _run(play, inventory, env):
+def _write_own_cost_plays(workdir, url, leaves):
+    """The same 20 tasks three times: each templates all 50 lookups, the 50 constants in their place,
+    or 50 calls of ansible.builtin.vars (Ansible's cost of calling any lookup plugin)."""
+    files = {}
+    for name in ("calls", "constants", "builtin"):
+        if name == "calls":
+            terms = ["lookup('imds.azure.metadata', %s, source='live', endpoint=%s)" % (json.dumps(path), json.dumps(url)) for path, _value in leaves]
+        elif name == "builtin":
+            terms = ["lookup('ansible.builtin.vars', 'bench_value_%d')" % index for index in range(len(leaves))]
+        else:
+            terms = [json.dumps(value) for _path, value in leaves]
+        terms = terms * OWN_COST_REPEAT
+        expected = [value for _path, value in leaves] * OWN_COST_REPEAT
+        tasks = [{"name": "%s %d" % (name, index),
+                  "ansible.builtin.assert": {"that": ["[%s] == %s" % (", ".join(terms), json.dumps(expected))], "quiet": True}}
+                 for index in range(OWN_COST_TASKS)]
+        files[name] = os.path.join(workdir, "own-%s.yml" % name)
+        play_vars = {"bench_value_%d" % index: value for index, (_path, value) in enumerate(leaves)}
+        with open(files[name], "w") as handle:
+            json.dump([{"name": "own cost %s" % name, "hosts": "testhost", "gather_facts": False, "vars": play_vars, "tasks": tasks}], handle)
+    return files
+
+
+def _run(play, inventory, env, cpu=False):
+    """Wall seconds of one ansible-playbook run (with cpu=True: (wall, CPU seconds of it and its workers))."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     result = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory, play],
                             env=env, capture_output=True, text=True, timeout=PLAY_TIMEOUT, check=False)
     elapsed = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         raise RuntimeError("%s failed (rc %d):\n%s" % (os.path.basename(play), result.returncode, (result.stdout + result.stderr)[-3000:]))
+    if cpu:
+        return elapsed, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     return elapsed
 
 
@@ -105,11 +147,30 @@ def main():
             emulator.clear_log()
             uri_time = _run(files["uri"], inventory, env)
             uri_requests = _by_category(emulator.request_log)
+            own = _write_own_cost_plays(workdir, emulator.url, leaves)
+            best = {}
+            for round_number in range(ROUNDS):
+                for name in ("constants", "builtin", "calls"):   # interleaved rounds
+                    emulator.clear_log()
+                    wall, cpu = _run(own[name], inventory, env, cpu=True)
+                    print("   own cost round %d: %-9s wall %6.2f s  cpu %6.2f s" % (round_number + 1, name, wall, cpu), flush=True)
+                    best[name] = min(best.get(name, (wall, cpu)), (wall, cpu), key=lambda pair: pair[1])
+                    if name == "calls":
+                        own_requests = _by_category(emulator.request_log)
         print("   %d leaf values, one task each, emulator on loopback (rate limit off)" % len(leaves))
         print("   lookup (live):  %6.2f s  requests %s (total %d)" % (lookup_time, lookup_requests, sum(lookup_requests.values())))
         print("   uri tasks:      %6.2f s  requests %s (total %d)" % (uri_time, uri_requests, sum(uri_requests.values())))
         print("   ratio uri/lookup wall time: %.2fx; requests: %d vs %d" % (
             uri_time / lookup_time, sum(uri_requests.values()), sum(lookup_requests.values())))
+        calls = OWN_COST_TASKS * OWN_COST_REPEAT * len(leaves)
+        per_call_ms = (best["calls"][1] - best["constants"][1]) / calls * 1000
+        print("   lookup's own cost: %d calls in %d tasks (requests %s): CPU %.2f s vs %.2f s with constants, wall %.2f s vs %.2f s"
+              % (calls, OWN_COST_TASKS, own_requests, best["calls"][1], best["constants"][1], best["calls"][0], best["constants"][0]))
+        print("   lookup's own cost per cached call: %.3f ms CPU (wall: %.3f ms) %s"
+              % (per_call_ms, (best["calls"][0] - best["constants"][0]) / calls * 1000, "OK (< 1 ms)" if per_call_ms < 1 else "OVER 1 ms"))
+        builtin_ms = (best["builtin"][1] - best["constants"][1]) / calls * 1000
+        print("   of which Ansible's cost of calling any lookup (ansible.builtin.vars in its place): %.3f ms CPU; "
+              "imds.azure.metadata beyond that: %.3f ms CPU per call" % (builtin_ms, per_call_ms - builtin_ms))
         worst = max(lookup_requests.values()) if lookup_requests else 0
         print("   max requests per category (lookup): %d %s" % (worst, "OK (<= 1)" if worst <= 1 else "TOO MANY"))
         if worst > 1:

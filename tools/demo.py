@@ -117,7 +117,8 @@ def _report(inventory):
     hostvars = inventory["_meta"]["hostvars"]
     cells = collections.Counter()
     for host, variables in hostvars.items():
-        placement = variables.get("azure_placement")
+        # ansible-inventory --list prints each host's cached facts; azure_placement is set where there are none
+        placement = variables.get("azure_placement") or (variables.get("azure_imds") or {}).get("placement")
         if placement:
             cells[(placement["zone"] or "none", placement["fault_domain"])] += 1
     zones = sorted({zone for zone, _fd in cells})

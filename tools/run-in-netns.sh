@@ -12,6 +12,13 @@ if [ "$#" -eq 0 ]; then
     echo "usage: $0 COMMAND [ARG...]" >&2
     exit 2
 fi
+for program in unshare=util-linux ip=iproute2; do
+    if ! command -v "${program%%=*}" > /dev/null; then
+        echo "$0: ${program%%=*} not found: install the Debian package ${program#*=}" \
+             "(make test installs tools/harness/system-packages.txt)" >&2
+        exit 1
+    fi
+done
 unshare_args=(--net)
 if [ "$(id -u)" -ne 0 ]; then
     unshare_args+=(--map-root-user)

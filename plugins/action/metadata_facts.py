@@ -4,7 +4,9 @@
 
 Runs the module on the target and hands the result back. It exists so that controller-side
 work (verifying attested documents, gathering over a PowerShell connection) has one place
-to hook in; see ``_gather`` and ``_after_gather``.
+to hook in; see ``_gather`` and ``_after_gather``. It also keeps what an earlier gather put in
+``azure_imds`` and this one did not gather again (``_keep_earlier``): Ansible replaces a fact
+wholesale, and only the action sees the host's current facts.
 
 Windows targets (the connection's shell is PowerShell: winrm, psrp, ssh with the PowerShell
 shell) get no module: the module's entry point runs here on the controller and each IMDS
@@ -12,6 +14,8 @@ request is one PowerShell command over the connection (``plugin_utils._windows``
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from ansible.plugins.action import ActionBase
 
@@ -38,7 +42,7 @@ class ActionModule(ActionBase):
         result.update(self._gather(module_args, task_vars))
         if not result.get("failed"):
             result = self._after_gather(result, module_args, task_vars, attest_run)
-        return result
+        return self._keep_earlier(result, module_args, task_vars)
 
     def _gather(self, module_args, task_vars):
         """Facts from the target: the module's result (Windows: the same code run on the controller)."""
@@ -55,3 +59,28 @@ class ActionModule(ActionBase):
             return _attest.complete(result, attest_run, module_args, lambda args: self._gather(args, task_vars))
         except _attest.AttestConfigError as exc:
             return dict(result, failed=True, msg=str(exc))
+
+    def _keep_earlier(self, result, module_args, task_vars):
+        """Keep what an earlier gather put in azure_imds and this one did not gather (see _facts.keep_earlier)."""
+        facts = (result.get("ansible_facts") or {}).get(_facts.FACT_NAME)
+        earlier = ((task_vars or {}).get("ansible_facts") or {}).get(_facts.FACT_NAME)
+        if not isinstance(facts, dict) or earlier is None:
+            return result
+        if self._task.delegate_to and self._task.delegate_facts is True:
+            return result  # the facts go to the delegated host; task_vars hold the other host's
+        try:
+            subsets = _facts.parse_gather_subset(module_args.get("gather_subset"))
+        except _facts.FactsError:
+            return result
+        merged = _facts.keep_earlier(_plain(earlier), facts, subsets)
+        result["ansible_facts"] = dict(result["ansible_facts"], **{_facts.FACT_NAME: merged})
+        return result
+
+
+def _plain(value):
+    """Plain dicts and lists (task variables may be lazy containers on newer ansible-core)."""
+    if isinstance(value, Mapping):
+        return dict((key, _plain(item)) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value

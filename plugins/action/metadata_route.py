@@ -91,17 +91,23 @@ class ActionModule(ActionBase):
 
     def _posix_read(self, runner):
         res = runner.posix(["ip", "-j", "-4", "route", "show", "table", "main"])
+        json_error = None
         if res.rc == 0 and res.stdout.strip().startswith("["):
             try:
                 return "ip-json", _route.parse_ip_json(res.stdout)
-            except _route.RouteError:
-                pass
+            except _route.RouteError as exc:
+                json_error = exc
         res = runner.posix(["ip", "-4", "route", "show", "table", "main"])
         if res.rc == 127:
             raise _route.RouteError("unsupported_os", "the 'ip' command (iproute2) was not found on the target")
         if res.rc != 0:
             raise _route.RouteError("command", "'%s' failed (rc %s): %s" % (res.command, res.rc, res.stderr.strip()))
-        return "ip-text", _route.parse_ip_text(res.stdout)
+        try:
+            return "ip-text", _route.parse_ip_text(res.stdout)
+        except _route.RouteError as exc:
+            if json_error is None:
+                raise
+            raise _route.RouteError("parse", "%s; the 'ip -j' output did not parse either: %s" % (exc.message, json_error.message)) from exc
 
     def _posix_effective(self, runner):
         res = runner.posix(["ip", "-4", "route", "get", _route.IMDS_ADDRESS])
@@ -146,7 +152,7 @@ class ActionModule(ActionBase):
         out = self._report("linux", reader, args, choice, plan, before, after, persisted=False)
         out["effective_before"] = effective_before
         out["effective_after"] = effective_after
-        if plan.changed and args["persistent"] and args["state"] == "present":
+        if plan.changed and args["persistent"] and args["state"] == "present" and not self._task.check_mode:
             out.setdefault("warnings", []).append(LINUX_PERSISTENCE_WARNING)
         return out
 

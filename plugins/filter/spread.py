@@ -32,15 +32,23 @@ options:
         (after M(imds.azure.metadata_facts)), else C(azure_imds.placement)."
       - "A dict is a host when it has C(name) or C(inventory_hostname), and its placement in
         C(placement), C(azure_placement), C(azure_imds.placement) or C(ansible_facts.azure_imds.placement)."
+      - "An C(azure_imds) fact gives a placement only when it holds instance metadata, as in the
+        P(imds.azure.placement#inventory) inventory: a host with C(is_azure=false), or whose facts were gathered without
+        the C(instance) subset, has no placement (the error names the reason), never the empty placement V(\"\")."
     type: list
     elements: raw
     required: true
   count:
-    description: How many hosts to pick. An error when it exceeds the number of hosts.
+    description:
+      - How many hosts to pick. An error when it exceeds the number of hosts.
+      - A whole number; a string or a float that holds one (V("3"), V(3.0)) is accepted. Anything else, such as V(2.7),
+        is an error, never rounded.
     type: int
     required: true
   hostvars:
-    description: The C(hostvars) magic variable (or any mapping of hostname to variables). Needed for hostnames.
+    description:
+      - The C(hostvars) magic variable (or any mapping of hostname to variables). Needed for hostnames.
+      - Anything that is not a mapping (a list, a string) is an error.
     type: dict
   by:
     description: Placement levels to spread over, most important first.
@@ -50,8 +58,8 @@ options:
     default: [location, zone, fault_domain, update_domain]
   allow_missing:
     description:
-      - What to do with hosts that have no placement. V(false) fails and lists them.
-        V(true) picks them only after every host with a known placement.
+      - What to do with hosts that have no placement. V(false) fails and lists them, each with the reason when it has
+        C(azure_imds) facts. V(true) picks them only after every host with a known placement.
     type: bool
     default: false
 """
@@ -86,11 +94,18 @@ _value:
   elements: raw
 """
 
+import re
+
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
+
+from ansible_collections.imds.azure.plugins.plugin_utils._placement import missing_reason, normalize_placement
 
 LEVELS = ("location", "zone", "fault_domain", "update_domain")
+MAX_LISTED = 20
+_WHOLE_NUMBER = re.compile(r"^\s*[+-]?[0-9]+\s*$")
 
 
 def _get(mapping, *path):
@@ -103,11 +118,20 @@ def _get(mapping, *path):
 
 
 def _placement_from_vars(variables):
-    for path in (("azure_placement",), ("ansible_facts", "azure_imds", "placement"), ("azure_imds", "placement"), ("placement",)):
+    """(placement, None), or (None, why) when there is none. An ``azure_imds`` fact counts only when it
+    holds instance metadata: not on a host that is not Azure, nor after a gather without ``instance``."""
+    why = None
+    for path in (("azure_placement",), ("ansible_facts", "azure_imds"), ("azure_imds",), ("placement",)):
         value = _get(variables, *path)
-        if isinstance(value, Mapping):
-            return value
-    return None
+        if not isinstance(value, Mapping):
+            continue
+        if path[-1] != "azure_imds":
+            return value, None
+        reason = missing_reason(value)
+        if reason is None:
+            return normalize_placement(value), None
+        why = why or reason
+    return None, why
 
 
 def _text(value):
@@ -115,48 +139,65 @@ def _text(value):
 
 
 def _hosts(items, hostvars):
-    """[(name, placement or None, original item)]"""
+    """[(name, placement or None, why there is none or None, original item)]"""
     out = []
     for index, item in enumerate(items):
         if isinstance(item, Mapping):
             name = item.get("name", item.get("inventory_hostname"))
             if name is None:
                 raise AnsibleFilterError("spread: item %d is a dict without 'name' or 'inventory_hostname'" % index)
-            placement = _placement_from_vars(item)
+            placement, why = _placement_from_vars(item)
             if placement is None and hostvars is not None:
-                placement = _placement_from_vars(_host_vars(hostvars, str(name)))
+                placement, why_there = _placement_from_vars(_host_vars(hostvars, str(name)))
+                why = why or why_there
         elif isinstance(item, str):
             name = item
             if hostvars is None:
                 raise AnsibleFilterError("spread: the hosts are names, so pass hostvars: hosts | imds.azure.spread(%s, hostvars)" % "N")
-            placement = _placement_from_vars(_host_vars(hostvars, name))
+            placement, why = _placement_from_vars(_host_vars(hostvars, name))
         else:
             raise AnsibleFilterError("spread: item %d is a %s; expected a hostname or a dict" % (index, type(item).__name__))
-        out.append((str(name), placement, item))
+        out.append((str(name), placement, why, item))
     return out
 
 
 def _host_vars(hostvars, name):
-    if not isinstance(hostvars, Mapping) and not hasattr(hostvars, "__getitem__"):
-        raise AnsibleFilterError("spread: hostvars must be a mapping of hostname to variables")
     try:
         return hostvars[name]
     except KeyError:
         return {}
 
 
+def _count(count):
+    """``count`` as an int: a whole number, or a string of one; anything else is refused, never rounded."""
+    if isinstance(count, int) and not isinstance(count, bool):
+        return count
+    if isinstance(count, float) and count.is_integer():
+        return int(count)
+    if isinstance(count, str) and _WHOLE_NUMBER.match(count):
+        return int(count)
+    shown = repr(count) if isinstance(count, (str, float, int)) else type(count).__name__
+    raise AnsibleFilterError("spread: count must be an integer, got %s (a count is never rounded)" % shown[:40])
+
+
 def spread(hosts, count, hostvars=None, by=None, allow_missing=False):
     """Pick ``count`` hosts spread over locations, zones, fault domains and update domains."""
     if isinstance(hosts, (str, bytes, Mapping)) or not hasattr(hosts, "__iter__"):
         raise AnsibleFilterError("spread: expected a list of hosts, got %s" % type(hosts).__name__)
-    try:
-        count = int(count)
-    except (TypeError, ValueError):
-        raise AnsibleFilterError("spread: count must be an integer, got %r" % (count,)) from None
+    count = _count(count)
+    if hostvars is not None and not isinstance(hostvars, Mapping):
+        raise AnsibleFilterError("spread: hostvars must be a mapping of hostname to variables (pass the hostvars variable), got %s"
+                                 % type(hostvars).__name__)
+    if isinstance(by, (str, bytes, Mapping)) or (by is not None and not hasattr(by, "__iter__")):
+        raise AnsibleFilterError("spread: 'by' must be a non-empty list of %s; got %s" % (", ".join(LEVELS), type(by).__name__))
     levels = list(LEVELS if by is None else by)
-    bad = [level for level in levels if level not in LEVELS]
+    bad = [level for level in levels if not isinstance(level, str) or level not in LEVELS]
     if bad or not levels:
         raise AnsibleFilterError("spread: 'by' must be a non-empty list of %s; got %r" % (", ".join(LEVELS), by))
+    try:
+        allow_missing = boolean(allow_missing, strict=True)
+    except TypeError:
+        raise AnsibleFilterError("spread: allow_missing must be true or false, got %s" % type(allow_missing).__name__) from None
     entries = _hosts(list(hosts), hostvars)
     names = [entry[0] for entry in entries]
     duplicates = sorted({name for name in names if names.count(name) > 1}) if len(set(names)) != len(names) else []
@@ -166,15 +207,17 @@ def spread(hosts, count, hostvars=None, by=None, allow_missing=False):
         raise AnsibleFilterError("spread: count must not be negative, got %d" % count)
     if count > len(entries):
         raise AnsibleFilterError("spread: cannot pick %d hosts from %d" % (count, len(entries)))
-    missing = sorted(name for name, placement, _item in entries if placement is None)
+    missing = sorted((name, why) for name, placement, why, _item in entries if placement is None)
     if missing and not allow_missing:
-        raise AnsibleFilterError("spread: no placement for %s; gather it with imds.azure.metadata_facts or the imds.azure.placement "
-                                 "inventory, pass hostvars, or set allow_missing=true" % ", ".join(missing))
+        listed = ", ".join(name if why is None else "%s (%s)" % (name, why) for name, why in missing[:MAX_LISTED])
+        more = " and %d more" % (len(missing) - MAX_LISTED) if len(missing) > MAX_LISTED else ""
+        raise AnsibleFilterError("spread: no placement for %s%s; gather it with imds.azure.metadata_facts or the imds.azure.placement "
+                                 "inventory, pass hostvars, or set allow_missing=true" % (listed, more))
 
     # Each host's bucket at each level: a level's bucket includes the buckets above it, so
     # fault domain 0 of zone 1 and fault domain 0 of zone 2 are different buckets.
     candidates = []
-    for name, placement, item in entries:
+    for name, placement, _why, item in entries:
         keys = []
         path = ()
         for level in levels:

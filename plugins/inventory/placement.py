@@ -18,8 +18,10 @@ description:
     machine running Ansible (C(ansible-pull) on each VM) and places O(local_hostname)."
   - Hosts already in the inventory (from earlier inventory sources) get groups. Hosts found only in
     the fact cache or the tree directory are added when O(add_hosts=true).
-  - Hosts without usable IMDS data are never dropped silently. They are listed in a warning and
-    put in the group C(<group_prefix>no_imds).
+  - Hosts without usable IMDS data are never dropped silently. They are listed in a warning, each with the reason, and
+    put in the group C(<group_prefix>no_imds). Facts gathered without the C(instance) subset of
+    M(imds.azure.metadata_facts) (only V(scheduledevents), for example) hold no placement, so such a host is there too,
+    never in the C(none) groups.
   - "Built-in group names are C(<group_prefix><dimension>_<value>) with a parent group per dimension,
     for example C(azure_fault_domains) with children C(azure_fault_domain_0), C(azure_fault_domain_1)...
     An empty value (a regional VM has zone V(\"\")) gives C(<dimension>_none), for example C(azure_zone_none).
@@ -70,13 +72,15 @@ options:
     description:
       - Connection of the fact cache plugin (a directory for C(jsonfile), C(host:port:db) for C(redis)).
       - Defaults to C(ANSIBLE_CACHE_PLUGIN_CONNECTION) / C([defaults] fact_caching_connection).
+      - For a file-based cache plugin (C(jsonfile), C(community.general.yaml), ...) the directory must exist;
+        a missing one is an error, never an empty inventory (the plugin reads the cache and creates nothing).
     type: string
   fact_cache_prefix:
     description: Key prefix of the fact cache. Defaults to the fact cache plugin's own configuration.
     type: string
   fact_cache_timeout:
     description:
-      - Age in seconds after which cached facts count as expired (V(0) never expires).
+      - Age in seconds after which cached facts count as expired (V(0) never expires; a negative value is an error).
         Defaults to the fact cache plugin's own configuration.
     type: int
   tree_dir:
@@ -108,7 +112,9 @@ options:
     choices: [fault_domain, update_domain, zone, location, vm_size, scale_set, priority, tags]
     default: [fault_domain, update_domain, zone, location, vm_size, scale_set, priority, tags]
   vars_prefix:
-    description: Prefix of the host variables set by this plugin.
+    description:
+      - Prefix of the host variables set by this plugin. Names it would make that are not valid variable
+        names (for example with C(-)) are refused.
     type: string
     default: azure_
   host_vars:
@@ -119,12 +125,21 @@ options:
         V(placement_vars) sets each of those as its own variable, for example C(azure_fault_domain).
         V(tags) sets C(<vars_prefix>tags), a name to value dict. V(imds) sets C(<vars_prefix>imds_facts),
         the whole C(azure_imds) fact.
-      - O(compose), O(groups) and O(keyed_groups) always see C(azure_imds) (the whole fact) and
-        the variables set here.
+      - "V(auto) is V(placement) and V(tags), except for hosts whose data come from the fact cache that
+        Ansible itself is configured with (O(fact_cache_plugin), O(fact_cache_connection), O(fact_cache_prefix)
+        and O(fact_cache_timeout) unset or equal to C([defaults] fact_caching*)): every play already sees those
+        hosts' facts, C(ansible_facts['azure_imds']['placement']) and C(['tags']), which
+        P(imds.azure.spread#filter) reads, so the variables would only duplicate them. With
+        C(ansible-inventory --export), what AWX and Automation Platform run for an inventory source, they are
+        always set, as the export carries no facts."
+      - O(compose), O(groups) and O(keyed_groups) always see C(azure_imds) (the whole fact),
+        C(<vars_prefix>placement) and C(<vars_prefix>tags), whether or not they are set as host variables.
+      - "Each variable name must be a valid variable name: O(vars_prefix) and the keys of O(compose) must consist
+        of letters, digits and underscores."
     type: list
     elements: string
-    choices: [placement, placement_vars, tags, imds]
-    default: [placement, tags]
+    choices: [auto, placement, placement_vars, tags, imds]
+    default: [auto]
 """
 
 EXAMPLES = r"""
@@ -165,8 +180,10 @@ plugin: imds.azure.placement
 """
 
 import json
+import keyword
 import os
 
+from ansible import context
 from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
@@ -189,6 +206,15 @@ display = Display()
 
 FILE_SUFFIXES = ("azure_placement.yml", "azure_placement.yaml")
 MAX_LISTED = 20
+
+# ansible-core 2.19+ trusts no value an inventory plugin sets (trusted_by_default is False), so
+# the plain strings built from IMDS data are never templates. Older cores template every string:
+# there the values are marked unsafe.
+_CORE_UNTRUSTS = getattr(BaseInventoryPlugin, "trusted_by_default", None) is False
+
+
+def _valid_variable_name(name):
+    return isinstance(name, str) and name.isascii() and name.isidentifier() and not keyword.iskeyword(name)
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -213,7 +239,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 "imds.azure.placement: the fact cache plugin %r keeps nothing between runs, so it holds no facts here; "
                 "configure a persistent fact cache (ANSIBLE_CACHE_PLUGIN=jsonfile and ANSIBLE_CACHE_PLUGIN_CONNECTION=DIR) "
                 "or set fact_cache_plugin" % (self.get_option("fact_cache_plugin") or _fact_cache.configured_plugin_name()))
-        return dict(_fact_cache.read_facts(cache, wanted))
+        return _fact_cache.read_facts(cache, wanted)
 
     def _read_tree(self, wanted):
         tree_dir = self.get_option("tree_dir")
@@ -222,7 +248,6 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         if not os.path.isdir(tree_dir):
             raise AnsibleParserError("imds.azure.placement: tree_dir %s is not a directory" % tree_dir)
         names = sorted(name for name in os.listdir(tree_dir) if not name.startswith(".")) if wanted is None else wanted
-        out = {}
         for name in names:
             path = os.path.join(tree_dir, name)
             if not os.path.isfile(path):
@@ -230,16 +255,16 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             try:
                 with open(path, "rb") as handle:
                     result = json.loads(handle.read().decode("utf-8"))
-            except (OSError, ValueError) as exc:
-                out[name] = {"_error": "unreadable tree file %s: %s" % (path, to_native(exc))}
+            except (OSError, ValueError, RecursionError) as exc:
+                # RecursionError: deeply nested JSON; it costs this file, not the whole source.
+                yield name, _Unusable("unreadable tree file %s: %s: %s" % (path, type(exc).__name__, to_native(exc)[:200]))
                 continue
             if not isinstance(result, dict):
-                out[name] = {"_error": "tree file %s does not hold a task result" % path}
+                yield name, _Unusable("tree file %s does not hold a task result" % path)
             elif result.get("unreachable") or result.get("failed"):
-                out[name] = {"_error": "gathering failed: %s" % to_text(result.get("msg", "no message"))[:200]}
+                yield name, _Unusable("gathering failed: %s" % to_text(result.get("msg", "no message"))[:200])
             else:
-                out[name] = result
-        return out
+                yield name, result
 
     def _read_local(self):
         try:
@@ -256,15 +281,38 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         try:
             facts = _facts.gather_facts(params, warn=warnings.append)
         except (_client.ImdsError, _facts.FactsError) as exc:
-            return {name: {"_error": "IMDS query failed: %s" % to_native(exc)}}
+            return [(name, _Unusable("IMDS query failed: %s" % to_native(exc)))]
         finally:
             for warning in warnings:
                 display.warning("imds.azure.placement: %s" % warning)
-        return {name: {"azure_imds": facts}}
+        return [(name, {"azure_imds": facts})]
+
+    def _needs_whole_fact(self):
+        """True when something needs the whole azure_imds fact, not just placement and tags."""
+        return "imds" in self.get_option("host_vars") or any(self.get_option(option) for option in ("compose", "groups", "keyed_groups"))
+
+    def _entry(self, source, facts, keep_imds):
+        """What the inventory keeps of one host's data: placement and tags (and the whole fact
+        when needed), or why the host has no usable data."""
+        if isinstance(facts, (_Unusable, _fact_cache.DamagedEntry)):
+            return {"missing": "%s: %s" % (source, facts.reason)}
+        imds = find_imds_facts(facts)
+        reason = missing_reason(imds)
+        if reason:
+            return {"missing": "%s: %s" % (source, reason)}
+        try:
+            entry = {"source": source, "placement": normalize_placement(imds), "tags": normalize_tags(imds)}
+        except RecursionError:
+            return {"missing": "%s: azure_imds is nested too deeply to be IMDS data" % source}
+        if keep_imds:
+            entry["imds"] = imds
+        return entry
 
     def _collect(self, sources, wanted):
-        """{host: {"imds": facts}} or {host: {"missing": reason}} for the hosts in ``wanted``
-        (None: every host the sources know)."""
+        """{host: entry} (see _entry) for the hosts in ``wanted`` (None: every host the sources
+        know). Each host's facts are reduced to its entry as they are read, so the whole cache is
+        never in memory at once."""
+        keep_imds = self._needs_whole_fact()
         data = {}
         for source in sources:
             if source == "local":
@@ -274,33 +322,48 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 if pending == []:
                     continue
                 found = self._read_fact_cache(pending) if source == "fact_cache" else self._read_tree(pending)
-            for name, facts in found.items():
-                if name in data and "imds" in data[name]:
+            for name, facts in found:
+                if name in data and "missing" not in data[name]:
                     continue
-                if isinstance(facts, dict) and "_error" in facts:
-                    data[name] = {"missing": "%s: %s" % (source, facts["_error"])}
-                    continue
-                imds = find_imds_facts(facts)
-                reason = missing_reason(imds)
-                data[name] = {"missing": "%s: %s" % (source, reason)} if reason else {"imds": imds}
+                data[name] = self._entry(source, facts, keep_imds)
         for name in wanted or ():
             data.setdefault(name, {"missing": "no IMDS data in %s" % ", ".join(sources)})
         return data
 
     # ---------------------------------------------------------------- populating
 
-    def _host_vars(self, imds, placement, tags):
+    def _facts_reach_plays(self):
+        """True when plays see each host's cached facts anyway: this source reads the fact cache
+        Ansible is configured with, and the inventory is not being exported (``ansible-inventory
+        --export``, what AWX and Automation Platform run, carries host variables but no facts)."""
+        if context.CLIARGS.get("export"):
+            return False
+        return _fact_cache.reads_configured_cache(
+            plugin=self.get_option("fact_cache_plugin"),
+            connection=self.get_option("fact_cache_connection"),
+            prefix=self.get_option("fact_cache_prefix"),
+            timeout=self.get_option("fact_cache_timeout"),
+        )
+
+    def _host_var_entries(self, source, facts_reach_plays):
+        """The host_vars entries for one host: ``auto`` is placement and tags, except for data
+        that plays already see as the host's cached facts."""
+        entries = [entry for entry in self.get_option("host_vars") if entry != "auto"]
+        if "auto" in self.get_option("host_vars") and not (source == "fact_cache" and facts_reach_plays):
+            entries += ["placement", "tags"]
+        return entries
+
+    def _host_vars(self, entries, imds, placement, tags):
         prefix = self.get_option("vars_prefix")
-        wanted = self.get_option("host_vars")
         out = {}
-        if "placement" in wanted:
+        if "placement" in entries:
             out[prefix + "placement"] = placement
-        if "placement_vars" in wanted:
+        if "placement_vars" in entries:
             for key in PLACEMENT_KEYS:
                 out[prefix + key] = placement[key]
-        if "tags" in wanted:
+        if "tags" in entries:
             out[prefix + "tags"] = tags
-        if "imds" in wanted:
+        if "imds" in entries:
             out[prefix + "imds_facts"] = imds
         return out
 
@@ -312,7 +375,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _populate(self, data, existing):
         prefix = self.get_option("group_prefix")
-        group_by = self.get_option("group_by")
+        dimensions = [dim for dim in self.get_option("group_by") if dim]
         add_hosts = self.get_option("add_hosts")
         strict = self.get_option("strict")
         local_name = self.get_option("local_hostname") if "local" in self.get_option("sources") else None
@@ -321,33 +384,42 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         missing = []
         created_parents = set()
         constructing = any(self.get_option(option) for option in ("compose", "groups", "keyed_groups"))
-        for name in list(existing) + sorted(host for host in data if host not in existing):
+        whole_fact = self._needs_whole_fact()
+        facts_reach_plays = "auto" in self.get_option("host_vars") and "fact_cache" in self.get_option("sources") and self._facts_reach_plays()
+        var_prefix = self.get_option("vars_prefix")
+        known = set(existing)
+        for name in list(existing) + sorted(host for host in data if host not in known):
             entry = data.get(name) or {"missing": "no IMDS data in %s" % ", ".join(self.get_option("sources"))}
-            if name not in existing:
+            if name not in known:
                 if not (add_hosts or name == local_name):
                     continue
                 self.inventory.add_host(name)
                 if name == local_name:
                     self.inventory.set_variable(name, "ansible_connection", "local")
-            if "imds" not in entry:
+            if "missing" in entry:
                 self.inventory.add_host(name, group=missing_group)
                 missing.append((name, entry["missing"]))
                 continue
-            imds = entry["imds"]
-            placement = wrap_var(normalize_placement(imds))
-            tags = wrap_var(normalize_tags(imds))
-            new_vars = self._host_vars(wrap_var(imds) if "imds" in self.get_option("host_vars") else None, placement, tags)
+            # Entries of an inventory cache written before placement and tags were kept separately.
+            imds = entry.get("imds")
+            placement = entry["placement"] if "placement" in entry else normalize_placement(imds)
+            tags = entry["tags"] if "tags" in entry else normalize_tags(imds)
+            if not _CORE_UNTRUSTS:
+                placement, tags = wrap_var(placement), wrap_var(tags)
+            imds = wrap_var(imds) if whole_fact else None
+            new_vars = self._host_vars(self._host_var_entries(entry.get("source"), facts_reach_plays), imds, placement, tags)
             for key, value in new_vars.items():
                 self.inventory.set_variable(name, key, value)
-            for parent, group in host_groups(placement, tags, prefix, [dim for dim in group_by if dim]):
+            for parent, group in host_groups(placement, tags, prefix, dimensions):
                 if (parent, group) not in created_parents:
                     self._add_group(group, parent)
                     created_parents.add((parent, group))
                 self.inventory.add_host(name, group=group)
             if not constructing:
                 continue
-            host_vars = combine_vars(self.inventory.get_host(name).get_vars(), new_vars)
-            host_vars["azure_imds"] = wrap_var(imds)
+            # compose, groups and keyed_groups see placement and tags whether or not they are host variables
+            template_vars = {var_prefix + "placement": placement, var_prefix + "tags": tags, "azure_imds": imds}
+            host_vars = combine_vars(self.inventory.get_host(name).get_vars(), dict(template_vars, **new_vars))
             self._set_composite_vars(self.get_option("compose"), host_vars, name, strict=strict)
             host_vars = combine_vars(host_vars, self.inventory.get_host(name).get_vars())
             self._add_host_to_composed_groups(self.get_option("groups"), host_vars, name, strict=strict, fetch_hostvars=False)
@@ -361,12 +433,31 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     # ---------------------------------------------------------------- entry point
 
+    def _check_options(self):
+        """Refuse option values that Ansible's option types accept but that would silently give
+        a wrong inventory."""
+        if not self.get_option("sources"):
+            raise AnsibleParserError("imds.azure.placement: sources must not be empty")
+        timeout = self.get_option("fact_cache_timeout")
+        if timeout is not None and timeout < 0:
+            raise AnsibleParserError("imds.azure.placement: fact_cache_timeout must be 0 (never expires) or a number of seconds, not %d"
+                                     % timeout)
+        names = list(self._host_vars(self._host_var_entries(None, False), {}, dict.fromkeys(PLACEMENT_KEYS, ""), {}))
+        bad = [name for name in names if not _valid_variable_name(name)]
+        if bad:
+            raise AnsibleParserError("imds.azure.placement: vars_prefix %r gives host variable names that are not valid variable names: %s "
+                                     "(use letters, digits and underscores, not starting with a digit)"
+                                     % (self.get_option("vars_prefix"), ", ".join(bad)))
+        bad = [name for name in self.get_option("compose") or {} if not _valid_variable_name(name)]
+        if bad:
+            raise AnsibleParserError("imds.azure.placement: compose names host variables that are not valid variable names: %s "
+                                     "(use letters, digits and underscores, not starting with a digit)" % ", ".join(repr(name) for name in bad))
+
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)
         self._read_config_data(path)
+        self._check_options()
         sources = self.get_option("sources")
-        if not sources:
-            raise AnsibleParserError("imds.azure.placement: sources must not be empty")
         existing = list(self.inventory.hosts)
         wanted = None if self.get_option("add_hosts") else existing
         if not existing and wanted is not None and sources != ["local"]:
@@ -382,6 +473,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 data = self._cache[cache_key]
             except KeyError:
                 cache_needs_update = True
+        if data is not None and self._needs_whole_fact() and any("imds" not in entry for entry in data.values() if "missing" not in entry):
+            data = None  # written with options that kept only placement and tags
+            cache_needs_update = True
         if data is None:
             data = self._collect(sources, wanted)
         else:
@@ -393,3 +487,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         if cache_needs_update:
             self._cache[cache_key] = data
         self._populate(data, existing)
+
+
+class _Unusable(object):
+    """Stands in for the facts of a host whose data could not be read (the reason says why)."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason):
+        self.reason = reason

@@ -16,6 +16,8 @@ import binascii
 import re
 import zlib
 
+from collections.abc import Mapping
+
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.imds.azure.plugins.module_utils._client import (
@@ -61,6 +63,8 @@ SUBSETS = ("instance", "loadbalancer", "scheduledevents", "versions", "attested"
 # the task by default when it does not verify): both are only gathered when named explicitly.
 ALL_SUBSETS = ("instance", "loadbalancer", "scheduledevents", "versions")
 DEFAULT_SUBSET = ("instance",)
+# Subsets whose requests use the main api-version line (the ``api_version`` fact).
+MAIN_LINE_SUBSETS = ("instance", "loadbalancer", "versions", "userdata")
 
 DETECT_CHOICES = ("auto", "true", "false")
 
@@ -258,19 +262,36 @@ def decode_userdata(encoded, warn=None):
         return encoded
 
 
+def _base_facts(endpoint, detection):
+    return {"is_azure": False, "detection": detection, "endpoint": endpoint, "api_version": "", "api_versions": {}}
+
+
 def empty_facts(endpoint, detection):
-    """The fact shape for a host that is not Azure (or before anything was gathered)."""
-    return {
-        "is_azure": False,
-        "detection": detection,
-        "endpoint": endpoint,
-        "api_version": "",
-        "api_versions": {},
-        "compute": {},
-        "network": {},
-        "placement": build_placement({}),
-        "tags": {},
-    }
+    """The fact shape for a host that is not Azure: the instance keys are there, and empty."""
+    facts = _base_facts(endpoint, detection)
+    facts.update(compute={}, network={}, placement=build_placement({}), tags={})
+    return facts
+
+
+def keep_earlier(earlier, facts, subsets):
+    """The ``azure_imds`` fact to set after gathering ``subsets``: ``facts`` plus what an earlier gather on the
+    same host and endpoint put there and this one did not gather again.
+
+    Ansible replaces a top-level fact wholesale, so without this a later ``gather_subset: [scheduledevents]``
+    would drop the placement an earlier ``instance`` gather found. ``earlier`` is the host's current
+    ``azure_imds`` (the action plugin reads it from the task variables). A host that is not (or was not) an
+    Azure VM, or another endpoint, keeps nothing.
+    """
+    if not (isinstance(earlier, Mapping) and earlier.get("is_azure") is True and isinstance(facts, dict)
+            and facts.get("is_azure") is True and earlier.get("endpoint") == facts.get("endpoint")):
+        return facts
+    merged = dict(earlier)
+    merged.update(facts)
+    earlier_versions = earlier.get("api_versions")
+    merged["api_versions"] = dict(earlier_versions if isinstance(earlier_versions, Mapping) else {}, **facts.get("api_versions", {}))
+    if not any(subset in MAIN_LINE_SUBSETS for subset in subsets):
+        merged["api_version"] = earlier.get("api_version", "")
+    return merged
 
 
 def _not_imds(what, url):
@@ -412,7 +433,8 @@ def gather_facts(params, warn=None, no_log=False, client_factory=ImdsClient, det
     if probing:
         kwargs["connect_retries"] = 0
     client = client_factory(**kwargs)
-    facts = empty_facts(client.endpoint, detection)
+    # compute, network, placement and tags only when the instance subset is gathered: never a placeholder.
+    facts = _base_facts(client.endpoint, detection)
     try:
         return _collect(client, subsets, facts, warn, params.get("attested_nonce"))
     except ImdsError as exc:

@@ -90,6 +90,18 @@ def _bad_document(client, why):
                        "Nothing was approved." % (url, why), url=url, status=200)
 
 
+def _json_type(value):
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
 def read_document(client):
     """GET /metadata/scheduledevents, checked: ``{"DocumentIncarnation": int, "Events": [event, ...]}``."""
     data = client.get_json("scheduledevents")
@@ -98,9 +110,15 @@ def read_document(client):
     incarnation = data.get("DocumentIncarnation")
     if isinstance(incarnation, bool) or not isinstance(incarnation, int):
         raise _bad_document(client, "DocumentIncarnation is not an integer")
-    for event in data["Events"]:
-        if not isinstance(event, dict) or not isinstance(event.get("EventId"), str) or not event["EventId"]:
-            raise _bad_document(client, "an event without an EventId")
+    for index, event in enumerate(data["Events"]):
+        if not isinstance(event, dict):
+            raise _bad_document(client, "event %d is %s, not an object" % (index, _json_type(event)))
+        event_id = event.get("EventId")
+        if event_id is None or event_id == "":
+            raise _bad_document(client, "event %d has no EventId" % index)
+        if not isinstance(event_id, str):
+            # Never approve under a guess: Microsoft documents EventId as a GUID string.
+            raise _bad_document(client, "the EventId of event %d is %s, not a string" % (index, _json_type(event_id)))
         resources = event.get("Resources", [])
         if not isinstance(resources, list):
             raise _bad_document(client, "Resources of event %s is not a list" % event["EventId"])

@@ -53,6 +53,12 @@ options:
         controller.
       - V(all) means every subset except V(userdata) and V(attested), which are only ever gathered when named.
       - Prefix a subset with C(!) to exclude it. With only exclusions, the starting point is V(all).
+      - A gather keeps what an earlier gather of the same host and endpoint put in C(ansible_facts['azure_imds']) and this
+        one does not gather again (Ansible replaces a fact as a whole, so the action plugin merges with the host's current
+        facts; not with C(delegate_facts=true)). A later O(gather_subset=[scheduledevents]) therefore keeps the placement an
+        earlier V(instance) gather found.
+        Without an earlier V(instance) gather, RV(ansible_facts.azure_imds.compute), RV(ansible_facts.azure_imds.network),
+        RV(ansible_facts.azure_imds.placement) and RV(ansible_facts.azure_imds.tags) are absent, never empty placeholders.
     type: list
     elements: str
     default: [instance]
@@ -269,12 +275,14 @@ ansible_facts:
           type: str
           sample: http://169.254.169.254
         api_version:
-          description: The api-version used for the instance line (instance, load balancer); V("") when none was used.
+          description:
+            - The api-version used for the instance line (instance, load balancer); V("") when none was used.
+            - After a gather without any of those, the version of the earlier gather whose data is kept.
           returned: always
           type: str
           sample: "2025-04-07"
         api_versions:
-          description: The api-version used for each category requested.
+          description: The api-version used for each category requested, now or by the earlier gather whose data is kept.
           returned: always
           type: dict
           sample: {"instance": "2025-04-07", "scheduledevents": "2020-07-01"}
@@ -282,17 +290,20 @@ ansible_facts:
           description:
             - The C(compute) object exactly as IMDS returned it (camelCase keys, string values), without C(userData).
             - Fields depend on the api-version; an old pinned version does not return newer fields.
-          returned: always (empty unless C(instance) was gathered)
+          returned: when C(instance) was gathered (by this task or an earlier one), and empty on a host that is not Azure
           type: dict
           sample: {"location": "westeurope", "vmSize": "Standard_D2s_v5", "zone": "2", "tagsList": []}
         network:
           description: The C(network) object exactly as IMDS returned it.
-          returned: always (empty unless C(instance) was gathered)
+          returned: when C(instance) was gathered (by this task or an earlier one), and empty on a host that is not Azure
           type: dict
           sample: {"interface": [{"macAddress": "000D3A1B2C3D", "ipv4": {"ipAddress": [], "subnet": []}, "ipv6": {"ipAddress": []}}]}
         placement:
-          description: Placement of the VM, from C(compute). Every value is a string, V("") when IMDS did not return it.
-          returned: always
+          description:
+            - Placement of the VM, from C(compute). Every value is a string, V("") when IMDS did not return it.
+            - On a host that is not Azure every value is V(""); the P(imds.azure.placement#inventory) inventory and the
+              P(imds.azure.spread#filter) filter treat that host as having no placement.
+          returned: when C(instance) was gathered (by this task or an earlier one), and on a host that is not Azure
           type: dict
           contains:
             location:
@@ -345,7 +356,7 @@ ansible_facts:
             - The VM's tags as a dict, from C(compute.tagsList).
             - For api-versions older than 2019-06-04 it is parsed from the C(compute.tags) string, which is ambiguous
               when a value contains C(;) (a piece without C(:) is appended to the previous value).
-          returned: always
+          returned: when C(instance) was gathered (by this task or an earlier one), and empty on a host that is not Azure
           type: dict
           sample: {"env": "prod", "role": "web"}
         loadbalancer:

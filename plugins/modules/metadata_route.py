@@ -65,7 +65,8 @@ options:
         store is neither checked nor changed; on the C(route.exe) fallback, whose C(delete) also removes persistent
         entries, the task then fails rather than delete a persistent entry.
       - On Linux routes are only changed in the running kernel; no distribution-independent persistent store exists. The
-        module returns RV(persisted=false) and warns when it changed a route with this option V(true). Persist the route in
+        module returns RV(persisted=false) and warns when it changed a route with this option V(true) (not in check mode,
+        where nothing is changed). Persist the route in
         the network configuration of your distribution (netplan C(routes), NetworkManager C(ipv4.routes), systemd-networkd
         C([Route]), ifcfg C(route-<if>)), or run this module at boot. On Azure, DHCP normally supplies this route on the
         primary NIC.
@@ -246,9 +247,13 @@ effective_after:
   type: dict
   sample: {"interface": "eth0", "gateway": "198.51.100.1", "error": ""}
 error:
-  description: Stable keyword for a failure, V(no_default_route), V(interface), V(privilege), V(unsupported_os), V(timeout),
-    V(command), V(parse), V(verify), V(argument) (an option out of range, or a metric C(route.exe) refuses) or V(route_exe)
-    (the C(route.exe) fallback would have to delete a persistent route while O(persistent) is V(false)).
+  description:
+    - Stable keyword for a failure, V(no_default_route), V(interface), V(privilege), V(unsupported_os), V(timeout),
+      V(command), V(parse), V(verify), V(argument) (an option out of range, or a metric C(route.exe) refuses) or V(route_exe)
+      (the C(route.exe) fallback would have to delete a persistent route while O(persistent) is V(false)).
+    - V(parse) when the target's route table cannot be read as what C(ip) or the NetTCPIP cmdlets print (a metric that is
+      not a number, a destination or gateway that is not IPv4, an entry of the wrong type); the message names the entry,
+      and nothing is changed.
   returned: failure
   type: str
   sample: privilege

@@ -17,10 +17,12 @@ their own; those are left out here, as ``ansible-playbook`` on that core never r
 
 from __future__ import annotations
 
+import os
 import re
 
 from ansible import constants as C
 from ansible.errors import AnsibleError
+from ansible.plugins.cache import BaseFileCacheModule
 from ansible.plugins.loader import cache_loader
 
 
@@ -41,14 +43,68 @@ def configured_plugin_name():
     return C.CACHE_PLUGIN
 
 
+def _plugin_fqcn(name):
+    try:
+        found = cache_loader.find_plugin_with_context(name)
+        if found.resolved:
+            return found.resolved_fqcn
+    except Exception:  # pylint: disable=broad-except
+        pass
+    return name
+
+
+def _same_setting(value, configured):
+    if value is None:
+        return True
+    if isinstance(value, str) and isinstance(configured, str):
+        return os.path.expanduser(os.path.expandvars(value)) == os.path.expanduser(os.path.expandvars(configured))
+    return str(value) == str(configured)
+
+
+def reads_configured_cache(plugin=None, connection=None, prefix=None, timeout=None):
+    """True when these options name the very fact cache Ansible is configured with, so every
+    ``ansible-playbook`` run with this configuration sees the same facts (options left as None
+    take the configured values)."""
+    return (_plugin_fqcn(plugin or configured_plugin_name()) == _plugin_fqcn(configured_plugin_name())
+            and _same_setting(connection, C.CACHE_PLUGIN_CONNECTION)
+            and _same_setting(prefix, C.CACHE_PLUGIN_PREFIX)
+            and _same_setting(timeout, C.CACHE_PLUGIN_TIMEOUT))
+
+
+def _file_cache_directory(name, connection):
+    """The directory a file-based cache plugin (``jsonfile``, ``yaml``, ...) would use, or None for
+    other plugins. Found without loading the plugin: loading creates a missing directory."""
+    try:
+        plugin_class = cache_loader.get(name, class_only=True)
+        plugin_class = getattr(plugin_class, "__wrapped__", plugin_class)  # ansible-core 2.19+ proxies the class
+        if not (isinstance(plugin_class, type) and issubclass(plugin_class, BaseFileCacheModule)):
+            return None
+        if connection is None:
+            try:
+                connection = C.config.get_config_value("_uri", plugin_type="cache", plugin_name=plugin_class._load_name)
+            except AnsibleError:
+                connection = C.CACHE_PLUGIN_CONNECTION
+    except Exception:  # pylint: disable=broad-except
+        return None  # loading fails again, with its own message, in open_fact_cache()
+    return os.path.expanduser(os.path.expandvars(connection)) if connection else None
+
+
 def open_fact_cache(plugin=None, connection=None, prefix=None, timeout=None):
     """Load the cache plugin ``plugin`` (default: the configured fact cache plugin).
 
     Options left as None are read by the plugin from Ansible's configuration, exactly as
     ``ansible-playbook`` does (``ANSIBLE_CACHE_PLUGIN_CONNECTION`` / ``fact_caching_connection``,
     ...). Returns the plugin object; raises FactCacheError.
+
+    A file-based plugin creates its directory when it is loaded; a reader must not: a mistyped
+    directory would give an empty cache (and a new directory) instead of an error.
     """
     name = plugin or configured_plugin_name()
+    directory = _file_cache_directory(name, connection)
+    if directory is not None and not os.path.isdir(directory):
+        raise FactCacheError("the fact cache directory %s %s (fact_cache_connection, or ANSIBLE_CACHE_PLUGIN_CONNECTION / "
+                             "[defaults] fact_caching_connection): check the path, or gather facts into it first"
+                             % (directory, "is not a directory" if os.path.exists(directory) else "does not exist"))
     options = {}
     for key, value in (("connection", connection), ("prefix", prefix), ("timeout", timeout)):
         if value is not None:
@@ -117,9 +173,55 @@ def cached_hosts(cache):
         raise FactCacheError("cannot list the fact cache: %s: %s" % (type(exc).__name__, exc)) from exc
 
 
+class DamagedEntry(object):
+    """Stands in for the facts of a host whose cache entry is listed but cannot be read."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason):
+        self.reason = reason
+
+    def __repr__(self):
+        return "DamagedEntry(%r)" % self.reason
+
+
+# What reading one damaged entry raises: the core's file plugins turn bad JSON or bytes into
+# AnsibleError (and delete the file), other plugins let ValueError/UnicodeError through, the
+# 2.19+ proxy raises KeyError/TypeError for an entry that is not its {"__payload__": "..."}
+# wrapper, and deeply nested JSON raises RecursionError. Anything else (a lost connection)
+# concerns the whole cache.
+_ENTRY_ERRORS = (AnsibleError, ValueError, TypeError, KeyError, RecursionError)
+
+
+def _forget(cache, name):
+    """Drop the plugin's in-memory copy of an entry once it is read: the plugins keep every entry
+    they return, which would hold the whole cache in memory for an inventory that needs a few
+    values per host. Only the plugins' own ``_cache`` dict is touched, never the stored entry."""
+    plugin = getattr(cache, "__wrapped__", cache)
+    memo = getattr(plugin, "_cache", None)
+    if isinstance(memo, dict):
+        wrap_key = getattr(cache, "_get_key", None)  # ansible-core 2.19+: the plugin stores "s1_<host>"
+        memo.pop(wrap_key(name) if wrap_key else name, None)
+
+
+def _damage(cache, name, exc):
+    if isinstance(exc, KeyError):
+        text = "the entry is listed but could not be read (it expired meanwhile, or see the cache plugin's warning above)"
+    else:
+        text = "%s: %s" % (type(exc).__name__, exc)
+    try:
+        deleted = not cache.contains(name)
+    except Exception:  # pylint: disable=broad-except
+        deleted = False
+    if deleted:
+        text += "; the cache plugin deleted the entry when it failed to read it, so gather facts for this host again"
+    return DamagedEntry("damaged fact cache entry: %s" % text)
+
+
 def read_facts(cache, hostnames=None):
     """Yield ``(hostname, facts)`` for each host in ``hostnames`` (default: every cached host)
-    that has unexpired facts; hosts without an entry are left out.
+    that has unexpired facts; hosts without an entry are left out. A listed entry that cannot be
+    read yields a DamagedEntry instead of facts: one damaged entry costs only its own host.
 
     Only listed hosts are read: reading a missing entry makes the file plugins of older cores
     print a warning per host.
@@ -133,12 +235,11 @@ def read_facts(cache, hostnames=None):
     for name in names:
         try:
             facts = cache.get(name)
-        except KeyError:
-            continue
-        except AnsibleError:
-            raise
+        except _ENTRY_ERRORS as exc:
+            facts = _damage(cache, name, exc)
         except Exception as exc:  # pylint: disable=broad-except
             raise FactCacheError("cannot read the cached facts of %s: %s: %s" % (name, type(exc).__name__, exc)) from exc
+        _forget(cache, name)
         if facts is not None and not _is_newer_core_entry(name, facts):
             yield name, facts
 

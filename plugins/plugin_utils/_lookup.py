@@ -315,6 +315,27 @@ def scrub(text):
     return _JWT_RE.sub("<redacted>", text) if isinstance(text, str) else text
 
 
+_VAR_NAMES = {}
+
+
+def _option_var_names(plugin_type, load_name):
+    """The variable names the options of a plugin read, found once per process (every lookup call needs them)."""
+    key = (plugin_type, load_name)
+    if key not in _VAR_NAMES:
+        try:
+            from ansible import constants as C  # pylint: disable=import-outside-toplevel
+            definitions = C.config.get_configuration_definitions(plugin_type, load_name) or {}
+        except Exception:  # pylint: disable=broad-except
+            definitions = {}
+        names = set()
+        for definition in definitions.values():
+            for source in definition.get("vars") or []:
+                if isinstance(source, dict) and source.get("name"):
+                    names.add(source["name"])
+        _VAR_NAMES[key] = frozenset(names)
+    return _VAR_NAMES[key]
+
+
 def var_options(plugin, variables):
     """The variables a plugin's options read (their ``vars:`` sources), templated.
 
@@ -324,16 +345,7 @@ def var_options(plugin, variables):
     """
     if not variables:
         return {}
-    try:
-        from ansible import constants as C  # pylint: disable=import-outside-toplevel
-        definitions = C.config.get_configuration_definitions(plugin.plugin_type, plugin._load_name) or {}  # pylint: disable=protected-access
-    except Exception:  # pylint: disable=broad-except
-        definitions = {}
-    names = set()
-    for definition in definitions.values():
-        for source in definition.get("vars") or []:
-            if isinstance(source, dict) and source.get("name"):
-                names.add(source["name"])
+    names = _option_var_names(plugin.plugin_type, plugin._load_name)  # pylint: disable=protected-access
     out = {}
     templar = getattr(plugin, "_templar", None)
     for name in names:
@@ -347,6 +359,9 @@ def var_options(plugin, variables):
 
 # --------------------------------------------------------------------------- run state
 
+_RUN_DIRS = {}
+
+
 def run_cache_dir():
     """``<ansible local tmp of this run>/imds_azure_lookup`` (created 0700), or None."""
     try:
@@ -356,13 +371,16 @@ def run_cache_dir():
         return None
     if not base or fcntl is None:
         return None
+    if base in _RUN_DIRS:  # made once per process: every lookup call asks
+        return _RUN_DIRS[base]
     path = os.path.join(base, "imds_azure_lookup")
     try:
         os.makedirs(path, 0o700)
     except OSError as exc:
         if exc.errno != errno.EEXIST:
             return None
-    return path if os.path.isdir(path) else None
+    _RUN_DIRS[base] = path if os.path.isdir(path) else None
+    return _RUN_DIRS[base]
 
 
 def _key_name(key):

@@ -8,6 +8,7 @@ and the ``imds.azure.spread`` filter (controller side only)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 from ansible.inventory.group import to_safe_group_name
@@ -29,6 +30,9 @@ DIMENSION_ORDER = ("fault_domain", "update_domain", "zone", "location", "vm_size
 # Value used in group names when IMDS has no value for a dimension (regional VM: zone "").
 NONE_VALUE = "none"
 
+# Why a host whose azure_imds lacks the instance subset's data is not placed.
+NOT_GATHERED = "the instance metadata was not gathered (azure_imds has no compute or placement data; gather_subset must include instance)"
+
 # compute field -> placement key, for facts that lack the ``placement`` summary.
 _COMPUTE_FIELDS = {
     "location": "location",
@@ -47,9 +51,11 @@ class PlacementDataError(ValueError):
     """The data given for a host is not usable IMDS data."""
 
 
+@functools.lru_cache(maxsize=65536)
 def safe_group_name(name):
     """Ansible's group-name sanitising, always applied: every character that is not valid in a
-    Python identifier (and a leading digit) becomes ``_``."""
+    Python identifier (and a leading digit) becomes ``_``. Remembered: a fleet has few distinct
+    names and each host asks for a dozen."""
     return to_safe_group_name(name, force=True, silent=True)
 
 
@@ -64,15 +70,13 @@ def _text(value):
 def find_imds_facts(facts):
     """The ``azure_imds`` dict inside one host's facts, as a fact cache or a ``--tree`` result
     holds them; None when absent."""
-    if not isinstance(facts, Mapping):
-        return None
-    for key in ("azure_imds", "ansible_azure_imds"):
-        value = facts.get(key)
-        if isinstance(value, Mapping):
-            return value
-    nested = facts.get("ansible_facts")
-    if isinstance(nested, Mapping):
-        return find_imds_facts(nested)
+    for layer in (facts, facts.get("ansible_facts") if isinstance(facts, Mapping) else None):
+        if not isinstance(layer, Mapping):
+            return None
+        for key in ("azure_imds", "ansible_azure_imds"):
+            value = layer.get(key)
+            if isinstance(value, Mapping):
+                return value
     return None
 
 
@@ -113,9 +117,18 @@ def missing_reason(imds):
         return "azure_imds is not a dict"
     if imds.get("is_azure") is False:
         return "is_azure is false"
-    if not isinstance(imds.get("placement"), Mapping) and not isinstance(imds.get("compute"), Mapping):
-        return "azure_imds has neither placement nor compute"
+    if not has_instance_data(imds):
+        return NOT_GATHERED
     return None
+
+
+def has_instance_data(imds):
+    """True when ``imds`` holds what the ``instance`` subset gathers. A gather without it, or the empty
+    ``compute``/``placement`` that older versions of the module stored for such a gather, is not a placement."""
+    compute = imds.get("compute")
+    placement = imds.get("placement")
+    return bool((isinstance(compute, Mapping) and compute)
+                or (isinstance(placement, Mapping) and any(_text(value) for value in placement.values())))
 
 
 def host_groups(placement, tags, prefix="azure_", dimensions=DIMENSION_ORDER):

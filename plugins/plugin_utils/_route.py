@@ -78,6 +78,57 @@ def _normalise_prefix(dst):
     return dst
 
 
+# Garbage in a route table ends in RouteError("parse"), never in a decision made on a misread table.
+
+def _shown(value, limit=60):
+    """A bounded repr of a value from the target, for messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _parse_error(where, message):
+    return RouteError("parse", "%s: %s" % (where, message))
+
+
+def _checked_prefix(dst, where):
+    """``dst`` ("default", an address or a prefix) as a normalised IPv4 prefix."""
+    if isinstance(dst, str):
+        prefix = _normalise_prefix(dst)
+        try:
+            ipaddress.IPv4Network(prefix, strict=False)
+        except ValueError:
+            pass
+        else:
+            return prefix
+    raise _parse_error(where, "destination %s is not an IPv4 prefix" % _shown(dst))
+
+
+def _checked_gateway(gateway, where):
+    """"" (on-link) or an IPv4 address."""
+    if gateway in (None, "") or (isinstance(gateway, str) and _is_ipv4(gateway)):
+        return gateway or ""
+    raise _parse_error(where, "gateway %s is not an IPv4 address" % _shown(gateway))
+
+
+def _checked_number(value, where, what):
+    """A metric or index: an integer from 0 to 2^32 - 1 (None counts as 0)."""
+    if value is None:
+        return 0
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10:
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2 ** 32:
+        return value
+    raise _parse_error(where, "%s %s is not a whole number from 0 to 4294967295" % (what, _shown(value)))
+
+
+def _checked_text(value, where, what):
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    raise _parse_error(where, "%s %s is not a string" % (what, _shown(value)))
+
+
 def format_route(route):
     """One human-readable line for a route (diffs, messages)."""
     parts = [route["destination"]]
@@ -154,19 +205,25 @@ def parse_ip_json(text):
     """Routes from ``ip -j -4 route show table main``; multipath routes give one entry per hop."""
     try:
         data = json.loads(text or "[]")
-    except ValueError as exc:
-        raise RouteError("parse", "cannot parse 'ip -j route' output as JSON: %s" % exc) from exc
+    except (ValueError, RecursionError) as exc:
+        raise RouteError("parse", "cannot parse 'ip -j route' output as JSON: %s" % _shown(str(exc), 200)) from exc
     if not isinstance(data, list):
         raise RouteError("parse", "unexpected 'ip -j route' output: not a list")
     routes = []
-    for item in data:
-        if not isinstance(item, dict) or item.get("type", "unicast") != "unicast":
+    for number, item in enumerate(data):
+        where = "'ip -j route' entry %d" % number
+        if not isinstance(item, dict):
+            raise _parse_error(where, "%s is not an object" % _shown(item))
+        if item.get("type", "unicast") != "unicast":
             continue
-        dst = _normalise_prefix(str(item.get("dst", "")))
-        metric = int(item.get("metric", 0) or 0)
+        dst = _checked_prefix(item.get("dst"), where)
+        metric = _checked_number(item.get("metric"), where, "metric")
         hops = item.get("nexthops") or [item]
+        if not isinstance(hops, list) or not all(isinstance(hop, dict) for hop in hops):
+            raise _parse_error(where, "nexthops %s is not a list of objects" % _shown(hops))
         for hop in hops:
-            routes.append(_route(dst, gateway=hop.get("gateway", ""), interface=hop.get("dev", ""), metric=metric))
+            routes.append(_route(dst, gateway=_checked_gateway(hop.get("gateway"), where),
+                                 interface=_checked_text(hop.get("dev"), where, "dev"), metric=metric))
     return routes
 
 
@@ -177,25 +234,27 @@ def parse_ip_text(text):
     """Routes from ``ip -4 route show table main`` (fallback when ``-j`` is not supported)."""
     routes = []
     pending = None
-    for raw in (text or "").splitlines():
+    for number, raw in enumerate((text or "").splitlines(), 1):
         line = raw.strip()
         if not line:
             continue
+        where = "'ip route' line %d" % number
         words = line.split()
         if words[0] == "nexthop" and pending is not None:
             fields = _text_fields(words[1:])
-            routes.append(_route(pending[0], gateway=fields.get("via", ""), interface=fields.get("dev", ""), metric=pending[1]))
+            routes.append(_route(pending[0], gateway=_checked_gateway(fields.get("via"), where), interface=fields.get("dev", ""),
+                                 metric=pending[1]))
             continue
         if words[0] in _SKIP_TYPES:
             pending = None
             continue
         if words[0] == "unicast":
-            words = words[1:]
-        dst = _normalise_prefix(words[0])
+            words = words[1:] or [""]
+        dst = _checked_prefix(words[0], where)
         fields = _text_fields(words[1:])
-        metric = int(fields.get("metric", 0) or 0)
+        metric = _checked_number(fields.get("metric"), where, "metric")
         if "dev" in fields:
-            routes.append(_route(dst, gateway=fields.get("via", ""), interface=fields["dev"], metric=metric))
+            routes.append(_route(dst, gateway=_checked_gateway(fields.get("via"), where), interface=fields["dev"], metric=metric))
             pending = None
         else:
             pending = (dst, metric)  # multipath: "nexthop via ... dev ..." lines follow
@@ -392,14 +451,14 @@ def decode_windows_read(stdout):
         raise RouteError("parse", "the Windows route read command printed nothing")
     try:
         data = json.loads(base64.b64decode(lines[-1]).decode("utf-8-sig"))
-    except (ValueError, TypeError) as exc:
-        raise RouteError("parse", "cannot decode the Windows route read output: %s" % exc) from exc
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise RouteError("parse", "cannot decode the Windows route read output: %s" % _shown(str(exc), 200)) from exc
     if not isinstance(data, dict):
         raise RouteError("parse", "unexpected Windows route read output")
     admin = bool(data.get("admin"))
     if data.get("netroute"):
         return parse_netroute(data, admin)
-    state = parse_route_print(data.get("route_print") or "", admin)
+    state = parse_route_print(_checked_text(data.get("route_print"), "Windows route read", "route_print"), admin)
     _attach_adapters(state, data.get("adapters"))
     return state
 
@@ -443,45 +502,75 @@ def _primary_address(addresses):
 
 def parse_netroute(data, admin=False):
     """WindowsState from the Get-NetRoute/Get-NetIPInterface/Get-NetIPAddress part of the read output."""
+    def records(key):
+        out = []
+        for number, item in enumerate(_as_list(data.get(key))):
+            where = "Get-NetRoute read, %s entry %d" % (key, number)
+            if not isinstance(item, dict):
+                raise _parse_error(where, "%s is not an object" % _shown(item))
+            out.append((where, item))
+        return out
+
+    def index_of(item, where):
+        if item.get("InterfaceIndex") is None:
+            raise _parse_error(where, "no InterfaceIndex")
+        return _checked_number(item.get("InterfaceIndex"), where, "InterfaceIndex")
+
     interfaces = {}
-    for item in _as_list(data.get("interfaces")):
-        index = int(item.get("InterfaceIndex"))
-        interfaces[index] = {"index": index, "alias": item.get("InterfaceAlias") or "", "metric": int(item.get("InterfaceMetric") or 0),
-                             "state": item.get("ConnectionState") or "", "addresses": []}
-    for item in _as_list(data.get("addresses")):
-        index = int(item.get("InterfaceIndex"))
+    for where, item in records("interfaces"):
+        index = index_of(item, where)
+        interfaces[index] = {"index": index, "alias": _checked_text(item.get("InterfaceAlias"), where, "InterfaceAlias"),
+                             "metric": _checked_number(item.get("InterfaceMetric"), where, "InterfaceMetric"),
+                             "state": _checked_text(item.get("ConnectionState"), where, "ConnectionState"), "addresses": []}
+    for where, item in records("addresses"):
+        index = index_of(item, where)
         entry = interfaces.setdefault(index, {"index": index, "alias": "", "metric": 0, "state": "", "addresses": []})
-        entry["addresses"].append({"ip": item.get("IPAddress") or "", "skip": bool(item.get("SkipAsSource"))})
+        entry["addresses"].append({"ip": _checked_text(item.get("IPAddress"), where, "IPAddress"), "skip": bool(item.get("SkipAsSource"))})
     for entry in interfaces.values():
         entry["address"] = _primary_address(entry["addresses"])
 
-    def convert(item, store):
-        index = int(item.get("InterfaceIndex"))
+    def convert(where, item, store):
+        index = index_of(item, where)
         entry = interfaces.get(index, {})
-        hop = item.get("NextHop") or ""
+        hop = _checked_text(item.get("NextHop"), where, "NextHop")
+        hop = _checked_gateway("" if hop == "0.0.0.0" else hop, where)
         own = [address["ip"] for address in entry.get("addresses", [])]
-        metric = int(item.get("RouteMetric") or 0)
+        metric = _checked_number(item.get("RouteMetric"), where, "RouteMetric")
         effective = metric + entry["metric"] if store == "active" and entry else None
-        return _route(_normalise_prefix(item.get("DestinationPrefix") or ""),
-                      gateway="" if hop in ("", "0.0.0.0") else hop,
-                      interface=item.get("InterfaceAlias") or entry.get("alias", ""),
-                      interface_index=index, interface_address=hop if hop in own else entry.get("address", ""),
+        return _route(_checked_prefix(item.get("DestinationPrefix"), where), gateway=hop,
+                      interface=_checked_text(item.get("InterfaceAlias"), where, "InterfaceAlias") or entry.get("alias", ""),
+                      interface_index=index, interface_address=hop if hop and hop in own else entry.get("address", ""),
                       metric=metric, effective_metric=effective, store=store)
 
-    active = [convert(item, "active") for item in _as_list(data.get("active"))]
-    persistent = [convert(item, "persistent") for item in _as_list(data.get("persistent"))]
+    active = [convert(where, item, "active") for where, item in records("active")]
+    persistent = [convert(where, item, "persistent") for where, item in records("persistent")]
     return WindowsState("netroute", admin, active, persistent, sorted(interfaces.values(), key=lambda entry: entry["index"]))
 
 
 _IPV4 = r"\d{1,3}(?:\.\d{1,3}){3}"
-_ACTIVE_ROW = re.compile(r"^\s*(%s)\s+(%s)\s+(\S.*?)\s+(%s)\s+(\d+)\s*$" % (_IPV4, _IPV4, _IPV4))
-_PERSISTENT_ROW = re.compile(r"^\s*(%s)\s+(%s)\s+(\S.*?)\s+(\d+)\s*$" % (_IPV4, _IPV4))
-_INTERFACE_ROW = re.compile(r"^\s*(\d+)\s*\.\.\.((?:[0-9a-fA-F]{2}[ -]?)*)\s*\.*\s*(.*)$")
+_ACTIVE_ROW = re.compile(r"^\s*(%s)\s+(%s)\s+(\S.*?)\s+(%s)\s+([0-9]{1,10})\s*$" % (_IPV4, _IPV4, _IPV4))
+_PERSISTENT_ROW = re.compile(r"^\s*(%s)\s+(%s)\s+(\S.*?)\s+([0-9]{1,10})\s*$" % (_IPV4, _IPV4))
+_INTERFACE_ROW = re.compile(r"^\s*([0-9]{1,10})\s*\.\.\.((?:[0-9a-fA-F]{2}[ -]?)*)\s*\.*\s*(.*)$")
+_IPV4_LIKE = re.compile(r"^%s$" % _IPV4)
 _SEPARATOR = re.compile(r"^\s*={10,}\s*$")
 
 
-def _mask_to_prefix(network, mask):
-    return "%s/%d" % (network, ipaddress.IPv4Network("0.0.0.0/%s" % mask).prefixlen)
+def _mask_to_prefix(network, mask, line):
+    try:
+        prefixlen = ipaddress.IPv4Network("%s/%s" % (network, mask), strict=False).prefixlen
+    except ValueError:
+        raise _parse_error("'route print -4' row %s" % _shown(line.strip()), "%s/%s is not an IPv4 destination and netmask"
+                           % (network, mask)) from None
+    return "%s/%d" % (network, prefixlen)
+
+
+def _route_print_address(text, line, on_link_word=False):
+    """An address column of ``route print``; the gateway column may instead hold the localised word for on-link."""
+    if _is_ipv4(text):
+        return text
+    if on_link_word and not _IPV4_LIKE.match(text):
+        return ""
+    raise _parse_error("'route print -4' row %s" % _shown(line.strip()), "%s is not an IPv4 address" % _shown(text))
 
 
 def parse_route_print(text, admin=False):
@@ -506,22 +595,23 @@ def parse_route_print(text, admin=False):
     active, persistent = [], []
     active_block = None
     for number, block in enumerate(blocks):
-        rows = [_ACTIVE_ROW.match(line) for line in block]
-        rows = [row for row in rows if row]
+        rows = [(_ACTIVE_ROW.match(line), line) for line in block]
+        rows = [(row, line) for row, line in rows if row]
         if rows and active_block is None:
             active_block = number
-            for row in rows:
+            for row, line in rows:
                 destination, mask, gateway, address, metric = row.groups()
-                active.append(_route(_mask_to_prefix(destination, mask), gateway=gateway if _is_ipv4(gateway) else "",
-                                     interface_address=address, effective_metric=int(metric), store="active"))
+                active.append(_route(_mask_to_prefix(destination, mask, line), gateway=_route_print_address(gateway, line, True),
+                                     interface_address=_route_print_address(address, line), effective_metric=int(metric),
+                                     store="active"))
             continue
         if active_block is not None and number > active_block and not persistent:
             for line in block:
                 row = _PERSISTENT_ROW.match(line)
                 if row:
                     destination, mask, gateway, metric = row.groups()
-                    gateway = gateway if _is_ipv4(gateway) and gateway != "0.0.0.0" else ""
-                    persistent.append(_route(_mask_to_prefix(destination, mask), gateway=gateway,
+                    gateway = _route_print_address(gateway, line, True)
+                    persistent.append(_route(_mask_to_prefix(destination, mask, line), gateway="" if gateway == "0.0.0.0" else gateway,
                                              metric=int(metric), store="persistent"))
             if persistent:
                 break
@@ -768,6 +858,9 @@ def decode_windows_change(stdout):
     lines = _output_lines(stdout)
     try:
         data = json.loads(base64.b64decode(lines[-1]).decode("utf-8-sig"))
-    except (ValueError, TypeError, IndexError):
+    except (ValueError, TypeError, IndexError, RecursionError):
+        data = None
+    if not isinstance(data, dict):
         return False, False, "unexpected output from the change command: %r" % (stdout or "")[:500]
-    return bool(data.get("ok")), bool(data.get("denied")), data.get("error") or ""
+    error = data.get("error") or ""
+    return bool(data.get("ok")), bool(data.get("denied")), error if isinstance(error, str) else _shown(error, 500)

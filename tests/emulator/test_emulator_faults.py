@@ -40,6 +40,16 @@ def test_throttle_counts_requests(imds_emulator):
     replies = [call(imds_emulator.url, INSTANCE) for _dummy in range(4)]
     assert [r.status for r in replies] == [429, 429, 200, 200]
     assert replies[0].headers["retry-after"] == "1"
+    assert replies[0].json() == {"error": "Too many requests"}
+
+
+@pytest.mark.imds_emulator(faults=["throttle=1"], rate_limit=5, identity_rate_limit=1)
+def test_throttle_on_identity_has_the_identity_limiters_shape(imds_emulator):
+    token = "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://vault.azure.net"
+    fault, passed, limited = (call(imds_emulator.url, token) for _dummy in range(3))
+    assert (fault.status, passed.status, limited.status) == (429, 200, 429)
+    assert fault.json() == limited.json() == {"error": "too_many_requests", "error_description": "Too many requests"}
+    assert fault.headers["retry-after"] == "1" and "retry-after" not in limited.headers
 
 
 def statuses(seed, count=40):

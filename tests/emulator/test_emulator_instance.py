@@ -104,6 +104,14 @@ def test_user_data(imds_emulator):
     assert call(imds_emulator.url, "/metadata/instance/compute/userData?api-version=2020-12-01&format=text").status == 404
 
 
+@pytest.mark.parametrize("version, present", [("2018-10-01", False), ("2019-02-01", True), ("2019-06-01", True), ("2025-04-07", True)])
+def test_custom_data_is_present_and_empty_from_2019_02_01(imds_emulator, version, present):
+    # Disabled in IMDS; Microsoft's 2019-06-01 sample response carries "customData": "".
+    compute = call(imds_emulator.url, "/metadata/instance/compute?api-version=" + version).json()
+    assert ("customData" in compute) is present
+    assert compute.get("customData", "") == ""
+
+
 def test_extended(imds_emulator):
     doc = call(imds_emulator.url, "/metadata/instance?api-version=2021-08-01&extended=true").json()
     assert doc["extended"]["compute"]["hasCustomData"] is False

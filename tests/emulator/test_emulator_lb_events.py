@@ -36,6 +36,19 @@ def test_loadbalancer_version_and_paths(imds_emulator):
     assert reply.status == 405 and "Http method isn't allowed" in reply.json()["error"]
 
 
+@pytest.mark.parametrize("query, message", [
+    ("", 'Missing required parameter "api-version". Fix the request and retry.'),
+    ("?format=json", 'Missing required parameter "api-version". Fix the request and retry.'),
+    ("?api-version=2020-10-01&foo=bar", "Unexpected request. Check the query parameters and retry."),
+    ("?api-version=2020-10-01&format=json&extended=true", "Unexpected request. Check the query parameters and retry."),
+])
+def test_loadbalancer_query_errors(imds_emulator, query, message):
+    # Microsoft's load-balancer IMDS troubleshooting page: the errors of a request with bad parameters.
+    reply = call(imds_emulator.url, "/metadata/loadbalancer" + query)
+    assert (reply.status, reply.json()) == (400, {"error": message})
+    assert call(imds_emulator.url, LB + "&format=json").status == 200
+
+
 @pytest.mark.imds_emulator(profile={"loadbalancer": None})
 def test_no_standard_lb(imds_emulator):
     reply = call(imds_emulator.url, LB)
@@ -46,6 +59,36 @@ def test_no_standard_lb(imds_emulator):
 
 def test_no_events(imds_emulator):
     assert call(imds_emulator.url, SE).json() == {"DocumentIncarnation": 1, "Events": []}
+
+
+def test_etag_and_not_modified_while_nothing_changes(imds_emulator):
+    # Microsoft's Node.js scheduled-events sample (Azure/vm-scheduled-events) polls with If-None-Match.
+    first = call(imds_emulator.url, SE)
+    etag = first.headers["etag"]
+    assert first.status == 200 and re.match(r'^"[0-9a-f]{16}"$', etag)
+    for header in (etag, "W/" + etag, '"other", ' + etag, "*"):
+        again = call(imds_emulator.url, SE, headers={"If-None-Match": header})
+        assert (again.status, again.body, again.headers["etag"]) == (304, b"", etag)
+        assert "content-length" not in again.headers and "content-type" not in again.headers
+    assert call(imds_emulator.url, SE, headers={"If-None-Match": '"other"'}).status == 200
+    # A new event is another document; another version, another representation of it.
+    imds_emulator.add_scheduled_event("Freeze,notice=60")
+    changed = call(imds_emulator.url, SE, headers={"If-None-Match": etag})
+    assert changed.status == 200 and changed.json()["DocumentIncarnation"] == 2 and changed.headers["etag"] != etag
+    older = call(imds_emulator.url, "/metadata/scheduledevents?api-version=2019-01-01", headers={"If-None-Match": changed.headers["etag"]})
+    assert older.status == 200 and "DurationInSeconds" not in older.json()["Events"][0]
+    # An approval is processed whatever If-None-Match says.
+    event_id = changed.json()["Events"][0]["EventId"]
+    approval = call(imds_emulator.url, SE, method="POST", body={"StartRequests": [{"EventId": event_id}]},
+                    headers={"If-None-Match": changed.headers["etag"]})
+    assert approval.status == 200
+    assert call(imds_emulator.url, SE).json()["Events"][0]["EventStatus"] == "Started"
+
+
+@pytest.mark.imds_emulator(profile={"emulator": {"scheduled_events_etag": False}})
+def test_etag_can_be_switched_off(imds_emulator):
+    reply = call(imds_emulator.url, SE, headers={"If-None-Match": "*"})
+    assert reply.status == 200 and "etag" not in reply.headers
 
 
 @pytest.mark.imds_emulator(scenarios=["Freeze,notice=30,started=1"])

@@ -2,6 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Request rules: Metadata header, X-Forwarded-For, api-version per category, duplicates, methods."""
 
+import re
+
 import pytest
 
 from imds_emu_helpers import call
@@ -34,9 +36,18 @@ def test_metadata_header_value_case_insensitive(imds_emulator, value):
 
 
 def test_identity_missing_header(imds_emulator):
+    # The answer Azure SDKs' probes get (and mock in their tests), not bad_request_102 of the retired VM extension.
     reply = call(imds_emulator.url, "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=x", metadata=False)
     assert reply.status == 400
-    assert reply.json() == {"error": "bad_request_102", "error_description": "Required metadata header not specified"}
+    assert reply.json() == {"error": "invalid_request", "error_description": "Required metadata header not specified"}
+
+
+@pytest.mark.parametrize("path", PATHS + ["/metadata/identity/oauth2/token", "/nowhere", "/_emulator/log"])
+def test_server_header_names_imds_with_a_build_number(imds_emulator, path):
+    # MSAL .NET and JS parse it this way; a build below 1854 means "no IMDSv2 credential endpoints".
+    server = call(imds_emulator.url, path).headers["server"]
+    match = re.match(r"^IMDS/\d+\.\d+\.\d+\.(\d+)$", server)
+    assert match and int(match.group(1)) < 1854, server
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -50,7 +61,7 @@ def test_x_forwarded_for_rejected(imds_emulator, path):
     "/metadata/instance", "/metadata/instance?api-version=", "/metadata/instance?api-version=latest",
     "/metadata/instance?api-version=2017-07-01", "/metadata/instance?version=2021-02-01", "/metadata/instance?api-version=2020-07-01",
     "/metadata/instance?api-version=2017-03-01", "/metadata", "/metadata/", "/metadata?api-version=2021-02-01",
-    "/metadata?format=json", "/metadata/attested/document", "/metadata/loadbalancer",
+    "/metadata?format=json", "/metadata/attested/document",
 ])
 def test_api_version_error_body(imds_emulator, path):
     reply = call(imds_emulator.url, path)

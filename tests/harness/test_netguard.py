@@ -112,8 +112,14 @@ def _serve_once_and_connect(host):
     """) % (host, host)
 
 
-@pytest.mark.skipif(shutil.which("unshare") is None, reason="util-linux unshare is not installed")
+def require_program(program, package):
+    """Fail (never skip) when a program the test needs is missing, naming its Debian package."""
+    if shutil.which(program) is None:
+        pytest.fail("%s is not installed: apt-get install %s (make test installs tools/harness/system-packages.txt)" % (program, package))
+
+
 def test_steps_aside_inside_a_private_namespace(tmp_path):
+    require_program("unshare", "util-linux")
     log_path = tmp_path / "netguard.log"
     result = subprocess.run([RUN_IN_NETNS, sys.executable, "-c", _serve_once_and_connect("169.254.169.254")],
                             env=_guarded_env(log_path), capture_output=True, text=True, timeout=60, check=False)
@@ -164,8 +170,8 @@ def test_a_marker_inherited_outside_its_namespace_does_not_count(tmp_path):
     assert "NetworkGuardError" in result.stderr
 
 
-@pytest.mark.skipif(shutil.which("ip") is None, reason="iproute2 is not installed")
 def test_steps_aside_inside_a_named_namespace(tmp_path):
+    require_program("ip", "iproute2")
     if os.geteuid() != 0:
         pytest.skip("named network namespaces need root")
     name = "imds-netguard-%d" % os.getpid()

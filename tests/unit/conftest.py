@@ -1,6 +1,6 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Unit-test harness: network guard, and the IMDS emulator as an in-process fixture."""
+"""Unit-test harness: network guard, Hypothesis profiles, and the IMDS emulator as an in-process fixture."""
 
 from __future__ import annotations
 
@@ -8,6 +8,16 @@ import os
 import sys
 
 import pytest
+
+from hypothesis import HealthCheck, settings
+
+# Property-based fuzzing (Hypothesis). "ci", the default, keeps each property to a few seconds
+# and is derandomised, so make test is reproducible; HYPOTHESIS_PROFILE=long (make fuzz) runs far
+# more, random examples. Neither keeps an example database in the tree.
+settings.register_profile("ci", max_examples=200, deadline=None, derandomize=True, database=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("long", max_examples=20000, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 _COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 for _path in (_COLLECTION_ROOT, os.path.join(_COLLECTION_ROOT, "tools", "netguard")):

@@ -14,7 +14,7 @@
 #
 # Steps: sanity units emulator integration eda demo lint docs changelog build
 # Not in the default run: render (rewrites docs/plugins/ from the plugins' documentation; make docs),
-# fuzz (the property-based tests with many more examples than units runs; make fuzz)
+# fuzz (the unit tests with Hypothesis's "long" profile; make fuzz)
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -52,6 +52,12 @@ PY
 
 step_sanity() {
     local ignores
+    # Without shellcheck ansible-test skips its shellcheck test with a mere notice.
+    if ! command -v shellcheck > /dev/null; then
+        echo "shellcheck not found: the sanity step needs it to check the runme.sh files."
+        echo "  Install it: apt-get install shellcheck (make test installs tools/harness/system-packages.txt)"
+        return 1
+    fi
     ignores="$(find "$COPY/tests/sanity" -name 'ignore-*.txt' 2>/dev/null)"
     if [ -n "$ignores" ]; then
         echo "sanity ignore files are not allowed: $ignores"
@@ -84,14 +90,15 @@ step_units() {
 }
 
 step_fuzz() {
-    # The fuzzing tests (tests/unit/**/test_*fuzz*.py) with the long Hypothesis profile of
-    # tests/unit/fuzz_settings.py. ansible-test passes no environment through, so pytest runs them
-    # here with ansible-test's collection loader plugin, as the units step does.
-    local plugins tests
-    plugins="$(python -c 'import ansible_test, os; print(os.path.join(os.path.dirname(ansible_test.__file__), "_util", "target", "pytest", "plugins"))')"
-    mapfile -t tests < <(cd "$COPY" && find tests/unit -name 'test_*fuzz*.py' | sort)
-    (cd "$COPY" && HYPOTHESIS_PROFILE=fuzz ANSIBLE_CONTROLLER_MIN_PYTHON_VERSION="$PYVER" PYTHONPATH="$plugins" \
-        python -m pytest -p ansible_pytest_collections -p no:cacheprovider -q "${tests[@]}")
+    # The unit tests with the Hypothesis profile HYPOTHESIS_PROFILE (default "long"; tests/unit/conftest.py).
+    # ansible-test passes no HYPOTHESIS_* variable to pytest, so this runs pytest the way
+    # ansible-test units does (its collection loader plugin), with the environment kept.
+    local plugins
+    plugins="$(python -c 'import ansible_test, os; print(os.path.join(os.path.dirname(ansible_test.__file__), "_util/target/pytest/plugins"))')"
+    (cd "$COPY" && HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-long}" ANSIBLE_CONTROLLER_MIN_PYTHON_VERSION="$PYVER" \
+        PYTHONPATH="$plugins" PYTEST_PLUGINS=ansible_pytest_collections \
+        python -m pytest -q -p no:cacheprovider -n "${FUZZ_WORKERS:-2}" --rootdir "$COPY" --confcutdir "$COPY" \
+        --hypothesis-show-statistics "${FUZZ_TESTS:-tests/unit}")
 }
 
 step_emulator() {

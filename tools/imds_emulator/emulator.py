@@ -9,6 +9,7 @@ import asyncio
 import collections
 import copy
 import email.utils
+import hashlib
 import json
 import random
 import threading
@@ -33,6 +34,16 @@ TEXT_TYPE = "text/plain; charset=utf-8"
 MISSING_HEADER = "Bad request: . Required metadata header not specified"
 VERSION_ERROR = "Bad request. api-version is invalid or was not specified in the request. For more information refer to aka.ms/azureimds"
 NO_LB = "No load balancer metadata is found. Check if your virtual machine is using any nonbasic SKU load balancer and retry later."
+# Load balancer errors from Microsoft's "Common error codes when using IMDS to retrieve load balancer information".
+LB_MISSING_PARAMETER = 'Missing required parameter "%s". Fix the request and retry.'
+LB_UNEXPECTED_REQUEST = "Unexpected request. Check the query parameters and retry."
+LB_QUERY_PARAMETERS = ("api-version", "format")
+# Real IMDS names itself IMDS/<a.b.c.d> (seen in client logs, e.g. IMDS/150.870.65.476). MSAL .NET and
+# JS match ^IMDS/\d+\.\d+\.\d+\.(\d+)$ and take build 1854 or later as IMDSv2 (credential endpoints),
+# which this emulator does not serve: so a build below that, the one of MSAL's own example.
+SERVER = "IMDS/150.870.65.1556"
+# The identity endpoints' error shape; Azure SDK tests mock the probe answer as exactly this body.
+IDENTITY_MISSING_HEADER = {"error": "invalid_request", "error_description": "Required metadata header not specified"}
 CAPTIVE_PORTAL = (b"<!DOCTYPE html><html><head><title>Sign in to the network</title></head><body><h1>Waiting...</h1>"
                   b"<p>You must accept the terms of use before you can access the network.</p></body></html>")
 CATEGORIES_TEXT_OK = ("instance",)
@@ -111,6 +122,22 @@ def json_response(status, data, extra=None):
 
 def error(status, message, extra=None):
     return json_response(status, {"error": message}, extra)
+
+
+def throttled(identity, extra=None):
+    """429 in the endpoint's own shape: the identity error shape under /metadata/identity."""
+    if identity:
+        return json_response(429, {"error": "too_many_requests", "error_description": "Too many requests"}, extra)
+    return error(429, "Too many requests", extra)
+
+
+def _etag_matches(header, etag):
+    """Whether an If-None-Match header names ``etag`` (weak comparison, RFC 9110 13.1.2)."""
+    for tag in header.split(","):
+        tag = tag.strip()
+        if tag == "*" or (tag[2:] if tag.startswith("W/") else tag) == etag:
+            return True
+    return False
 
 
 class RateLimiter:
@@ -388,11 +415,10 @@ class Emulator:
         return self._date_cache[1]
 
     def _encode(self, response, keep_alive, version):
-        head = ["%s %d %s" % ("HTTP/1.1" if version == "HTTP/1.1" else "HTTP/1.0", response.status, REASONS.get(response.status, "Unknown")),
-                "Content-Type: " + response.content_type,
-                "Content-Length: %d" % len(response.body),
-                "Date: " + self._date(),
-                "Server: imds-emulator"]
+        head = ["%s %d %s" % ("HTTP/1.1" if version == "HTTP/1.1" else "HTTP/1.0", response.status, REASONS.get(response.status, "Unknown"))]
+        if response.status != 304:  # a 304 has no body, and describes none
+            head += ["Content-Type: " + response.content_type, "Content-Length: %d" % len(response.body)]
+        head += ["Date: " + self._date(), "Server: " + SERVER]
         head.extend("%s: %s" % item for item in response.extra)
         if not keep_alive:
             head.append("Connection: close")
@@ -456,7 +482,7 @@ class Emulator:
             if kind == "gone":
                 return error(410, "Gone. IMDS is being updated; retry after some time for a max of 70 seconds")
             if kind == "throttle":
-                return error(429, "Too many requests", [("Retry-After", "1")])
+                return throttled(identity, [("Retry-After", "1")])
             if kind == "status":
                 return error(terminal.value, REASONS.get(terminal.value, "Error"))
             if kind == "stall":
@@ -467,9 +493,7 @@ class Emulator:
                 return Response(200, CAPTIVE_PORTAL, "text/html; charset=utf-8")
         limiter = self._id_limiter if identity else self._limiter
         if limiter is not None and not limiter.allow(time.monotonic()):
-            if identity:
-                return json_response(429, {"error": "too_many_requests", "error_description": "Too many requests"})
-            return error(429, "Too many requests")
+            return throttled(identity)
         hold = self._scheduled_warmup(path, headers)
         if hold > 0:
             await asyncio.sleep(hold)
@@ -557,7 +581,7 @@ class Emulator:
             return error(405, "The requested HTTP method is not allowed; only %s requests are supported" % " and ".join(allowed), allow)
         if (headers.get("Metadata") or "").strip().lower() != "true":
             if category == "identity":
-                return json_response(400, {"error": "bad_request_102", "error_description": "Required metadata header not specified"})
+                return json_response(400, IDENTITY_MISSING_HEADER)
             return error(400, MISSING_HEADER)
         if "X-Forwarded-For" in headers:
             return error(400, "Bad request. X-Forwarded-For header is not allowed")
@@ -574,6 +598,11 @@ class Emulator:
             if fmt == "text":
                 return error(400, "Bad request. format=text is not supported for this endpoint")
             return json_response(200, {"apiVersions": sorted(self._versions())})
+        if category == "loadbalancer":
+            if "api-version" not in query:
+                return error(400, LB_MISSING_PARAMETER % "api-version")
+            if any(name not in LB_QUERY_PARAMETERS for name in query):
+                return error(400, LB_UNEXPECTED_REQUEST)
         problem = self._check_version(category, query)
         if problem is not None:
             return problem
@@ -593,7 +622,7 @@ class Emulator:
             if not lb:
                 return error(404, NO_LB)
             return json_response(200, {"loadbalancer": lb})
-        return self._scheduled(method, version, body)
+        return self._scheduled(method, version, body, headers)
 
     def _gated_tree(self, version):
         tree = self._gated.get(version)
@@ -690,9 +719,17 @@ class Emulator:
         except IdentityError as exc:
             return json_response(exc.status, {"error": exc.error, "error_description": exc.description})
 
-    def _scheduled(self, method, version, body):
+    def _scheduled(self, method, version, body, headers):
         if method == "GET":
-            return json_response(200, self.events.document(version))
+            response = json_response(200, self.events.document(version))
+            if not self.profile["emulator"].get("scheduled_events_etag", True):
+                return response
+            # Microsoft's Node.js sample polls with If-None-Match and expects 304 while nothing changed.
+            etag = '"%s"' % hashlib.sha256(response.body).hexdigest()[:16]
+            if _etag_matches(headers.get("If-None-Match") or "", etag):
+                return Response(304, extra=[("ETag", etag)])
+            response.extra.append(("ETag", etag))
+            return response
         try:
             payload = json.loads(body.decode("utf-8") or "null")
             requests = payload["StartRequests"]

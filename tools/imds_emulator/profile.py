@@ -45,6 +45,7 @@ DEFAULT_KNOBS = {
     "identity": {"token_lifetime": 3599},
     "scenarios": [],                      # scheduled-event scenarios started with the emulator
     "scheduled_events_warmup": 0,         # seconds the first scheduled-events request(s) are held (service switching on)
+    "scheduled_events_etag": True,        # ETag on scheduled-events documents, 304 for a matching If-None-Match
 }
 
 
@@ -127,6 +128,7 @@ def make_vm(rng, name="web-01", location="westeurope", zone="2", fault_domain=0,
     compute = {
         "additionalCapabilities": {"hibernationEnabled": "false"},
         "azEnvironment": az_environment,
+        "customData": "",  # disabled in IMDS: always empty (Microsoft's 2019-06-01 sample shows "")
         "evictionPolicy": "Deallocate" if spot else "",
         "extendedLocation": {"name": "", "type": ""},
         "host": {"id": ""},

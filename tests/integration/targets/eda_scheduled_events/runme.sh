@@ -122,14 +122,8 @@ stop_rulebook() {
         wait "$rulebook" || true
     fi
 }
-on_exit() {
-    # Stop ansible-rulebook before the emulator and the netguard check, whatever happens.
-    local rc=$?
-    stop_rulebook
-    (exit "$rc")
-    _emulator_exit
-}
-trap on_exit EXIT
+# Stopped before the emulator and the netguard check, whatever happens.
+emulator_on_exit stop_rulebook
 
 check_event() {
     # check_event ID TYPE: the rule fired once for it, it was approved, seen to start and to disappear.

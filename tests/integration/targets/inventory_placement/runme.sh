@@ -4,6 +4,7 @@
 set -eux
 
 source ../setup_emulator/emulator.sh
+require_programs redis-server=redis-server
 
 HERE="$(pwd)"
 W="$EMULATOR_WORKDIR"
@@ -54,6 +55,10 @@ cat "$W/graph.txt"
 # --- playbooks: groups, host vars, the spread filter and the recipes ----------------------
 ansible-playbook -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" "$HERE/playbooks/test.yml" \
     -e "manifest_file=$W/manifest.json" "$@"
+# the same with the host variables asked for (what host_vars: auto sets for an export or another cache)
+printf 'plugin: imds.azure.placement\nhost_vars: [placement, tags]\n' > "$W/vars.azure_placement.yml"
+ansible-playbook -i "$W/hosts.ini" -i "$W/vars.azure_placement.yml" "$HERE/playbooks/test.yml" \
+    -e "manifest_file=$W/manifest.json" -e host_vars_set=true "$@"
 ansible-playbook -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" \
     "$COLLECTION_ROOT/examples/placement/rolling_update_domains.yml" -e rolling_hosts=fleet "$@" | tee "$W/rolling.out"
 "$PYTHON" "$HERE/check_order.py" rolling "$W/list.json" "$W/rolling.out"
@@ -111,17 +116,13 @@ stop_redis() {
         wait "$REDIS_PID" 2>/dev/null || true
     fi
 }
-_redis_exit() {
-    local status=$?
-    stop_redis
-    (exit "$status")
-    _emulator_exit
-}
-trap _redis_exit EXIT
+emulator_on_exit stop_redis
 for _ in $(seq 50); do
     "$PYTHON" -c "import redis, sys; redis.Redis(host='127.0.0.1', port=$REDIS_PORT).ping()" 2>/dev/null && break
     sleep 0.1
 done
+"$PYTHON" -c "import redis; redis.Redis(host='127.0.0.1', port=$REDIS_PORT).ping()" 2>/dev/null ||
+    { echo "FAILED: redis-server did not answer on port $REDIS_PORT within 5 s:" >&2; cat "$W/redis/log" >&2; exit 1; }
 REDIS_CONN="127.0.0.1:$REDIS_PORT:0"
 ANSIBLE_CACHE_PLUGIN=community.general.redis ANSIBLE_CACHE_PLUGIN_CONNECTION="$REDIS_CONN" \
     ansible-playbook -i "$W/hosts.ini" playbooks/gather.yml "$@"

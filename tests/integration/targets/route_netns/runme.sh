@@ -17,6 +17,13 @@
 # from a checkout (falls back to the git top level).
 set -euo pipefail
 
+for program in ip=iproute2 setpriv=util-linux timeout=coreutils; do
+    if ! command -v "${program%%=*}" > /dev/null; then
+        echo "FAILED: ${program%%=*} not found: install the Debian package ${program#*=}" \
+             "(make test installs tools/harness/system-packages.txt)" >&2
+        exit 1
+    fi
+done
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 first_path="${ANSIBLE_COLLECTIONS_PATH:-}"
 first_path="${first_path%%:*}"
@@ -138,7 +145,7 @@ run_play() {
     shift 2
     step "role run: $name (expect changed=$expect)"
     in_vm timeout 300 ansible-playbook -i "$WORK/inventory.ini" "$here/play.yml" \
-        -e "expect_changed=$expect" -e "result_file=$WORK/$name.json" "$@" | tee "$WORK/$name.log"
+        -e "expect_changed=$expect" -e "result_file=$WORK/$name.json" "$@" 2>&1 | tee "$WORK/$name.log"
     "$PYTHON" - "$WORK/$name.json" <<'PY'
 import json, sys
 result = json.load(open(sys.argv[1]))
@@ -158,12 +165,14 @@ run_play check_broken true --check --diff
 grep -q -- '+active: 169.254.169.254/32 via 198.51.100.1 dev eth0 metric 1' "$WORK/check_broken.log" || fail "no diff in check mode"
 [ -z "$(imds_routes)" ] || fail "check mode changed the routes: $(imds_routes)"
 if imds_probe; then fail "IMDS answered after a check-mode run"; fi
+if grep -q 'running kernel only' "$WORK/check_broken.log"; then fail "check mode warned that it changed the route"; fi
 
 run_play fix true
 show_routes
 [ "$(imds_routes)" = "169.254.169.254 via 198.51.100.1 dev eth0 metric 1 " ] || [ "$(imds_routes)" = "169.254.169.254 via 198.51.100.1 dev eth0 metric 1" ] \
     || fail "unexpected route after the fix: $(imds_routes)"
 imds_probe || fail "IMDS does not answer after the fix"
+grep -q 'running kernel only' "$WORK/fix.log" || fail "no persistence warning after a real change"
 
 run_play again false
 run_play check_fixed false --check --diff
@@ -212,7 +221,32 @@ imds_probe || fail "IMDS does not answer after the fleet playbook"
 requests="$(in_vm timeout 5 "$PYTHON" -c 'import json, urllib.request; print(sum(1 for r in json.load(urllib.request.urlopen("http://169.254.169.254/_emulator/log", timeout=2)) if r["path"].startswith("/metadata")))' 2>/dev/null || echo "?")"
 echo "emulator served $requests /metadata requests (role verifications and probes)"
 
-step "6. state=absent removes the route"
+step "6. an 'ip' that prints garbage route tables: error parse, nothing changed"
+mkdir -p "$WORK/garbage-bin"
+real_ip="$(command -v ip)"
+cat > "$WORK/garbage-bin/ip" <<GARBAGE
+#!/bin/sh
+# Route tables that no iproute2 prints; every other 'ip' command is the real one.
+case " \$* " in
+    *" -j "*" route show "*) echo '[{"dst": "default", "gateway": "198.51.100.1", "dev": "eth0", "metric": "abc"}]' ;;
+    *" route show "*) echo 'default via 198.51.100.1 dev eth0 metric abc' ;;
+    *) exec "$real_ip" "\$@" ;;
+esac
+GARBAGE
+chmod +x "$WORK/garbage-bin/ip"
+before="$(imds_routes)"
+if in_vm env PATH="$WORK/garbage-bin:$PATH" timeout 120 ansible -i "$WORK/inventory.ini" vm -m imds.azure.metadata_route \
+        > "$WORK/garbage.log" 2>&1; then
+    cat "$WORK/garbage.log"
+    fail "the route task succeeded on garbage route tables"
+fi
+grep -q '"error": "parse"' "$WORK/garbage.log" || { cat "$WORK/garbage.log"; fail "no parse error for garbage route tables"; }
+grep -o "'ip route' line 1: metric 'abc' is not a whole number[^\"]*" "$WORK/garbage.log" \
+    || { cat "$WORK/garbage.log"; fail "the parse error does not name the line"; }
+if grep -q 'invalid literal\|Traceback' "$WORK/garbage.log"; then cat "$WORK/garbage.log"; fail "an unhandled exception escaped"; fi
+[ "$(imds_routes)" = "$before" ] || fail "routes changed on garbage tables: $(imds_routes)"
+
+step "7. state=absent removes the route"
 in_vm timeout 300 ansible-playbook -i "$WORK/inventory.ini" "$here/play.yml" -e expect_changed=true \
     -e "result_file=$WORK/absent.json" -e route_state=absent | tail -3
 [ -z "$(imds_routes)" ] || fail "route still present after state=absent: $(imds_routes)"

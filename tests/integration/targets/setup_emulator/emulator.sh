@@ -8,6 +8,8 @@
 #   emulator_start --fault status=500,ratio=0.3     # exports EMULATOR_URL
 #   ansible-playbook -i "$TEST_INVENTORY" play.yml -e "imds_endpoint=$EMULATOR_URL" "$@"
 #   emulator_request_count                          # requests the emulator served
+#   require_programs redis-server                   # fail at once, naming a missing program's package
+#   emulator_on_exit stop_my_server                 # run by the EXIT trap, before the emulators stop
 #
 # Every Python process started from here carries the network guard (tools/netguard): a
 # connection to anything but loopback, outside a namespace the test created, fails loudly,
@@ -43,6 +45,28 @@ printf '[local]\ntesthost ansible_connection=local ansible_python_interpreter=%s
 export TEST_INVENTORY
 
 _EMULATOR_PIDS=()
+_EMULATOR_CLEANUPS=()
+
+require_programs() {
+    # require_programs PROGRAM[=PACKAGE]...: fail at once when a program is missing, naming the
+    # Debian package to install (tools/harness/system-packages.txt lists what make test installs).
+    local spec program missing=()
+    for spec in "$@"; do
+        program="${spec%%=*}"
+        command -v "$program" > /dev/null || missing+=("$program (Debian package ${spec#*=})")
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        echo "FAILED: this test needs programs that are not installed: ${missing[*]}." >&2
+        echo "  Install them with apt-get install, or run make test as root: it installs tools/harness/system-packages.txt." >&2
+        exit 1
+    fi
+}
+
+emulator_on_exit() {
+    # emulator_on_exit COMMAND [ARG...]: run COMMAND when the target exits, whatever its status,
+    # before the emulators stop (last registered runs first).
+    _EMULATOR_CLEANUPS+=("$(printf '%q ' "$@")")
+}
 
 emulator_start() {
     # emulator_start [EMULATOR ARGS...]: start one emulator (default --listen 127.0.0.1:0),
@@ -102,16 +126,22 @@ PY
 }
 
 exec_in_netns() {
-    # exec_in_netns COMMAND...: replace this shell by COMMAND inside a private namespace.
-    export IMDS_IN_NETNS=1
+    # exec_in_netns COMMAND...: replace this shell by COMMAND inside a private namespace, after
+    # the clean-up the EXIT trap would do (what ran so far must not leave anything behind).
+    _emulator_cleanup || exit 1
     trap - EXIT
+    export IMDS_IN_NETNS=1
     unset IMDS_NETGUARD_LOG
-    rm -rf "$EMULATOR_WORKDIR"
     exec "$COLLECTION_ROOT/tools/run-in-netns.sh" "$@"
 }
 
-_emulator_exit() {
-    local rc=$?
+_emulator_cleanup() {
+    # Stops everything this target started; returns 1 when the network guard logged a blocked connection.
+    local index rc=0
+    for ((index = ${#_EMULATOR_CLEANUPS[@]} - 1; index >= 0; index--)); do
+        eval "${_EMULATOR_CLEANUPS[index]}" || true
+    done
+    _EMULATOR_CLEANUPS=()
     emulator_stop_all
     if [ -s "$IMDS_NETGUARD_LOG" ]; then
         echo "FAILED: the network guard blocked connections:" >&2
@@ -119,6 +149,14 @@ _emulator_exit() {
         rc=1
     fi
     rm -rf "$EMULATOR_WORKDIR"
+    return "$rc"
+}
+
+_emulator_exit() {
+    local rc=$?
+    # errexit must not cut the clean-up short (a failing status would end the trap right here).
+    set +e
+    _emulator_cleanup || rc=1
     exit "$rc"
 }
 trap _emulator_exit EXIT

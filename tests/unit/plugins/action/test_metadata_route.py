@@ -170,8 +170,9 @@ def test_windows_equal_metric_warns_with_the_choice():
 # ------------------------------------------------------------------ Linux
 
 class LinuxHost:
-    def __init__(self, routes_json, after_json=None, system="Linux", change_rc=0, change_err=b""):
+    def __init__(self, routes_json, after_json=None, system="Linux", change_rc=0, change_err=b"", routes_text=None):
         self.routes = [routes_json, after_json or routes_json]
+        self.routes_text = routes_text  # what 'ip -4 route show table main' prints (the fallback reader)
         self.system = system
         self.change_rc = change_rc
         self.change_err = change_err
@@ -182,6 +183,8 @@ class LinuxHost:
             return 0, ("%s\n0\n" % self.system).encode(), b""
         if "ip -j -4 route show table main" in cmd:
             return 0, self.routes[1 if self.changes else 0].encode(), b""
+        if "ip -4 route show table main" in cmd and self.routes_text is not None:
+            return 0, self.routes_text.encode(), b""
         if "ip -4 route get" in cmd:
             return 0, b"169.254.169.254 dev clu0 src 169.254.1.1 uid 0\n", b""
         self.changes.append(cmd)
@@ -211,6 +214,8 @@ def test_linux_idempotent_and_check_mode():
     result = _action(FakeConnection("sh", host), check_mode=True).run(task_vars={})
     assert result["changed"] is True and host.changes == []
     assert result["commands"] == ["ip -4 route replace 169.254.169.254/32 via 10.0.0.1 dev eth0 metric 1 table main"]
+    # Nothing was changed, so nothing was changed "in the running kernel only".
+    assert not any("running kernel" in warning for warning in result.get("warnings", []))
 
 
 def test_linux_permission_error():
@@ -244,3 +249,36 @@ def test_linux_no_default_route():
 def test_argument_bounds(args, message):
     result = _action(FakeConnection("sh", LinuxHost(FIXED_JSON)), args=args).run(task_vars={})
     assert result["failed"] and message in result["msg"]
+
+
+# ------------------------------------------------------------------ garbage route tables, end to end
+
+GARBAGE_JSON = json.dumps([{"dst": "default", "gateway": "10.0.0.1", "dev": "eth0", "metric": "abc"}])
+
+
+def test_linux_garbage_tables_fail_with_the_parse_kind():
+    host = LinuxHost(GARBAGE_JSON, routes_text="default via 10.0.0.1 dev eth0 metric abc\n")
+    result = _action(FakeConnection("sh", host)).run(task_vars={})
+    assert result["failed"] and result["error"] == "parse" and host.changes == []
+    assert result["msg"] == ("'ip route' line 1: metric 'abc' is not a whole number from 0 to 4294967295; the 'ip -j' output did not "
+                             "parse either: 'ip -j route' entry 0: metric 'abc' is not a whole number from 0 to 4294967295")
+
+
+def test_linux_garbage_json_falls_back_to_the_text_table():
+    host = LinuxHost(GARBAGE_JSON, routes_text=fx.IP_TEXT_TWO_DEFAULTS)
+    result = _action(FakeConnection("sh", host), check_mode=True).run(task_vars={})
+    assert not result.get("failed") and result["reader"] == "ip-text" and result["interface"] == "eth0"
+
+
+def test_windows_garbage_read_fails_with_the_parse_kind():
+    data = fx.netroute_data(active=[{"DestinationPrefix": "169.254.169.254/32", "InterfaceIndex": "six", "NextHop": "0.0.0.0"}])
+    host = WindowsHost(data)
+    result = _action(FakeConnection("powershell", host)).run(task_vars={})
+    assert result["failed"] and result["error"] == "parse" and host.changes == []
+    assert "Get-NetRoute read, active entry 3: InterfaceIndex 'six' is not a whole number" in result["msg"]
+
+
+def test_windows_garbage_route_print_fails_with_the_parse_kind():
+    text = fx.ROUTE_PRINT_EN.replace("255.255.255.0         On-link", "255.0.255.0           On-link")
+    result = _action(FakeConnection("powershell", WindowsHost(fx.route_print_data(text)))).run(task_vars={})
+    assert result["failed"] and result["error"] == "parse" and "is not an IPv4 destination and netmask" in result["msg"]

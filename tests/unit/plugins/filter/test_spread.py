@@ -156,3 +156,58 @@ def test_through_jinja_with_fqcn():
     result = templar.template(trust_as_template("{{ hosts | imds.azure.spread(2, hv) }}"))
     assert list(result) == ["a", "c"]
     assert filter_loader.get("imds.azure.spread") is not None
+
+
+def _facts_of(**imds):
+    return {"ansible_facts": {"azure_imds": dict({"is_azure": True, "endpoint": "http://169.254.169.254"}, **imds)}}
+
+
+def test_facts_without_instance_metadata_are_not_a_placement():
+    hostvars = hv({"a": ("1", "0"), "b": ("2", "0")})
+    placement = {"location": "westeurope", "zone": "3", "fault_domain": "1", "update_domain": "0"}
+    hostvars.update({
+        "gathered": _facts_of(compute={"location": "westeurope", "zone": "3"}, placement=placement),
+        "events-only": _facts_of(scheduled_events={"Events": []}),  # gather_subset: [scheduledevents]
+        # what earlier versions of metadata_facts stored for such a gather: an empty placement
+        "placeholder": _facts_of(compute={}, network={}, placement=dict.fromkeys(placement, ""), tags={}),
+        "not-azure": _facts_of(is_azure=False, compute={}, placement=dict.fromkeys(placement, "")),
+    })
+    with pytest.raises(AnsibleFilterError) as caught:
+        spread(["a", "b", "gathered", "events-only", "placeholder", "not-azure"], 3, hostvars)
+    message = str(caught.value)
+    assert "spread: no placement for events-only (the instance metadata was not gathered" in message
+    assert "not-azure (is_azure is false)" in message and "placeholder (the instance metadata was not gathered" in message
+    assert "gathered" not in message.replace("not gathered", "")
+    picks = spread(["a", "b", "gathered", "events-only", "placeholder", "not-azure"], 4, hostvars, allow_missing=True)
+    assert picks[:3] == ["a", "b", "gathered"] and picks[3] in ("events-only", "not-azure", "placeholder")
+
+
+@pytest.mark.parametrize("hostvars", [["a", "b"], "a,b", 3])
+def test_hostvars_that_are_not_a_mapping_are_refused(hostvars):
+    with pytest.raises(AnsibleFilterError, match=r"spread: hostvars must be a mapping of hostname to variables .*got (list|str|int)$"):
+        spread(["a", "b"], 1, hostvars)
+
+
+@pytest.mark.parametrize("count", [2.7, "2.7", 0.5, float("inf"), float("nan"), True, None, [2], "two", "²"])
+def test_count_is_never_rounded(count):
+    hostvars = hv({"a": ("1", "0"), "b": ("2", "0"), "c": ("3", "0")})
+    with pytest.raises(AnsibleFilterError, match=r"spread: count must be an integer, got .* \(a count is never rounded\)"):
+        spread(["a", "b", "c"], count, hostvars)
+
+
+@pytest.mark.parametrize("count", [2, 2.0, "2", " 2 "])
+def test_whole_counts_in_any_form(count):
+    hostvars = hv({"a": ("1", "0"), "b": ("2", "0"), "c": ("3", "0")})
+    assert spread(["a", "b", "c"], count, hostvars) == ["a", "b"]
+
+
+@pytest.mark.parametrize("allow_missing", ["maybe", 2, [True]])
+def test_allow_missing_must_be_a_boolean(allow_missing):
+    with pytest.raises(AnsibleFilterError, match="spread: allow_missing must be true or false"):
+        spread(["a"], 1, hv({"a": ("1", "0")}), allow_missing=allow_missing)
+
+
+@pytest.mark.parametrize("by", ["zone", ["zone", 3], [["zone"]], 5])
+def test_by_must_be_a_list_of_level_names(by):
+    with pytest.raises(AnsibleFilterError, match="spread: 'by' must be a non-empty list of"):
+        spread(["a"], 1, hv({"a": ("1", "0")}), by=by)

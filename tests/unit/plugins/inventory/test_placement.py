@@ -9,10 +9,13 @@ import os
 
 import pytest
 
+from ansible import constants as C
+from ansible import context
 from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.inventory.data import InventoryData
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import cache_loader, inventory_loader
+from ansible.module_utils.common.collections import ImmutableDict
 from ansible.template import Templar
 
 from ansible_collections.imds.azure.plugins.inventory import placement as placement_module
@@ -288,3 +291,143 @@ def test_local_source_failure_is_reported(tmp_path, imds_emulator_factory, warni
     inv = run(tmp_path, {"sources": ["local"], "endpoint": emulator.url, "detect": "false", "deadline": 3, "local_hostname": "me"})
     assert members(inv, "azure_no_imds") == ["me"]
     assert "me (local: IMDS query failed" in warnings[-1]
+
+
+# ---------------------------------------------------------------- one damaged input costs only itself
+
+def _damage(path, kind):
+    """Damage one jsonfile entry the ways a disk, an editor or another program does."""
+    if kind == "directory":
+        path.unlink()
+        path.mkdir()
+        return
+    contents = {
+        "empty": b"",
+        "invalid json": b"{not json",
+        "not utf-8": b'{"azure_imds": "\xff\xfe"}',
+        "not the core's layout": b"[1, 2]",
+        "payload of the wrong type": json.dumps({"__payload__": "[1, 2]"}).encode() if path.name.startswith("s1_") else b"[1, 2]",
+        "deeply nested": b"[" * 100000 + b"]" * 100000,
+    }
+    path.write_bytes(contents[kind])
+
+
+@pytest.mark.parametrize("kind", ["empty", "invalid json", "not utf-8", "directory", "not the core's layout",
+                                  "payload of the wrong type", "deeply nested"])
+def test_a_damaged_cache_entry_costs_only_its_host(tmp_path, fact_dir, warnings, kind):
+    write_facts(fact_dir, {"vm-0": imds(fd="0"), "vm-1": imds(fd="1"), "vm-2": imds(fd="2")})
+    _damage(next(path for path in fact_dir.iterdir() if path.name.endswith("vm-1")), kind)
+    inv = run(tmp_path, {"fact_cache_plugin": "jsonfile", "fact_cache_connection": str(fact_dir)}, hosts=["vm-0", "vm-1", "vm-2"])
+    assert members(inv, "azure_fault_domain_0") == ["vm-0"]
+    assert members(inv, "azure_fault_domain_2") == ["vm-2"]
+    assert members(inv, "azure_no_imds") == ["vm-1"]
+    assert "azure_fault_domain_1" not in inv.groups
+    ours = [warning for warning in warnings if warning.startswith("imds.azure.placement")]  # the cache plugin warns too
+    reason = "no azure_imds facts" if kind == "payload of the wrong type" else "damaged fact cache entry: "
+    assert len(ours) == 1 and "1 host(s)" in ours[0] and "vm-1 (fact_cache: " + reason in ours[0], ours
+    if kind in ("empty", "invalid json", "not utf-8"):
+        # ansible-core's jsonfile plugin deletes an entry it cannot decode when it reads it
+        assert "deleted the entry" in ours[0] and "gather facts for this host again" in ours[0], ours[0]
+
+
+def test_a_deeply_nested_tree_file_costs_only_itself(tmp_path, warnings):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "vm-a").write_text(json.dumps({"ansible_facts": {"azure_imds": imds(fd="4")}}))
+    (tree / "vm-deep").write_bytes(b"[" * 100000 + b"]" * 100000)
+    (tree / "vm-layers").write_text('{"ansible_facts": ' * 900 + "{}" + "}" * 900)
+    inv = run(tmp_path, {"sources": ["tree"], "tree_dir": str(tree), "add_hosts": True})
+    assert members(inv, "azure_fault_domain_4") == ["vm-a"]
+    assert members(inv, "azure_no_imds") == ["vm-deep", "vm-layers"]
+    assert "RecursionError" in warnings[0]
+
+
+# ---------------------------------------------------------------- configuration mistakes are refused
+
+def test_a_mistyped_fact_cache_connection_is_an_error(tmp_path, fact_dir):
+    write_facts(fact_dir, {"vm": imds()})
+    typo = tmp_path / "factz"
+    with pytest.raises(AnsibleError, match="factz does not exist"):
+        run(tmp_path, {"fact_cache_plugin": "jsonfile", "fact_cache_connection": str(typo)}, hosts=["vm"])
+    assert not typo.exists()
+
+
+@pytest.mark.parametrize("config,message", [
+    ({"fact_cache_timeout": -5}, "fact_cache_timeout must be 0"),
+    ({"vars_prefix": "azure-"}, "'azure-' gives host variable names that are not valid"),
+    ({"vars_prefix": "1st_", "host_vars": ["placement_vars"]}, "1st_location"),
+    ({"vars_prefix": "zürich_"}, "not valid variable names"),
+    ({"compose": {"": "azure_placement.zone"}}, "compose names host variables that are not valid variable names: ''"),
+    ({"compose": {"fault-domain": "azure_placement.fault_domain"}}, "'fault-domain'"),
+    ({"sources": []}, "sources must not be empty"),
+])
+def test_configuration_mistakes_are_refused(tmp_path, fact_dir, config, message):
+    write_facts(fact_dir, {"vm": imds()})
+    with pytest.raises(AnsibleParserError, match=message):
+        run(tmp_path, dict({"fact_cache_plugin": "jsonfile", "fact_cache_connection": str(fact_dir)}, **config), hosts=["vm"])
+
+
+def test_an_empty_vars_prefix_is_fine(tmp_path, fact_dir):
+    write_facts(fact_dir, {"vm": imds(fd="2")})
+    inv = run(tmp_path, {"fact_cache_plugin": "jsonfile", "fact_cache_connection": str(fact_dir), "vars_prefix": ""}, hosts=["vm"])
+    assert hvars(inv, "vm")["placement"]["fault_domain"] == "2"
+
+
+# ---------------------------------------------------------------- host_vars: auto
+
+@pytest.fixture
+def configured_cache(monkeypatch, fact_dir):
+    """Ansible's own fact cache configuration (ansible.cfg / ANSIBLE_CACHE_PLUGIN*) names fact_dir."""
+    monkeypatch.setattr(C, "CACHE_PLUGIN", "jsonfile")
+    monkeypatch.setattr(C, "CACHE_PLUGIN_CONNECTION", str(fact_dir))
+    monkeypatch.setenv("ANSIBLE_CACHE_PLUGIN_CONNECTION", str(fact_dir))
+    return fact_dir
+
+
+def test_auto_sets_no_variables_that_the_cached_facts_hold(tmp_path, configured_cache, warnings):
+    write_facts(configured_cache, {"vm": imds(fd="1", tags={"env": "prod"})})
+    inv = run(tmp_path, {"compose": {"fd_copy": "azure_placement.fault_domain", "env_copy": "azure_tags.env"}}, hosts=["vm"])
+    assert members(inv, "azure_fault_domain_1") == ["vm"]
+    host_vars = hvars(inv, "vm")
+    assert "azure_placement" not in host_vars and "azure_tags" not in host_vars
+    # compose, groups and keyed_groups see them all the same
+    assert host_vars["fd_copy"] == "1" and host_vars["env_copy"] == "prod"
+    assert not warnings
+
+
+def test_auto_sets_them_for_an_export(tmp_path, configured_cache, monkeypatch):
+    """ansible-inventory --export (AWX, Automation Platform) carries host variables, never facts."""
+    monkeypatch.setattr(context, "CLIARGS", ImmutableDict(export=True))
+    write_facts(configured_cache, {"vm": imds(fd="1", tags={"env": "prod"})})
+    host_vars = hvars(run(tmp_path, {}, hosts=["vm"]), "vm")
+    assert host_vars["azure_placement"]["fault_domain"] == "1" and host_vars["azure_tags"] == {"env": "prod"}
+
+
+def test_auto_sets_them_for_another_cache_and_the_tree(tmp_path, configured_cache):
+    other = tmp_path / "other-facts"
+    other.mkdir()
+    write_facts(other, {"vm": imds(fd="2")})
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "leaf").write_text(json.dumps({"ansible_facts": {"azure_imds": imds(fd="0")}}))
+    inv = run(tmp_path, {"sources": ["fact_cache", "tree"], "tree_dir": str(tree), "fact_cache_connection": str(other)}, hosts=["vm", "leaf"])
+    assert hvars(inv, "vm")["azure_placement"]["fault_domain"] == "2"
+    assert hvars(inv, "leaf")["azure_placement"]["fault_domain"] == "0"
+
+
+def test_explicit_host_vars_are_always_set(tmp_path, configured_cache):
+    write_facts(configured_cache, {"vm": imds(fd="1")})
+    host_vars = hvars(run(tmp_path, {"host_vars": ["placement"]}, hosts=["vm"]), "vm")
+    assert host_vars["azure_placement"]["fault_domain"] == "1" and "azure_tags" not in host_vars
+
+def test_facts_without_instance_metadata_go_to_no_imds_with_a_reason(tmp_path, fact_dir, warnings):
+    placeholder = dict(imds(), compute={}, placement=dict.fromkeys(imds()["placement"], ""))  # older module, partial gather
+    events_only = {"is_azure": True, "endpoint": "http://127.0.0.1:1", "api_versions": {"scheduledevents": "2020-07-01"},
+                   "scheduled_events": {"DocumentIncarnation": 1, "Events": []}}
+    write_facts(fact_dir, {"ok": imds(zone="1"), "placeholder": placeholder, "events-only": events_only})
+    inv = run(tmp_path, {"fact_cache_plugin": "jsonfile", "fact_cache_connection": str(fact_dir), "add_hosts": True})
+    assert members(inv, "azure_no_imds") == ["events-only", "placeholder"]
+    assert members(inv, "azure_zone_1") == ["ok"]
+    assert "azure_zone_none" not in inv.groups and "azure_placement" not in hvars(inv, "placeholder")
+    assert "events-only (fact_cache: the instance metadata was not gathered (azure_imds has no compute or placement data; " \
+           "gather_subset must include instance))" in warnings[0]

@@ -3,7 +3,7 @@
 """Fuzzing the shared client's response handling: any answer ends in a value or an ImdsError.
 
 The transport is the lowest boundary (a Response or a TransportError per attempt); the client's
-retries run on a fake clock. Settings: tests/unit/fuzz_settings.py (``make fuzz`` for a long run).
+retries run on a fake clock. Profiles: tests/unit/conftest.py (``make fuzz`` for a long run).
 """
 
 from __future__ import annotations

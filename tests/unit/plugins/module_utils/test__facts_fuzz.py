@@ -3,7 +3,7 @@
 """Fuzzing fact building: IMDS documents, tag strings and user data of any shape.
 
 Whatever IMDS sends, imds.azure.metadata_facts ends in facts that can be written out as UTF-8 JSON
-or in fail_json with a documented ``imds_error``. Settings: tests/unit/fuzz_settings.py.
+or in fail_json with a documented ``imds_error``. Profiles: tests/unit/conftest.py (``make fuzz`` for a long run).
 """
 
 from __future__ import annotations

@@ -282,7 +282,12 @@ def test_wait_for_completion_times_out(fake_time):
 @pytest.mark.parametrize("body, message", [
     ({"Events": "x"}, "no Events list"),
     ({"Events": []}, "DocumentIncarnation is not an integer"),
-    ({"DocumentIncarnation": 1, "Events": [{"EventType": "Freeze"}]}, "without an EventId"),
+    ({"DocumentIncarnation": 1, "Events": [{"EventType": "Freeze"}]}, r"\(event 0 has no EventId\)"),
+    ({"DocumentIncarnation": 1, "Events": [{"EventId": "A"}, {"EventId": ""}]}, r"\(event 1 has no EventId\)"),
+    # Microsoft documents EventId as a GUID string: a number is named as such, never "no EventId".
+    ({"DocumentIncarnation": 1, "Events": [{"EventId": 42}]}, r"\(the EventId of event 0 is a number, not a string\)"),
+    ({"DocumentIncarnation": 1, "Events": [{"EventId": True}]}, r"\(the EventId of event 0 is a boolean, not a string\)"),
+    ({"DocumentIncarnation": 1, "Events": [["A"]]}, r"\(event 0 is an array, not an object\)"),
     ({"DocumentIncarnation": 1, "Events": [{"EventId": "A", "Resources": "web-01"}]}, "Resources of event A is not a list"),
 ])
 def test_documents_that_are_not_scheduled_events_fail(fake_time, body, message):

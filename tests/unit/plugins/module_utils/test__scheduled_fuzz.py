@@ -3,7 +3,7 @@
 """Fuzzing scheduled-events documents: any answer ends in a result or the module's own error.
 
 The transport answers GET /metadata/scheduledevents with the generated document and a POST with an
-empty 200; the poller runs on a fake clock. Settings: tests/unit/fuzz_settings.py.
+empty 200; the poller runs on a fake clock. Profiles: tests/unit/conftest.py (``make fuzz`` for a long run).
 """
 
 from __future__ import annotations

@@ -533,7 +533,7 @@ def test_module_side_is_never_verified(imds_emulator):
 
 def test_module_side_without_instance_reads_compute(imds_emulator):
     facts = gather(imds_emulator, subsets=["attested"])
-    assert facts["compute"] == {}
+    assert "compute" not in facts and "placement" not in facts  # not gathered: absent, never an empty placeholder
     assert facts["attested"]["instance_identity"]["vmId"] == imds_emulator.profile["compute"]["vmId"]
     assert "/metadata/instance/compute" in [r.path for r in imds_emulator.request_log]
     assert check(imds_emulator, facts["attested"])["verified"] is True

@@ -128,17 +128,57 @@ def test_unknown_plugin_is_a_clear_error():
 def test_bad_connection_is_a_clear_error(tmp_path):
     not_a_dir = tmp_path / "file"
     not_a_dir.write_text("x")
-    with pytest.raises(_fact_cache.FactCacheError, match="cannot open the fact cache"):
-        _fact_cache.open_fact_cache("jsonfile", connection=str(not_a_dir / "sub"))
+    with pytest.raises(_fact_cache.FactCacheError, match="is not a directory"):
+        _fact_cache.open_fact_cache("jsonfile", connection=str(not_a_dir))
 
 
-def test_corrupt_entry_is_an_error_not_silence(tmp_path):
-    _core_writer(tmp_path).set("vm-1", FACTS)
-    name = os.listdir(tmp_path)[0]
-    (tmp_path / name).write_text("{not json")
+def test_a_mistyped_directory_is_an_error_and_is_not_created(tmp_path, monkeypatch):
+    """The jsonfile plugin creates a missing directory: a reader must not get an empty cache."""
+    typo = tmp_path / "factz"
+    with pytest.raises(_fact_cache.FactCacheError, match="factz does not exist"):
+        _fact_cache.open_fact_cache("jsonfile", connection=str(typo))
+    assert not typo.exists()
+    # the same when the directory comes from Ansible's configuration
+    monkeypatch.setenv("ANSIBLE_CACHE_PLUGIN_CONNECTION", str(typo))
+    with pytest.raises(_fact_cache.FactCacheError, match="factz does not exist"):
+        _fact_cache.open_fact_cache("ansible.builtin.jsonfile")
+    assert not typo.exists()
+
+
+def test_a_corrupt_entry_costs_only_its_host(tmp_path):
+    writer = _core_writer(tmp_path)
+    writer.set("vm-1", FACTS)
+    writer.set("vm-2", FACTS)
+    broken = [name for name in os.listdir(tmp_path) if name.endswith("vm-1")][0]
+    (tmp_path / broken).write_text("{not json")
     cache = _fact_cache.open_fact_cache("jsonfile", connection=str(tmp_path), timeout=0)
-    with pytest.raises(Exception, match="corrupt|vm-1"):
-        list(_fact_cache.read_facts(cache))
+    found = dict(_fact_cache.read_facts(cache))
+    assert found["vm-2"] == FACTS
+    assert isinstance(found["vm-1"], _fact_cache.DamagedEntry)
+    # ansible-core's file plugins delete an entry they cannot decode: the reason says so
+    assert "deleted the entry" in found["vm-1"].reason and "gather facts for this host again" in found["vm-1"].reason
+    assert not (tmp_path / broken).exists()
+
+
+def test_read_entries_leave_the_plugins_memory(tmp_path):
+    """The plugins keep every entry they return; a reader of 100,000 hosts must not hold them all."""
+    _core_writer(tmp_path).set("vm-1", FACTS)
+    cache = _fact_cache.open_fact_cache("jsonfile", connection=str(tmp_path), timeout=0)
+    assert dict(_fact_cache.read_facts(cache)) == {"vm-1": FACTS}
+    assert getattr(cache, "__wrapped__", cache)._cache == {}
+
+
+def test_reads_configured_cache(monkeypatch, tmp_path):
+    monkeypatch.setattr(_fact_cache.C, "CACHE_PLUGIN", "jsonfile")
+    monkeypatch.setattr(_fact_cache.C, "CACHE_PLUGIN_CONNECTION", str(tmp_path))
+    monkeypatch.setattr(_fact_cache.C, "CACHE_PLUGIN_PREFIX", "ansible_facts")
+    monkeypatch.setattr(_fact_cache.C, "CACHE_PLUGIN_TIMEOUT", 86400)
+    assert _fact_cache.reads_configured_cache()
+    assert _fact_cache.reads_configured_cache("ansible.builtin.jsonfile", str(tmp_path), "ansible_facts", 86400)
+    assert not _fact_cache.reads_configured_cache("community.general.redis")
+    assert not _fact_cache.reads_configured_cache(connection=str(tmp_path / "other"))
+    assert not _fact_cache.reads_configured_cache(prefix="")
+    assert not _fact_cache.reads_configured_cache(timeout=60)
 
 
 class _FailingCache:

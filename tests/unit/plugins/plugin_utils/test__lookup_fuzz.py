@@ -3,7 +3,7 @@
 """Fuzzing the metadata lookup's paths: any term ends in a value or the lookup's own error.
 
 parse_path and walk are the parsers; the lookup plugin runs on facts (source=facts), so nothing is
-requested. Settings: tests/unit/fuzz_settings.py.
+requested. Profiles: tests/unit/conftest.py (``make fuzz`` for a long run).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from hypothesis import given, strategies as st
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.loader import lookup_loader
 
-from ansible_collections.imds.azure.tests.unit import fuzz_settings  # noqa: F401  pylint: disable=unused-import
 from ansible_collections.imds.azure.plugins.plugin_utils._lookup import (
     CATEGORIES, LookupPathError, MissingPathError, ParsedPath, parse_path, walk,
 )

@@ -35,8 +35,7 @@ def test_find_imds_facts_in_every_layout():
 def test_missing_reasons():
     assert p.missing_reason(None) == "no azure_imds facts"
     assert p.missing_reason({"is_azure": False}) == "is_azure is false"
-    assert "neither" in p.missing_reason({"is_azure": True})
-    assert p.missing_reason({"is_azure": True, "placement": {}}) is None
+    assert p.missing_reason({"is_azure": True}) == p.NOT_GATHERED
 
 
 def test_groups_zero_and_empty_values():
@@ -66,3 +65,13 @@ def test_empty_prefix_cannot_start_with_a_digit():
     assert p.safe_group_name("1abc") == "_abc"
     pairs = p.host_groups({"zone": "1"}, {}, "", ["zone"])
     assert pairs == [("zones", "zone_1")]
+
+
+def test_not_gathered_is_not_a_placement():
+    placement = dict.fromkeys(p.PLACEMENT_KEYS, "")
+    # a gather without the instance subset, and the empty placement older module versions stored for one
+    for imds in ({"is_azure": True, "scheduled_events": {"Events": []}}, {"is_azure": True, "compute": {}, "placement": placement},
+                 {"is_azure": True, "placement": {}}):
+        assert p.missing_reason(imds) == p.NOT_GATHERED
+    assert p.missing_reason({"is_azure": True, "compute": {}, "placement": dict(placement, fault_domain="0")}) is None
+    assert p.missing_reason({"is_azure": True, "compute": {"vmId": "x"}}) is None
