@@ -141,5 +141,7 @@ def test_the_module_ends_in_facts_or_a_documented_imds_error(instance, loadbalan
         _utf8_json(result)
     except Exited as exc:
         facts = exc.args[0]["ansible_facts"]["azure_imds"]
-        assert facts["is_azure"] is True and set(facts["placement"]) == set(key for key, _sources in PLACEMENT_KEYS)
+        assert facts["is_azure"] is True
+        if "instance" in subsets:   # (a gather without it leaves the placement alone)
+            assert set(facts["placement"]) == set(key for key, _sources in PLACEMENT_KEYS)
         _utf8_json(exc.args[0])
