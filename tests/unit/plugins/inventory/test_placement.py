@@ -420,6 +420,7 @@ def test_explicit_host_vars_are_always_set(tmp_path, configured_cache):
     host_vars = hvars(run(tmp_path, {"host_vars": ["placement"]}, hosts=["vm"]), "vm")
     assert host_vars["azure_placement"]["fault_domain"] == "1" and "azure_tags" not in host_vars
 
+
 def test_facts_without_instance_metadata_go_to_no_imds_with_a_reason(tmp_path, fact_dir, warnings):
     placeholder = dict(imds(), compute={}, placement=dict.fromkeys(imds()["placement"], ""))  # older module, partial gather
     events_only = {"is_azure": True, "endpoint": "http://127.0.0.1:1", "api_versions": {"scheduledevents": "2020-07-01"},
