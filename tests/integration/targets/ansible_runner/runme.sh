@@ -76,8 +76,9 @@ ANSIBLE_CACHE_PLUGIN=community.general.redis ANSIBLE_CACHE_PLUGIN_CONNECTION="$R
 # --- controller 2: ansible-runner, as AWX runs an inventory update and a job -------------------
 # The inventory source is a directory (an SCM source in AWX): the host list, then the placement
 # plugin naming the shared Redis cache. Controller 2 has no fact cache of its own configured.
+# The host list has no extension: older ansible-core (2.16 among them) skips *.ini files in a directory source.
 mkdir -p "$W/source"
-cp "$W/hosts.ini" "$W/source/hosts.ini"
+cp "$W/hosts.ini" "$W/source/hosts"
 printf 'plugin: imds.azure.placement\nfact_cache_plugin: community.general.redis\nfact_cache_connection: "%s"\n' "$REDIS_CONN" \
     > "$W/source/zz_fleet.azure_placement.yml"
 env -u ANSIBLE_CACHE_PLUGIN -u ANSIBLE_CACHE_PLUGIN_CONNECTION \
