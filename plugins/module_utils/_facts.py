@@ -3,10 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 #
 # PRIVATE to the imds.azure collection: no compatibility promise outside the collection.
-"""Fact building for imds.azure.metadata_facts: gather_subset parsing, placement, tags, userdata.
+"""The ``azure_imds`` facts of imds.azure.metadata_facts: gather_subset, what each subset gathers, detection.
 
-The pure helpers (parse_gather_subset, build_placement, build_tags, parse_tags_string,
-decode_userdata) are shared with the lookup and inventory plugins.
+``run_module`` is the module's entry point; the action plugin runs the same entry point on the
+controller for Windows targets. Subset names and the fact keys they fill: SUBSETS and FACT_KEYS.
 """
 
 from __future__ import annotations
@@ -53,7 +53,18 @@ ARGUMENT_SPEC = dict(
     attested_nonce=dict(type="str"),
 )
 
+# A subset is named after the IMDS category it reads (``/metadata/scheduledevents``); the facts are keyed
+# like Ansible variables. Where the two differ, gather_subset accepts the fact's key too.
 SUBSETS = ("instance", "loadbalancer", "scheduledevents", "versions", "attested", "userdata")
+FACT_KEYS = {
+    "instance": ("compute", "network", "placement", "tags"),
+    "loadbalancer": ("loadbalancer",),
+    "scheduledevents": ("scheduled_events",),
+    "versions": ("versions",),
+    "attested": ("attested",),
+    "userdata": ("userdata",),
+}
+SUBSET_ALIASES = dict((keys[0], subset) for subset, keys in FACT_KEYS.items() if len(keys) == 1 and keys[0] != subset)
 # ``all`` never includes userdata (may hold secrets) nor attested (verified on the controller, fails
 # the task by default when it does not verify): both are only gathered when named explicitly.
 ALL_SUBSETS = ("instance", "loadbalancer", "scheduledevents", "versions")
@@ -94,9 +105,9 @@ class FactsError(Exception):
 def parse_gather_subset(values):
     """Resolve a ``gather_subset`` list (``setup`` style) to an ordered tuple of subsets.
 
-    Names add a subset, ``all`` adds every subset except ``userdata``, ``!name``/``!all``
-    remove. With only exclusions the starting point is ``all``. Entries may also be
-    comma-separated strings.
+    Names add a subset (SUBSET_ALIASES name some a second way), ``all`` adds every subset except
+    ``userdata`` and ``attested``, ``!name``/``!all`` remove. With only exclusions the starting
+    point is ``all``. Entries may also be comma-separated strings.
     """
     if values is None:
         values = list(DEFAULT_SUBSET)
@@ -110,6 +121,7 @@ def parse_gather_subset(values):
     for entry in entries:
         negate = entry.startswith("!")
         name = entry[1:].strip() if negate else entry
+        name = SUBSET_ALIASES.get(name, name)
         if name == "all":
             names = set(ALL_SUBSETS)
         elif name in SUBSETS:

@@ -69,6 +69,23 @@ def test_parse_gather_subset_errors(value):
         parse_gather_subset(value)
 
 
+@pytest.mark.parametrize("value, expected", [
+    (["scheduled_events"], ("scheduledevents",)),
+    (["instance,scheduled_events"], ("instance", "scheduledevents")),
+    (["all", "!scheduled_events"], ("instance", "loadbalancer", "versions")),
+])
+def test_a_subset_may_be_named_by_its_fact_key(value, expected):
+    assert parse_gather_subset(value) == expected
+
+
+def test_each_subset_fills_the_fact_keys_it_is_documented_with(imds_emulator):
+    base = set(gather(imds_emulator, gather_subset=["versions"], api_version="2021-02-01")) - {"versions"}
+    for subset in _facts.SUBSETS:
+        facts = gather(imds_emulator, no_log=True, gather_subset=[subset], api_version="2021-02-01", attested_nonce="1234")
+        assert set(facts) - base == set(_facts.FACT_KEYS[subset]), subset
+    assert _facts.SUBSET_ALIASES == {"scheduled_events": "scheduledevents"}
+
+
 # --------------------------------------------------------------------------- pure helpers
 
 def test_placement_from_compute():
