@@ -22,6 +22,8 @@ import re
 import threading
 import time
 
+from collections import namedtuple
+
 from ansible.module_utils.six.moves.urllib.parse import quote, urlsplit  # pylint: disable=import-error
 
 from ansible_collections.imds.azure.plugins.module_utils._errors import (
@@ -77,7 +79,7 @@ from ansible_collections.imds.azure.plugins.module_utils._transport import (
 )
 
 __all__ = [
-    "DEFAULT_ENDPOINT", "CATEGORIES", "SCHEDULED_EVENTS_VERSIONS", "CATEGORY_MINIMUM_VERSION", "ImdsClient",
+    "DEFAULT_ENDPOINT", "CATEGORIES", "DOCUMENT_CATEGORIES", "SCHEDULED_EVENTS_VERSIONS", "CATEGORY_MINIMUM_VERSION", "ImdsClient",
     "validate_endpoint", "validate_api_version", "scheduled_events_version_for",
     # re-exported: the names plugins and tests import from the client
     "RESPONSE_LIMITS", "MAX_RESPONSE_BYTES", "Response", "UrlTransport", "format_seconds",
@@ -90,6 +92,9 @@ DEFAULT_ENDPOINT = "http://169.254.169.254"
 
 # Category roots under /metadata. "versions" is unversioned.
 CATEGORIES = ("instance", "attested", "identity", "loadbalancer", "scheduledevents", "versions")
+# The categories whose answer is a document of values: what the facts hold and the metadata lookup reads
+# (the others are a token, a signed blob and a version list).
+DOCUMENT_CATEGORIES = ("instance", "loadbalancer", "scheduledevents")
 
 # Scheduled events have their own api-version line (newest first). "latest" means the first.
 SCHEDULED_EVENTS_VERSIONS = ("2020-07-01", "2019-08-01", "2019-04-01", "2019-01-01", "2017-11-01", "2017-08-01", "2017-03-01")
@@ -464,23 +469,9 @@ class _Call(object):
         self.connected = False                 # some attempt got a connection
 
 
-class _Failure(object):
-    """One failed attempt: the row of the retry table it falls under (``rule``) and what it reports.
-
-    ``cls``/``message``: the error it becomes when it ends the call; ``key``: what ``warn`` reports
-    once per call site; ``hint``: point at the route and the endpoint (no connection was made).
-    """
-
-    __slots__ = ("rule", "cls", "message", "key", "status", "error", "hint", "retry_after", "newest", "told")
-
-    def __init__(self, rule, cls, message, key, status=None, error=None, hint=False, retry_after=None, newest=None, told=None):
-        self.rule = rule
-        self.cls = cls
-        self.message = message
-        self.key = key
-        self.status = status
-        self.error = error
-        self.hint = hint
-        self.retry_after = retry_after
-        self.newest = newest
-        self.told = told
+# One failed attempt: the row of the retry table it falls under (``rule``) and what it reports. ``cls`` and
+# ``message``: the error it becomes when it ends the call; ``key``: what ``warn`` reports once per client;
+# ``hint``: point at the route and the endpoint (no connection was made); ``told``: what a message may show
+# of the body; ``newest``: the versions a rejection offered.
+_Failure = namedtuple("_Failure", "rule cls message key status error hint retry_after newest told",
+                      defaults=(None, None, False, None, None, None))

@@ -13,8 +13,10 @@ table's rows against these functions, so the table and the code cannot drift apa
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 from ansible_collections.imds.azure.plugins.module_utils._errors import NO_LOAD_BALANCER_RE
-from ansible_collections.imds.azure.plugins.module_utils._transport import ConnectError, NotSent, ReadTimeout
+from ansible_collections.imds.azure.plugins.module_utils._transport import ConnectError, NotSent
 
 # Times in seconds.
 BACKOFF_INITIAL = 1.0         # first retry delay; 5xx must wait >= 1 s (MS guidance)
@@ -90,19 +92,9 @@ def retry_after_seconds(value):
     return max(0.0, min(seconds, RETRY_AFTER_CAP))
 
 
-class Decision(object):
-    """What to do after a failed attempt: wait ``delay`` seconds and retry, or ``stop`` (one of NEVER,
-    EXHAUSTED, WINDOW, DEADLINE). ``polled``: seconds of 410 answers when the stop is WINDOW."""
-
-    __slots__ = ("delay", "stop", "polled")
-
-    def __init__(self, delay=None, stop=None, polled=0.0):
-        self.delay = delay
-        self.stop = stop
-        self.polled = polled
-
-    def __repr__(self):
-        return "Decision(stop=%r)" % self.stop if self.stop else "Decision(delay=%r)" % self.delay
+# What to do after a failed attempt: wait ``delay`` seconds and retry, or ``stop`` (NEVER, EXHAUSTED, WINDOW or
+# DEADLINE). ``polled``: for WINDOW, how long the 410 answers lasted.
+Decision = namedtuple("Decision", "delay stop polled", defaults=(None, None, 0.0))
 
 
 class RetryPolicy(object):

@@ -9,7 +9,7 @@ import tracemalloc
 
 import pytest
 
-from ansible_collections.imds.azure.plugins.module_utils import _facts
+from ansible_collections.imds.azure.plugins.module_utils import _client, _facts
 from ansible_collections.imds.azure.plugins.module_utils._client import (
     ImdsClient, ImdsConfigError, ImdsNotImds, ImdsTimeout, ImdsTooLarge, ImdsUnreachable, Response,
 )
@@ -84,6 +84,7 @@ def test_each_subset_fills_the_fact_keys_it_is_documented_with(imds_emulator):
         facts = gather(imds_emulator, no_log=True, gather_subset=[subset], api_version="2021-02-01", attested_nonce="1234")
         assert set(facts) - base == set(_facts.FACT_KEYS[subset]), subset
     assert _facts.SUBSET_ALIASES == {"scheduled_events": "scheduledevents"}
+    assert set(_client.DOCUMENT_CATEGORIES) <= set(_facts.FACT_KEYS) & set(_client.CATEGORIES)
 
 
 # --------------------------------------------------------------------------- pure helpers
