@@ -147,7 +147,7 @@ from ansible.utils.unsafe_proxy import wrap_var
 from ansible_collections.imds.azure.plugins.module_utils._client import (
     ImdsClient, ImdsError, ImdsNotFound, Response, UrlTransport, validate_endpoint,
 )
-from ansible_collections.imds.azure.plugins.module_utils._facts import check_userdata_size
+from ansible_collections.imds.azure.plugins.module_utils._documents import check_userdata_size
 from ansible_collections.imds.azure.plugins.plugin_utils._lookup import (
     LookupPathError, MissingPathError, PacedTransport, QueryError, compile_query, facts_document, is_user_data,
     parse_path, run_state, search, strip_user_data, unwrap_loadbalancer, var_options, walk,

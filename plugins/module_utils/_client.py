@@ -7,35 +7,94 @@
 # The shared client of the Azure Instance Metadata Service (IMDS). Standard library and
 # ansible-core only: it runs on managed hosts (Python >= 3.8) inside modules, and on the
 # controller inside the lookup, inventory and action plugins.
-"""Shared IMDS client: request rules, version negotiation, retries and response validation."""
+"""Shared IMDS client: endpoint and version rules, version negotiation, and the request loop.
+
+The pieces it is built from have homes of their own: _transport (how a request travels),
+_paths (what a request may name), _retry (the retry table), _responses (what counts as an
+answer) and _errors. The names other code imports from here are re-exported in ``__all__``.
+"""
 
 from __future__ import annotations
 
-import io
 import json
 import random
 import re
-import socket
-import ssl
 import threading
 import time
 
+from collections import namedtuple
+
 from ansible.module_utils.six.moves.urllib.parse import quote, urlsplit  # pylint: disable=import-error
-from ansible.module_utils.six.moves import http_client  # pylint: disable=import-error
+
+from ansible_collections.imds.azure.plugins.module_utils._errors import (
+    ImdsConfigError,
+    ImdsError,
+    ImdsNotFound,
+    ImdsNotImds,
+    ImdsRejected,
+    ImdsServerError,
+    ImdsThrottled,
+    ImdsTimeout,
+    ImdsTooLarge,
+    ImdsUnreachable,
+)
+from ansible_collections.imds.azure.plugins.module_utils._paths import encode_path, encode_query
+from ansible_collections.imds.azure.plugins.module_utils._responses import (
+    MAX_RESPONSE_BYTES,
+    RESPONSE_LIMITS,
+    SECRET_CATEGORIES,
+    decode_answer,
+    looks_like_html,
+    not_imds_text,
+    parse_error_body,
+    withheld,
+)
+from ansible_collections.imds.azure.plugins.module_utils._retry import (
+    CATEGORY_UPDATING,
+    DEADLINE,
+    DEFAULT_CONNECT_RETRIES,
+    EXHAUSTED,
+    GONE,
+    NO_CONNECTION,
+    NOT_FOUND,
+    NOT_IMDS,
+    NOT_SENT,
+    REJECTED,
+    WINDOW,
+    RetryPolicy,
+    answer_rule,
+    retry_after_seconds,
+    transport_rule,
+)
+from ansible_collections.imds.azure.plugins.module_utils._transport import (
+    ConnectError,
+    ConnectionReset,
+    ConnectTimeout,
+    NotSent,
+    ReadTimeout,
+    Response,
+    TransportError,
+    UrlTransport,
+    format_seconds,
+)
 
 __all__ = [
-    "DEFAULT_ENDPOINT", "CATEGORIES", "SCHEDULED_EVENTS_VERSIONS", "CATEGORY_MINIMUM_VERSION",
-    "RESPONSE_LIMITS", "ImdsClient", "Response", "UrlTransport",
-    "TransportError", "ConnectError", "ConnectTimeout", "ReadTimeout", "ConnectionReset", "NotSent", "format_seconds",
+    "DEFAULT_ENDPOINT", "CATEGORIES", "DOCUMENT_CATEGORIES", "SCHEDULED_EVENTS_VERSIONS", "CATEGORY_MINIMUM_VERSION", "ImdsClient",
+    "validate_endpoint", "validate_api_version", "scheduled_events_version_for",
+    # re-exported: the names plugins and tests import from the client
+    "RESPONSE_LIMITS", "MAX_RESPONSE_BYTES", "Response", "UrlTransport", "format_seconds",
+    "TransportError", "ConnectError", "ConnectTimeout", "ReadTimeout", "ConnectionReset", "NotSent",
     "ImdsError", "ImdsConfigError", "ImdsUnreachable", "ImdsTimeout", "ImdsRejected", "ImdsNotFound",
     "ImdsThrottled", "ImdsServerError", "ImdsNotImds", "ImdsTooLarge",
 ]
 
 DEFAULT_ENDPOINT = "http://169.254.169.254"
-USER_AGENT = "ansible-imds.azure"
 
 # Category roots under /metadata. "versions" is unversioned.
 CATEGORIES = ("instance", "attested", "identity", "loadbalancer", "scheduledevents", "versions")
+# The categories whose answer is a document of values: what the facts hold and the metadata lookup reads
+# (the others are a token, a signed blob and a version list).
+DOCUMENT_CATEGORIES = ("instance", "loadbalancer", "scheduledevents")
 
 # Scheduled events have their own api-version line (newest first). "latest" means the first.
 SCHEDULED_EVENTS_VERSIONS = ("2020-07-01", "2019-08-01", "2019-04-01", "2019-01-01", "2017-11-01", "2017-08-01", "2017-03-01")
@@ -49,233 +108,10 @@ CATEGORY_MINIMUM_VERSION = {
     "loadbalancer": "2020-10-01",
 }
 
-# Retry policy (docs/docsite/rst/facts.rst "Retries"); times in seconds.
-BACKOFF_INITIAL = 1.0         # first retry delay; 5xx must wait >= 1 s (MS guidance)
-BACKOFF_CAP = 8.0             # exponential backoff stops growing here
-BACKOFF_JITTER = 0.25         # delays are stretched by up to +25 % (never shortened)
-GONE_WINDOW = 70.0            # 410 is polled for at most this long
-GONE_POLL_CAP = 5.0           # 410 polling interval stops growing here
-NOT_FOUND_RETRIES = 3         # 404 on a category root (IMDS "updating"); deeper paths: none
-DEFAULT_CONNECT_RETRIES = 3   # refused / unreachable / connect timeout
-RETRY_AFTER_CAP = 60.0
-
-# Size limits (docs/docsite/rst/facts.rst "Limits and what happens at them"), in bytes. Azure's own
-# documents are a few kilobytes; the instance document carries the user data (at most 64 KB) too.
-KIB = 1024
-MIB = 1024 * KIB
-RESPONSE_LIMITS = {
-    "instance": MIB,
-    "loadbalancer": MIB,
-    "scheduledevents": MIB,
-    "attested": 64 * KIB,
-    "identity": 64 * KIB,
-    "versions": 64 * KIB,
-}
-MAX_RESPONSE_BYTES = max(RESPONSE_LIMITS.values())   # what UrlTransport reads at most, of any answer
-ERROR_BODY_LIMIT = 64 * KIB   # an error answer longer than this is not parsed (IMDS's are one line)
-MAX_JSON_DEPTH = 32           # IMDS documents nest a few levels; deeper JSON is refused
-_READ_SIZE = 64 * KIB
-
 _VERSION_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$")
-_SEGMENT_RE = re.compile(r"^[A-Za-z0-9_~.-]+$")
-_QUERY_KEY_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 _CONTROL_RE = re.compile(r"[\x00-\x20\x7f]")
-_RESERVED_QUERY = ("api-version", "format")
-_NO_LOAD_BALANCER_RE = re.compile(r"no\s+load\s*balancer\s+metadata", re.IGNORECASE)
+# A 403 whose body says "unreachable" comes from a container runtime's network, not from IMDS.
 _DOCKER_UNREACHABLE_RE = re.compile(r"unreachable", re.IGNORECASE)
-_SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
-# Categories whose answers may hold secrets: no part of their bodies ever appears in a message.
-SECRET_CATEGORIES = ("identity",)
-
-
-# --------------------------------------------------------------------------- transport
-
-class Response(object):
-    """What a transport returns: status code, headers (lower-case names) and raw body bytes.
-
-    ``truncated`` is True when the transport stopped reading because the answer was larger than
-    it accepts (``body`` then holds only the part it read).
-    """
-
-    __slots__ = ("status", "headers", "body", "truncated")
-
-    def __init__(self, status, headers=None, body=b"", truncated=False):
-        self.status = int(status)
-        self.headers = dict((str(k).lower(), str(v)) for k, v in (headers or {}).items())
-        self.body = body if body is not None else b""
-        self.truncated = bool(truncated)
-
-    def __repr__(self):
-        return "Response(status=%r, %d bytes%s)" % (self.status, len(self.body), ", truncated" if self.truncated else "")
-
-
-class TransportError(Exception):
-    """A request got no HTTP answer. Transports raise one of the subclasses."""
-
-    connected = False  # True when the failure happened after the connection was established
-
-
-class ConnectError(TransportError):
-    """No connection: refused, network or host unreachable, name resolution failed."""
-
-
-class ConnectTimeout(ConnectError):
-    """The connection could not be established within the timeout."""
-
-
-class ReadTimeout(TransportError):
-    """Connected and sent the request, but no (complete) answer arrived within the timeout."""
-
-    connected = True
-
-
-class ConnectionReset(TransportError):
-    """Connected, then the connection was closed or reset before a complete answer."""
-
-    connected = True
-
-
-class NotSent(TransportError):
-    """The request was not sent: a local limit (the lookups' request pacing) had no free slot in time."""
-
-
-def _is_timeout(exc):
-    return isinstance(exc, (socket.timeout, TimeoutError)) or "timed out" in str(exc).lower()
-
-
-def format_seconds(value):
-    """A duration for messages: ``5``, ``1.77``, ``0.5`` (never ``1.771996541000135``)."""
-    return ("%.2f" % value).rstrip("0").rstrip(".")
-
-
-class _DeadlineReader(io.RawIOBase):
-    """Reads a socket until a fixed moment: every read waits at most for the time that is left.
-
-    A socket timeout alone bounds each read, so a server that sends one byte a second would never
-    time out; this bounds the status line, the headers and the body together.
-    """
-
-    def __init__(self, sock, stop_at):
-        super(_DeadlineReader, self).__init__()
-        self._sock = sock
-        # A reference of its own: HTTPConnection.close() then leaves the socket open for the body.
-        self._raw = sock.makefile("rb", buffering=0)
-        self._stop_at = stop_at
-
-    def readable(self):
-        return True
-
-    def readinto(self, buffer):
-        remaining = self._stop_at - time.monotonic()
-        if remaining <= 0:
-            raise socket.timeout("timed out")
-        self._sock.settimeout(remaining)
-        return self._raw.readinto(buffer)
-
-    def close(self):
-        if not self.closed:
-            self._raw.close()
-        super(_DeadlineReader, self).close()
-
-
-class _DeadlineSocket(object):
-    """What http.client's response reads from: the connection's socket behind a _DeadlineReader."""
-
-    def __init__(self, sock, stop_at):
-        self._sock = sock
-        self._stop_at = stop_at
-
-    def makefile(self, mode, *args, **kwargs):
-        return io.BufferedReader(_DeadlineReader(self._sock, self._stop_at))
-
-
-class UrlTransport(object):
-    """Default transport: one plain http.client connection per request.
-
-    No proxy is ever used (``http_proxy``, ``https_proxy`` and ``no_proxy`` are never consulted) and
-    redirects are never followed: a 3xx reaches the client, which reports it. ``timeout`` bounds
-    the whole attempt -- connect, request, status line, headers and body -- not each read. At most
-    ``max_body`` bytes of a body are read; a longer answer comes back ``truncated`` and the
-    connection is dropped, so memory stays bounded whatever the server sends.
-    """
-
-    def __init__(self, validate_certs=True, max_body=None):
-        self.validate_certs = validate_certs
-        self.max_body = MAX_RESPONSE_BYTES if max_body is None else int(max_body)
-        self._tls = None
-
-    def _connection(self, parts, timeout):
-        if parts.scheme == "https":
-            if self._tls is None:
-                self._tls = ssl.create_default_context()
-                if not self.validate_certs:
-                    self._tls.check_hostname = False
-                    self._tls.verify_mode = ssl.CERT_NONE
-            return http_client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout, context=self._tls)
-        return http_client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
-
-    def request(self, method, url, headers, body, timeout):
-        stop_at = time.monotonic() + timeout
-        parts = urlsplit(url)
-        connection = self._connection(parts, timeout)
-        connection.response_class = lambda sock, *args, **kwargs: http_client.HTTPResponse(_DeadlineSocket(sock, stop_at), *args, **kwargs)
-        response = None
-        try:
-            try:
-                connection.connect()
-            except (socket.timeout, TimeoutError):
-                raise ConnectTimeout("connection timed out after %s s" % format_seconds(timeout))
-            except OSError as exc:
-                if _is_timeout(exc):
-                    raise ConnectTimeout("connection timed out after %s s" % format_seconds(timeout))
-                raise ConnectError(_reason_text(exc))
-            target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
-            sent = dict(headers, **{"User-Agent": USER_AGENT, "Connection": "close"})
-            try:
-                connection.request(method, target, body=body, headers=sent)
-                response = connection.getresponse()
-            except (socket.timeout, TimeoutError):
-                raise ReadTimeout("no complete status line and headers within %s s" % format_seconds(timeout))
-            except (http_client.HTTPException, OSError) as exc:
-                if _is_timeout(exc):
-                    raise ReadTimeout("no complete status line and headers within %s s" % format_seconds(timeout))
-                raise ConnectionReset(_reason_text(exc) or exc.__class__.__name__)
-            try:
-                data, truncated = self._read_body(response)
-            except (socket.timeout, TimeoutError):
-                raise ReadTimeout("the answer (HTTP %d) did not complete within %s s" % (response.status, format_seconds(timeout)))
-            except (http_client.HTTPException, OSError) as exc:
-                if _is_timeout(exc):
-                    raise ReadTimeout("the answer (HTTP %d) did not complete within %s s" % (response.status, format_seconds(timeout)))
-                raise ConnectionReset("connection lost while reading the answer (%s)" % (_reason_text(exc) or exc.__class__.__name__))
-            return Response(response.status, dict(response.getheaders()), data, truncated)
-        finally:
-            if response is not None:
-                response.close()
-            connection.close()
-
-    def _read_body(self, response):
-        """(body, truncated): at most ``max_body`` bytes, never the whole of a longer answer."""
-        declared = response.getheader("content-length")
-        if declared is not None and declared.strip().isdigit() and int(declared) > self.max_body:
-            return b"", True
-        data = bytearray()
-        while len(data) <= self.max_body:
-            chunk = response.read(min(_READ_SIZE, self.max_body + 1 - len(data)))
-            if not chunk:
-                return bytes(data), False
-            data += chunk
-        return bytes(data[:self.max_body]), True
-
-
-def _reason_text(reason):
-    if isinstance(reason, OSError) and reason.strerror:
-        return reason.strerror
-    text = str(reason)
-    return text or reason.__class__.__name__
-
-
-# --------------------------------------------------------------------------- errors
 
 _ROUTE_HINT = (
     "On an Azure VM, check the 169.254.169.254/32 route: it must leave through the primary NIC "
@@ -283,97 +119,6 @@ _ROUTE_HINT = (
     "checks and repairs it. IMDS is reachable only from inside an Azure VM."
 )
 
-
-class ImdsError(Exception):
-    """Base of every client error. ``str(err)`` is a complete message for the user.
-
-    Attributes: ``url`` (what was requested, no secrets), ``status`` (last HTTP status or None),
-    ``attempts`` (HTTP attempts made), ``imds_answered`` (True when something that looks like
-    IMDS -- a JSON answer -- responded at least once), ``error`` (IMDS's own error text, if any),
-    ``connected`` (True when some attempt got a connection, even if no answer came back).
-    """
-
-    kind = "error"
-
-    def __init__(self, message, url=None, status=None, attempts=0, imds_answered=False, error=None, connected=None):
-        super(ImdsError, self).__init__(message)
-        self.message = message
-        self.url = url
-        self.status = status
-        self.attempts = attempts
-        self.imds_answered = imds_answered
-        self.error = error
-        self.connected = status is not None if connected is None else bool(connected)
-
-    def __str__(self):
-        return self.message
-
-
-class ImdsConfigError(ImdsError, ValueError):
-    """Bad input from the caller (endpoint, api_version, path, query); nothing was sent."""
-
-    kind = "config"
-
-
-class ImdsUnreachable(ImdsError):
-    """No connection could be made to the endpoint."""
-
-    kind = "unreachable"
-
-
-class ImdsTimeout(ImdsError):
-    """Connected but no answer in time, or the overall deadline ran out."""
-
-    kind = "timeout"
-
-
-class ImdsRejected(ImdsError):
-    """IMDS refused the request (400/401/403/405): not retried. ``newest_versions`` is the
-    list of versions the service offered when it rejected the api-version."""
-
-    kind = "rejected"
-
-    def __init__(self, message, newest_versions=None, **kwargs):
-        super(ImdsRejected, self).__init__(message, **kwargs)
-        self.newest_versions = list(newest_versions or [])
-
-
-class ImdsNotFound(ImdsError):
-    """404: the path does not exist (or, for /metadata/loadbalancer, no Standard LB:
-    ``no_load_balancer`` is True then)."""
-
-    kind = "not_found"
-
-    @property
-    def no_load_balancer(self):
-        return bool(self.error and _NO_LOAD_BALANCER_RE.search(self.error))
-
-
-class ImdsThrottled(ImdsError):
-    """429 until the deadline."""
-
-    kind = "throttled"
-
-
-class ImdsServerError(ImdsError):
-    """5xx or 410 that did not clear up within the retry budget."""
-
-    kind = "server_error"
-
-
-class ImdsNotImds(ImdsError):
-    """Something answered, but not the way IMDS does (HTML page, broken JSON, redirect...)."""
-
-    kind = "not_imds"
-
-
-class ImdsTooLarge(ImdsNotImds):
-    """An answer (or the user data in it) larger than the documented limits: refused, not retried."""
-
-    kind = "too_large"
-
-
-# --------------------------------------------------------------------------- helpers
 
 def validate_endpoint(endpoint):
     """Return the normalised endpoint (``scheme://host[:port]``) or raise ImdsConfigError."""
@@ -409,49 +154,6 @@ def validate_api_version(version):
     return version
 
 
-def encode_path(path):
-    """Validate and percent-encode a path below a category root; '' for the root.
-
-    Segments may contain letters, digits and ``_ ~ . -`` only; ``.``/``..``, empty segments,
-    ``%``, ``?``, ``#``, ``\\``, ``:``, whitespace and control characters are refused, so a path can
-    never leave its category, reach another host or smuggle a query.
-    """
-    if path is None:
-        return ""
-    if isinstance(path, (list, tuple)):
-        segments = [str(segment) for segment in path]
-    elif isinstance(path, str):
-        stripped = path.strip("/")
-        segments = stripped.split("/") if stripped else []
-    else:
-        raise ImdsConfigError("path must be a string, got %r" % (path,))
-    for segment in segments:
-        if segment in ("", ".", "..") or not _SEGMENT_RE.match(segment):
-            raise ImdsConfigError("invalid IMDS path %r: segment %r is not allowed" % (path, segment))
-    return "/".join(quote(segment, safe="") for segment in segments)
-
-
-def encode_query(query):
-    if not query:
-        return []
-    if not isinstance(query, dict):
-        raise ImdsConfigError("query must be a dict, got %r" % (query,))
-    pairs = []
-    for key in sorted(query):
-        value = query[key]
-        if not isinstance(key, str) or not _QUERY_KEY_RE.match(key):
-            raise ImdsConfigError("invalid query parameter name %r" % (key,))
-        if key in _RESERVED_QUERY:
-            raise ImdsConfigError("query parameter %r is set by the client; use api_version / get_text instead" % key)
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            value = "true" if value else "false"
-        value = str(value)
-        pairs.append("%s=%s" % (quote(key, safe=""), quote(value, safe="")))
-    return pairs
-
-
 def _stable(versions):
     return sorted(v for v in versions if isinstance(v, str) and _VERSION_RE.match(v) and not v.endswith("-preview"))
 
@@ -464,93 +166,6 @@ def scheduled_events_version_for(version):
     return version
 
 
-def _looks_like_html(text, content_type):
-    if "html" in content_type.lower():
-        return True
-    head = text.lstrip()[:64].lower()
-    return head.startswith("<!doctype") or head.startswith("<html") or head.startswith("<?xml") or head.startswith("<head")
-
-
-def _snippet(text, limit=80):
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-def _printable(text):
-    """``text`` with lone UTF-16 surrogates written as escapes, so that it can always be encoded."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def _parse_error_body(response):
-    """Return (error text, newest-versions list, is_json) for an error answer."""
-    body = response.body
-    if response.truncated or len(body) > ERROR_BODY_LIMIT:
-        return _printable(_snippet(body[:ERROR_BODY_LIMIT].decode("utf-8", "replace"))), [], False
-    try:
-        text = body.decode("utf-8")
-        data = json.loads(text)
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        return _printable(_snippet(body.decode("utf-8", "replace"))), [], False
-    if not isinstance(data, dict):
-        return _printable(_snippet(text)), [], True
-    error = data.get("error")
-    description = data.get("error_description")
-    message = _snippet(error, 500) if isinstance(error, str) else _snippet(text)
-    if isinstance(description, str) and description:
-        message = "%s: %s" % (message, _snippet(description, 500))
-    newest = data.get("newest-versions") or []
-    if not isinstance(newest, list):
-        newest = []
-    return _printable(message), [str(v) for v in newest], True
-
-
-def _withheld(response, is_json):
-    """What a message says instead of the body of an answer that may hold a secret."""
-    if not response.body:
-        return "no body"
-    return "a %s body of %d bytes, not shown because the answers of this endpoint may hold tokens" % (
-        "JSON" if is_json else "non-JSON", len(response.body))
-
-
-def _size(count):
-    for unit, name in ((MIB, "MiB"), (KIB, "KiB")):
-        if count >= unit and count % unit == 0:
-            return "%d %s" % (count // unit, name)
-    return "%d bytes" % count
-
-
-def _json_problem(data, secret):
-    """Why decoded JSON cannot come from IMDS (nesting too deep, lone surrogates), or None.
-
-    Iterative, so that a deep document cannot exhaust the stack here either.
-    """
-    stack = [(data, 1, ())]
-    while stack:
-        node, depth, where = stack.pop()
-        if isinstance(node, dict):
-            items = node.items()
-        elif isinstance(node, list):
-            items = enumerate(node)
-        else:
-            if isinstance(node, str) and _SURROGATE_RE.search(node):
-                return _surrogate_problem(where, secret)
-            continue
-        if depth > MAX_JSON_DEPTH:
-            return "is nested more than %d levels deep" % MAX_JSON_DEPTH
-        for key, value in items:
-            if isinstance(key, str) and _SURROGATE_RE.search(key):
-                return _surrogate_problem(where + (key,), secret)
-            stack.append((value, depth + 1, where + (key,)))
-    return None
-
-
-def _surrogate_problem(where, secret):
-    place = "" if secret else " at %s" % ("/".join(_printable(str(part)) for part in where) or "the top")
-    return "holds a lone UTF-16 surrogate (an unpaired \\uD800-\\uDFFF escape)%s, which is not Unicode text" % place
-
-
-# --------------------------------------------------------------------------- client
-
 class ImdsClient(object):
     """Talks to IMDS following the collection's request rules (docs/docsite/rst/facts.rst).
 
@@ -560,12 +175,11 @@ class ImdsClient(object):
     ``transport``: object with ``request(method, url, headers, body, timeout) -> Response``.
     ``warn``: callable(str), called once per distinct failure (not per attempt).
     ``connect_retries``: retries when no connection can be made at all.
-    ``category_versions``: optional {category: version} overriding ``api_version`` per category.
     ``sleep``/``clock``/``rand``: injectable for tests (time.sleep, time.monotonic, random.random).
     """
 
     def __init__(self, endpoint=DEFAULT_ENDPOINT, api_version="latest", timeout=5, deadline=90,
-                 transport=None, warn=None, connect_retries=DEFAULT_CONNECT_RETRIES, category_versions=None,
+                 transport=None, warn=None, connect_retries=DEFAULT_CONNECT_RETRIES,
                  sleep=None, clock=None, rand=None):
         self.endpoint = validate_endpoint(endpoint if endpoint is not None else DEFAULT_ENDPOINT)
         self.api_version = validate_api_version(api_version if api_version is not None else "latest")
@@ -577,10 +191,6 @@ class ImdsClient(object):
         if self.timeout <= 0 or self.deadline <= 0:
             raise ImdsConfigError("timeout and deadline must be greater than 0")
         self.connect_retries = max(0, int(connect_retries))
-        self.category_versions = {}
-        for category, version in (category_versions or {}).items():
-            self._check_category(category)
-            self.category_versions[category] = validate_api_version(version)
         self.transport = transport if transport is not None else UrlTransport()
         self._warn = warn
         self._sleep = sleep or time.sleep
@@ -591,7 +201,6 @@ class ImdsClient(object):
         self._negotiated = {}        # category -> version chosen for "latest"
         self._latest = None          # newest main-line version the service offers
         self._versions = None        # list from /metadata/versions (or newest-versions fallback)
-        self._versions_complete = False
         self._request_count = 0
 
     # ----------------------------------------------------------------- public API
@@ -627,11 +236,7 @@ class ImdsClient(object):
         self._check_category(category)
         if category == "versions":
             return None
-        if category in self.category_versions:
-            explicit = self.category_versions[category]
-            if explicit != "latest":
-                return explicit
-        elif self.api_version != "latest":
+        if self.api_version != "latest":
             if category == "scheduledevents":
                 return scheduled_events_version_for(self.api_version)
             return self.api_version
@@ -663,11 +268,6 @@ class ImdsClient(object):
         if category not in CATEGORIES:
             raise ImdsConfigError("unknown IMDS category %r (expected one of %s)" % (category, ", ".join(CATEGORIES)))
 
-    def _is_latest(self, category):
-        if category in self.category_versions:
-            return self.category_versions[category] == "latest"
-        return self.api_version == "latest"
-
     def _discover_latest(self):
         try:
             data = self._request("GET", "versions", "", None, None, "json", None)
@@ -677,13 +277,11 @@ class ImdsClient(object):
                     "%s/metadata/versions answered without an 'apiVersions' list, so this does not look like IMDS"
                     % self.endpoint, url=self.endpoint + "/metadata/versions", status=200)
             self._versions = _stable(versions)
-            self._versions_complete = True
         except ImdsNotFound as exc:
             if not exc.imds_answered:
                 raise
             # An older service without /metadata/versions: ask for the newest-versions list.
             self._versions = self._newest_from_rejection()
-            self._versions_complete = False
         self._latest = self._versions[-1]
         return self._latest
 
@@ -709,7 +307,7 @@ class ImdsClient(object):
         if want == "text":
             pairs.append("format=text")
         version = self.api_version_for(category)
-        if category in CATEGORY_MINIMUM_VERSION and not self._is_latest(category) and version < CATEGORY_MINIMUM_VERSION[category]:
+        if category in CATEGORY_MINIMUM_VERSION and self.api_version != "latest" and version < CATEGORY_MINIMUM_VERSION[category]:
             raise ImdsConfigError(
                 "api_version %s is older than the first version of /metadata/%s (%s); use api_version: latest or %s or newer"
                 % (version, category, CATEGORY_MINIMUM_VERSION[category], CATEGORY_MINIMUM_VERSION[category]))
@@ -717,7 +315,7 @@ class ImdsClient(object):
             return self._request(method, category, encoded_path, pairs, body, want, version)
         except ImdsRejected as exc:
             newest = _stable(exc.newest_versions)
-            if not self._is_latest(category) or not newest or newest[-1] == version:
+            if self.api_version != "latest" or not newest or newest[-1] == version:
                 raise
             # The negotiated version is not (yet) served for this category: use the newest it offers.
             with self._lock:
@@ -743,147 +341,79 @@ class ImdsClient(object):
         if self._warn is not None:
             self._warn(message)
 
-    def _backoff(self, retry_index, cap):
-        base = min(cap, BACKOFF_INITIAL * (2 ** retry_index))
-        return base * (1.0 + BACKOFF_JITTER * self._rand())
-
     def _request(self, method, category, encoded_path, pairs, body, want, version):
-        """One logical request with the retry policy. Returns the decoded body."""
-        url = self._url(category, encoded_path, pairs, version)
-        shown = url.split("?", 1)[0][len(self.endpoint):]
-        label = "%s %s" % (method, shown)
-        secret = category in SECRET_CATEGORIES
+        """One logical request, retried as RetryPolicy decides. Returns the decoded body."""
+        call = _Call(self._url(category, encoded_path, pairs, version), self.endpoint, method, self._clock(),
+                     secret=category in SECRET_CATEGORIES,
+                     category_root=encoded_path == "" and category != "versions" and version is not None)
+        policy = RetryPolicy(call.start + self.deadline, self.connect_retries, self._clock, self._rand)
         headers = {"Metadata": "true"}
         if body is not None:
             headers["Content-Type"] = "application/json"
-        start = self._clock()
-        stop_at = start + self.deadline
-        attempts = 0
-        retries = 0
-        connect_failures = 0
-        not_found = 0
-        gone_since = None
-        imds_answered = False
-        connected = False
         while True:
-            remaining = stop_at - self._clock()
-            attempt_timeout = min(self.timeout, remaining)
-            attempts += 1
+            timeout = min(self.timeout, policy.remaining())
+            call.attempts += 1
             with self._lock:
                 self._request_count += 1
-            failure = None      # (error class, message, key, status, error text)
-            delay = None
             try:
-                response = self.transport.request(method, url, headers, body, attempt_timeout)
-            except ConnectError as exc:
-                connect_failures += 1
-                cls = ImdsTimeout if isinstance(exc, ConnectTimeout) else ImdsUnreachable
-                failure = (cls, "cannot connect to %s (%s)" % (self.endpoint, exc), ("connect", cls.kind), None, None)
-                if connect_failures > self.connect_retries:
-                    raise self._final(cls, failure[1], label, url, None, attempts, start, imds_answered, None, hint=True,
-                                      connected=connected)
-                delay = self._backoff(retries, BACKOFF_CAP)
-            except NotSent as exc:
-                failure = (ImdsThrottled, "the request was not sent: %s" % exc, ("not-sent",), None, None)
-                delay = self._backoff(retries, BACKOFF_CAP)
-            except ReadTimeout as exc:
-                connected = True
-                failure = (ImdsTimeout, "IMDS accepted the connection but did not answer in time (%s)" % exc, ("read-timeout",), None, None)
-                delay = self._backoff(retries, BACKOFF_CAP)
+                response = self.transport.request(method, call.url, headers, body, timeout)
             except TransportError as exc:
-                connected = connected or exc.connected
-                failure = (ImdsUnreachable, "the connection was closed without a complete answer (%s)" % exc, ("reset",), None, None)
-                delay = self._backoff(retries, BACKOFF_CAP)
+                failure = self._transport_failure(exc, call)
             else:
-                connected = True
-                status = response.status
-                if 200 <= status < 300:
-                    return self._decode(response, want, label, url, attempts, category)
-                error, newest, is_json = _parse_error_body(response)
-                imds_answered = imds_answered or is_json
-                told = _withheld(response, is_json) if secret else error   # what messages may show of the body
-                content_type = response.headers.get("content-type", "")
-                if not is_json and 400 <= status < 500 and status not in (404, 408, 410, 429):
-                    if status == 403 and _DOCKER_UNREACHABLE_RE.search(error):
-                        raise self._final(ImdsUnreachable, "something in between answered 403 %r" % told, label, url, status,
-                                          attempts, start, imds_answered, error, hint=True)
-                    raise self._final(ImdsNotImds, self._not_imds_text(status, error, content_type, response, secret), label, url,
-                                      status, attempts, start, imds_answered, error)
-                if 300 <= status < 400 or status < 200:
-                    raise self._final(ImdsNotImds, self._not_imds_text(status, error, content_type, response, secret), label, url,
-                                      status, attempts, start, imds_answered, error)
-                if status == 400 or status in (401, 403, 405) or (400 <= status < 500 and status not in (404, 408, 410, 429)):
-                    raise self._rejected(status, error, told, newest, label, url, attempts, start, version)
-                if status == 404:
-                    if is_json and "invalid version" in error.lower():
-                        raise self._rejected(status, error, told, newest, label, url, attempts, start, version)
-                    not_found += 1
-                    definitive = (encoded_path != "" or category == "versions" or not is_json
-                                  or _NO_LOAD_BALANCER_RE.search(error) is not None or version is None)
-                    if definitive or not_found > NOT_FOUND_RETRIES:
-                        raise ImdsNotFound(
-                            "%s: 404 Not Found (%s)%s" % (label, told or "no details", "" if definitive else
-                                                          " after %d attempts" % attempts),
-                            url=url, status=status, attempts=attempts, imds_answered=imds_answered, error=error)
-                    failure = (ImdsNotFound, "HTTP 404 (%s)" % told, ("status", 404), status, error)
-                    delay = self._backoff(retries, BACKOFF_CAP)
-                elif status == 410:
-                    now = self._clock()
-                    if gone_since is None:
-                        gone_since = now
-                    failure = (ImdsServerError, "HTTP 410 Gone: IMDS is being updated (%s)" % told, ("status", 410), status, error)
-                    delay = self._backoff(retries, GONE_POLL_CAP)
-                    if now + delay - gone_since > GONE_WINDOW:
-                        raise self._final(ImdsServerError, failure[1] + "; still 410 after polling for %.0f s" % (now - gone_since),
-                                          label, url, status, attempts, start, imds_answered, error)
-                else:
-                    # 408, 429, 5xx (and anything else >= 500)
-                    cls = ImdsThrottled if status == 429 else (ImdsTimeout if status == 408 else ImdsServerError)
-                    failure = (cls, "HTTP %d (%s)" % (status, told or response.headers.get("content-type", "no details")),
-                               ("status", status), status, error)
-                    retry_after = self._retry_after(response)
-                    if retry_after is not None:
-                        delay = retry_after * (1.0 + 0.1 * self._rand())
-                    else:
-                        delay = self._backoff(retries, BACKOFF_CAP)
-                    if not is_json and _looks_like_html(error, content_type):
-                        failure = (cls, failure[1] + "; the body is an HTML page, so a proxy or another service may be answering",
-                                   failure[2], status, error)
-            # Retry or give up.
-            cls, message, key, status, error = failure
-            now = self._clock()
-            if now + delay >= stop_at:
-                raise self._final(cls, message + "; gave up at the %s s deadline" % format_seconds(self.deadline), label, url, status,
-                                  attempts, start, imds_answered, error, hint=key[0] == "connect", connected=connected)
-            self._report(key, "IMDS %s: %s; retrying (reported once)" % (label, message))
-            self._sleep(delay)
-            retries += 1
+                call.connected = True
+                if 200 <= response.status < 300:
+                    return decode_answer(response, want, call.label, call.url, call.attempts, category, self.endpoint)
+                failure = self._answer_failure(response, call, version)
+            decision = policy.decide(failure.rule, failure.retry_after)
+            if decision.stop:
+                raise self._give_up(failure, decision, call)
+            self._report(failure.key, "IMDS %s: %s; retrying (reported once)" % (call.label, failure.message))
+            self._sleep(decision.delay)
+
+    def _transport_failure(self, exc, call):
+        """The _Failure of an attempt that got no HTTP answer."""
+        call.connected = call.connected or exc.connected
+        rule = transport_rule(exc)
+        if rule == NO_CONNECTION:
+            cls = ImdsTimeout if isinstance(exc, ConnectTimeout) else ImdsUnreachable
+            return _Failure(rule, cls, "cannot connect to %s (%s)" % (self.endpoint, exc), ("connect", cls.kind), hint=True)
+        if rule == NOT_SENT:
+            return _Failure(rule, ImdsThrottled, "the request was not sent: %s" % exc, ("not-sent",))
+        if isinstance(exc, ReadTimeout):
+            return _Failure(rule, ImdsTimeout, "IMDS accepted the connection but did not answer in time (%s)" % exc, ("read-timeout",))
+        return _Failure(rule, ImdsUnreachable, "the connection was closed without a complete answer (%s)" % exc, ("reset",))
+
+    def _answer_failure(self, response, call, version):
+        """The _Failure of a non-2xx answer."""
+        status = response.status
+        error, newest, is_json = parse_error_body(response)
+        call.imds_answered = call.imds_answered or is_json
+        told = withheld(response, is_json) if call.secret else error   # what messages may show of the body
+        content_type = response.headers.get("content-type", "")
+        retry_after = retry_after_seconds(response.headers.get("retry-after"))
+        rule = answer_rule(status, is_json, error, call.category_root, retry_after)
+        if rule == NOT_IMDS and status == 403 and _DOCKER_UNREACHABLE_RE.search(error):
+            return _Failure(rule, ImdsUnreachable, "something in between answered 403 %r" % told, None, status, error, hint=True)
+        if rule == NOT_IMDS:
+            return _Failure(rule, ImdsNotImds, not_imds_text(status, error, content_type, response, call.secret, self.endpoint),
+                            None, status, error)
+        if rule == REJECTED:
+            offered = _stable(newest)
+            return _Failure(rule, ImdsRejected, self._rejected_text(status, error, told, offered, call.label, version), None,
+                            status, error, newest=offered)
+        if rule in (CATEGORY_UPDATING, NOT_FOUND):
+            return _Failure(rule, ImdsNotFound, "HTTP 404 (%s)" % told, ("status", 404), status, error, told=told)
+        if rule == GONE:
+            return _Failure(rule, ImdsServerError, "HTTP 410 Gone: IMDS is being updated (%s)" % told, ("status", 410), status, error)
+        # BUSY or RETRY_AFTER: 408, 429, 5xx (and anything else >= 500)
+        cls = ImdsThrottled if status == 429 else (ImdsTimeout if status == 408 else ImdsServerError)
+        message = "HTTP %d (%s)" % (status, told or response.headers.get("content-type", "no details"))
+        if not is_json and looks_like_html(error, content_type):
+            message += "; the body is an HTML page, so a proxy or another service may be answering"
+        return _Failure(rule, cls, message, ("status", status), status, error, retry_after=retry_after)
 
     @staticmethod
-    def _retry_after(response):
-        value = response.headers.get("retry-after")
-        if value is None:
-            return None
-        try:
-            seconds = float(value.strip())
-        except ValueError:
-            return None  # an HTTP date: fall back to backoff
-        return max(0.0, min(seconds, RETRY_AFTER_CAP))
-
-    def _not_imds_text(self, status, error, content_type, response, secret):
-        if 300 <= status < 400:
-            location = "an address not shown" if secret else repr(_printable(response.headers.get("location", "")))
-            return ("HTTP %d redirect to %s: IMDS never redirects, so something else answered at %s (a proxy or captive portal?). "
-                    "Redirects are not followed" % (status, location, self.endpoint))
-        if _looks_like_html(error, content_type):
-            what = "an HTML page"
-        else:
-            what = "a non-JSON body (%s)" % (_withheld(response, False) if secret else repr(_snippet(error, 60)))
-        return ("HTTP %d with %s: this is not IMDS. Something else answers at %s (a proxy, firewall or another cloud's "
-                "metadata service?)" % (status, what, self.endpoint))
-
-    def _rejected(self, status, error, told, newest, label, url, attempts, start, version):
-        offered = _stable(newest)
+    def _rejected_text(status, error, told, offered, label, version):
         if offered or "api-version" in error.lower() or "invalid version" in error.lower():
             message = "IMDS rejected api-version %s for %s (HTTP %d: %s)." % (version or "(none)", label, status, told)
             if offered:
@@ -894,66 +424,54 @@ class ImdsClient(object):
             message = "IMDS rejected %s: %s. Something between this host and IMDS removed the 'Metadata: true' header." % (label, told)
         else:
             message = "IMDS rejected %s with HTTP %d (%s); this is not retried." % (label, status, told or "no details")
-        return ImdsRejected(message, newest_versions=offered, url=url, status=status, attempts=attempts, imds_answered=True,
-                            error=error)
+        return message
 
-    def _final(self, cls, message, label, url, status, attempts, start, imds_answered, error, hint=False, connected=None):
-        elapsed = self._clock() - start
-        text = "IMDS %s failed: %s (%d attempt%s in %.1f s)." % (label, message, attempts, "" if attempts == 1 else "s", elapsed)
-        if hint:
+    def _give_up(self, failure, decision, call):
+        """The error that ends a call: ``failure`` was the last attempt and ``decision`` says why no other follows."""
+        if decision.stop == DEADLINE:
+            return self._final(failure, "; gave up at the %s s deadline" % format_seconds(self.deadline), call)
+        if decision.stop == WINDOW:
+            return self._final(failure, "; still 410 after polling for %.0f s" % decision.polled, call)
+        if failure.rule in (CATEGORY_UPDATING, NOT_FOUND):
+            return ImdsNotFound("%s: 404 Not Found (%s)%s" % (call.label, failure.told or "no details",
+                                                              " after %d attempts" % call.attempts if decision.stop == EXHAUSTED else ""),
+                                url=call.url, status=failure.status, attempts=call.attempts, imds_answered=call.imds_answered,
+                                error=failure.error)
+        if failure.rule == REJECTED:
+            return ImdsRejected(failure.message, newest_versions=failure.newest, url=call.url, status=failure.status,
+                                attempts=call.attempts, imds_answered=True, error=failure.error)
+        return self._final(failure, "", call)   # not IMDS, or no connection after connect_retries
+
+    def _final(self, failure, suffix, call):
+        elapsed = self._clock() - call.start
+        text = "IMDS %s failed: %s%s (%d attempt%s in %.1f s)." % (
+            call.label, failure.message, suffix, call.attempts, "" if call.attempts == 1 else "s", elapsed)
+        if failure.hint:
             if self.is_default_endpoint:
                 text += " " + _ROUTE_HINT
             else:
                 text += " Check the endpoint option (%s)." % self.endpoint
-        return cls(text, url=url, status=status, attempts=attempts, imds_answered=imds_answered, error=error, connected=connected)
+        return failure.cls(text, url=call.url, status=failure.status, attempts=call.attempts, imds_answered=call.imds_answered,
+                           error=failure.error, connected=call.connected)
 
-    def _decode(self, response, want, label, url, attempts, category):
-        """The body of a 2xx answer, checked: size, encoding, UTF-8, not HTML, JSON that IMDS could have sent."""
-        secret = category in SECRET_CATEGORIES
-        answered = "IMDS %s answered %d" % (label, response.status)
-        where = dict(url=url, status=response.status, attempts=attempts)
-        limit = RESPONSE_LIMITS.get(category, MAX_RESPONSE_BYTES)
-        if response.truncated or len(response.body) > limit:
-            declared = response.headers.get("content-length", "").strip()
-            size = "more than %s" % _size(max(limit, len(response.body))) if response.truncated else "%d bytes" % len(response.body)
-            raise ImdsTooLarge(
-                "%s with %s%s: answers of /metadata/%s are limited to %s (IMDS's own are a few kilobytes), so the rest was "
-                "not read. Nothing was gathered." % (
-                    answered, size, " (Content-Length %s)" % declared if declared.isdigit() else "", category, _size(limit)),
-                **where)
-        encoding = response.headers.get("content-encoding", "").strip().lower()
-        if encoding not in ("", "identity"):
-            raise ImdsNotImds(
-                "%s with Content-Encoding %r although the request asked for none: IMDS never compresses its answers, and the "
-                "client does not decompress them. Nothing was gathered." % (answered, _snippet(encoding, 40)), **where)
-        content_type = response.headers.get("content-type", "").lower()
-        try:
-            text = response.body.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ImdsNotImds("%s with a body that is not UTF-8 text: this is not IMDS." % answered, **where)
-        if want == "json-or-empty" and not text.strip():
-            return None
-        if _looks_like_html(text, content_type) and "json" not in content_type:
-            raise ImdsNotImds(
-                "%s with an HTML page%s instead of metadata: a proxy, captive portal or another service is answering at %s. "
-                "Nothing was gathered." % (answered, "" if secret else " (%r)" % _snippet(text, 60), self.endpoint), **where)
-        if want == "text":
-            return text
-        if not text.strip():
-            raise ImdsNotImds("%s with an empty body where IMDS answers with JSON: this is not IMDS. Nothing was gathered."
-                              % answered, **where)
-        try:
-            data = json.loads(text)
-        except RecursionError:
-            data, problem = None, "is nested more than %d levels deep" % MAX_JSON_DEPTH
-        except ValueError as exc:
-            raise ImdsNotImds(
-                "%s but the body is not valid JSON (%s; %d bytes%s): the answer was cut short or does not come from IMDS. "
-                "Nothing was gathered." % (answered, exc, len(response.body), ", ends with %r" % text[-20:] if text and not secret else ""),
-                imds_answered=True, **where)
-        else:
-            problem = _json_problem(data, secret)
-        if problem:
-            raise ImdsNotImds("%s with JSON that %s: IMDS never sends that, so this is not IMDS. Nothing was gathered."
-                              % (answered, problem), **where)
-        return data
+
+class _Call(object):
+    """What one logical request knows across its attempts."""
+
+    def __init__(self, url, endpoint, method, start, secret, category_root):
+        self.url = url
+        self.label = "%s %s" % (method, url.split("?", 1)[0][len(endpoint):])   # never the query: it may hold a nonce
+        self.start = start
+        self.secret = secret                   # the answers may hold tokens: no part of a body in any message
+        self.category_root = category_root
+        self.attempts = 0
+        self.imds_answered = False             # some answer was JSON, as IMDS's are
+        self.connected = False                 # some attempt got a connection
+
+
+# One failed attempt: the row of the retry table it falls under (``rule``) and what it reports. ``cls`` and
+# ``message``: the error it becomes when it ends the call; ``key``: what ``warn`` reports once per client;
+# ``hint``: point at the route and the endpoint (no connection was made); ``told``: what a message may show
+# of the body; ``newest``: the versions a rejection offered.
+_Failure = namedtuple("_Failure", "rule cls message key status error hint retry_after newest told",
+                      defaults=(None, None, False, None, None, None))

@@ -36,7 +36,8 @@ options:
       - V(instance) (one request) gives RV(ansible_facts.azure_imds.compute), RV(ansible_facts.azure_imds.network),
         RV(ansible_facts.azure_imds.placement) and RV(ansible_facts.azure_imds.tags).
       - V(loadbalancer) (one request, needs api-version 2020-10-01 or newer) gives RV(ansible_facts.azure_imds.loadbalancer).
-      - V(scheduledevents) (one request) gives RV(ansible_facts.azure_imds.scheduled_events). Scheduled events have their own
+      - V(scheduledevents) (one request; also accepted as V(scheduled_events), the name of its fact) gives
+        RV(ansible_facts.azure_imds.scheduled_events). Scheduled events have their own
         api-version line; with O(api_version=latest) the newest one (2020-07-01) is used, with an explicit O(api_version)
         the newest scheduled-events version not newer than it. The first request on a VM can be slow while the service
         switches scheduled events on.

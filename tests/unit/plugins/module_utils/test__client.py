@@ -25,6 +25,7 @@ from ansible_collections.imds.azure.plugins.module_utils._client import (
     Response,
     UrlTransport,
 )
+from tools.imds_emulator import versions as emulator_versions
 
 NEWEST = "2025-04-07"
 
@@ -225,7 +226,6 @@ def test_scheduled_events_version_line(imds_emulator):
     assert client_for(imds_emulator).api_version_for("scheduledevents") == "2020-07-01"
     assert client_for(imds_emulator, api_version="2019-06-01").api_version_for("scheduledevents") == "2019-04-01"
     assert client_for(imds_emulator, api_version="2019-08-01").api_version_for("scheduledevents") == "2019-08-01"
-    assert client_for(imds_emulator, category_versions={"scheduledevents": "2017-11-01"}).api_version_for("scheduledevents") == "2017-11-01"
     client = client_for(imds_emulator)
     assert client.get_json("scheduledevents")["Events"] == []
     (record,) = metadata_log(imds_emulator)
@@ -487,3 +487,12 @@ def test_url_transport_maps_connection_refused(closed_port):
 def test_module_constants():
     assert _client.DEFAULT_ENDPOINT == "http://169.254.169.254"
     assert _client.SCHEDULED_EVENTS_VERSIONS[0] == "2020-07-01"
+
+
+def test_version_tables_agree_with_the_emulator():
+    # The emulator is written from Microsoft's documentation independently of the client (they share no
+    # code); this is where the two tables meet, so neither can drift alone.
+    assert _client.SCHEDULED_EVENTS_VERSIONS == emulator_versions.SCHEDULED_EVENTS_VERSIONS
+    assert _client.SCHEDULED_EVENTS_VERSIONS[-1] == emulator_versions.CATEGORY_MINIMUM["scheduledevents"]
+    assert _client.CATEGORY_MINIMUM_VERSION == dict(
+        (category, version) for category, version in emulator_versions.CATEGORY_MINIMUM.items() if category != "scheduledevents")

@@ -17,7 +17,6 @@ import tracemalloc
 import pytest
 
 from ansible_collections.imds.azure.plugins.module_utils._client import (
-    MIB,
     RESPONSE_LIMITS,
     ImdsClient,
     ImdsNotImds,
@@ -26,6 +25,7 @@ from ansible_collections.imds.azure.plugins.module_utils._client import (
     Response,
     UrlTransport,
 )
+from ansible_collections.imds.azure.plugins.module_utils._responses import MIB
 
 ALLOWANCE = 3.0          # seconds past the deadline that scheduling on a loaded machine may add
 MEMORY_BOUND = 16 * MIB  # what reading one refused answer may allocate at most (its limit is 1 MiB)

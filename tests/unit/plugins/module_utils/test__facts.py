@@ -4,14 +4,12 @@
 
 from __future__ import annotations
 
-import base64
-import gzip
 import time
 import tracemalloc
 
 import pytest
 
-from ansible_collections.imds.azure.plugins.module_utils import _facts
+from ansible_collections.imds.azure.plugins.module_utils import _client, _facts
 from ansible_collections.imds.azure.plugins.module_utils._client import (
     ImdsClient, ImdsConfigError, ImdsNotImds, ImdsTimeout, ImdsTooLarge, ImdsUnreachable, Response,
 )
@@ -20,7 +18,6 @@ from ansible_collections.imds.azure.plugins.module_utils._facts import (
     FactsError,
     build_placement,
     build_tags,
-    decode_userdata,
     gather_facts,
     parse_gather_subset,
     parse_tags_string,
@@ -72,6 +69,24 @@ def test_parse_gather_subset_errors(value):
         parse_gather_subset(value)
 
 
+@pytest.mark.parametrize("value, expected", [
+    (["scheduled_events"], ("scheduledevents",)),
+    (["instance,scheduled_events"], ("instance", "scheduledevents")),
+    (["all", "!scheduled_events"], ("instance", "loadbalancer", "versions")),
+])
+def test_a_subset_may_be_named_by_its_fact_key(value, expected):
+    assert parse_gather_subset(value) == expected
+
+
+def test_each_subset_fills_the_fact_keys_it_is_documented_with(imds_emulator):
+    base = set(gather(imds_emulator, gather_subset=["versions"], api_version="2021-02-01")) - {"versions"}
+    for subset in _facts.SUBSETS:
+        facts = gather(imds_emulator, no_log=True, gather_subset=[subset], api_version="2021-02-01", attested_nonce="1234")
+        assert set(facts) - base == set(_facts.FACT_KEYS[subset]), subset
+    assert _facts.SUBSET_ALIASES == {"scheduled_events": "scheduledevents"}
+    assert set(_client.DOCUMENT_CATEGORIES) <= set(_facts.FACT_KEYS) & set(_client.CATEGORIES)
+
+
 # --------------------------------------------------------------------------- pure helpers
 
 def test_placement_from_compute():
@@ -108,17 +123,6 @@ def test_parse_tags_string(text, expected):
 def test_parse_tags_string_is_ambiguous_by_design():
     # "cost center" = "cc:1234;shared" cannot be told apart from two tags: documented limitation.
     assert parse_tags_string("cost center:cc:1234;shared:x") == {"cost center": "cc:1234", "shared": "x"}
-
-
-def test_decode_userdata():
-    warnings = []
-    assert decode_userdata(base64.b64encode(b"#cloud-config\n").decode()) == "#cloud-config\n"
-    assert decode_userdata(base64.b64encode(gzip.compress("h\u00e9llo".encode())).decode()) == "h\u00e9llo"
-    assert decode_userdata("") == ""
-    binary = base64.b64encode(b"\xff\xfe\x00\x01").decode()
-    assert decode_userdata(binary, warnings.append) == binary
-    assert decode_userdata("not base64!", warnings.append) == "not base64!"
-    assert len(warnings) == 2
 
 
 # --------------------------------------------------------------------------- gathering
@@ -334,12 +338,3 @@ def test_user_data_larger_than_azure_allows_is_refused(imds_emulator_factory):
     emu = imds_emulator_factory(faults=["gzip-bomb=100"])
     with pytest.raises(ImdsTooLarge, match="more than the 64 KiB that Azure allows"):
         gather(emu, no_log=True, gather_subset=["userdata"], api_version="2021-02-01")
-
-
-def test_compressed_user_data_within_the_limits_is_decoded():
-    text = "#cloud-config\n" + "packages: [nginx]\n" * 50000          # 900 kB of text, about 3 kB of gzip
-    encoded = base64.b64encode(gzip.compress(text.encode())).decode()
-    assert len(encoded) < 64 * 1024 and len(text) < _facts.USERDATA_TEXT_LIMIT
-    assert decode_userdata(encoded) == text
-    concatenated = base64.b64encode(gzip.compress(b"first ") + gzip.compress(b"second")).decode()
-    assert decode_userdata(concatenated) == "first second"
