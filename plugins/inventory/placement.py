@@ -184,23 +184,23 @@ import keyword
 import os
 
 from ansible import context
-from ansible.errors import AnsibleError, AnsibleParserError
+from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.display import Display
 from ansible.utils.unsafe_proxy import wrap_var
 from ansible.utils.vars import combine_vars
 
-from ansible_collections.imds.azure.plugins.plugin_utils import _fact_cache
-from ansible_collections.imds.azure.plugins.plugin_utils._placement import (
+from ansible_collections.imds.azure.plugins.module_utils import _client, _facts
+from ansible_collections.imds.azure.plugins.module_utils._placement import (
     PLACEMENT_KEYS,
     find_imds_facts,
-    host_groups,
     missing_reason,
     normalize_placement,
     normalize_tags,
-    safe_group_name,
 )
+from ansible_collections.imds.azure.plugins.plugin_utils import _fact_cache
+from ansible_collections.imds.azure.plugins.plugin_utils._groups import host_groups, safe_group_name
 
 display = Display()
 
@@ -267,12 +267,6 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 yield name, result
 
     def _read_local(self):
-        try:
-            # pylint: disable=import-outside-toplevel
-            from ansible_collections.imds.azure.plugins.module_utils import _client
-            from ansible_collections.imds.azure.plugins.module_utils import _facts
-        except ImportError as exc:
-            raise AnsibleError("imds.azure.placement: the local source needs the collection's IMDS client: %s" % to_native(exc)) from exc
         warnings = []
         params = {"gather_subset": ["instance"], "detect": self.get_option("detect"), "endpoint": self.get_option("endpoint"),
                   "api_version": self.get_option("api_version"), "timeout": self.get_option("timeout"),

@@ -3,10 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 #
 # PRIVATE to the imds.azure collection: no compatibility promise outside the collection.
-"""Fact building for imds.azure.metadata_facts: gather_subset parsing, placement, tags, userdata.
+"""Fact building for imds.azure.metadata_facts: gather_subset parsing, userdata, gathering.
 
-The pure helpers (parse_gather_subset, build_placement, build_tags, parse_tags_string,
-decode_userdata) are shared with the lookup and inventory plugins.
+The placement and tags facts come from the model in _placement.py.
 """
 
 from __future__ import annotations
@@ -34,6 +33,7 @@ from ansible_collections.imds.azure.plugins.module_utils._client import (
     validate_endpoint,
 )
 from ansible_collections.imds.azure.plugins.module_utils._detect import AZURE, NOT_AZURE, UNKNOWN, detect_azure
+from ansible_collections.imds.azure.plugins.module_utils._placement import as_text, build_placement, build_tags
 
 FACT_NAME = "azure_imds"
 
@@ -81,19 +81,6 @@ NONCE_RE = re.compile(r"^[A-Za-z0-9]{1,32}$")
 # What the controller compares the signed content with (from the instance metadata of the same run).
 ATTESTED_IDENTITY_KEYS = ("vmId", "subscriptionId", "azEnvironment")
 
-PLACEMENT_KEYS = (
-    # fact key, compute keys tried in order
-    ("location", ("location",)),
-    ("zone", ("zone",)),
-    ("fault_domain", ("platformFaultDomain",)),
-    ("update_domain", ("platformUpdateDomain",)),
-    ("sub_fault_domain", ("platformSubFaultDomain",)),
-    ("scale_set", ("vmScaleSetName",)),
-    ("placement_group", ("placementGroupId",)),
-    ("vm_size", ("vmSize",)),
-    ("priority", ("priority", "Priority")),
-)
-
 
 class FactsError(Exception):
     """A problem with the module's input or with what IMDS returned (message is user-facing)."""
@@ -140,72 +127,6 @@ def parse_gather_subset(values):
     return tuple(name for name in SUBSETS if name in selected)
 
 
-def _string(value):
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value if isinstance(value, str) else str(value)
-
-
-def build_placement(compute):
-    """The ``placement`` fact: strings, ``""`` when IMDS did not return the field."""
-    compute = compute if isinstance(compute, dict) else {}
-    placement = {}
-    for key, sources in PLACEMENT_KEYS:
-        value = ""
-        for source in sources:
-            if compute.get(source) not in (None, ""):
-                value = _string(compute[source])
-                break
-        placement[key] = value
-    if not placement["scale_set"]:
-        # Flexible orchestration: vmScaleSetName may be empty while virtualMachineScaleSet.id is set.
-        vmss = compute.get("virtualMachineScaleSet")
-        vmss_id = vmss.get("id") if isinstance(vmss, dict) else None
-        if isinstance(vmss_id, str) and vmss_id.strip("/"):
-            placement["scale_set"] = vmss_id.rstrip("/").rsplit("/", 1)[-1]
-    return placement
-
-
-def parse_tags_string(text):
-    """Parse the legacy ``compute.tags`` string (``name:value;name:value``) into a dict.
-
-    The format is ambiguous: a value that contains ``;`` cannot be told apart from a new tag.
-    A piece without ``:`` is taken as the continuation of the previous value (so ``a:x;y``
-    gives ``{"a": "x;y"}``), but ``a:x;b:y`` is always two tags. Use an api_version of
-    2019-06-04 or newer to get the unambiguous ``tagsList``.
-    """
-    tags = {}
-    last = None
-    if not isinstance(text, str) or not text:
-        return tags
-    for piece in text.split(";"):
-        if ":" in piece:
-            name, value = piece.split(":", 1)
-            tags[name] = value
-            last = name
-        elif last is not None:
-            tags[last] = tags[last] + ";" + piece
-        elif piece:
-            tags[piece] = ""
-            last = piece
-    return tags
-
-
-def build_tags(compute):
-    """The ``tags`` fact: a dict from ``tagsList`` when present, else from the ``tags`` string."""
-    compute = compute if isinstance(compute, dict) else {}
-    tags_list = compute.get("tagsList")
-    if isinstance(tags_list, list):
-        tags = {}
-        for item in tags_list:
-            if isinstance(item, dict) and "name" in item:
-                tags[_string(item["name"])] = _string(item.get("value"))
-        return tags
-    return parse_tags_string(compute.get("tags"))
-
-
 def _gunzip(data, limit):
     """The gzip member(s) in ``data`` decompressed, or None when it is not valid gzip.
 
@@ -242,7 +163,7 @@ def decode_userdata(encoded, warn=None):
     is kept unchanged and ``warn`` is told so (nothing is lost). User data larger than Azure
     allows, or gzip that expands beyond USERDATA_TEXT_LIMIT, raises ImdsTooLarge.
     """
-    encoded = check_userdata_size(_string(encoded).strip())
+    encoded = check_userdata_size(as_text(encoded).strip())
     if not encoded:
         return ""
     try:
@@ -330,7 +251,7 @@ def _attested(client, nonce, compute):
         "nonce": nonce,
         "api_version": client.api_version_for("attested"),
         "document": {"encoding": document["encoding"], "signature": document["signature"]},
-        "instance_identity": dict((key, _string(compute.get(key))) for key in ATTESTED_IDENTITY_KEYS),
+        "instance_identity": dict((key, as_text(compute.get(key))) for key in ATTESTED_IDENTITY_KEYS),
     }
 
 
