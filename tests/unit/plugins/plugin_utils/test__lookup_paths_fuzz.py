@@ -15,7 +15,7 @@ from hypothesis import given, strategies as st
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.loader import lookup_loader
 
-from ansible_collections.imds.azure.plugins.plugin_utils._lookup import (
+from ansible_collections.imds.azure.plugins.plugin_utils._lookup_paths import (
     CATEGORIES, LookupPathError, MissingPathError, ParsedPath, parse_path, walk,
 )
 
