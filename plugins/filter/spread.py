@@ -101,9 +101,8 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.imds.azure.plugins.module_utils._placement import (
-    PLACEMENT_LEVELS, as_text, missing_reason, normalize_placement,
-)
+from ansible_collections.imds.azure.plugins.module_utils._documents import as_text
+from ansible_collections.imds.azure.plugins.module_utils._placement import PLACEMENT_LEVELS, missing_reason, normalize_placement
 
 MAX_LISTED = 20
 _WHOLE_NUMBER = re.compile(r"^\s*[+-]?[0-9]+\s*$")

@@ -147,10 +147,9 @@ from ansible.utils.display import Display
 from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.imds.azure.plugins.module_utils._client import ImdsError, ImdsNotFound
-from ansible_collections.imds.azure.plugins.module_utils._facts import check_userdata_size
+from ansible_collections.imds.azure.plugins.module_utils._documents import check_userdata_size, strip_user_data, unwrap_loadbalancer
 from ansible_collections.imds.azure.plugins.plugin_utils._lookup_paths import (
-    LookupPathError, MissingPathError, QueryError, compile_query, facts_document, is_user_data, parse_path, search, strip_user_data,
-    unwrap_loadbalancer, walk,
+    LookupPathError, MissingPathError, QueryError, compile_query, facts_document, is_user_data, parse_path, search, walk,
 )
 from ansible_collections.imds.azure.plugins.plugin_utils._lookup import ImdsLookupBase, run_state
 

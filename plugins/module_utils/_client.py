@@ -23,6 +23,21 @@ import time
 from ansible.module_utils.six.moves.urllib.parse import quote, urlsplit  # pylint: disable=import-error
 from ansible.module_utils.six.moves import http_client  # pylint: disable=import-error
 
+from ansible_collections.imds.azure.plugins.module_utils._errors import (
+    NO_LOAD_BALANCER_RE,
+    ImdsConfigError,
+    ImdsError,
+    ImdsNotFound,
+    ImdsNotImds,
+    ImdsRejected,
+    ImdsServerError,
+    ImdsThrottled,
+    ImdsTimeout,
+    ImdsTooLarge,
+    ImdsUnreachable,
+)
+from ansible_collections.imds.azure.plugins.module_utils._paths import encode_path, encode_query
+
 __all__ = [
     "DEFAULT_ENDPOINT", "CATEGORIES", "SCHEDULED_EVENTS_VERSIONS", "CATEGORY_MINIMUM_VERSION",
     "RESPONSE_LIMITS", "ImdsClient", "Response", "UrlTransport",
@@ -77,11 +92,7 @@ MAX_JSON_DEPTH = 32           # IMDS documents nest a few levels; deeper JSON is
 _READ_SIZE = 64 * KIB
 
 _VERSION_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$")
-_SEGMENT_RE = re.compile(r"^[A-Za-z0-9_~.-]+$")
-_QUERY_KEY_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 _CONTROL_RE = re.compile(r"[\x00-\x20\x7f]")
-_RESERVED_QUERY = ("api-version", "format")
-_NO_LOAD_BALANCER_RE = re.compile(r"no\s+load\s*balancer\s+metadata", re.IGNORECASE)
 _DOCKER_UNREACHABLE_RE = re.compile(r"unreachable", re.IGNORECASE)
 _SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
 # Categories whose answers may hold secrets: no part of their bodies ever appears in a message.
@@ -284,95 +295,6 @@ _ROUTE_HINT = (
 )
 
 
-class ImdsError(Exception):
-    """Base of every client error. ``str(err)`` is a complete message for the user.
-
-    Attributes: ``url`` (what was requested, no secrets), ``status`` (last HTTP status or None),
-    ``attempts`` (HTTP attempts made), ``imds_answered`` (True when something that looks like
-    IMDS -- a JSON answer -- responded at least once), ``error`` (IMDS's own error text, if any),
-    ``connected`` (True when some attempt got a connection, even if no answer came back).
-    """
-
-    kind = "error"
-
-    def __init__(self, message, url=None, status=None, attempts=0, imds_answered=False, error=None, connected=None):
-        super(ImdsError, self).__init__(message)
-        self.message = message
-        self.url = url
-        self.status = status
-        self.attempts = attempts
-        self.imds_answered = imds_answered
-        self.error = error
-        self.connected = status is not None if connected is None else bool(connected)
-
-    def __str__(self):
-        return self.message
-
-
-class ImdsConfigError(ImdsError, ValueError):
-    """Bad input from the caller (endpoint, api_version, path, query); nothing was sent."""
-
-    kind = "config"
-
-
-class ImdsUnreachable(ImdsError):
-    """No connection could be made to the endpoint."""
-
-    kind = "unreachable"
-
-
-class ImdsTimeout(ImdsError):
-    """Connected but no answer in time, or the overall deadline ran out."""
-
-    kind = "timeout"
-
-
-class ImdsRejected(ImdsError):
-    """IMDS refused the request (400/401/403/405): not retried. ``newest_versions`` is the
-    list of versions the service offered when it rejected the api-version."""
-
-    kind = "rejected"
-
-    def __init__(self, message, newest_versions=None, **kwargs):
-        super(ImdsRejected, self).__init__(message, **kwargs)
-        self.newest_versions = list(newest_versions or [])
-
-
-class ImdsNotFound(ImdsError):
-    """404: the path does not exist (or, for /metadata/loadbalancer, no Standard LB:
-    ``no_load_balancer`` is True then)."""
-
-    kind = "not_found"
-
-    @property
-    def no_load_balancer(self):
-        return bool(self.error and _NO_LOAD_BALANCER_RE.search(self.error))
-
-
-class ImdsThrottled(ImdsError):
-    """429 until the deadline."""
-
-    kind = "throttled"
-
-
-class ImdsServerError(ImdsError):
-    """5xx or 410 that did not clear up within the retry budget."""
-
-    kind = "server_error"
-
-
-class ImdsNotImds(ImdsError):
-    """Something answered, but not the way IMDS does (HTML page, broken JSON, redirect...)."""
-
-    kind = "not_imds"
-
-
-class ImdsTooLarge(ImdsNotImds):
-    """An answer (or the user data in it) larger than the documented limits: refused, not retried."""
-
-    kind = "too_large"
-
-
 # --------------------------------------------------------------------------- helpers
 
 def validate_endpoint(endpoint):
@@ -407,49 +329,6 @@ def validate_api_version(version):
     if not isinstance(version, str) or not (version == "latest" or _VERSION_RE.match(version)):
         raise ImdsConfigError("api_version must be 'latest' or a date such as 2021-02-01, got %r" % (version,))
     return version
-
-
-def encode_path(path):
-    """Validate and percent-encode a path below a category root; '' for the root.
-
-    Segments may contain letters, digits and ``_ ~ . -`` only; ``.``/``..``, empty segments,
-    ``%``, ``?``, ``#``, ``\\``, ``:``, whitespace and control characters are refused, so a path can
-    never leave its category, reach another host or smuggle a query.
-    """
-    if path is None:
-        return ""
-    if isinstance(path, (list, tuple)):
-        segments = [str(segment) for segment in path]
-    elif isinstance(path, str):
-        stripped = path.strip("/")
-        segments = stripped.split("/") if stripped else []
-    else:
-        raise ImdsConfigError("path must be a string, got %r" % (path,))
-    for segment in segments:
-        if segment in ("", ".", "..") or not _SEGMENT_RE.match(segment):
-            raise ImdsConfigError("invalid IMDS path %r: segment %r is not allowed" % (path, segment))
-    return "/".join(quote(segment, safe="") for segment in segments)
-
-
-def encode_query(query):
-    if not query:
-        return []
-    if not isinstance(query, dict):
-        raise ImdsConfigError("query must be a dict, got %r" % (query,))
-    pairs = []
-    for key in sorted(query):
-        value = query[key]
-        if not isinstance(key, str) or not _QUERY_KEY_RE.match(key):
-            raise ImdsConfigError("invalid query parameter name %r" % (key,))
-        if key in _RESERVED_QUERY:
-            raise ImdsConfigError("query parameter %r is set by the client; use api_version / get_text instead" % key)
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            value = "true" if value else "false"
-        value = str(value)
-        pairs.append("%s=%s" % (quote(key, safe=""), quote(value, safe="")))
-    return pairs
 
 
 def _stable(versions):
@@ -819,7 +698,7 @@ class ImdsClient(object):
                         raise self._rejected(status, error, told, newest, label, url, attempts, start, version)
                     not_found += 1
                     definitive = (encoded_path != "" or category == "versions" or not is_json
-                                  or _NO_LOAD_BALANCER_RE.search(error) is not None or version is None)
+                                  or NO_LOAD_BALANCER_RE.search(error) is not None or version is None)
                     if definitive or not_found > NOT_FOUND_RETRIES:
                         raise ImdsNotFound(
                             "%s: 404 Not Found (%s)%s" % (label, told or "no details", "" if definitive else

@@ -3,17 +3,15 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 #
 # PRIVATE to the imds.azure collection: no compatibility promise outside the collection.
-"""Fact building for imds.azure.metadata_facts: gather_subset parsing, userdata, gathering.
+"""Fact building for imds.azure.metadata_facts: gather_subset parsing, gathering.
 
-The placement and tags facts come from the model in _placement.py.
+The placement and tags facts come from the model in _placement.py, user data and the load
+balancer document from _documents.py.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
-import zlib
 
 from collections.abc import Mapping
 
@@ -21,19 +19,17 @@ from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.imds.azure.plugins.module_utils._client import (
     DEFAULT_ENDPOINT,
-    KIB,
-    MIB,
     ImdsClient,
     ImdsError,
     ImdsNotFound,
     ImdsNotImds,
     ImdsTimeout,
-    ImdsTooLarge,
     ImdsUnreachable,
     validate_endpoint,
 )
+from ansible_collections.imds.azure.plugins.module_utils._documents import as_text, decode_userdata, strip_user_data, unwrap_loadbalancer
 from ansible_collections.imds.azure.plugins.module_utils._detect import AZURE, NOT_AZURE, UNKNOWN, detect_azure
-from ansible_collections.imds.azure.plugins.module_utils._placement import as_text, build_placement, build_tags
+from ansible_collections.imds.azure.plugins.module_utils._placement import build_placement, build_tags
 
 FACT_NAME = "azure_imds"
 
@@ -69,11 +65,6 @@ MAIN_LINE_SUBSETS = ("instance", "loadbalancer", "versions", "userdata")
 DETECT_CHOICES = ("auto", "true", "false")
 
 USERDATA_MIN_VERSION = "2021-01-01"
-# Azure accepts at most 64 KB of user data; gzip-compressed user data may expand to at most
-# USERDATA_TEXT_LIMIT (docs/docsite/rst/facts.rst "Limits and what happens at them").
-USERDATA_LIMIT = 64 * KIB
-USERDATA_TEXT_LIMIT = MIB
-_USERDATA_BASE64_LIMIT = (USERDATA_LIMIT + 2) // 3 * 4
 
 # The attested document's nonce: chosen by the controller (the action plugin), sent to IMDS as is.
 # The swagger allows up to 32 alphanumeric characters.
@@ -125,62 +116,6 @@ def parse_gather_subset(values):
     if not selected:
         raise FactsError("gather_subset %r selects nothing to gather" % (entries,))
     return tuple(name for name in SUBSETS if name in selected)
-
-
-def _gunzip(data, limit):
-    """The gzip member(s) in ``data`` decompressed, or None when it is not valid gzip.
-
-    Never produces more than ``limit`` bytes: ImdsTooLarge when the data would expand further.
-    """
-    out = bytearray()
-    while data:
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            out += inflater.decompress(data, limit + 1 - len(out))
-        except zlib.error:
-            return None
-        if len(out) > limit:
-            raise ImdsTooLarge("IMDS user data expands to more than %d KiB when decompressed (gzip), the limit of the userdata "
-                               "fact; decompression stopped there. Nothing was gathered." % (limit // KIB))
-        if not inflater.eof:
-            return None
-        data = inflater.unused_data
-    return bytes(out)
-
-
-def check_userdata_size(encoded):
-    """``encoded`` (user data as IMDS returns it, base64), or ImdsTooLarge when it is longer than Azure allows."""
-    if len(encoded) > _USERDATA_BASE64_LIMIT:
-        raise ImdsTooLarge("IMDS user data is %d characters of base64, more than the %d KiB that Azure allows (%d characters). "
-                           "Nothing was gathered." % (len(encoded), USERDATA_LIMIT // KIB, _USERDATA_BASE64_LIMIT))
-    return encoded
-
-
-def decode_userdata(encoded, warn=None):
-    """Decode IMDS user data (base64, optionally gzip) to text.
-
-    Returns the text; when the data is not base64 or not UTF-8 text, the value IMDS returned
-    is kept unchanged and ``warn`` is told so (nothing is lost). User data larger than Azure
-    allows, or gzip that expands beyond USERDATA_TEXT_LIMIT, raises ImdsTooLarge.
-    """
-    encoded = check_userdata_size(as_text(encoded).strip())
-    if not encoded:
-        return ""
-    try:
-        raw = base64.b64decode(encoded.encode("ascii"), validate=True)
-    except (binascii.Error, ValueError, UnicodeEncodeError):
-        if warn:
-            warn("IMDS user data is not valid base64; azure_imds.userdata holds it as returned")
-        return encoded
-    if raw[:2] == b"\x1f\x8b":
-        text = _gunzip(raw, USERDATA_TEXT_LIMIT)
-        raw = raw if text is None else text
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        if warn:
-            warn("IMDS user data is binary (not UTF-8 text); azure_imds.userdata holds it base64-encoded as returned")
-        return encoded
 
 
 def _base_facts(endpoint, detection):
@@ -261,9 +196,9 @@ def _collect(client, subsets, facts, warn, attested_nonce=None):
         document = client.get_json("instance")
         if not isinstance(document, dict) or not isinstance(document.get("compute"), dict) or not isinstance(document.get("network"), dict):
             raise _not_imds("instance document (no compute and network objects)", client.endpoint + "/metadata/instance")
-        compute = dict(document["compute"])
         # userData is a secret-ish blob: never part of the compute fact (see the userdata subset).
-        user_data = compute.pop("userData", None)
+        user_data = document["compute"].get("userData")
+        compute = dict(strip_user_data(document)[0]["compute"])
         facts["compute"] = compute
         facts["network"] = document["network"]
         facts["placement"] = build_placement(compute)
@@ -284,8 +219,8 @@ def _collect(client, subsets, facts, warn, attested_nonce=None):
                 raise
             facts["loadbalancer"] = {"found": False, "publicIpAddresses": [], "inboundRules": [], "outboundRules": []}
         else:
-            inner = data.get("loadbalancer") if isinstance(data, dict) else None
-            if not isinstance(inner, dict):
+            inner = unwrap_loadbalancer(data)
+            if inner is data:  # not wrapped in {"loadbalancer": {...}} as IMDS does
                 raise _not_imds("load balancer document", client.endpoint + "/metadata/loadbalancer")
             loadbalancer = {"found": True, "publicIpAddresses": [], "inboundRules": [], "outboundRules": []}
             loadbalancer.update(inner)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ansible_collections.imds.azure.plugins.module_utils._documents import as_text
+
 # placement key -> compute fields tried in order
 _COMPUTE_FIELDS = (
     ("location", ("location",)),
@@ -30,21 +32,11 @@ _COMPUTE_FIELDS = (
 )
 # The keys of the placement summary, in the order the docs list them.
 PLACEMENT_KEYS = tuple(key for key, _fields in _COMPUTE_FIELDS)
-# How placement nests, outermost first: a location holds zones, a zone holds fault domains; update
-# domains are numbered within each fault domain's VMs across zones.
+# The levels a VM is placed at, outermost first (the spread filter's default order).
 PLACEMENT_LEVELS = ("location", "zone", "fault_domain", "update_domain")
 
 # Why a host whose azure_imds lacks the instance subset's data has no placement.
 NOT_GATHERED = "the instance metadata was not gathered (azure_imds has no compute or placement data; gather_subset must include instance)"
-
-
-def as_text(value):
-    """A fact value as the facts hold it: a string, ``""`` for None, ``true``/``false`` for booleans."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value if isinstance(value, str) else str(value)
 
 
 def build_placement(compute):

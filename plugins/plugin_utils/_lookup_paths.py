@@ -18,19 +18,22 @@ from __future__ import annotations
 import difflib
 import re
 
-# Categories a metadata lookup can read, by the name used in an explicit path (``/loadbalancer/...``).
-CATEGORIES = ("instance", "loadbalancer", "scheduledevents")
+from ansible_collections.imds.azure.plugins.module_utils._client import CATEGORIES
+from ansible_collections.imds.azure.plugins.module_utils._documents import unwrap_loadbalancer
+from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsConfigError
+from ansible_collections.imds.azure.plugins.module_utils._paths import validate_path
+
+# The client's categories this lookup cannot read, and why.
 OTHER_CATEGORIES = {
     "identity": "use the imds.azure.token lookup for managed-identity tokens",
     "attested": "the attested document is not a tree of values; use the imds.azure.metadata_facts module",
     "versions": "the version list is not available through this lookup",
 }
+# The categories it reads, by the name used in an explicit path (``/loadbalancer/...``).
+LOOKUP_CATEGORIES = tuple(category for category in CATEGORIES if category not in OTHER_CATEGORIES)
 # Where each category lives in ansible_facts['azure_imds'].
 FACT_KEYS = {"loadbalancer": "loadbalancer", "scheduledevents": "scheduled_events"}
 
-_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-_SEGMENT_RE = re.compile(r"^[A-Za-z0-9_~.-]+$")
 _INDEX_RE = re.compile(r"^(0|[1-9][0-9]*)$")
 
 
@@ -91,27 +94,11 @@ def parse_path(term):
     shown = repr(term)
     if term == "":
         raise LookupPathError("an empty path is not allowed; use '/instance' for the whole instance document")
-    if _CONTROL_RE.search(term):
-        raise LookupPathError("path %s contains control characters (CR, LF, TAB, NUL...)" % shown)
-    if any(char.isspace() for char in term):
-        raise LookupPathError("path %s contains whitespace; IMDS keys never do" % shown)
-    if term.startswith("//") or _SCHEME_RE.match(term) or "://" in term:
-        raise LookupPathError("path %s looks like a URL; give a path such as compute/vmId (the endpoint option sets the host)" % shown)
-    for char, why in (("?", "query strings are not supported (use the query option for JMESPath)"),
-                      ("#", "fragments are not supported"),
-                      ("%", "percent-encoding is not supported; write keys as they appear in the document"),
-                      ("\\", "backslashes are not path separators")):
-        if char in term:
-            raise LookupPathError("path %s contains %r: %s" % (shown, char, why))
+    try:
+        segments = list(validate_path(term))
+    except ImdsConfigError as exc:
+        raise LookupPathError(str(exc)) from None
     explicit = term.startswith("/")
-    segments = term[1:].split("/") if explicit else term.split("/")
-    for segment in segments:
-        if segment == "":
-            raise LookupPathError("path %s has an empty segment (a doubled, leading or trailing '/')" % shown)
-        if segment in (".", ".."):
-            raise LookupPathError("path %s contains %r: relative segments are not allowed" % (shown, segment))
-        if not _SEGMENT_RE.match(segment):
-            raise LookupPathError("path %s: segment %r may contain only letters, digits and _ ~ . -" % (shown, segment))
     if not explicit:
         return ParsedPath("instance", segments, term)
     if segments[0] == "metadata":
@@ -121,10 +108,10 @@ def parse_path(term):
     category = segments[0]
     if category in OTHER_CATEGORIES:
         raise LookupPathError("path %s: /%s cannot be read by this lookup: %s" % (shown, category, OTHER_CATEGORIES[category]))
-    if category not in CATEGORIES:
-        hint = difflib.get_close_matches(category, CATEGORIES, 1, 0.6)
+    if category not in LOOKUP_CATEGORIES:
+        hint = difflib.get_close_matches(category, LOOKUP_CATEGORIES, 1, 0.6)
         raise LookupPathError("path %s: unknown category %r (a leading '/' names one of: %s)%s%s" % (
-            shown, category, ", ".join("/" + name for name in CATEGORIES), "; did you mean /%s?" % hint[0] if hint else "",
+            shown, category, ", ".join("/" + name for name in LOOKUP_CATEGORIES), "; did you mean /%s?" % hint[0] if hint else "",
             "; for a path inside the instance document drop the leading '/'" if category in ("compute", "network") else ""))
     return ParsedPath(category, segments[1:], term)
 
@@ -157,7 +144,7 @@ def walk(document, parsed):
                 if near:
                     message += "; did you mean %s?" % " or ".join(repr("/".join(done + [candidate])) for candidate in near)
                 message += " (keys there: %s)" % (", ".join(keys[:25]) + (", ..." if len(keys) > 25 else "") if keys else "none")
-                if not done and parsed.category == "instance" and segment in CATEGORIES:
+                if not done and parsed.category == "instance" and segment in LOOKUP_CATEGORIES:
                     message += "; to read the %s category write '/%s/...'" % (segment, segment)
                 raise MissingPathError(message)
             node = node[segment]
@@ -244,23 +231,6 @@ def facts_document(facts, category):
                 return "none", None
             value = dict((name, item) for name, item in value.items() if name != "found")
     return "ok", value
-
-
-def unwrap_loadbalancer(value):
-    """The object inside IMDS's ``{"loadbalancer": {...}}`` answer (anything else unchanged)."""
-    if isinstance(value, dict) and set(value.keys()) == {"loadbalancer"} and isinstance(value["loadbalancer"], dict):
-        return value["loadbalancer"]
-    return value
-
-
-def strip_user_data(document):
-    """(copy without compute.userData, whether something was removed)."""
-    compute = document.get("compute") if isinstance(document, dict) else None
-    if not isinstance(compute, dict) or "userData" not in compute:
-        return document, False
-    out = dict(document)
-    out["compute"] = dict((key, value) for key, value in compute.items() if key != "userData")
-    return out, True
 
 
 def is_user_data(parsed):

@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import base64
-import gzip
 import time
 import tracemalloc
 
@@ -18,7 +16,6 @@ from ansible_collections.imds.azure.plugins.module_utils._client import (
 from ansible_collections.imds.azure.plugins.module_utils._detect import AZURE, NOT_AZURE, UNKNOWN, Detection
 from ansible_collections.imds.azure.plugins.module_utils._facts import (
     FactsError,
-    decode_userdata,
     gather_facts,
     parse_gather_subset,
 )
@@ -67,19 +64,6 @@ def test_parse_gather_subset(value, expected):
 def test_parse_gather_subset_errors(value):
     with pytest.raises(FactsError):
         parse_gather_subset(value)
-
-
-# --------------------------------------------------------------------------- pure helpers
-
-def test_decode_userdata():
-    warnings = []
-    assert decode_userdata(base64.b64encode(b"#cloud-config\n").decode()) == "#cloud-config\n"
-    assert decode_userdata(base64.b64encode(gzip.compress("h\u00e9llo".encode())).decode()) == "h\u00e9llo"
-    assert decode_userdata("") == ""
-    binary = base64.b64encode(b"\xff\xfe\x00\x01").decode()
-    assert decode_userdata(binary, warnings.append) == binary
-    assert decode_userdata("not base64!", warnings.append) == "not base64!"
-    assert len(warnings) == 2
 
 
 # --------------------------------------------------------------------------- gathering
@@ -295,12 +279,3 @@ def test_user_data_larger_than_azure_allows_is_refused(imds_emulator_factory):
     emu = imds_emulator_factory(faults=["gzip-bomb=100"])
     with pytest.raises(ImdsTooLarge, match="more than the 64 KiB that Azure allows"):
         gather(emu, no_log=True, gather_subset=["userdata"], api_version="2021-02-01")
-
-
-def test_compressed_user_data_within_the_limits_is_decoded():
-    text = "#cloud-config\n" + "packages: [nginx]\n" * 50000          # 900 kB of text, about 3 kB of gzip
-    encoded = base64.b64encode(gzip.compress(text.encode())).decode()
-    assert len(encoded) < 64 * 1024 and len(text) < _facts.USERDATA_TEXT_LIMIT
-    assert decode_userdata(encoded) == text
-    concatenated = base64.b64encode(gzip.compress(b"first ") + gzip.compress(b"second")).decode()
-    assert decode_userdata(concatenated) == "first second"

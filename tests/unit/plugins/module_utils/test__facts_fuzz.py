@@ -15,10 +15,11 @@ import json
 from hypothesis import given, strategies as st
 
 from ansible_collections.imds.azure.tests.unit.fuzz_settings import IMDS_ERROR_KINDS
-from ansible_collections.imds.azure.plugins.module_utils import _facts
+from ansible_collections.imds.azure.plugins.module_utils import _documents, _facts
+from ansible_collections.imds.azure.plugins.module_utils._documents import decode_userdata
 from ansible_collections.imds.azure.plugins.module_utils._client import ImdsClient, ImdsTooLarge, Response
 from ansible_collections.imds.azure.plugins.module_utils._detect import AZURE, Detection
-from ansible_collections.imds.azure.plugins.module_utils._facts import decode_userdata, run_module
+from ansible_collections.imds.azure.plugins.module_utils._facts import run_module
 from ansible_collections.imds.azure.plugins.module_utils._placement import PLACEMENT_KEYS
 
 TEXT = st.one_of(st.text(max_size=12), st.sampled_from(["", ";", ":", "a:b;c", "\ud800", "0", "Spot"]))
@@ -54,7 +55,7 @@ def test_any_user_data_decodes_or_is_refused_as_too_large(encoded):
     except ImdsTooLarge as exc:
         assert exc.kind == "too_large"
     else:
-        assert isinstance(text, str) and len(text) <= _facts.USERDATA_TEXT_LIMIT
+        assert isinstance(text, str) and len(text) <= _documents.USERDATA_TEXT_LIMIT
         text.encode("utf-8")
 
 

@@ -1,6 +1,6 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The metadata lookup's documents: path parsing and walking, JMESPath, facts documents, user data."""
+"""The metadata lookup's paths: parsing and walking, JMESPath, facts documents, the user data path."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import pytest
 
 from ansible_collections.imds.azure.plugins.plugin_utils import _lookup_paths
 from ansible_collections.imds.azure.plugins.plugin_utils._lookup_paths import (
-    LookupPathError, MissingPathError, ParsedPath, QueryError, compile_query, facts_document, is_user_data, parse_path,
-    strip_user_data, walk,
+    LookupPathError, MissingPathError, ParsedPath, QueryError, compile_query, facts_document, is_user_data, parse_path, walk,
 )
 
 DOC = {
@@ -206,14 +205,6 @@ def test_facts_document_states():
 
 
 # --------------------------------------------------------------------------- user data handling
-
-def test_strip_user_data():
-    stripped, removed = strip_user_data(DOC)
-    assert removed and "userData" not in stripped["compute"] and "userData" in DOC["compute"]
-    assert stripped["compute"]["vmId"] == "id-1"
-    assert strip_user_data({"loadbalancer": 1}) == ({"loadbalancer": 1}, False)
-    assert strip_user_data(None) == (None, False)
-
 
 @pytest.mark.parametrize("term, expected", [
     ("compute/userData", True),

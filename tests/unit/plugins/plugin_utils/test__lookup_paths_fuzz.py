@@ -16,7 +16,7 @@ from ansible.errors import AnsibleLookupError
 from ansible.plugins.loader import lookup_loader
 
 from ansible_collections.imds.azure.plugins.plugin_utils._lookup_paths import (
-    CATEGORIES, LookupPathError, MissingPathError, ParsedPath, parse_path, walk,
+    LOOKUP_CATEGORIES, LookupPathError, MissingPathError, ParsedPath, parse_path, walk,
 )
 
 SEGMENT_RE = re.compile(r"^[A-Za-z0-9_~.-]+$")
@@ -44,7 +44,7 @@ def test_any_term_parses_or_is_refused(term):
     except LookupPathError as exc:
         str(exc).encode("utf-8", "backslashreplace")
     else:
-        assert isinstance(parsed, ParsedPath) and parsed.category in CATEGORIES
+        assert isinstance(parsed, ParsedPath) and parsed.category in LOOKUP_CATEGORIES
         assert all(SEGMENT_RE.match(segment) and segment not in (".", "..") for segment in parsed.segments)
         assert parse_path(parsed.display) == parsed
 

@@ -1,0 +1,102 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) imds.azure contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE to the imds.azure collection: no compatibility promise outside the collection.
+"""The errors of the request path. Every one has a ``kind``: the ``imds_error`` keyword modules report."""
+
+from __future__ import annotations
+
+import re
+
+# How IMDS says that the VM has no Standard load balancer (its 404 answer to /metadata/loadbalancer).
+NO_LOAD_BALANCER_RE = re.compile(r"no\s+load\s*balancer\s+metadata", re.IGNORECASE)
+
+
+class ImdsError(Exception):
+    """Base of every client error. ``str(err)`` is a complete message for the user.
+
+    Attributes: ``url`` (what was requested, no secrets), ``status`` (last HTTP status or None),
+    ``attempts`` (HTTP attempts made), ``imds_answered`` (True when something that looks like
+    IMDS -- a JSON answer -- responded at least once), ``error`` (IMDS's own error text, if any),
+    ``connected`` (True when some attempt got a connection, even if no answer came back).
+    """
+
+    kind = "error"
+
+    def __init__(self, message, url=None, status=None, attempts=0, imds_answered=False, error=None, connected=None):
+        super(ImdsError, self).__init__(message)
+        self.message = message
+        self.url = url
+        self.status = status
+        self.attempts = attempts
+        self.imds_answered = imds_answered
+        self.error = error
+        self.connected = status is not None if connected is None else bool(connected)
+
+    def __str__(self):
+        return self.message
+
+
+class ImdsConfigError(ImdsError, ValueError):
+    """Bad input from the caller (endpoint, api_version, path, query); nothing was sent."""
+
+    kind = "config"
+
+
+class ImdsUnreachable(ImdsError):
+    """No connection could be made to the endpoint."""
+
+    kind = "unreachable"
+
+
+class ImdsTimeout(ImdsError):
+    """Connected but no answer in time, or the overall deadline ran out."""
+
+    kind = "timeout"
+
+
+class ImdsRejected(ImdsError):
+    """IMDS refused the request (400/401/403/405): not retried. ``newest_versions`` is the
+    list of versions the service offered when it rejected the api-version."""
+
+    kind = "rejected"
+
+    def __init__(self, message, newest_versions=None, **kwargs):
+        super(ImdsRejected, self).__init__(message, **kwargs)
+        self.newest_versions = list(newest_versions or [])
+
+
+class ImdsNotFound(ImdsError):
+    """404: the path does not exist (or, for /metadata/loadbalancer, no Standard LB:
+    ``no_load_balancer`` is True then)."""
+
+    kind = "not_found"
+
+    @property
+    def no_load_balancer(self):
+        return bool(self.error and NO_LOAD_BALANCER_RE.search(self.error))
+
+
+class ImdsThrottled(ImdsError):
+    """429 until the deadline."""
+
+    kind = "throttled"
+
+
+class ImdsServerError(ImdsError):
+    """5xx or 410 that did not clear up within the retry budget."""
+
+    kind = "server_error"
+
+
+class ImdsNotImds(ImdsError):
+    """Something answered, but not the way IMDS does (HTML page, broken JSON, redirect...)."""
+
+    kind = "not_imds"
+
+
+class ImdsTooLarge(ImdsNotImds):
+    """An answer (or the user data in it) larger than the documented limits: refused, not retried."""
+
+    kind = "too_large"
