@@ -15,7 +15,7 @@ import json
 from hypothesis import given, strategies as st
 
 from ansible_collections.imds.azure.tests.unit.fuzz_settings import IMDS_ERROR_KINDS
-from ansible_collections.imds.azure.plugins.module_utils import _documents, _facts
+from ansible_collections.imds.azure.plugins.module_utils import _documents
 from ansible_collections.imds.azure.plugins.module_utils._documents import decode_userdata
 from ansible_collections.imds.azure.plugins.module_utils._client import ImdsClient, ImdsTooLarge, Response
 from ansible_collections.imds.azure.plugins.module_utils._detect import AZURE, Detection
