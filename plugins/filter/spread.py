@@ -101,9 +101,9 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.imds.azure.plugins.plugin_utils._placement import missing_reason, normalize_placement
+from ansible_collections.imds.azure.plugins.module_utils._documents import as_text
+from ansible_collections.imds.azure.plugins.module_utils._placement import PLACEMENT_LEVELS, missing_reason, normalize_placement
 
-LEVELS = ("location", "zone", "fault_domain", "update_domain")
 MAX_LISTED = 20
 _WHOLE_NUMBER = re.compile(r"^\s*[+-]?[0-9]+\s*$")
 
@@ -132,10 +132,6 @@ def _placement_from_vars(variables):
             return normalize_placement(value), None
         why = why or reason
     return None, why
-
-
-def _text(value):
-    return "" if value is None else str(value)
 
 
 def _hosts(items, hostvars):
@@ -189,11 +185,11 @@ def spread(hosts, count, hostvars=None, by=None, allow_missing=False):
         raise AnsibleFilterError("spread: hostvars must be a mapping of hostname to variables (pass the hostvars variable), got %s"
                                  % type(hostvars).__name__)
     if isinstance(by, (str, bytes, Mapping)) or (by is not None and not hasattr(by, "__iter__")):
-        raise AnsibleFilterError("spread: 'by' must be a non-empty list of %s; got %s" % (", ".join(LEVELS), type(by).__name__))
-    levels = list(LEVELS if by is None else by)
-    bad = [level for level in levels if not isinstance(level, str) or level not in LEVELS]
+        raise AnsibleFilterError("spread: 'by' must be a non-empty list of %s; got %s" % (", ".join(PLACEMENT_LEVELS), type(by).__name__))
+    levels = list(PLACEMENT_LEVELS if by is None else by)
+    bad = [level for level in levels if not isinstance(level, str) or level not in PLACEMENT_LEVELS]
     if bad or not levels:
-        raise AnsibleFilterError("spread: 'by' must be a non-empty list of %s; got %r" % (", ".join(LEVELS), by))
+        raise AnsibleFilterError("spread: 'by' must be a non-empty list of %s; got %r" % (", ".join(PLACEMENT_LEVELS), by))
     try:
         allow_missing = boolean(allow_missing, strict=True)
     except TypeError:
@@ -221,8 +217,8 @@ def spread(hosts, count, hostvars=None, by=None, allow_missing=False):
         keys = []
         path = ()
         for level in levels:
-            path = path + (_text(placement.get(level)) if placement is not None else "",)
-            keys.append(path if level != "update_domain" else (_text(placement.get(level)) if placement is not None else "",))
+            path = path + (as_text(placement.get(level)) if placement is not None else "",)
+            keys.append(path if level != "update_domain" else (as_text(placement.get(level)) if placement is not None else "",))
         candidates.append((placement is None, name, keys, item))
     candidates.sort(key=lambda entry: (entry[0], entry[1]))
 

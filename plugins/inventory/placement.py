@@ -184,23 +184,23 @@ import keyword
 import os
 
 from ansible import context
-from ansible.errors import AnsibleError, AnsibleParserError
+from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.display import Display
 from ansible.utils.unsafe_proxy import wrap_var
 from ansible.utils.vars import combine_vars
 
-from ansible_collections.imds.azure.plugins.plugin_utils import _fact_cache
-from ansible_collections.imds.azure.plugins.plugin_utils._placement import (
+from ansible_collections.imds.azure.plugins.module_utils import _client, _facts
+from ansible_collections.imds.azure.plugins.module_utils._placement import (
     PLACEMENT_KEYS,
     find_imds_facts,
-    host_groups,
     missing_reason,
     normalize_placement,
     normalize_tags,
-    safe_group_name,
 )
+from ansible_collections.imds.azure.plugins.plugin_utils import _fact_cache
+from ansible_collections.imds.azure.plugins.plugin_utils._groups import host_groups, safe_group_name
 
 display = Display()
 
@@ -227,13 +227,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     # ---------------------------------------------------------------- collecting data
 
+    def _fact_cache_options(self):
+        return dict((name, self.get_option("fact_cache_" + name)) for name in ("plugin", "connection", "prefix", "timeout"))
+
     def _read_fact_cache(self, wanted):
-        cache = _fact_cache.open_fact_cache(
-            plugin=self.get_option("fact_cache_plugin"),
-            connection=self.get_option("fact_cache_connection"),
-            prefix=self.get_option("fact_cache_prefix"),
-            timeout=self.get_option("fact_cache_timeout"),
-        )
+        cache = _fact_cache.open_fact_cache(**self._fact_cache_options())
         if not _fact_cache.is_persistent(cache):
             display.warning(
                 "imds.azure.placement: the fact cache plugin %r keeps nothing between runs, so it holds no facts here; "
@@ -257,22 +255,16 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     result = json.loads(handle.read().decode("utf-8"))
             except (OSError, ValueError, RecursionError) as exc:
                 # RecursionError: deeply nested JSON; it costs this file, not the whole source.
-                yield name, _Unusable("unreadable tree file %s: %s: %s" % (path, type(exc).__name__, to_native(exc)[:200]))
+                yield name, _fact_cache.Unusable("unreadable tree file %s: %s: %s" % (path, type(exc).__name__, to_native(exc)[:200]))
                 continue
             if not isinstance(result, dict):
-                yield name, _Unusable("tree file %s does not hold a task result" % path)
+                yield name, _fact_cache.Unusable("tree file %s does not hold a task result" % path)
             elif result.get("unreachable") or result.get("failed"):
-                yield name, _Unusable("gathering failed: %s" % to_text(result.get("msg", "no message"))[:200])
+                yield name, _fact_cache.Unusable("gathering failed: %s" % to_text(result.get("msg", "no message"))[:200])
             else:
                 yield name, result
 
     def _read_local(self):
-        try:
-            # pylint: disable=import-outside-toplevel
-            from ansible_collections.imds.azure.plugins.module_utils import _client
-            from ansible_collections.imds.azure.plugins.module_utils import _facts
-        except ImportError as exc:
-            raise AnsibleError("imds.azure.placement: the local source needs the collection's IMDS client: %s" % to_native(exc)) from exc
         warnings = []
         params = {"gather_subset": ["instance"], "detect": self.get_option("detect"), "endpoint": self.get_option("endpoint"),
                   "api_version": self.get_option("api_version"), "timeout": self.get_option("timeout"),
@@ -281,7 +273,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         try:
             facts = _facts.gather_facts(params, warn=warnings.append)
         except (_client.ImdsError, _facts.FactsError) as exc:
-            return [(name, _Unusable("IMDS query failed: %s" % to_native(exc)))]
+            return [(name, _fact_cache.Unusable("IMDS query failed: %s" % to_native(exc)))]
         finally:
             for warning in warnings:
                 display.warning("imds.azure.placement: %s" % warning)
@@ -294,7 +286,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def _entry(self, source, facts, keep_imds):
         """What the inventory keeps of one host's data: placement and tags (and the whole fact
         when needed), or why the host has no usable data."""
-        if isinstance(facts, (_Unusable, _fact_cache.DamagedEntry)):
+        if isinstance(facts, _fact_cache.Unusable):
             return {"missing": "%s: %s" % (source, facts.reason)}
         imds = find_imds_facts(facts)
         reason = missing_reason(imds)
@@ -338,12 +330,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         --export``, what AWX and Automation Platform run, carries host variables but no facts)."""
         if context.CLIARGS.get("export"):
             return False
-        return _fact_cache.reads_configured_cache(
-            plugin=self.get_option("fact_cache_plugin"),
-            connection=self.get_option("fact_cache_connection"),
-            prefix=self.get_option("fact_cache_prefix"),
-            timeout=self.get_option("fact_cache_timeout"),
-        )
+        return _fact_cache.reads_configured_cache(**self._fact_cache_options())
 
     def _host_var_entries(self, source, facts_reach_plays):
         """The host_vars entries for one host: ``auto`` is placement and tags, except for data
@@ -487,12 +474,3 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         if cache_needs_update:
             self._cache[cache_key] = data
         self._populate(data, existing)
-
-
-class _Unusable(object):
-    """Stands in for the facts of a host whose data could not be read (the reason says why)."""
-
-    __slots__ = ("reason",)
-
-    def __init__(self, reason):
-        self.reason = reason

@@ -93,6 +93,10 @@ notes:
     O(endpoint) configured for the host). For remote hosts gather facts first, then use O(source=auto) or
     O(source=facts).
   - Values are marked unsafe, so Jinja in a tag value is never evaluated.
+  - "Errors read C(imds.azure.metadata: <keyword>: <message>), with the keywords the modules return as C(imds_error):
+    V(config) (a malformed path, option or query, or a O(source) that cannot answer), V(not_found) (a missing path or a
+    category without data, which O(default) covers, or a live 404), V(unreachable), V(timeout), V(rejected), V(throttled),
+    V(server_error), V(not_imds) and V(too_large) (a live request that failed)."
 seealso:
   - module: imds.azure.metadata_facts
   - plugin: imds.azure.token
@@ -139,48 +143,32 @@ _raw:
   elements: raw
 """
 
-from ansible.errors import AnsibleLookupError
-from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 from ansible.utils.unsafe_proxy import wrap_var
 
-from ansible_collections.imds.azure.plugins.module_utils._client import (
-    ImdsClient, ImdsError, ImdsNotFound, Response, UrlTransport, validate_endpoint,
+from ansible_collections.imds.azure.plugins.module_utils._client import ImdsError, ImdsNotFound
+from ansible_collections.imds.azure.plugins.module_utils._documents import check_userdata_size, strip_user_data, unwrap_loadbalancer
+from ansible_collections.imds.azure.plugins.plugin_utils._lookup_paths import (
+    LookupPathError, MissingPathError, QueryError, compile_query, facts_document, is_user_data, parse_path, search, walk,
 )
-from ansible_collections.imds.azure.plugins.module_utils._documents import check_userdata_size
-from ansible_collections.imds.azure.plugins.plugin_utils._lookup import (
-    LookupPathError, MissingPathError, PacedTransport, QueryError, compile_query, facts_document, is_user_data,
-    parse_path, run_state, search, strip_user_data, unwrap_loadbalancer, var_options, walk,
-)
+from ansible_collections.imds.azure.plugins.plugin_utils._lookup import ImdsLookupBase, run_state
 
 display = Display()
 
 _LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
-_CLIENTS = {}
-_WARNED = set()
 
 
 class _NoDocument(Exception):
     """The category has no document (no Standard load balancer, or a non-Azure host)."""
 
 
-def _client_for(endpoint, api_version, timeout, deadline, limiter, cache):
-    """One client per settings in this process (the version is negotiated once)."""
-    key = (endpoint, api_version, timeout, deadline)
-    client = _CLIENTS.get(key)
-    if client is None:
-        transport = PacedTransport(UrlTransport(), limiter, cache, validate_endpoint(endpoint), Response)
-        client = ImdsClient(endpoint=endpoint, api_version=api_version, timeout=timeout, deadline=deadline,
-                            transport=transport, warn=lambda message: display.warning("imds.azure.metadata: " + message))
-        _CLIENTS[key] = client
-    return client
+class LookupModule(ImdsLookupBase):
 
-
-class LookupModule(LookupBase):
+    FQCN = "imds.azure.metadata"
 
     def run(self, terms, variables=None, **kwargs):
         has_default = "default" in kwargs
-        self.set_options(var_options=var_options(self, variables), direct=kwargs)
+        self._set_run_options(variables, kwargs)
         variables = variables or {}
         source = self.get_option("source")
         expression = self.get_option("query")
@@ -190,10 +178,10 @@ class LookupModule(LookupBase):
             parsed = [parse_path(term) for term in (terms or [])]
             compiled = compile_query(expression) if expression is not None else None
         except (LookupPathError, QueryError) as exc:
-            raise AnsibleLookupError("imds.azure.metadata: %s" % exc) from None
+            raise self._error("config", str(exc)) from None
         if not parsed:
             if compiled is None:
-                raise AnsibleLookupError("imds.azure.metadata: give at least one path (such as compute/vmId) or the query option")
+                raise self._error("config", "give at least one path (such as compute/vmId) or the query option")
             parsed = [parse_path("/instance")]
 
         host = variables.get("inventory_hostname") or "(no host)"
@@ -213,14 +201,14 @@ class LookupModule(LookupBase):
                     value = wrap_var(value)
             except _NoDocument as exc:
                 if not has_default:
-                    raise AnsibleLookupError("imds.azure.metadata: path %r: %s" % (path.display, exc)) from None
+                    raise self._error("not_found", "path %r: %s" % (path.display, exc)) from None
                 value = default
             except MissingPathError as exc:
                 if not has_default:
-                    raise AnsibleLookupError("imds.azure.metadata: %s%s" % (exc, self._hint(path, facts, source))) from None
+                    raise self._error("not_found", "%s%s" % (exc, self._hint(path, facts, source))) from None
                 value = default
             except (LookupPathError, QueryError) as exc:
-                raise AnsibleLookupError("imds.azure.metadata: %s" % exc) from None
+                raise self._error("config", str(exc)) from None
             results.append(value)
         return results
 
@@ -256,7 +244,7 @@ class LookupModule(LookupBase):
                             "answer would be the controller's, not the host's; set source=live for that)")
                 else:
                     why += ", or use source=live"
-                raise AnsibleLookupError("imds.azure.metadata: cannot answer %r from facts: %s" % (path.display, why))
+                raise self._error("config", "cannot answer %r from facts: %s" % (path.display, why))
             self._warn_not_local(host, variables)
         return self._live(path)
 
@@ -264,22 +252,19 @@ class LookupModule(LookupBase):
     def _warn_not_local(host, variables):
         connection = variables.get("ansible_connection")
         address = variables.get("ansible_host")
-        if connection == "local" or host in _LOCAL_NAMES or address in _LOCAL_NAMES or host in _WARNED:
+        warned = run_state().warned_hosts
+        if connection == "local" or host in _LOCAL_NAMES or address in _LOCAL_NAMES or host in warned:
             return
-        _WARNED.add(host)
+        warned.add(host)
         display.warning(
             "imds.azure.metadata: host %s has no azure_imds facts, so source=auto asked IMDS from the controller: the values "
             "are the controller's VM, not %s's. Gather imds.azure.metadata_facts first, or set source=live if this is "
             "intended." % (host, host))
 
     def _live(self, path):
-        cache, limiter = run_state()
-        endpoint = self.get_option("endpoint")
+        client = self._client()
+        cache = run_state().cache
         api_version = self.get_option("api_version")
-        try:
-            client = _client_for(endpoint, api_version, self.get_option("timeout"), self.get_option("deadline"), limiter, cache)
-        except ImdsError as exc:
-            raise AnsibleLookupError("imds.azure.metadata: %s" % exc) from None
         category = path.category
         user_data = is_user_data(path)
         key = ("imds.azure", "user-data" if user_data else "document", client.endpoint, api_version, category)
@@ -295,15 +280,11 @@ class LookupModule(LookupBase):
                 entry, how = cache.get(key, fetch, None if user_data else True)
             else:
                 entry, how = fetch(), "fetched"
-        except ImdsNotFound as exc:
-            if user_data:
+        except ImdsError as exc:
+            if user_data and isinstance(exc, ImdsNotFound):
                 raise MissingPathError("path 'compute/userData' not found: %s answered 404 (user data needs api_version "
                                        "2021-01-01 or newer)" % client.endpoint) from None
-            raise AnsibleLookupError("imds.azure.metadata: cannot read /metadata/%s live from %s: %s" % (
-                category, client.endpoint, exc)) from None
-        except ImdsError as exc:
-            raise AnsibleLookupError("imds.azure.metadata: cannot read /metadata/%s live from %s: %s" % (
-                category, client.endpoint, exc)) from None
+            raise self._error(exc.kind, "cannot read /metadata/%s live from %s: %s" % (category, client.endpoint, exc)) from None
         display.vvvv("imds.azure.metadata: %s from /metadata/%s at %s (%s)" % (path.display, category, client.endpoint, how))
         if entry["document"] is None:
             raise _NoDocument("%s has no %s metadata (IMDS: %s)" % (

@@ -70,6 +70,10 @@ notes:
     names the identity asked for.
   - Error messages, warnings and exceptions of this plugin never contain the token or any part of the token
     endpoint's answer body.
+  - "Errors read C(imds.azure.token: <keyword>: <message>), with the keywords the modules return as C(imds_error):
+    V(config) (bad options or terms), V(rejected) (IMDS refused, for example an identity not assigned to the VM),
+    V(not_imds) (an answer that is not a token record), and for a request that failed V(unreachable), V(timeout),
+    V(throttled), V(server_error), V(not_found) and V(too_large)."
 seealso:
   - plugin: imds.azure.metadata
     plugin_type: lookup
@@ -107,78 +111,53 @@ _raw:
   elements: raw
 """
 
-from ansible.errors import AnsibleLookupError
-from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 from ansible.utils.unsafe_proxy import wrap_var
 
-from ansible_collections.imds.azure.plugins.module_utils._client import (
-    ImdsClient, ImdsError, ImdsNotImds, ImdsRejected, Response, UrlTransport, validate_endpoint,
-)
-from ansible_collections.imds.azure.plugins.plugin_utils._lookup import PacedTransport, run_state, scrub, var_options
+from ansible_collections.imds.azure.plugins.module_utils._client import ImdsError, ImdsNotImds, ImdsRejected
+from ansible_collections.imds.azure.plugins.plugin_utils._lookup import ImdsLookupBase, run_state
 from ansible_collections.imds.azure.plugins.plugin_utils._token import (
-    TokenCache, TokenError, check_resource, describe_identity, identity_selector, normalize_record,
+    SELECTORS, TokenError, check_resource, describe_identity, identity_selector, normalize_record,
 )
 
 display = Display()
 
-_TOKENS = TokenCache()
-_CLIENTS = {}
 
+class LookupModule(ImdsLookupBase):
 
-def _warn(message):
-    display.warning("imds.azure.token: " + scrub(message))
-
-
-def _client_for(endpoint, api_version, timeout, deadline):
-    key = (endpoint, api_version, timeout, deadline)
-    client = _CLIENTS.get(key)
-    if client is None:
-        cache, limiter = run_state()
-        transport = PacedTransport(UrlTransport(), limiter, cache, validate_endpoint(endpoint), Response)
-        client = ImdsClient(endpoint=endpoint, api_version=api_version, timeout=timeout, deadline=deadline,
-                            transport=transport, warn=_warn)
-        _CLIENTS[key] = client
-    return client
-
-
-class LookupModule(LookupBase):
+    FQCN = "imds.azure.token"
 
     def run(self, terms, variables=None, **kwargs):
-        self.set_options(var_options=var_options(self, variables), direct=kwargs)
+        self._set_run_options(variables, kwargs)
         try:
-            selector, value = identity_selector(dict((name, self.get_option(name)) for name in ("client_id", "object_id", "msi_res_id")))
+            selector, value = identity_selector(dict((name, self.get_option(name)) for name in SELECTORS))
             resources = [check_resource(term) for term in (terms or [])]
         except TokenError as exc:
-            raise AnsibleLookupError("imds.azure.token: %s" % exc) from None
+            raise self._error("config", str(exc)) from None
         if not resources:
-            raise AnsibleLookupError("imds.azure.token: give the resource to get a token for, such as https://vault.azure.net")
+            raise self._error("config", "give the resource to get a token for, such as https://vault.azure.net")
         output = self.get_option("output")
         use_cache = self.get_option("cache")
-        try:
-            client = _client_for(self.get_option("endpoint"), self.get_option("api_version"), self.get_option("timeout"),
-                                 self.get_option("deadline"))
-        except ImdsError as exc:
-            raise AnsibleLookupError("imds.azure.token: %s" % scrub(str(exc))) from None
+        client = self._client()
+        tokens = run_state().tokens
 
         results = []
         for resource in resources:
             key = (client.endpoint, client.api_version, selector, value, resource)
-            record = _TOKENS.get(key) if use_cache else None
+            record = tokens.get(key) if use_cache else None
             if record is not None:
                 display.vvv("imds.azure.token: token for %s (%s) from the cache, expires_on %s" % (
                     resource, describe_identity(selector, value), record.get("expires_on")))
             else:
                 record = self._fetch(client, resource, selector, value)
                 if use_cache:
-                    _TOKENS.put(key, record)
+                    tokens.put(key, record)
                 display.vvv("imds.azure.token: token for %s (%s) from %s, expires_on %s" % (
                     resource, describe_identity(selector, value), client.endpoint, record.get("expires_on")))
             results.append(wrap_var(dict(record) if output == "record" else record["access_token"]))
         return results
 
-    @staticmethod
-    def _fetch(client, resource, selector, value):
+    def _fetch(self, client, resource, selector, value):
         query = {"resource": resource}
         if selector is not None:
             query[selector] = value
@@ -187,23 +166,27 @@ class LookupModule(LookupBase):
             data = client.get_json("identity", "oauth2/token", query=query)
             return normalize_record(data)
         except TokenError as exc:
+            keyword = "not_imds"
             message = "%s for %s (%s); nothing of the answer is shown because it may hold a token" % (exc, resource, who)
-        except ImdsRejected as exc:
-            # The client never puts the token endpoint's body in its messages; neither does this.
-            if "identity not found" in (exc.error or "").lower():
-                if selector is None:
-                    message = ("%s was not found: this VM has no system-assigned managed identity (and not exactly one "
-                               "user-assigned identity). Assign one, or name a user-assigned identity with client_id, "
-                               "object_id or msi_res_id (IMDS: HTTP %s, Identity not found)" % (who, exc.status))
-                else:
-                    message = ("%s was not found: it is not assigned to this VM, or the %s is wrong "
-                               "(IMDS: HTTP %s, Identity not found)" % (who, selector, exc.status))
-            else:
-                message = "IMDS refused a token for %s (%s): %s" % (resource, who, scrub(str(exc)))
-        except ImdsNotImds as exc:
-            # The client words it without any part of the answer (SECRET_CATEGORIES).
-            message = "the token endpoint at %s did not answer like IMDS; its answer is not shown because it may hold a token: %s" % (
-                client.endpoint, scrub(str(exc)))
         except ImdsError as exc:
-            message = "cannot get a token for %s (%s): %s" % (resource, who, scrub(str(exc)))
-        raise AnsibleLookupError("imds.azure.token: " + message) from None
+            keyword = exc.kind
+            message = self._failure(exc, client, resource, selector, who)
+        raise self._error(keyword, message) from None
+
+    @staticmethod
+    def _failure(exc, client, resource, selector, who):
+        """What went wrong, in words that never hold any part of the answer: the client never puts the token
+        endpoint's body in its messages (SECRET_CATEGORIES), and neither does this."""
+        if isinstance(exc, ImdsRejected):
+            if "identity not found" not in (exc.error or "").lower():
+                return "IMDS refused a token for %s (%s): %s" % (resource, who, exc)
+            if selector is None:
+                return ("%s was not found: this VM has no system-assigned managed identity (and not exactly one "
+                        "user-assigned identity). Assign one, or name a user-assigned identity with client_id, "
+                        "object_id or msi_res_id (IMDS: HTTP %s, Identity not found)" % (who, exc.status))
+            return ("%s was not found: it is not assigned to this VM, or the %s is wrong "
+                    "(IMDS: HTTP %s, Identity not found)" % (who, selector, exc.status))
+        if isinstance(exc, ImdsNotImds):
+            return "the token endpoint at %s did not answer like IMDS; its answer is not shown because it may hold a token: %s" % (
+                client.endpoint, exc)
+        return "cannot get a token for %s (%s): %s" % (resource, who, exc)

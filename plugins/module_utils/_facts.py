@@ -7,6 +7,8 @@
 
 ``run_module`` is the module's entry point; the action plugin runs the same entry point on the
 controller for Windows targets. Subset names and the fact keys they fill: SUBSETS and FACT_KEYS.
+The placement and tags facts come from the model in _placement.py, user data and the load
+balancer document from _documents.py.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from ansible_collections.imds.azure.plugins.module_utils._client import (
 )
 from ansible_collections.imds.azure.plugins.module_utils._documents import as_text, decode_userdata, strip_user_data, unwrap_loadbalancer
 from ansible_collections.imds.azure.plugins.module_utils._detect import AZURE, NOT_AZURE, UNKNOWN, detect_azure
+from ansible_collections.imds.azure.plugins.module_utils._placement import build_placement, build_tags
 
 FACT_NAME = "azure_imds"
 
@@ -82,19 +85,6 @@ NONCE_RE = re.compile(r"^[A-Za-z0-9]{1,32}$")
 # What the controller compares the signed content with (from the instance metadata of the same run).
 ATTESTED_IDENTITY_KEYS = ("vmId", "subscriptionId", "azEnvironment")
 
-PLACEMENT_KEYS = (
-    # fact key, compute keys tried in order
-    ("location", ("location",)),
-    ("zone", ("zone",)),
-    ("fault_domain", ("platformFaultDomain",)),
-    ("update_domain", ("platformUpdateDomain",)),
-    ("sub_fault_domain", ("platformSubFaultDomain",)),
-    ("scale_set", ("vmScaleSetName",)),
-    ("placement_group", ("placementGroupId",)),
-    ("vm_size", ("vmSize",)),
-    ("priority", ("priority", "Priority")),
-)
-
 
 class FactsError(Exception):
     """A problem with the module's input or with what IMDS returned (message is user-facing)."""
@@ -140,64 +130,6 @@ def parse_gather_subset(values):
     if not selected:
         raise FactsError("gather_subset %r selects nothing to gather" % (entries,))
     return tuple(name for name in SUBSETS if name in selected)
-
-
-def build_placement(compute):
-    """The ``placement`` fact: strings, ``""`` when IMDS did not return the field."""
-    compute = compute if isinstance(compute, dict) else {}
-    placement = {}
-    for key, sources in PLACEMENT_KEYS:
-        value = ""
-        for source in sources:
-            if compute.get(source) not in (None, ""):
-                value = as_text(compute[source])
-                break
-        placement[key] = value
-    if not placement["scale_set"]:
-        # Flexible orchestration: vmScaleSetName may be empty while virtualMachineScaleSet.id is set.
-        vmss = compute.get("virtualMachineScaleSet")
-        vmss_id = vmss.get("id") if isinstance(vmss, dict) else None
-        if isinstance(vmss_id, str) and vmss_id.strip("/"):
-            placement["scale_set"] = vmss_id.rstrip("/").rsplit("/", 1)[-1]
-    return placement
-
-
-def parse_tags_string(text):
-    """Parse the legacy ``compute.tags`` string (``name:value;name:value``) into a dict.
-
-    The format is ambiguous: a value that contains ``;`` cannot be told apart from a new tag.
-    A piece without ``:`` is taken as the continuation of the previous value (so ``a:x;y``
-    gives ``{"a": "x;y"}``), but ``a:x;b:y`` is always two tags. Use an api_version of
-    2019-06-04 or newer to get the unambiguous ``tagsList``.
-    """
-    tags = {}
-    last = None
-    if not isinstance(text, str) or not text:
-        return tags
-    for piece in text.split(";"):
-        if ":" in piece:
-            name, value = piece.split(":", 1)
-            tags[name] = value
-            last = name
-        elif last is not None:
-            tags[last] = tags[last] + ";" + piece
-        elif piece:
-            tags[piece] = ""
-            last = piece
-    return tags
-
-
-def build_tags(compute):
-    """The ``tags`` fact: a dict from ``tagsList`` when present, else from the ``tags`` string."""
-    compute = compute if isinstance(compute, dict) else {}
-    tags_list = compute.get("tagsList")
-    if isinstance(tags_list, list):
-        tags = {}
-        for item in tags_list:
-            if isinstance(item, dict) and "name" in item:
-                tags[as_text(item["name"])] = as_text(item.get("value"))
-        return tags
-    return parse_tags_string(compute.get("tags"))
 
 
 def _base_facts(endpoint, detection):

@@ -173,8 +173,9 @@ def cached_hosts(cache):
         raise FactCacheError("cannot list the fact cache: %s: %s" % (type(exc).__name__, exc)) from exc
 
 
-class DamagedEntry(object):
-    """Stands in for the facts of a host whose cache entry is listed but cannot be read."""
+class Unusable(object):
+    """Stands in for the facts of a host whose data cannot be used, such as a cache entry that is listed
+    but cannot be read (the reason says why)."""
 
     __slots__ = ("reason",)
 
@@ -182,7 +183,7 @@ class DamagedEntry(object):
         self.reason = reason
 
     def __repr__(self):
-        return "DamagedEntry(%r)" % self.reason
+        return "Unusable(%r)" % self.reason
 
 
 # What reading one damaged entry raises: the core's file plugins turn bad JSON or bytes into
@@ -215,13 +216,13 @@ def _damage(cache, name, exc):
         deleted = False
     if deleted:
         text += "; the cache plugin deleted the entry when it failed to read it, so gather facts for this host again"
-    return DamagedEntry("damaged fact cache entry: %s" % text)
+    return Unusable("damaged fact cache entry: %s" % text)
 
 
 def read_facts(cache, hostnames=None):
     """Yield ``(hostname, facts)`` for each host in ``hostnames`` (default: every cached host)
     that has unexpired facts; hosts without an entry are left out. A listed entry that cannot be
-    read yields a DamagedEntry instead of facts: one damaged entry costs only its own host.
+    read yields an Unusable instead of facts: one damaged entry costs only its own host.
 
     Only listed hosts are read: reading a missing entry makes the file plugins of older cores
     print a warning per host.

@@ -17,9 +17,6 @@ import re
 import threading
 import time
 
-__all__ = ["TokenError", "SELECTORS", "identity_selector", "describe_identity", "normalize_record", "TokenCache",
-           "REFRESH_MARGIN"]
-
 SELECTORS = ("client_id", "object_id", "msi_res_id")
 # Refresh a cached token when less than this many seconds of validity remain (or half of its
 # lifetime, for very short-lived tokens).
@@ -84,7 +81,7 @@ class TokenCache(object):
     """Token records in this process, until shortly before they expire. Never written anywhere."""
 
     def __init__(self, clock=None, margin=REFRESH_MARGIN):
-        self._clock = clock or time.time
+        self.clock = clock or time.time
         self._margin = margin
         self._items = {}
         self._lock = threading.Lock()
@@ -95,7 +92,7 @@ class TokenCache(object):
             if item is None:
                 return None
             record, refresh_at = item
-            if self._clock() >= refresh_at:
+            if self.clock() >= refresh_at:
                 del self._items[key]
                 return None
             return record
@@ -104,7 +101,7 @@ class TokenCache(object):
         expires_on = record.get("expires_on")
         if not isinstance(expires_on, int):
             return False
-        now = self._clock()
+        now = self.clock()
         lifetime = expires_on - now
         margin = min(self._margin, lifetime / 2.0)
         if lifetime <= 0:

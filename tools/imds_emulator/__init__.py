@@ -5,8 +5,9 @@
 It shares no code with the collection's plugins (in either direction). See docs/docsite/rst/emulator.rst.
 """
 
-from .emulator import Emulator, Fleet, RequestRecord
+from .emulator import Emulator, RequestRecord
 from .faults import FaultError, parse_fault
+from .fleet import Fleet
 from .profile import default_profile, generate_fleet
 from .scheduled import SCENARIOS, ScenarioError
 

@@ -8,8 +8,9 @@ import signal
 import sys
 import threading
 
-from .emulator import Emulator, Fleet
+from .emulator import Emulator
 from .faults import FaultError, parse_faults
+from .fleet import Fleet
 from .profile import load_data
 from .scheduled import ScenarioError, parse_scenario
 

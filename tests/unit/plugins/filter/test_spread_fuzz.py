@@ -15,7 +15,8 @@ from hypothesis import event, given, strategies as st
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.imds.azure.plugins.filter.spread import LEVELS, spread
+from ansible_collections.imds.azure.plugins.filter.spread import spread
+from ansible_collections.imds.azure.plugins.module_utils._placement import PLACEMENT_LEVELS as LEVELS
 
 WORD = st.text(st.characters(exclude_categories=("Cs",)), max_size=6)
 JSON_LEAF = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), WORD)

@@ -223,6 +223,24 @@ def test_tree_source(tmp_path, warnings):
     assert "ssh: connect timed out" in warnings[0] and "IMDS unreachable" in warnings[0]
 
 
+def test_facts_without_placement_and_tags_are_read_from_compute_as_the_module_would(tmp_path, warnings):
+    # An azure_imds without the placement and tags summaries (kept from elsewhere, or written by hand): the
+    # inventory reads compute by the rules of the metadata_facts module, Priority and the flexible scale set included.
+    compute = {"location": "westus", "zone": "2", "platformFaultDomain": 1, "vmScaleSetName": "", "Priority": "Spot",
+               "virtualMachineScaleSet": {"id": "/subscriptions/s/resourceGroups/r/providers/Microsoft.Compute/virtualMachineScaleSets/flex1"},
+               "tags": "env:prod;team:a"}
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "vm-a").write_text(json.dumps({"ansible_facts": {"azure_imds": {"is_azure": True, "compute": compute}}}))
+    inv = run(tmp_path, {"sources": ["tree"], "tree_dir": str(tree), "add_hosts": True})
+    assert members(inv, "azure_priority_Spot") == ["vm-a"]
+    assert members(inv, "azure_scale_set_flex1") == ["vm-a"]
+    assert members(inv, "azure_fault_domain_1") == ["vm-a"]
+    assert members(inv, "azure_tag_env_prod") == ["vm-a"]
+    assert hvars(inv, "vm-a")["azure_placement"]["priority"] == "Spot"
+    assert not warnings
+
+
 def test_tree_without_dir_is_an_error(tmp_path):
     with pytest.raises(AnsibleParserError, match="tree_dir"):
         run(tmp_path, {"sources": ["tree"]}, hosts=["x"])

@@ -8,17 +8,7 @@ import pytest
 
 from ansible import constants as C
 
-from ansible_collections.imds.azure.plugins.lookup import metadata as metadata_lookup
-from ansible_collections.imds.azure.plugins.lookup import token as token_lookup
 from ansible_collections.imds.azure.plugins.plugin_utils import _lookup
-
-
-def _reset():
-    _lookup.reset_run_state()
-    metadata_lookup._CLIENTS.clear()  # pylint: disable=protected-access
-    metadata_lookup._WARNED.clear()  # pylint: disable=protected-access
-    token_lookup._CLIENTS.clear()  # pylint: disable=protected-access
-    token_lookup._TOKENS.clear()  # pylint: disable=protected-access
 
 
 @pytest.fixture(autouse=True)
@@ -27,14 +17,14 @@ def fresh_run(monkeypatch, tmp_path):
     run_dir = tmp_path / "ansible-local-run"
     run_dir.mkdir()
     monkeypatch.setattr(C, "DEFAULT_LOCAL_TMP", str(run_dir), raising=False)
-    _reset()
+    _lookup.reset_run_state()
     yield run_dir
-    _reset()
+    _lookup.reset_run_state()
 
 
 @pytest.fixture
 def warnings(monkeypatch):
-    """Warnings the lookups display (both modules share the Display singleton)."""
+    """Warnings the lookups display (all share the Display singleton)."""
     seen = []
-    monkeypatch.setattr(metadata_lookup.display, "warning", lambda msg, *args, **kwargs: seen.append(msg))
+    monkeypatch.setattr(_lookup.display, "warning", lambda msg, *args, **kwargs: seen.append(msg))
     return seen

@@ -336,8 +336,7 @@ def _worker(url, run_dir, queue):
     from ansible import constants as C
     from ansible_collections.imds.azure.plugins.plugin_utils import _lookup
     C.DEFAULT_LOCAL_TMP = run_dir
-    _lookup.reset_run_state.__globals__["_STATE"].clear()   # a new worker: its own process state, the run's directory
-    metadata_lookup._CLIENTS.clear()  # pylint: disable=protected-access
+    _lookup.reset_run_state(remove_files=False)   # a new worker: its own process state, the run's directory
     value = lookup_loader.get("imds.azure.metadata").run(["compute/vmId"], variables=host_vars(), endpoint=url, source="live")
     queue.put(value[0])
 
@@ -406,3 +405,30 @@ def test_waiting_for_a_request_slot_counts_against_the_deadline(imds_emulator):
     assert 5 <= 30 - len(errors) < 30
     assert all("no free request slot within" in error and "5 requests/s" in error for error in errors), errors[:1]
     assert len(metadata_requests(imds_emulator, "/metadata/instance")) == 30 - len(errors)
+
+
+# --------------------------------------------------------------------------- error keywords
+
+@pytest.mark.parametrize("keyword, terms, kwargs, facts, faults", [
+    ("config", ["compute//vmId"], {}, None, []),
+    ("config", [], {}, None, []),
+    ("config", ["compute"], {"query": "tagsList[?name=="}, None, []),
+    ("config", ["compute/vmId"], {"source": "facts"}, None, []),
+    ("config", ["/loadbalancer"], {}, "instance", []),
+    ("config", ["compute/vmId"], {"endpoint": "ftp://203.0.113.7", "source": "live"}, None, []),
+    ("not_found", ["compute/platformFaultDomian"], {"source": "live"}, None, []),
+    ("not_found", ["compute/vmId"], {}, "not_azure", []),
+    ("not_imds", ["compute/vmId"], {"source": "live"}, None, ["html=1"]),
+    ("rejected", ["compute/vmId"], {"source": "live"}, None, ["status=403"]),
+])
+def test_errors_start_with_the_plugin_and_a_keyword(imds_emulator_factory, keyword, terms, kwargs, facts, faults):
+    # The keywords of the modules' imds_error (docs/docsite/rst/lookups.rst "Errors").
+    emulator = imds_emulator_factory(faults=faults)
+    if facts == "instance":
+        facts = facts_of(emulator)
+    elif facts == "not_azure":
+        facts = {"is_azure": False}
+    kwargs = dict({"endpoint": emulator.url, "api_version": "2021-02-01"}, **kwargs)
+    with pytest.raises(AnsibleLookupError) as info:
+        lookup().run(terms, variables=host_vars(facts), **kwargs)
+    assert str(info.value).startswith("imds.azure.metadata: %s: " % keyword)

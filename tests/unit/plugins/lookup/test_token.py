@@ -15,6 +15,7 @@ from ansible.errors import AnsibleLookupError
 from ansible.plugins.loader import lookup_loader
 
 from ansible_collections.imds.azure.plugins.lookup import token as token_lookup
+from ansible_collections.imds.azure.plugins.plugin_utils import _lookup
 
 VAULT = "https://vault.azure.net"
 ARM = "https://management.azure.com/"
@@ -92,11 +93,12 @@ def test_tokens_are_cached_until_shortly_before_expiry(imds_emulator, monkeypatc
     assert len(token_requests(imds_emulator)) == 2
     # 301 s before expiry the cached token is still used; 299 s before, a new one is asked for
     expires_on = plugin.run([VAULT], variables={}, endpoint=imds_emulator.url, output="record")[0]["expires_on"]
-    clock = token_lookup._TOKENS._clock  # pylint: disable=protected-access
-    monkeypatch.setattr(token_lookup._TOKENS, "_clock", lambda: expires_on - 301)  # pylint: disable=protected-access
+    tokens = _lookup.run_state().tokens
+    clock = tokens.clock
+    monkeypatch.setattr(tokens, "clock", lambda: expires_on - 301)
     plugin.run([VAULT], variables={}, endpoint=imds_emulator.url)
     assert len(token_requests(imds_emulator)) == 2
-    monkeypatch.setattr(token_lookup._TOKENS, "_clock", lambda: expires_on - 299)  # pylint: disable=protected-access
+    monkeypatch.setattr(tokens, "clock", lambda: expires_on - 299)
     plugin.run([VAULT], variables={}, endpoint=imds_emulator.url)
     assert len(token_requests(imds_emulator)) == 3
     assert callable(clock)
@@ -193,3 +195,30 @@ def test_no_message_holds_any_part_of_the_token_endpoints_answer(canned_server, 
     assert server.requests, "the lookup never asked"
     for fragment in (SECRET, "OPAQUE", "0123456789abcdef"):
         assert fragment not in shown, shown
+
+
+# --------------------------------------------------------------------------- error keywords
+
+@pytest.mark.parametrize("keyword, terms, kwargs, profile, faults", [
+    ("config", [VAULT], {"client_id": "a", "object_id": "b"}, None, []),
+    ("config", [], {}, None, []),
+    ("config", [VAULT], {"endpoint": "ftp://203.0.113.7"}, None, []),
+    ("rejected", [VAULT], {"client_id": "00000000-1111-2222-3333-444444444444"}, None, []),
+    ("rejected", [VAULT], {}, {"identity": {"systemAssigned": None}}, []),
+    ("not_imds", [VAULT], {}, None, ["html=1,path=/metadata/identity"]),
+    ("server_error", [VAULT], {"deadline": 2}, None, ["status=500,ratio=1,path=/metadata/identity"]),
+])
+def test_errors_start_with_the_plugin_and_a_keyword(imds_emulator_factory, keyword, terms, kwargs, profile, faults):
+    # The keywords of the modules' imds_error (docs/docsite/rst/lookups.rst "Errors").
+    emulator = imds_emulator_factory(profile=profile, faults=faults)
+    kwargs = dict({"endpoint": emulator.url, "api_version": "2018-02-01"}, **kwargs)
+    with pytest.raises(AnsibleLookupError) as info:
+        lookup().run(terms, variables={}, **kwargs)
+    assert str(info.value).startswith("imds.azure.token: %s: " % keyword)
+
+
+def test_an_answer_without_a_token_is_not_imds(canned_server):
+    server = canned_server("HTTP/1.1 200 OK", [("Content-Type", "application/json")], b'{"token_type": "Bearer", "expires_in": "3599"}')
+    with pytest.raises(AnsibleLookupError) as info:
+        lookup().run([VAULT], variables={}, endpoint=server.url, api_version="2018-02-01")
+    assert str(info.value).startswith("imds.azure.token: not_imds: the token endpoint answered without an access_token")

@@ -16,11 +16,8 @@ from ansible_collections.imds.azure.plugins.module_utils._client import (
 from ansible_collections.imds.azure.plugins.module_utils._detect import AZURE, NOT_AZURE, UNKNOWN, Detection
 from ansible_collections.imds.azure.plugins.module_utils._facts import (
     FactsError,
-    build_placement,
-    build_tags,
     gather_facts,
     parse_gather_subset,
-    parse_tags_string,
 )
 from tools.imds_emulator.hostile import gzip_bomb
 
@@ -85,44 +82,6 @@ def test_each_subset_fills_the_fact_keys_it_is_documented_with(imds_emulator):
         assert set(facts) - base == set(_facts.FACT_KEYS[subset]), subset
     assert _facts.SUBSET_ALIASES == {"scheduled_events": "scheduledevents"}
     assert set(_client.DOCUMENT_CATEGORIES) <= set(_facts.FACT_KEYS) & set(_client.CATEGORIES)
-
-
-# --------------------------------------------------------------------------- pure helpers
-
-def test_placement_from_compute():
-    placement = build_placement({
-        "location": "westus", "zone": "3", "platformFaultDomain": "1", "platformUpdateDomain": 4, "platformSubFaultDomain": "",
-        "vmScaleSetName": "", "virtualMachineScaleSet": {"id": "/subscriptions/s/resourceGroups/r/providers/Microsoft.Compute/virtualMachineScaleSets/flex1"},
-        "placementGroupId": "pg", "vmSize": "Standard_A3", "Priority": "Spot",
-    })
-    assert placement == {"location": "westus", "zone": "3", "fault_domain": "1", "update_domain": "4", "sub_fault_domain": "",
-                         "scale_set": "flex1", "placement_group": "pg", "vm_size": "Standard_A3", "priority": "Spot"}
-    empty = build_placement({})
-    assert set(empty) == {"location", "zone", "fault_domain", "update_domain", "sub_fault_domain", "scale_set", "placement_group",
-                          "vm_size", "priority"}
-    assert set(empty.values()) == {""}
-
-
-def test_tags_prefer_tags_list():
-    compute = {"tags": "a:1;b:2", "tagsList": [{"name": "a", "value": "x;y:z"}, {"name": "n", "value": ""}]}
-    assert build_tags(compute) == {"a": "x;y:z", "n": ""}
-    assert build_tags({"tags": "a:1;b:2", "tagsList": []}) == {}
-
-
-@pytest.mark.parametrize("text, expected", [
-    ("", {}),
-    ("Department:IT;ReferenceNumber:123456;TestStatus:Pending", {"Department": "IT", "ReferenceNumber": "123456", "TestStatus": "Pending"}),
-    ("url:http://x;y", {"url": "http://x;y"}),
-    ("note:a;b;c;env:prod", {"note": "a;b;c", "env": "prod"}),
-    ("lonely", {"lonely": ""}),
-])
-def test_parse_tags_string(text, expected):
-    assert parse_tags_string(text) == expected
-
-
-def test_parse_tags_string_is_ambiguous_by_design():
-    # "cost center" = "cc:1234;shared" cannot be told apart from two tags: documented limitation.
-    assert parse_tags_string("cost center:cc:1234;shared:x") == {"cost center": "cc:1234", "shared": "x"}
 
 
 # --------------------------------------------------------------------------- gathering

@@ -15,13 +15,12 @@ import json
 from hypothesis import given, strategies as st
 
 from ansible_collections.imds.azure.tests.unit.fuzz_settings import IMDS_ERROR_KINDS
-from ansible_collections.imds.azure.plugins.module_utils import _documents, _facts
+from ansible_collections.imds.azure.plugins.module_utils import _documents
 from ansible_collections.imds.azure.plugins.module_utils._documents import decode_userdata
 from ansible_collections.imds.azure.plugins.module_utils._client import ImdsClient, ImdsTooLarge, Response
 from ansible_collections.imds.azure.plugins.module_utils._detect import AZURE, Detection
-from ansible_collections.imds.azure.plugins.module_utils._facts import (
-    PLACEMENT_KEYS, build_placement, build_tags, parse_tags_string, run_module,
-)
+from ansible_collections.imds.azure.plugins.module_utils._facts import run_module
+from ansible_collections.imds.azure.plugins.module_utils._placement import PLACEMENT_KEYS
 
 TEXT = st.one_of(st.text(max_size=12), st.sampled_from(["", ";", ":", "a:b;c", "\ud800", "0", "Spot"]))
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), TEXT)
@@ -39,27 +38,6 @@ INSTANCE = st.one_of(JSON_VALUES, st.fixed_dictionaries({"compute": st.one_of(CO
 
 def _utf8_json(value):
     return json.dumps(value, ensure_ascii=False).encode("utf-8")
-
-
-@given(text=st.one_of(st.text(max_size=60), st.lists(st.sampled_from(["a", ":", ";", "b", "\u00e9", " "]), max_size=20).map("".join)))
-def test_any_tags_string_parses_to_a_dict_of_strings(text):
-    tags = parse_tags_string(text)
-    assert all(isinstance(name, str) and isinstance(value, str) for name, value in tags.items())
-
-
-@given(tags=st.dictionaries(st.text(st.characters(blacklist_characters=":;"), min_size=1, max_size=8),
-                            st.text(st.characters(blacklist_characters=";"), max_size=8), max_size=5))
-def test_an_unambiguous_tags_string_round_trips(tags):
-    assert parse_tags_string(";".join("%s:%s" % item for item in tags.items())) == tags
-
-
-@given(compute=st.one_of(COMPUTE, JSON_VALUES))
-def test_placement_and_tags_from_any_compute(compute):
-    placement = build_placement(compute)
-    assert set(placement) == set(key for key, _sources in PLACEMENT_KEYS)
-    assert all(isinstance(value, str) for value in placement.values())
-    tags = build_tags(compute)
-    assert all(isinstance(name, str) and isinstance(value, str) for name, value in tags.items())
 
 
 @given(encoded=st.one_of(
@@ -144,5 +122,5 @@ def test_the_module_ends_in_facts_or_a_documented_imds_error(instance, loadbalan
         facts = exc.args[0]["ansible_facts"]["azure_imds"]
         assert facts["is_azure"] is True
         if "instance" in subsets:   # (a gather without it leaves the placement alone)
-            assert set(facts["placement"]) == set(key for key, _sources in PLACEMENT_KEYS)
+            assert set(facts["placement"]) == set(PLACEMENT_KEYS)
         _utf8_json(exc.args[0])

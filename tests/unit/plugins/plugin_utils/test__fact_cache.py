@@ -154,7 +154,7 @@ def test_a_corrupt_entry_costs_only_its_host(tmp_path):
     cache = _fact_cache.open_fact_cache("jsonfile", connection=str(tmp_path), timeout=0)
     found = dict(_fact_cache.read_facts(cache))
     assert found["vm-2"] == FACTS
-    assert isinstance(found["vm-1"], _fact_cache.DamagedEntry)
+    assert isinstance(found["vm-1"], _fact_cache.Unusable)
     # ansible-core's file plugins delete an entry they cannot decode: the reason says so
     assert "deleted the entry" in found["vm-1"].reason and "gather facts for this host again" in found["vm-1"].reason
     assert not (tmp_path / broken).exists()

@@ -15,8 +15,9 @@ from hypothesis import given, strategies as st
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.loader import lookup_loader
 
-from ansible_collections.imds.azure.plugins.plugin_utils._lookup import (
-    CATEGORIES, LookupPathError, MissingPathError, ParsedPath, parse_path, walk,
+from ansible_collections.imds.azure.tests.unit.fuzz_settings import IMDS_ERROR_KINDS
+from ansible_collections.imds.azure.plugins.plugin_utils._lookup_paths import (
+    LOOKUP_CATEGORIES, LookupPathError, MissingPathError, ParsedPath, parse_path, walk,
 )
 
 SEGMENT_RE = re.compile(r"^[A-Za-z0-9_~.-]+$")
@@ -44,7 +45,7 @@ def test_any_term_parses_or_is_refused(term):
     except LookupPathError as exc:
         str(exc).encode("utf-8", "backslashreplace")
     else:
-        assert isinstance(parsed, ParsedPath) and parsed.category in CATEGORIES
+        assert isinstance(parsed, ParsedPath) and parsed.category in LOOKUP_CATEGORIES
         assert all(SEGMENT_RE.match(segment) and segment not in (".", "..") for segment in parsed.segments)
         assert parse_path(parsed.display) == parsed
 
@@ -66,5 +67,6 @@ def test_the_lookup_answers_or_fails_with_its_own_error(term, facts, default):
         values = plugin.run([term], variables={"inventory_hostname": "vm-1", "ansible_facts": {"azure_imds": facts}}, **kwargs)
     except AnsibleLookupError as exc:
         assert str(exc).startswith("imds.azure.metadata: ")
+        assert str(exc).split(": ")[1] in IMDS_ERROR_KINDS   # the keyword: docs/docsite/rst/lookups.rst "Errors"
     else:
         assert len(values) == 1
