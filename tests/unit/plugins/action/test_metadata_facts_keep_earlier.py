@@ -13,7 +13,7 @@ from unittest.mock import MagicMock
 
 from ansible_collections.imds.azure.plugins.action.metadata_facts import ActionModule
 from ansible_collections.imds.azure.plugins.module_utils._facts import gather_facts
-from ansible_collections.imds.azure.tests.unit.plugins.action.action_fixtures import make_action
+from ansible_collections.imds.azure.tests.unit.fakes.action_fixtures import make_action
 
 
 def _run(args, earlier=None, delegate_facts_to=None):

@@ -14,8 +14,8 @@ from ansible.playbook.play_context import PlayContext
 from ansible_collections.imds.azure.plugins.action.metadata_facts import ActionModule
 from ansible_collections.imds.azure.plugins.module_utils import _client, _detect, _facts
 from ansible_collections.imds.azure.plugins.plugin_utils import _commands, _windows
-from ansible_collections.imds.azure.tests.unit.plugins.action.action_fixtures import make_action as _make_action
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import windows_fake as wf
+from ansible_collections.imds.azure.tests.unit.fakes.action_fixtures import make_action as _make_action
+from ansible_collections.imds.azure.tests.unit.fakes import windows_fake as wf
 
 
 def make_action(host, args=None, check_mode=False, no_log=False):

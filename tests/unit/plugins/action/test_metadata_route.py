@@ -14,9 +14,9 @@ from ansible.plugins.loader import shell_loader
 
 from ansible_collections.imds.azure.plugins.action.metadata_route import ActionModule
 from ansible_collections.imds.azure.plugins.plugin_utils import _route
-from ansible_collections.imds.azure.tests.unit.plugins.action.action_fixtures import make_action
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import route_fixtures as fx
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import windows_fake as wf
+from ansible_collections.imds.azure.tests.unit.fakes.action_fixtures import make_action
+from ansible_collections.imds.azure.tests.unit.fakes import route_fixtures as fx
+from ansible_collections.imds.azure.tests.unit.fakes import windows_fake as wf
 
 
 class FakeConnection:

@@ -12,7 +12,7 @@ from hypothesis import event, given, settings, strategies as st
 
 from ansible_collections.imds.azure.plugins.plugin_utils import _route
 from ansible_collections.imds.azure.tests.unit.plugins.action.test_metadata_route import FakeConnection, LinuxHost, WindowsHost, _action
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import route_strategies as rs
+from ansible_collections.imds.azure.tests.unit.fakes import route_strategies as rs
 
 # A whole task per example: a fifth of the profile's examples (the parsers get the full count in test__route_fuzz.py).
 TASKS = settings(max_examples=max(20, settings().max_examples // 5))

@@ -12,8 +12,8 @@ from ansible.playbook.play_context import PlayContext
 
 from ansible_collections.imds.azure.plugins.action.scheduled_events import ActionModule
 from ansible_collections.imds.azure.plugins.module_utils._scheduled import execute
-from ansible_collections.imds.azure.tests.unit.plugins.action.action_fixtures import make_action as _make_action
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import windows_fake as wf
+from ansible_collections.imds.azure.tests.unit.fakes.action_fixtures import make_action as _make_action
+from ansible_collections.imds.azure.tests.unit.fakes import windows_fake as wf
 
 SE = "/metadata/scheduledevents"
 

@@ -21,7 +21,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 from ansible_collections.imds.azure.plugins.module_utils._facts import gather_facts
 from ansible_collections.imds.azure.plugins.plugin_utils import _attest
 from ansible_collections.imds.azure.plugins.plugin_utils._attest import AttestOptions, verify_document
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils.aia_listener import Listener, redirect, serve, trickle
+from ansible_collections.imds.azure.tests.unit.fakes.aia_listener import Listener, redirect, serve, trickle
 
 
 def issuers_elsewhere(imds_emulator_factory, *urls):

@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from ansible_collections.imds.azure.plugins.plugin_utils import _commands
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import windows_fake as wf
+from ansible_collections.imds.azure.tests.unit.fakes import windows_fake as wf
 
 
 class FakeAction:

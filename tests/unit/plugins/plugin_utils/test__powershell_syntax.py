@@ -23,7 +23,7 @@ import tree_sitter_powershell
 
 from ansible_collections.imds.azure.plugins.module_utils._client import DEFAULT_ENDPOINT
 from ansible_collections.imds.azure.plugins.plugin_utils import _commands, _route, _windows
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import route_fixtures as fx
+from ansible_collections.imds.azure.tests.unit.fakes import route_fixtures as fx
 
 PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
 

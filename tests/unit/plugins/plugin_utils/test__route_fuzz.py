@@ -15,7 +15,7 @@ import ipaddress
 from hypothesis import event, given, strategies as st
 
 from ansible_collections.imds.azure.plugins.plugin_utils import _route
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import route_strategies as rs
+from ansible_collections.imds.azure.tests.unit.fakes import route_strategies as rs
 
 # The documented error keywords of imds.azure.metadata_route that decisions (not commands) can end in:
 # route.exe takes no metric 0 ("argument") and cannot spare a persistent route it must delete ("route_exe").

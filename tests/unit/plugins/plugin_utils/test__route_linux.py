@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.imds.azure.plugins.plugin_utils import _route
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import route_fixtures as fx
+from ansible_collections.imds.azure.tests.unit.fakes import route_fixtures as fx
 
 
 def test_parse_ip_json_normalises_default_and_host_routes():

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from ansible_collections.imds.azure.plugins.plugin_utils import _route
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import route_fixtures as fx
+from ansible_collections.imds.azure.tests.unit.fakes import route_fixtures as fx
 
 
 def _state(**kwargs):

@@ -15,7 +15,7 @@ import pytest
 
 from ansible_collections.imds.azure.plugins.module_utils import _client, _detect
 from ansible_collections.imds.azure.plugins.plugin_utils import _commands, _windows
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import windows_fake as wf
+from ansible_collections.imds.azure.tests.unit.fakes import windows_fake as wf
 
 
 class FakeAction:

@@ -24,10 +24,10 @@ from ansible_collections.imds.azure.plugins.action.metadata_facts import ActionM
 from ansible_collections.imds.azure.plugins.action.metadata_route import ActionModule as RouteAction
 from ansible_collections.imds.azure.plugins.action.scheduled_events import ActionModule as EventsAction
 from ansible_collections.imds.azure.plugins.plugin_utils import _commands
-from ansible_collections.imds.azure.tests.unit.plugins.action.action_fixtures import make_action
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import route_fixtures
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import windows_fake as wf
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import windows_wire as ww
+from ansible_collections.imds.azure.tests.unit.fakes.action_fixtures import make_action
+from ansible_collections.imds.azure.tests.unit.fakes import route_fixtures
+from ansible_collections.imds.azure.tests.unit.fakes import windows_fake as wf
+from ansible_collections.imds.azure.tests.unit.fakes import windows_wire as ww
 
 KINDS = sorted(ww.KINDS)
 # What the tests allow a command line to reach, after the connection plugin built it: half of

@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import route_fixtures
+from ansible_collections.imds.azure.tests.unit.fakes import route_fixtures
 
 AZURE_TAG = "7783-7084-3265-9085-8269-3286-77"
 MICROSOFT = "Microsoft Corporation"
