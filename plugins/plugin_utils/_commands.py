@@ -63,6 +63,8 @@ import threading
 
 from ansible.errors import AnsibleError
 
+from ansible_collections.imds.azure.plugins.plugin_utils._powershell import result_payload
+
 try:
     from cryptography.hazmat.primitives import padding as _padding
     from cryptography.hazmat.primitives.ciphers import Cipher as _Cipher, algorithms as _algorithms, modes as _modes
@@ -192,11 +194,7 @@ class PowerShellCommand:
         The LAST result line counts; anything around it (a UTF-8 byte order mark, progress
         records, blank lines) is ignored. A line whose MAC does not verify is no result.
         """
-        payload = None
-        for line in (stdout or "").splitlines():
-            line = line.strip().lstrip("\ufeff")
-            if line.startswith(RESULT_MARKER):
-                payload = line[len(RESULT_MARKER):]
+        payload = result_payload(stdout, RESULT_MARKER)
         if payload is None:
             return None
         try:

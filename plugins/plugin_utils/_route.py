@@ -19,11 +19,12 @@ Route dictionaries use one shape for both OS families::
 
 from __future__ import annotations
 
-import base64
 import ipaddress
 import json
 import re
 import shlex
+
+from ansible_collections.imds.azure.plugins.plugin_utils._powershell import decode_result, quote
 
 IMDS_ADDRESS = "169.254.169.254"
 IMDS_PREFIX = IMDS_ADDRESS + "/32"
@@ -438,21 +439,14 @@ class WindowsState:
         return self.active + self.persistent
 
 
-def _output_lines(stdout):
-    """Non-empty output lines without a leading UTF-8 byte order mark (Windows PowerShell may write one)."""
-    lines = (line.strip().lstrip("\ufeff").strip() for line in (stdout or "").splitlines())
-    return [line for line in lines if line]
-
-
 def decode_windows_read(stdout):
-    """Decode the read script's output into a WindowsState."""
-    lines = _output_lines(stdout)
-    if not lines:
-        raise RouteError("parse", "the Windows route read command printed nothing")
+    """Decode the read script's output (its last line) into a WindowsState."""
     try:
-        data = json.loads(base64.b64decode(lines[-1]).decode("utf-8-sig"))
-    except (ValueError, TypeError, RecursionError) as exc:
+        data = decode_result(stdout)
+    except ValueError as exc:
         raise RouteError("parse", "cannot decode the Windows route read output: %s" % _shown(str(exc), 200)) from exc
+    if data is None:
+        raise RouteError("parse", "the Windows route read command printed nothing")
     if not isinstance(data, dict):
         raise RouteError("parse", "unexpected Windows route read output")
     admin = bool(data.get("admin"))
@@ -695,10 +689,6 @@ def _windows_matches(route, choice, metric, state):
 _POLICY_STORES = {"active": "ActiveStore", "persistent": "PersistentStore"}
 
 
-def _ps_quote(text):
-    return "'%s'" % str(text).replace("'", "''")
-
-
 def windows_desired(choice, metric, store):
     return _route(IMDS_PREFIX, interface=choice.interface, interface_index=choice.interface_index,
                   interface_address=choice.interface_address, metric=metric, store=store)
@@ -706,7 +696,7 @@ def windows_desired(choice, metric, store):
 
 def _netroute_remove(route):
     return ("Remove-NetRoute -DestinationPrefix %s -InterfaceIndex %d -NextHop %s -PolicyStore %s -Confirm:$false"
-            % (_ps_quote(IMDS_PREFIX), route["interface_index"], _ps_quote(route["gateway"] or "0.0.0.0"),
+            % (quote(IMDS_PREFIX), route["interface_index"], quote(route["gateway"] or "0.0.0.0"),
                _POLICY_STORES[route["store"]]))
 
 
@@ -719,7 +709,7 @@ def _netroute_add(choice, metric, stores):
     created on its own.
     """
     command = "New-NetRoute -DestinationPrefix %s -InterfaceIndex %d -NextHop '0.0.0.0' -RouteMetric %d" % (
-        _ps_quote(IMDS_PREFIX), choice.interface_index, metric)
+        quote(IMDS_PREFIX), choice.interface_index, metric)
     if "persistent" not in stores:
         command += " -PolicyStore ActiveStore"
     return command + " | Out-Null"
@@ -854,11 +844,10 @@ $json = ConvertTo-Json -InputObject $result -Compress
 
 
 def decode_windows_change(stdout):
-    """(ok, denied, error) from a change script's output."""
-    lines = _output_lines(stdout)
+    """(ok, denied, error) from a change script's output (its last line)."""
     try:
-        data = json.loads(base64.b64decode(lines[-1]).decode("utf-8-sig"))
-    except (ValueError, TypeError, IndexError, RecursionError):
+        data = decode_result(stdout)
+    except ValueError:
         data = None
     if not isinstance(data, dict):
         return False, False, "unexpected output from the change command: %r" % (stdout or "")[:500]

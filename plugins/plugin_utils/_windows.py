@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import math
 import re
 import struct
@@ -71,6 +70,7 @@ from ansible_collections.imds.azure.plugins.module_utils._client import (
 )
 from ansible_collections.imds.azure.plugins.module_utils._detect import UNKNOWN, Detection, classify
 from ansible_collections.imds.azure.plugins.plugin_utils._commands import CommandRunner, CommandTimeout
+from ansible_collections.imds.azure.plugins.plugin_utils._powershell import decode_result, quote
 
 RESPONSE_MARKER = "IMDS-AZURE-RESPONSE:"
 HOSTINFO_MARKER = "IMDS-AZURE-HOSTINFO:"
@@ -78,8 +78,6 @@ COMMAND_SLACK = 5          # seconds on top of 3 * timeout before the wrapper st
 HOSTINFO_TIMEOUT = 30      # seconds for the host information command
 SMBIOS_REGISTRY_KEY = r"HKLM:\SYSTEM\CurrentControlSet\Services\mssmbios\Data"
 
-# Every character PowerShell accepts as a single quote (ASCII and the typographic ones).
-_PS_QUOTES = "'\u2018\u2019\u201a\u201b"
 _HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9-]+$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -232,12 +230,6 @@ def is_windows(action):
     return getattr(shell, "SHELL_FAMILY", "") in WINDOWS_SHELL_FAMILIES
 
 
-def ps_quote(value):
-    """A PowerShell single-quoted literal of ``value``: every quote character is doubled."""
-    text = str(value)
-    return "'" + "".join(char * 2 if char in _PS_QUOTES else char for char in text) + "'"
-
-
 def command_timeout(timeout):
     """Seconds the command wrapper allows a request command with a per-step ``timeout``."""
     return int(math.ceil(3 * float(timeout))) + COMMAND_SLACK
@@ -249,20 +241,20 @@ def request_script(method, url, headers, body, timeout):
         raise ValueError("invalid HTTP method %r" % (method,))
     lines = [
         "$ErrorActionPreference = 'Stop'",
-        "$imdsUrl = %s" % ps_quote(url),
-        "$imdsMethod = %s" % ps_quote(method),
+        "$imdsUrl = %s" % quote(url),
+        "$imdsMethod = %s" % quote(method),
         "$imdsTimeoutMs = %d" % max(1, int(round(float(timeout) * 1000))),
     ]
     if body is None:
         lines.append("$imdsBody = $null")
     else:
-        lines.append("$imdsBody = [Convert]::FromBase64String(%s)" % ps_quote(base64.b64encode(body).decode("ascii")))
+        lines.append("$imdsBody = [Convert]::FromBase64String(%s)" % quote(base64.b64encode(body).decode("ascii")))
     lines.append("$imdsHeaders = [ordered]@{}")
     for name in sorted(headers or {}):
         value = str(headers[name])
         if not _HEADER_NAME_RE.match(name) or _CONTROL_RE.search(value):
             raise ValueError("invalid HTTP header %r" % (name,))
-        lines.append("$imdsHeaders[%s] = %s" % (ps_quote(name), ps_quote(value)))
+        lines.append("$imdsHeaders[%s] = %s" % (quote(name), quote(value)))
     return "\n".join(lines) + "\n" + REQUEST_CODE
 
 
@@ -273,23 +265,16 @@ def hostinfo_script(smbios=True, env_names=()):
     if smbios:
         parts.append(HOSTINFO_SMBIOS)
     if env_names:
-        parts.append(HOSTINFO_ENV.replace("@NAMES@", ", ".join(ps_quote(name) for name in env_names)))
+        parts.append(HOSTINFO_ENV.replace("@NAMES@", ", ".join(quote(name) for name in env_names)))
     parts.append(HOSTINFO_OUT)
     return "\n".join(parts)
 
 
 def _marked_payload(stdout, marker):
-    """The JSON object after ``marker`` on the last line that has it, or None."""
-    payload = None
-    for line in (stdout or "").splitlines():
-        line = line.strip().lstrip("\ufeff")
-        if line.startswith(marker):
-            payload = line[len(marker):]
-    if payload is None:
-        return None
+    """The JSON object of the result line after ``marker``, or None (no such line, or not a JSON object)."""
     try:
-        data = json.loads(base64.b64decode(payload.encode("ascii"), validate=True).decode("utf-8"))
-    except (binascii.Error, ValueError, UnicodeError):
+        data = decode_result(stdout, marker)
+    except ValueError:
         return None
     return data if isinstance(data, dict) else None
 

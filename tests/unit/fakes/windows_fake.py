@@ -34,6 +34,8 @@ import socket
 import struct
 from urllib.parse import urlsplit
 
+import tree_sitter
+import tree_sitter_powershell
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -51,7 +53,10 @@ CMD_TOO_LONG = "The command line is too long.\r\n"
 # CreateProcess: lpCommandLine "can be up to 32,767 characters" (Win32 API reference).
 CREATE_PROCESS_MAX = 32767
 
-_PS_QUOTES = "'\u2018\u2019\u201a\u201b"
+# The characters PowerShell reads as a single quote: the apostrophe and U+2018, U+2019, U+201A,
+# U+201B (about_Quoting_Rules; CharTraits.IsSingleQuote in PowerShell's tokenizer). Inside a
+# single-quoted string a quote character is written twice.
+SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
 _PWSH_RE = re.compile(r"^PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand (\S+)$", re.I)
 _ASSIGN_RE = re.compile(r"^\$(imdsUrl|imdsMethod) = ('.*')$")
 _TIMEOUT_RE = re.compile(r"^\$imdsTimeoutMs = (\d+)$")
@@ -65,18 +70,131 @@ _SMBIOS_KEY_RE = re.compile(r"Get-ItemProperty -LiteralPath '([^']*)' -Name SMBi
 
 def ps_unquote(literal):
     """The value of a PowerShell single-quoted literal (doubled quotes are one quote)."""
-    assert len(literal) >= 2 and literal[0] in _PS_QUOTES and literal[-1] in _PS_QUOTES, literal
+    assert len(literal) >= 2 and literal[0] in SINGLE_QUOTES and literal[-1] in SINGLE_QUOTES, literal
     inner = literal[1:-1]
     out = []
     index = 0
     while index < len(inner):
         char = inner[index]
-        if char in _PS_QUOTES:
-            assert index + 1 < len(inner) and inner[index + 1] in _PS_QUOTES, "unescaped quote in %r" % literal
+        if char in SINGLE_QUOTES:
+            assert index + 1 < len(inner) and inner[index + 1] in SINGLE_QUOTES, "unescaped quote in %r" % literal
             index += 1
         out.append(char)
         index += 1
     return "".join(out)
+
+
+# --------------------------------------------------------------------------- reading scripts
+
+PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
+_NAME_PREFIX = "# imds.azure: "
+# Node types a literal is made of; every other node with a single named child only wraps it.
+_LITERAL_NODES = ("string_literal", "integer_literal", "variable", "invokation_expression", "array_expression",
+                  "cast_expression", "element_access", "command")
+
+
+class Parsed(object):
+    """A script parsed with tree-sitter-powershell: ``source`` bytes and the ``root`` node."""
+
+    def __init__(self, text):
+        self.source = text.encode("utf-8")
+        self.root = PARSER.parse(self.source).root_node
+
+    def text(self, node):
+        return self.source[node.start_byte:node.end_byte].decode("utf-8")
+
+    def statements(self):
+        """The top-level statements (pipelines), in order."""
+        lists = [child for child in self.root.children if child.type == "statement_list"]
+        return [node for body in lists for node in body.named_children if node.type != "empty_statement"]
+
+    def commands(self):
+        """(name, elements) of every command the script runs, in source order; elements are the
+        parameter and argument nodes after the name (redirections and separators left out)."""
+        found = []
+
+        def walk(node):
+            if node.type == "command":
+                name = next(child for child in node.named_children if child.type in ("command_name", "command_name_expr"))
+                elements = [child for body in node.named_children if body.type == "command_elements"
+                            for child in body.named_children if child.type not in ("command_argument_sep", "redirection")]
+                found.append((self.text(name), elements))
+            for child in node.children:
+                walk(child)
+
+        walk(self.root)
+        return found
+
+    def value(self, node):
+        """The value of a literal node (see plugin_utils/_powershell.py for the literals scripts use)."""
+        node = _unwrap(node)
+        if node.type == "string_literal":
+            return ps_unquote(self.text(node))
+        if node.type == "integer_literal":
+            return int(self.text(node))
+        if node.type == "variable" and self.text(node).lower() in ("$null", "$true", "$false"):
+            return {"$null": None, "$true": True, "$false": False}[self.text(node).lower()]
+        if node.type == "invokation_expression" and self.text(node).startswith("[Convert]::FromBase64String("):
+            return base64.b64decode(self.value(node.child_by_field_name("argument_list") or node.named_children[-1]))
+        if node.type == "argument_list":
+            return self.value(node.named_children[0])
+        if node.type == "array_expression":
+            body = [child for child in node.named_children if child.type == "statement_list"]
+            if not body:
+                return []
+            items = _unwrap(body[0].named_children[0])
+            if items.type == "array_literal_expression":
+                return [self.value(item) for item in items.named_children]
+            return [self.value(items)]
+        if node.type == "cast_expression" and self.text(node).replace(" ", "").lower() == "[ordered]@{}":
+            return {}
+        if node.type == "generic_token":
+            return self.text(node)
+        raise ValueError("not a literal: %r" % self.text(node))
+
+
+def _unwrap(node):
+    while node.type not in _LITERAL_NODES and node.named_child_count == 1:
+        node = node.named_children[0]
+    return node
+
+
+def _assignment(parsed, statement):
+    """(variable, key or None, value node) of a ``$v = ...`` or ``$v['key'] = ...`` statement, else None."""
+    node = _unwrap(statement)
+    if node.type != "assignment_expression" or parsed.text(node.children[1]) != "=":
+        return None
+    target = _unwrap(node.children[0])
+    if target.type == "variable":
+        return parsed.text(target)[1:], None, node.children[2]
+    if target.type == "element_access":
+        return parsed.text(target.named_children[0])[1:], parsed.value(target.named_children[1]), node.children[2]
+    return None
+
+
+def script_name_and_inputs(text):
+    """(name, inputs) of a script in the collection's layout (plugin_utils/_powershell.py): the name
+    from its first line, then its inputs, the statements that assign literals to ``$imds...``
+    variables (or keys of them) before any other statement. (None, {}) for any other script."""
+    first = text.split("\n", 1)[0].strip()
+    if not first.startswith(_NAME_PREFIX):
+        return None, {}
+    parsed = Parsed(text)
+    inputs = {}
+    for statement in parsed.statements():
+        found = _assignment(parsed, statement)
+        if found is None or not found[0].startswith("imds"):
+            break
+        variable, key, value_node = found
+        try:
+            value = parsed.value(value_node)
+        except ValueError:
+            break
+        if key is None:
+            inputs[variable] = value
+        else:
+            inputs[variable][key] = value
+    return first[len(_NAME_PREFIX):], inputs
 
 
 def build_smbios(asset_tag=AZURE_TAG, vendor=MICROSOFT, header=True):

@@ -60,22 +60,6 @@ def test_is_windows_by_shell_family(family, expected):
     assert _windows.is_windows(Action()) is expected  # winrm uses the cmd shell in ansible-core 2.21
 
 
-@pytest.mark.parametrize("value", ["plain", "it's", "\u2018smart\u2019 \u201aquotes\u201b", "'; Remove-Item C:\\ -Recurse; '",
-                                   "$(Get-Date) `n @{}", "f\u00fcr \u65e5\u672c"])
-def test_ps_quote_round_trips_and_cannot_break_out(value):
-    literal = _windows.ps_quote(value)
-    assert wf.ps_unquote(literal) == value
-    inner = literal[1:-1]
-    # every quote character inside the literal is part of a doubled pair
-    index = 0
-    while index < len(inner):
-        if inner[index] in _windows._PS_QUOTES:  # pylint: disable=protected-access
-            assert inner[index + 1] in _windows._PS_QUOTES
-            index += 2
-        else:
-            index += 1
-
-
 def test_request_script_bypasses_proxies_and_bounds_every_step():
     script = _windows.request_script("GET", "http://169.254.169.254/metadata/instance?api-version=2021-02-01",
                                      {"Metadata": "true"}, None, 2.5)
