@@ -63,6 +63,7 @@ import threading
 
 from ansible.errors import AnsibleError
 
+from ansible_collections.imds.azure.plugins.plugin_utils._action_module import ActionFailure
 from ansible_collections.imds.azure.plugins.plugin_utils._powershell import result_payload
 
 try:
@@ -130,8 +131,20 @@ $imdsMac = [Security.Cryptography.HMACSHA256]::new([byte[]]$imdsKey[32..63])
 """
 
 
-class CommandTimeout(AnsibleError):
+class CommandTimeout(ActionFailure):
     """A command did not finish within its timeout."""
+
+    kind = "timeout"
+
+
+class RemoteCommandError(ActionFailure):
+    """A command on the target did not produce the expected output (not an IMDS answer).
+
+    ``kind`` is ``command`` (the script failed: PowerShell error, constrained language mode...)
+    or ``timeout`` (the connection did not return).
+    """
+
+    kind = "command"
 
 
 class CommandResult:

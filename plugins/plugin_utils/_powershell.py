@@ -110,3 +110,12 @@ def decode_result(stdout, marker=""):
         return json.loads(base64.b64decode(payload.encode("ascii"), validate=True).decode("utf-8-sig"))
     except (ValueError, RecursionError) as exc:  # binascii.Error and UnicodeError are ValueErrors
         raise ValueError(str(exc) or exc.__class__.__name__) from None
+
+
+def result_object(stdout, marker):
+    """The JSON object of the result line; None when there is none, or it is damaged or not an object."""
+    try:
+        data = decode_result(stdout, marker)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None

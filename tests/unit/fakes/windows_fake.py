@@ -734,6 +734,20 @@ class FakeWindowsHost(object):
                                 "body": base64.b64encode(body).decode("ascii")})
 
 
+class HostAction(object):
+    """What CommandRunner needs from an action plugin (``_low_level_execute_command``), whose connection
+    starts powershell.exe on ``host`` (a FakeWindowsHost). ``calls`` records (command, input, sudoable)."""
+
+    def __init__(self, host):
+        self.host = host
+        self.calls = []
+
+    def _low_level_execute_command(self, cmd, sudoable=True, in_data=None):
+        self.calls.append((cmd, in_data, sudoable))
+        rc, stdout, stderr = self.host.process(cmd, in_data)
+        return {"rc": rc, "stdout": stdout, "stderr": stderr}
+
+
 class FakeShell(object):
     SHELL_FAMILY = "powershell"
     tmpdir = None
