@@ -10,10 +10,9 @@ again to confirm the change.
 
 from __future__ import annotations
 
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.imds.azure.plugins.plugin_utils import _route, _route_linux, _route_windows, _windows
-from ansible_collections.imds.azure.plugins.plugin_utils._commands import CommandRunner, CommandTimeout
+from ansible_collections.imds.azure.plugins.plugin_utils._action_module import ActionModuleBase
+from ansible_collections.imds.azure.plugins.plugin_utils._commands import CommandRunner
 
 ARGUMENT_SPEC = {
     "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
@@ -31,31 +30,28 @@ LINUX_PERSISTENCE_WARNING = ("the route was changed in the running kernel only: 
                              "systemd-networkd, ifcfg) or run this task at boot")
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
+class ActionModule(ActionModuleBase):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    OPTIONS_ERROR = "argument"
     _supports_check_mode = True
     _supports_async = False
 
     def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        if args["metric"] < 0 or args["metric"] > 9999:
-            return dict(result, failed=True, msg="metric must be between 0 and 9999", error="argument")
-        if args["timeout"] < 1:
-            return dict(result, failed=True, msg="timeout must be at least 1 second", error="argument")
-        runner = CommandRunner(self, timeout=args["timeout"])
-        try:
-            if _windows.is_windows(self):
-                result.update(self._run_windows(runner, args))
-            else:
-                result.update(self._run_posix(runner, args))
-        except _route.RouteError as exc:
-            result.update(failed=True, msg=exc.message, error=exc.kind)
-        except CommandTimeout as exc:
-            result.update(failed=True, msg=str(exc), error="timeout")
+        result = super(ActionModule, self).run(tmp, task_vars)
+        if "imds_error" in result:
+            result["error"] = result["imds_error"]  # deprecated alias, removed in 1.0.0
         return result
+
+    def _main(self, module, task_vars):
+        args = module.params
+        if args["metric"] < 0 or args["metric"] > 9999:
+            module.fail_json(msg="metric must be between 0 and 9999", imds_error="argument")
+        if args["timeout"] < 1:
+            module.fail_json(msg="timeout must be at least 1 second", imds_error="argument")
+        runner = CommandRunner(self, timeout=args["timeout"])
+        if _windows.is_windows(self):
+            module.exit_json(**self._run_windows(runner, args))
+        module.exit_json(**self._run_posix(runner, args))
 
     # ------------------------------------------------------------------ helpers
 

@@ -13,14 +13,12 @@ validated with ansible-core's ArgumentSpecValidator, the validator AnsibleModule
 controller and the target accept and refuse the same values. The idea is community.crypto's
 plugin_utils/_action_module.py::
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        result.update(run_module(self, ARGUMENT_SPEC, self._task.args, self._main))
-        return result
+    class ActionModule(ActionModuleBase):
+        ARGUMENT_SPEC = {...}
 
-    def _main(self, module):
-        ...
-        module.exit_json(changed=False, answer=42)   # or return a finished result dict
+        def _main(self, module, task_vars):
+            ...
+            module.exit_json(changed=False, answer=42)   # or return a finished result dict
 
 A failure has one stable keyword, the result's ``imds_error``: ``module.fail_json(msg,
 imds_error=...)``, or raise an ActionFailure (its ``kind``) or the client's ImdsError (its
@@ -31,8 +29,11 @@ environment is not the target's (``_windows`` fills them from the target's).
 
 from __future__ import annotations
 
+import functools
+
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.errors import UnsupportedError
+from ansible.plugins.action import ActionBase
 
 from ansible_collections.imds.azure.plugins.module_utils._client import ImdsError
 
@@ -62,6 +63,12 @@ def without_fallbacks(argument_spec):
     """``argument_spec`` without its ``fallback`` entries."""
     return dict((option, dict((key, value) for key, value in settings.items() if key != "fallback"))
                 for option, settings in argument_spec.items())
+
+
+def task_options(argument_spec):
+    """The options a task may set: ``argument_spec`` without the internal ones (names starting with ``_``,
+    which only an action plugin sets, as in ansible.windows)."""
+    return dict((option, settings) for option, settings in argument_spec.items() if not option.startswith("_"))
 
 
 class AnsibleActionModule(object):
@@ -130,4 +137,24 @@ def run_module(action, argument_spec, params, main, options_error="config"):
         return module.result(failed=True, msg=str(exc), imds_error=exc.kind)
     if isinstance(result, dict):
         return module.result(**result)
-    return module.result(failed=True, msg="%s returned without a result" % getattr(main, "__name__", main), imds_error="error")
+    name = getattr(getattr(main, "func", main), "__qualname__", main)
+    return module.result(failed=True, msg="%s returned without a result" % name, imds_error="error")
+
+
+class ActionModuleBase(ActionBase):
+    """An action plugin whose work is ``_main(module, task_vars)``, run by ``run_module`` with the
+    task's options (``task_options(ARGUMENT_SPEC)``). ``OPTIONS_ERROR`` is the imds_error of invalid options."""
+
+    ARGUMENT_SPEC = {}
+    OPTIONS_ERROR = "config"
+    TRANSFERS_FILES = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModuleBase, self).run(tmp, task_vars)
+        del tmp  # tmp no longer has any effect
+        main = functools.partial(self._main, task_vars=task_vars)
+        result.update(run_module(self, task_options(self.ARGUMENT_SPEC), self._task.args, main, self.OPTIONS_ERROR))
+        return result
+
+    def _main(self, module, task_vars):
+        raise NotImplementedError("%s does not implement _main" % type(self).__name__)

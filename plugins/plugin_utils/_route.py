@@ -22,19 +22,19 @@ from __future__ import annotations
 
 import ipaddress
 
+from ansible_collections.imds.azure.plugins.plugin_utils._action_module import ActionFailure
+
 IMDS_ADDRESS = "169.254.169.254"
 IMDS_PREFIX = IMDS_ADDRESS + "/32"
 DEFAULT_PREFIX = "0.0.0.0/0"
 LINK_LOCAL_PREFIX = "169.254.0.0/16"
 
 
-class RouteError(Exception):
-    """A condition the module reports as a failure. ``kind`` is a stable keyword."""
+class RouteError(ActionFailure):
+    """A condition the module reports as a failure. ``kind`` is a stable keyword (the result's imds_error)."""
 
     def __init__(self, kind, message):
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
+        super(RouteError, self).__init__(message, kind)
 
 
 def new_route(destination, gateway="", interface="", interface_index=None, interface_address="",
