@@ -36,13 +36,13 @@ import json
 import os
 import re
 import secrets
-import socket
 import ssl
 import time
 import warnings
 
 from urllib.parse import unquote, urlsplit
 
+from ansible_collections.imds.azure.plugins.module_utils._client import ConnectTimeout, ReadTimeout, TransportError, UrlTransport
 from ansible_collections.imds.azure.plugins.module_utils._facts import FactsError, parse_gather_subset
 from ansible_collections.imds.azure.plugins.plugin_utils._action_module import ActionFailure
 
@@ -113,7 +113,6 @@ DEFAULT_AIA_ALLOWLIST = (
 MAX_AIA_FETCHES = 4
 MAX_AIA_URLS = 8  # CA Issuers URLs looked at per document, fetched or not (a certificate may list any number)
 MAX_AIA_BYTES = 64 * 1024
-MAX_AIA_HEADER_BYTES = 16 * 1024
 AIA_TIMEOUT = 10  # seconds for all the fetches of one document together, name resolution excepted
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 RETRY_DELAY = 1.0
@@ -440,73 +439,28 @@ class AiaFetchError(Exception):
     """An issuer download failed; the message is the controller's own words, never text from the answer."""
 
 
-def fetch_url(url, deadline):
-    """GET an allowed "CA Issuers" URL from the controller: directly (never through a proxy), no redirects, and the
-    whole exchange (connect, request, headers and body) done by ``deadline`` (``time.monotonic()``) and at most
-    MAX_AIA_BYTES of body. Returns the body; raises AiaFetchError."""
-    scheme, host, port, _path = _split_url(url)
-    parts = urlsplit(url)
-    target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
-    data = bytearray()
-    try:
-        sock = socket.create_connection((host, port), timeout=_remaining(deadline))
-        try:
-            if scheme == "https":
-                sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
-            sock.settimeout(_remaining(deadline))
-            sock.sendall(("GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: imds.azure-attest\r\nAccept: */*\r\nConnection: close\r\n\r\n"
-                          % (target, parts.netloc)).encode("ascii"))
-            while True:
-                sock.settimeout(_remaining(deadline))
-                chunk = sock.recv(16384)
-                if not chunk:
-                    break
-                data += chunk
-                if len(data) > MAX_AIA_BYTES + MAX_AIA_HEADER_BYTES:
-                    raise AiaFetchError("the answer is larger than %d bytes" % MAX_AIA_BYTES)
-        finally:
-            sock.close()
-    except (socket.timeout, TimeoutError):
-        raise AiaFetchError("no complete answer within %s s" % AIA_TIMEOUT)
-    except ssl.SSLError as exc:
-        raise AiaFetchError("TLS failed (%s)" % (exc.reason or exc.__class__.__name__))
-    except OSError as exc:
-        raise AiaFetchError("connection failed (%s)" % (exc.strerror or exc.__class__.__name__))
-    return _http_body(bytes(data))
-
-
-def _remaining(deadline):
+def fetch_issuer(url, deadline):
+    """GET an allowed "CA Issuers" URL from the controller with the collection's one HTTP client (``_client.UrlTransport``):
+    directly (never through a proxy), no redirects, the whole exchange (connect, request, headers and body) done by
+    ``deadline`` (``time.monotonic()``) and at most MAX_AIA_BYTES of body. Returns the body; raises AiaFetchError."""
     left = deadline - time.monotonic()
-    if left <= 0:
-        raise socket.timeout()
-    return left
-
-
-def _http_body(data):
-    """The body of a complete HTTP/1.x 200 answer (AiaFetchError for anything else)."""
-    head, separator, body = data.partition(b"\r\n\r\n")
-    status = re.match(rb"HTTP/1\.[01] ([0-9]{3})[ \r]", head + b"\r")
-    if not separator or status is None:
-        raise AiaFetchError("the answer is not HTTP")
-    code = int(status.group(1))
-    if 300 <= code < 400:
-        raise AiaFetchError("the answer is a redirect (HTTP %d); redirects are not followed" % code)
-    if code != 200:
-        raise AiaFetchError("the answer is HTTP %d" % code)
-    if len(head) > MAX_AIA_HEADER_BYTES:
-        raise AiaFetchError("the answer's header is larger than %d bytes" % MAX_AIA_HEADER_BYTES)
-    fields = dict((name.strip().lower(), value.strip()) for name, _sep, value in
-                  (line.partition(b":") for line in head.split(b"\r\n")[1:]))
-    if b"chunked" in fields.get(b"transfer-encoding", b"").lower():
-        raise AiaFetchError("the answer is chunked, which an HTTP/1.0 request does not allow")
-    length = fields.get(b"content-length")
-    if length is not None:
-        if not length.isdigit() or len(body) < int(length):
-            raise AiaFetchError("the answer is shorter than its Content-Length")
-        body = body[:int(length)]
-    if len(body) > MAX_AIA_BYTES:
+    try:
+        if left <= 0:
+            raise ReadTimeout("the deadline has passed")
+        response = UrlTransport(max_body=MAX_AIA_BYTES).request("GET", url, {"Accept": "*/*"}, None, left)
+    except (ConnectTimeout, ReadTimeout):
+        raise AiaFetchError("no complete answer within %s s" % AIA_TIMEOUT)
+    except TransportError as exc:
+        if isinstance(exc.__context__, ssl.SSLError):
+            raise AiaFetchError("TLS failed (%s)" % (exc.__context__.reason or exc.__context__.__class__.__name__))
+        raise AiaFetchError("connection failed (%s)" % exc)
+    if 300 <= response.status < 400:
+        raise AiaFetchError("the answer is a redirect (HTTP %d); redirects are not followed" % response.status)
+    if response.status != 200:
+        raise AiaFetchError("the answer is HTTP %d" % response.status)
+    if response.truncated:
         raise AiaFetchError("the answer is larger than %d bytes" % MAX_AIA_BYTES)
-    return body
+    return response.body
 
 
 def _certs_from_aia(data):
@@ -611,7 +565,7 @@ def verify_document(document, nonce, identity, options=None, anchors=None, ancho
     the controller sent; ``identity``: ``vmId``/``subscriptionId``/``azEnvironment`` from the instance
     metadata of the same run; ``anchors``: trusted roots (default: ``load_trust_anchors``);
     ``fetch``: callable(url, deadline) -> bytes for AIA, called only for URLs under ``options.aia_allowlist``
-    (default: ``fetch_url`` when fetch_intermediates).
+    (default: ``fetch_issuer`` when fetch_intermediates).
     """
     _require()
     options = options or AttestOptions()
@@ -622,7 +576,7 @@ def verify_document(document, nonce, identity, options=None, anchors=None, ancho
     if not options.fetch_intermediates:
         fetch = None
     elif fetch is None:
-        fetch = fetch_url
+        fetch = fetch_issuer
     result = {"verified": False, "reason": "", "message": "", "checks": [], "nonce": nonce, "content": {}, "signer": {},
               "chain": [], "domain": "", "trust_anchors": anchors_from, "verified_at": now.strftime("%Y-%m-%dT%H:%M:%SZ")}
     checks = result["checks"]

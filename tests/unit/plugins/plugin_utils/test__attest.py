@@ -254,7 +254,7 @@ def test_intermediate_from_aia(imds_emulator):
 
     def recording(url, deadline):
         fetched.append(url)
-        return _attest.fetch_url(url, deadline)
+        return _attest.fetch_issuer(url, deadline)
 
     options = options_for(imds_emulator)
     result = verify_document(raw["document"], raw["nonce"], raw["instance_identity"], options, fetch=recording)
