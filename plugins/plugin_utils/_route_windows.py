@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from ansible_collections.imds.azure.plugins.plugin_utils._powershell import decode_result, quote
+from ansible_collections.imds.azure.plugins.plugin_utils._powershell import decode_result, quote, result_code, script
 from ansible_collections.imds.azure.plugins.plugin_utils._route import (
     DEFAULT_PREFIX,
     IMDS_ADDRESS,
@@ -38,9 +38,9 @@ from ansible_collections.imds.azure.plugins.plugin_utils._route import (
 )
 
 
-# Read-only: prints ONE line, base64 of UTF-8 JSON (so no console code page can garble it).
+# Read-only: prints ONE line, base64 of UTF-8 JSON (so no console code page can garble it); no marker.
 # Property names are quoted: tree-sitter-powershell misreads bare words in an array argument.
-WINDOWS_READ_SCRIPT = r"""
+WINDOWS_READ_SCRIPT = script("route-read", r"""
 $ErrorActionPreference = 'Stop'
 $keep = @('0.0.0.0/0', '169.254.169.254/32', '169.254.0.0/16')
 $pick = @('DestinationPrefix', 'NextHop', 'InterfaceIndex', 'InterfaceAlias', 'RouteMetric')
@@ -70,9 +70,8 @@ if (Get-Command -Name Get-NetRoute -ErrorAction SilentlyContinue) {
     $out.adapters = @(Get-CimInstance -ClassName Win32_NetworkAdapterConfiguration -Filter 'IPEnabled = TRUE' -ErrorAction SilentlyContinue |
         Select-Object -Property 'InterfaceIndex', @{Name = 'IPAddress'; Expression = { @($_.IPAddress) }})
 }
-$json = ConvertTo-Json -InputObject $out -Depth 4 -Compress
-[Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($json))
-""".strip()
+@RESULT@
+""".replace("@RESULT@", result_code("", "out")))
 
 
 class WindowsRoutes:
@@ -457,12 +456,12 @@ def windows_plan(table, choice, metric, persistent=True, state="present"):
         if add and choice.interface_index is None:
             raise RouteError("interface", "interface index unknown for %s" % choice.interface_address)
         commands = [_netroute_remove(route) for route in remove] + ([_netroute_add(choice, metric, add)] if add else [])
-        script = _NETROUTE_CHANGE.replace("@COMMANDS@", "\n    ".join(commands))
+        change = _NETROUTE_CHANGE.replace("@COMMANDS@", "\n    ".join(commands))
     else:
         commands = _route_exe_commands(table, choice, metric, persistent, remove, add)
-        script = _ROUTE_EXE_CHANGE.replace("@COMMANDS@", "\n".join(
+        change = _ROUTE_EXE_CHANGE.replace("@COMMANDS@", "\n".join(
             "$lines += @(& %s 2>&1 | Out-String); $codes += $LASTEXITCODE" % command for command in commands))
-    return Plan(True, actions, commands, after, script=script)
+    return Plan(True, actions, commands, after, script=script("route-change", change))
 
 
 # The change runs as one script. Errors are reported as JSON with a language-independent
@@ -480,18 +479,16 @@ try {
     $result.denied = ($code -eq 'AccessDenied') -or ($e.HResult -eq -2147024891) -or ($e -is [UnauthorizedAccessException])
     $result.error = $e.Message
 }
-$json = ConvertTo-Json -InputObject $result -Compress
-[Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($json))
-""".strip()
+@RESULT@
+""".replace("@RESULT@", result_code("", "result"))
 
 _ROUTE_EXE_CHANGE = r"""
 $lines = @(); $codes = @()
 @COMMANDS@
 $bad = @($codes | Where-Object { $_ -ne 0 })
 $result = [ordered]@{ ok = ($bad.Count -eq 0); denied = $false; error = ($lines -join "`n") }
-$json = ConvertTo-Json -InputObject $result -Compress
-[Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($json))
-""".strip()
+@RESULT@
+""".replace("@RESULT@", result_code("", "result"))
 
 
 def decode_windows_change(stdout):

@@ -20,50 +20,41 @@ import struct
 
 from ansible_collections.imds.azure.plugins.module_utils._detect import UNKNOWN, Detection, classify
 from ansible_collections.imds.azure.plugins.plugin_utils._commands import CommandTimeout, RemoteCommandError
-from ansible_collections.imds.azure.plugins.plugin_utils._powershell import quote, result_object
+from ansible_collections.imds.azure.plugins.plugin_utils._powershell import result_code, result_object, script
 
 HOSTINFO_MARKER = "IMDS-AZURE-HOSTINFO:"
 HOSTINFO_TIMEOUT = 30      # seconds for the host information command
 SMBIOS_REGISTRY_KEY = r"HKLM:\SYSTEM\CurrentControlSet\Services\mssmbios\Data"
 
-# Host information: the raw SMBIOS table (registry, as GetSystemFirmwareTable('RSMB') returns
-# it; CIM as a fallback) and environment variables. Parsed on the controller.
-HOSTINFO_SMBIOS = r"""
-try {
-    $imdsRaw = (Get-ItemProperty -LiteralPath '@KEY@' -Name SMBiosData -ErrorAction Stop).SMBiosData
-    $imdsInfo.smbios = [Convert]::ToBase64String([byte[]]$imdsRaw)
-} catch {
-    $imdsInfo.smbios_error = [string]$_.Exception.Message
+# The code of the host information command (inputs: $imdsReadSmbios, $imdsEnvNames): the raw
+# SMBIOS table (registry, as GetSystemFirmwareTable('RSMB') returns it; CIM as a fallback) and
+# environment variables, parsed on the controller.
+HOSTINFO_CODE = r"""
+$ErrorActionPreference = 'Stop'
+$imdsInfo = [ordered]@{ smbios = $null; env = [ordered]@{} }
+if ($imdsReadSmbios) {
     try {
-        $imdsEnclosure = Get-CimInstance -ClassName Win32_SystemEnclosure -ErrorAction Stop | Select-Object -First 1
-        $imdsSystem = Get-CimInstance -ClassName Win32_ComputerSystem -ErrorAction Stop | Select-Object -First 1
-        $imdsInfo.cim = [ordered]@{ asset_tag = [string]$imdsEnclosure.SMBIOSAssetTag; vendor = [string]$imdsSystem.Manufacturer }
+        $imdsRaw = (Get-ItemProperty -LiteralPath '@KEY@' -Name SMBiosData -ErrorAction Stop).SMBiosData
+        $imdsInfo.smbios = [Convert]::ToBase64String([byte[]]$imdsRaw)
     } catch {
-        $imdsInfo.cim_error = [string]$_.Exception.Message
+        $imdsInfo.smbios_error = [string]$_.Exception.Message
+        try {
+            $imdsEnclosure = Get-CimInstance -ClassName Win32_SystemEnclosure -ErrorAction Stop | Select-Object -First 1
+            $imdsSystem = Get-CimInstance -ClassName Win32_ComputerSystem -ErrorAction Stop | Select-Object -First 1
+            $imdsInfo.cim = [ordered]@{ asset_tag = [string]$imdsEnclosure.SMBIOSAssetTag; vendor = [string]$imdsSystem.Manufacturer }
+        } catch {
+            $imdsInfo.cim_error = [string]$_.Exception.Message
+        }
     }
 }
-""".replace("@KEY@", SMBIOS_REGISTRY_KEY)
-
-HOSTINFO_ENV = r"""
-foreach ($imdsName in @(@NAMES@)) { $imdsInfo.env[$imdsName] = [Environment]::GetEnvironmentVariable($imdsName) }
-"""
-
-HOSTINFO_OUT = r"""
-$imdsJson = ConvertTo-Json -InputObject $imdsInfo -Compress -Depth 4
-'@MARKER@' + [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($imdsJson))
-""".replace("@MARKER@", HOSTINFO_MARKER)
+foreach ($imdsName in $imdsEnvNames) { $imdsInfo.env[$imdsName] = [Environment]::GetEnvironmentVariable($imdsName) }
+@RESULT@
+""".replace("@KEY@", SMBIOS_REGISTRY_KEY).replace("@RESULT@", result_code(HOSTINFO_MARKER, "imdsInfo"))
 
 
 def hostinfo_script(smbios=True, env_names=()):
     """The PowerShell script that reads the SMBIOS table and/or environment variables."""
-    parts = ["$ErrorActionPreference = 'Stop'",
-             "$imdsInfo = [ordered]@{ smbios = $null; env = [ordered]@{} }"]
-    if smbios:
-        parts.append(HOSTINFO_SMBIOS)
-    if env_names:
-        parts.append(HOSTINFO_ENV.replace("@NAMES@", ", ".join(quote(name) for name in env_names)))
-    parts.append(HOSTINFO_OUT)
-    return "\n".join(parts)
+    return script("hostinfo", HOSTINFO_CODE, imdsReadSmbios=bool(smbios), imdsEnvNames=[str(name) for name in env_names])
 
 
 def read_host_info(runner, smbios=True, env_names=()):

@@ -22,12 +22,17 @@ The request command (``request_script``):
   ``HttpWebRequest.ReadWriteTimeout`` does nothing on PowerShell 7's .NET, dotnet/runtime
   (corefx) #34550); the command wrapper stops it after ``3 * timeout + COMMAND_SLACK`` seconds; the
   controller abandons the connection call after that plus a grace period;
+* reads at most the limit of the URL's IMDS category plus one byte of the body (``body_limit``:
+  the limits the client enforces), so memory stays bounded on the target and the controller; a
+  longer answer is reported as ``truncated`` without its body, which the client refuses as too
+  large;
 * prints one line: ``RESPONSE_MARKER`` + base64(JSON) with ``status``, ``headers`` and the
-  base64 ``body``, or ``error`` (phase and the .NET exception chain), which the controller
-  maps to the client's TransportError classes.
+  base64 ``body`` (or ``truncated``), or ``error`` (phase and the .NET exception chain), which
+  the controller maps to the client's TransportError classes.
 
-Values are placed in the script as PowerShell single-quoted literals (``_powershell.quote``)
-and the body as base64, so nothing from the URL or body can change the script.
+The script follows the layout of ``_powershell``: the URL, method, bounds, headers and body are
+its inputs (single-quoted literals, the body as base64), so nothing from them can change the
+script.
 """
 
 from __future__ import annotations
@@ -37,7 +42,11 @@ import binascii
 import math
 import re
 
+from urllib.parse import urlsplit
+
 from ansible_collections.imds.azure.plugins.module_utils._client import (
+    MAX_RESPONSE_BYTES,
+    RESPONSE_LIMITS,
     ConnectError,
     ConnectionReset,
     ConnectTimeout,
@@ -45,7 +54,7 @@ from ansible_collections.imds.azure.plugins.module_utils._client import (
     Response,
 )
 from ansible_collections.imds.azure.plugins.plugin_utils._commands import CommandTimeout, RemoteCommandError
-from ansible_collections.imds.azure.plugins.plugin_utils._powershell import quote, result_object
+from ansible_collections.imds.azure.plugins.plugin_utils._powershell import result_code, result_object, script
 
 RESPONSE_MARKER = "IMDS-AZURE-RESPONSE:"
 COMMAND_SLACK = 5          # seconds on top of 3 * timeout before the wrapper stops a request command
@@ -53,12 +62,12 @@ COMMAND_SLACK = 5          # seconds on top of 3 * timeout before the wrapper st
 _HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9-]+$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
-# The constant part of the request command. It reads $imdsUrl, $imdsMethod, $imdsTimeoutMs,
-# $imdsBody (byte[] or $null) and $imdsHeaders, set by the lines request_script puts in front.
+# The code of the request command (inputs: $imdsUrl, $imdsMethod, $imdsTimeoutMs, $imdsMaxBytes,
+# $imdsBody (byte[] or $null) and $imdsHeaders; see _powershell for the layout).
 REQUEST_CODE = r"""
+$ErrorActionPreference = 'Stop'
 function Out-ImdsResult($data) {
-    $imdsJson = ConvertTo-Json -InputObject $data -Compress -Depth 6
-    '@MARKER@' + [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($imdsJson))
+    @RESULT@
 }
 function Get-ImdsChain($exc) {
     $chain = New-Object System.Collections.ArrayList
@@ -131,13 +140,16 @@ try {
     $imdsOut = @{}
     foreach ($imdsKey in $imdsResponse.Headers.AllKeys) { $imdsOut[$imdsKey] = [string]$imdsResponse.Headers[$imdsKey] }
     $imdsMemory = New-Object System.IO.MemoryStream
+    $imdsTruncated = $imdsResponse.ContentLength -gt $imdsMaxBytes
     $imdsStream = $imdsResponse.GetResponseStream()
     $imdsBuffer = New-Object byte[] 65536
-    while ($true) {
-        $imdsRead = $imdsStream.ReadAsync($imdsBuffer, 0, $imdsBuffer.Length)
+    while (-not $imdsTruncated) {
+        $imdsWanted = [Math]::Min($imdsBuffer.Length, $imdsMaxBytes + 1 - $imdsMemory.Length)
+        $imdsRead = $imdsStream.ReadAsync($imdsBuffer, 0, $imdsWanted)
         if (-not $imdsRead.Wait($imdsTimeoutMs)) { throw [TimeoutException]::new('the answer timed out: no data for ' + $imdsTimeoutMs + ' ms') }
         if ($imdsRead.Result -le 0) { break }
         $imdsMemory.Write($imdsBuffer, 0, $imdsRead.Result)
+        $imdsTruncated = $imdsMemory.Length -gt $imdsMaxBytes
     }
 } catch {
     Out-ImdsResult @{ error = [ordered]@{ phase = 'read'; timeout = $false; chain = (Get-ImdsChain $_.Exception) } }
@@ -145,8 +157,12 @@ try {
 } finally {
     $imdsResponse.Close()
 }
+if ($imdsTruncated) {
+    Out-ImdsResult ([ordered]@{ status = $imdsStatus; headers = $imdsOut; truncated = $true; body = '' })
+    return
+}
 Out-ImdsResult ([ordered]@{ status = $imdsStatus; headers = $imdsOut; body = [Convert]::ToBase64String($imdsMemory.ToArray()) })
-""".replace("@MARKER@", RESPONSE_MARKER)
+""".replace("@RESULT@", result_code(RESPONSE_MARKER, "data"))
 
 
 def command_timeout(timeout):
@@ -154,50 +170,27 @@ def command_timeout(timeout):
     return int(math.ceil(3 * float(timeout))) + COMMAND_SLACK
 
 
-def request_script(method, url, headers, body, timeout):
-    """The PowerShell script that makes one HTTP request (see the module docstring)."""
+def request_script(method, url, headers, body, timeout, max_bytes=MAX_RESPONSE_BYTES):
+    """The PowerShell script that makes one HTTP request (see the module docstring).
+
+    At most ``max_bytes`` of the body are read on the target; a longer answer is reported as
+    ``truncated`` without its body.
+    """
     if not re.match(r"^[A-Z]+$", method or ""):
         raise ValueError("invalid HTTP method %r" % (method,))
-    lines = [
-        "$ErrorActionPreference = 'Stop'",
-        "$imdsUrl = %s" % quote(url),
-        "$imdsMethod = %s" % quote(method),
-        "$imdsTimeoutMs = %d" % max(1, int(round(float(timeout) * 1000))),
-    ]
-    if body is None:
-        lines.append("$imdsBody = $null")
-    else:
-        lines.append("$imdsBody = [Convert]::FromBase64String(%s)" % quote(base64.b64encode(body).decode("ascii")))
-    lines.append("$imdsHeaders = [ordered]@{}")
-    for name in sorted(headers or {}):
-        value = str(headers[name])
-        if not _HEADER_NAME_RE.match(name) or _CONTROL_RE.search(value):
+    for name, value in (headers or {}).items():
+        if not _HEADER_NAME_RE.match(name) or _CONTROL_RE.search(str(value)):
             raise ValueError("invalid HTTP header %r" % (name,))
-        lines.append("$imdsHeaders[%s] = %s" % (quote(name), quote(value)))
-    return "\n".join(lines) + "\n" + REQUEST_CODE
+    return script("request", REQUEST_CODE, imdsUrl=url, imdsMethod=method, imdsTimeoutMs=max(1, int(round(float(timeout) * 1000))),
+                  imdsMaxBytes=int(max_bytes), imdsBody=body,
+                  imdsHeaders=dict((name, str(headers[name])) for name in sorted(headers or {})))
 
 
-def request_script(method, url, headers, body, timeout):
-    """The PowerShell script that makes one HTTP request (see the module docstring)."""
-    if not re.match(r"^[A-Z]+$", method or ""):
-        raise ValueError("invalid HTTP method %r" % (method,))
-    lines = [
-        "$ErrorActionPreference = 'Stop'",
-        "$imdsUrl = %s" % quote(url),
-        "$imdsMethod = %s" % quote(method),
-        "$imdsTimeoutMs = %d" % max(1, int(round(float(timeout) * 1000))),
-    ]
-    if body is None:
-        lines.append("$imdsBody = $null")
-    else:
-        lines.append("$imdsBody = [Convert]::FromBase64String(%s)" % quote(base64.b64encode(body).decode("ascii")))
-    lines.append("$imdsHeaders = [ordered]@{}")
-    for name in sorted(headers or {}):
-        value = str(headers[name])
-        if not _HEADER_NAME_RE.match(name) or _CONTROL_RE.search(value):
-            raise ValueError("invalid HTTP header %r" % (name,))
-        lines.append("$imdsHeaders[%s] = %s" % (quote(name), quote(value)))
-    return "\n".join(lines) + "\n" + REQUEST_CODE
+def body_limit(url):
+    """The most an answer to ``url`` may hold: the limit of its IMDS category (the client refuses more)."""
+    parts = urlsplit(url).path.split("/")
+    category = parts[2] if len(parts) > 2 and parts[1] == "metadata" else ""
+    return RESPONSE_LIMITS.get(category, MAX_RESPONSE_BYTES)
 
 
 def _chain_message(chain):
@@ -245,12 +238,12 @@ class PowerShellTransport(object):
         self.log = []
 
     def request(self, method, url, headers, body, timeout):
-        script = request_script(method, url, headers, body, timeout)
+        command = request_script(method, url, headers, body, timeout, max_bytes=body_limit(url))
         self.commands += 1
         self.log.append((method, url))
         shown = url.split("?", 1)[0]  # messages never show the query, as on Linux
         try:
-            res = self.runner.powershell(script, display="imds.azure: %s %s" % (method, shown), check_timeout=False,
+            res = self.runner.powershell(command, display="imds.azure: %s %s" % (method, shown), check_timeout=False,
                                          timeout=command_timeout(timeout))
         except CommandTimeout as exc:
             raise RemoteCommandError("the IMDS request %s %s did not return from the connection: %s" % (method, shown, exc),
@@ -274,4 +267,4 @@ class PowerShellTransport(object):
             raise RemoteCommandError("the PowerShell command for the IMDS request %s %s printed an unreadable answer"
                                      % (method, shown))
         headers_out = data.get("headers") if isinstance(data.get("headers"), dict) else {}
-        return Response(status, headers_out, raw)
+        return Response(status, headers_out, raw, truncated=data.get("truncated") is True)

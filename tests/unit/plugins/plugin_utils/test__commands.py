@@ -145,6 +145,6 @@ def test_per_command_timeout_overrides_the_runner():
     runner = _commands.CommandRunner(action, timeout=30)
     runner.powershell("Get-Date", timeout=7, check_timeout=False)
     stage_two = base64.b64decode(action.calls[0][1]).decode("utf-8")
-    assert "WaitOne(7000)" in stage_two
+    assert wf.script_name_and_inputs(stage_two)[1]["imdsWaitMs"] == 7000  # read along the layout, not the code
     runner.posix(["true"], timeout=4)
     assert "timeout 4 true" in action.calls[1][0]
