@@ -5,7 +5,7 @@ HTTP requests of the Linux path, and the controller-side time per gather.
 
 Baseline (named "linux"): ``gather_facts`` with the default transport (what the module runs
 on a Linux target), in this process, against one emulator on loopback. Windows: the
-metadata_facts action plugin with a fake PowerShell connection (tests/unit/.../windows_fake.py)
+metadata_facts action plugin with a fake PowerShell connection (tests/unit/fakes/windows_fake.py)
 that carries out each command against the same emulator. Both run in the same process,
 interleaved in rounds (IMDS_BENCH_WINDOWS_ROUNDS, default 5, of IMDS_BENCH_WINDOWS_ITEMS
 gathers each, default 40). The fake connection costs about what the HTTP request costs; a
@@ -72,7 +72,7 @@ class _Bench(object):
         from ansible.playbook.play_context import PlayContext
         from ansible_collections.imds.azure.plugins.action.metadata_facts import ActionModule
         from ansible_collections.imds.azure.plugins.module_utils import _client, _detect, _facts
-        from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import windows_fake
+        from ansible_collections.imds.azure.tests.unit.fakes import windows_fake
         self.url = url
         self.play_context_class = PlayContext
         self.action_class = ActionModule
@@ -184,8 +184,8 @@ def _longest_command_lines(url):
     from ansible_collections.imds.azure.plugins.action.metadata_facts import ActionModule as FactsAction
     from ansible_collections.imds.azure.plugins.action.metadata_route import ActionModule as RouteAction
     from ansible_collections.imds.azure.plugins.action.scheduled_events import ActionModule as EventsAction
-    from ansible_collections.imds.azure.tests.unit.plugins.action.action_fixtures import make_action
-    from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import windows_fake, windows_wire
+    from ansible_collections.imds.azure.tests.unit.fakes.action_fixtures import make_action
+    from ansible_collections.imds.azure.tests.unit.fakes import windows_fake, windows_wire
     longest = {}
     for kind in sorted(windows_wire.KINDS):
         host = windows_fake.FakeWindowsHost(env={"AZURE_IMDS_ENDPOINT": url})

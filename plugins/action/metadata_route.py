@@ -10,10 +10,9 @@ again to confirm the change.
 
 from __future__ import annotations
 
-from ansible.plugins.action import ActionBase
-
-from ansible_collections.imds.azure.plugins.plugin_utils import _route, _windows
-from ansible_collections.imds.azure.plugins.plugin_utils._commands import CommandRunner, CommandTimeout
+from ansible_collections.imds.azure.plugins.plugin_utils import _route, _route_linux, _route_windows, _windows
+from ansible_collections.imds.azure.plugins.plugin_utils._action_module import ActionModuleBase
+from ansible_collections.imds.azure.plugins.plugin_utils._commands import CommandRunner
 
 ARGUMENT_SPEC = {
     "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
@@ -31,31 +30,28 @@ LINUX_PERSISTENCE_WARNING = ("the route was changed in the running kernel only: 
                              "systemd-networkd, ifcfg) or run this task at boot")
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
+class ActionModule(ActionModuleBase):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    OPTIONS_ERROR = "argument"
     _supports_check_mode = True
     _supports_async = False
 
     def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        if args["metric"] < 0 or args["metric"] > 9999:
-            return dict(result, failed=True, msg="metric must be between 0 and 9999", error="argument")
-        if args["timeout"] < 1:
-            return dict(result, failed=True, msg="timeout must be at least 1 second", error="argument")
-        runner = CommandRunner(self, timeout=args["timeout"])
-        try:
-            if _windows.is_windows(self):
-                result.update(self._run_windows(runner, args))
-            else:
-                result.update(self._run_posix(runner, args))
-        except _route.RouteError as exc:
-            result.update(failed=True, msg=exc.message, error=exc.kind)
-        except CommandTimeout as exc:
-            result.update(failed=True, msg=str(exc), error="timeout")
+        result = super(ActionModule, self).run(tmp, task_vars)
+        if "imds_error" in result:
+            result["error"] = result["imds_error"]  # deprecated alias, removed in 1.0.0
         return result
+
+    def _main(self, module, task_vars):
+        args = module.params
+        if args["metric"] < 0 or args["metric"] > 9999:
+            module.fail_json(msg="metric must be between 0 and 9999", imds_error="argument")
+        if args["timeout"] < 1:
+            module.fail_json(msg="timeout must be at least 1 second", imds_error="argument")
+        runner = CommandRunner(self, timeout=args["timeout"])
+        if _windows.is_windows(self):
+            module.exit_json(**self._run_windows(runner, args))
+        module.exit_json(**self._run_posix(runner, args))
 
     # ------------------------------------------------------------------ helpers
 
@@ -94,7 +90,7 @@ class ActionModule(ActionBase):
         json_error = None
         if res.rc == 0 and res.stdout.strip().startswith("["):
             try:
-                return "ip-json", _route.parse_ip_json(res.stdout)
+                return "ip-json", _route_linux.parse_ip_json(res.stdout)
             except _route.RouteError as exc:
                 json_error = exc
         res = runner.posix(["ip", "-4", "route", "show", "table", "main"])
@@ -103,7 +99,7 @@ class ActionModule(ActionBase):
         if res.rc != 0:
             raise _route.RouteError("command", "'%s' failed (rc %s): %s" % (res.command, res.rc, res.stderr.strip()))
         try:
-            return "ip-text", _route.parse_ip_text(res.stdout)
+            return "ip-text", _route_linux.parse_ip_text(res.stdout)
         except _route.RouteError as exc:
             if json_error is None:
                 raise
@@ -113,7 +109,7 @@ class ActionModule(ActionBase):
         res = runner.posix(["ip", "-4", "route", "get", _route.IMDS_ADDRESS])
         if res.rc != 0:
             return {"interface": None, "gateway": None, "error": res.stderr.strip()}
-        dev, gateway = _route.parse_ip_route_get(res.stdout)
+        dev, gateway = _route_linux.parse_ip_route_get(res.stdout)
         return {"interface": dev, "gateway": gateway, "error": ""}
 
     def _run_posix(self, runner, args):
@@ -129,15 +125,15 @@ class ActionModule(ActionBase):
         if args["state"] == "absent":
             choice = _route.Choice(args["interface"], "", "set by the interface option") if args["interface"] else None
         else:
-            choice = _route.choose_linux(routes, args["interface"])
-        plan = _route.linux_plan(routes, choice, args["metric"], args["state"])
+            choice = _route_linux.choose_linux(routes, args["interface"])
+        plan = _route_linux.linux_plan(routes, choice, args["metric"], state=args["state"])
         before = _route.imds_routes(routes)
         after = plan.after
         effective_after = effective_before
         if plan.changed and not self._task.check_mode:
             res = runner.posix(plan.argv)
             if res.rc != 0:
-                if _route.classify_linux_error(res.stderr) == "privilege":
+                if _route_linux.classify_linux_error(res.stderr) == "privilege":
                     hint = ("it ran as root without CAP_NET_ADMIN (container or capability bounding set?)" if euid == "0"
                             else "it ran with euid %s; use become: true" % euid)
                     raise _route.RouteError("privilege", "changing routes needs root or CAP_NET_ADMIN: %s. '%s' said: %s"
@@ -146,7 +142,7 @@ class ActionModule(ActionBase):
             reader, routes = self._posix_read(runner)
             effective_after = self._posix_effective(runner)
             after = _route.imds_routes(routes)
-            if _route.linux_plan(routes, choice, args["metric"], args["state"]).changed:
+            if _route_linux.linux_plan(routes, choice, args["metric"], state=args["state"]).changed:
                 raise _route.RouteError("verify", "the route change ran but the routes are still not as wanted: %s"
                                         % "; ".join(_route.format_route(route) for route in after))
         out = self._report("linux", reader, args, choice, plan, before, after, persisted=False)
@@ -159,36 +155,36 @@ class ActionModule(ActionBase):
     # ------------------------------------------------------------------ Windows
 
     def _windows_read(self, runner):
-        res = runner.powershell(_route.WINDOWS_READ_SCRIPT, display=WINDOWS_READ_DISPLAY)
+        res = runner.powershell(_route_windows.WINDOWS_READ_SCRIPT, display=WINDOWS_READ_DISPLAY)
         if res.rc != 0 or not res.answered:
             raise _route.RouteError("command", "reading the routes failed (%s)" % res.failure())
-        return _route.decode_windows_read(res.stdout)
+        return _route_windows.decode_windows_read(res.stdout)
 
     def _run_windows(self, runner, args):
-        state = self._windows_read(runner)
+        table = self._windows_read(runner)
         if args["state"] == "absent":
-            choice = _route.choose_windows(state, args["interface"]) if args["interface"] else None
+            choice = _route_windows.choose_windows(table, args["interface"]) if args["interface"] else None
         else:
-            choice = _route.choose_windows(state, args["interface"])
-        plan = _route.windows_plan(state, choice, args["metric"], args["persistent"], args["state"])
+            choice = _route_windows.choose_windows(table, args["interface"])
+        plan = _route_windows.windows_plan(table, choice, args["metric"], args["persistent"], state=args["state"])
         stores = ("active", "persistent") if args["persistent"] else ("active",)
-        before = [route for route in _route.imds_routes(state.routes) if route["store"] in stores]
+        before = [route for route in _route.imds_routes(table.routes) if route["store"] in stores]
         after = plan.after
         if plan.changed and not self._task.check_mode:
-            if not state.admin:
+            if not table.admin:
                 raise _route.RouteError("privilege", "changing routes needs an elevated session: the connection user is not running "
                                                      "as Administrator (member of Administrators, not filtered by UAC)")
             res = runner.powershell(plan.script, display="; ".join(plan.commands))
-            ok, denied, error = _route.decode_windows_change(res.stdout)
+            ok, denied, error = _route_windows.decode_windows_change(res.stdout)
             if denied:
                 raise _route.RouteError("privilege", "access denied while changing routes (run as Administrator): %s" % error)
             if not res.answered:
                 raise _route.RouteError("command", "the route change failed (%s)" % res.failure())
             if not ok or res.rc != 0:
                 raise _route.RouteError("command", "the route change failed (rc %s): %s %s" % (res.rc, error, res.stderr.strip()))
-            state = self._windows_read(runner)
-            after = [route for route in _route.imds_routes(state.routes) if route["store"] in stores]
-            if _route.windows_plan(state, choice, args["metric"], args["persistent"], args["state"]).changed:
+            table = self._windows_read(runner)
+            after = [route for route in _route.imds_routes(table.routes) if route["store"] in stores]
+            if _route_windows.windows_plan(table, choice, args["metric"], args["persistent"], state=args["state"]).changed:
                 raise _route.RouteError("verify", "the route change ran but the routes are still not as wanted: %s"
                                         % "; ".join(_route.format_route(route) for route in after))
-        return self._report("windows", state.reader, args, choice, plan, before, after, persisted=args["persistent"])
+        return self._report("windows", table.reader, args, choice, plan, before, after, persisted=args["persistent"])

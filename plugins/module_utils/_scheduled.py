@@ -296,5 +296,5 @@ def run_module(module, client_factory=ImdsClient, sleep=None, clock=None):
     for warning in result.pop("warnings", []):
         module.warn(warning)
     if result.get("failed"):
-        module.fail_json(**result)
+        module.fail_json(imds_error="wait_timeout", **result)  # the one failure execute returns: a wait ran out of time
     module.exit_json(**result)

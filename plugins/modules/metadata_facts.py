@@ -148,9 +148,9 @@ options:
     type: list
     elements: str
     version_added: 0.2.0
-  attested_nonce:
+  _attested_nonce:
     description:
-      - Internal. The action plugin sets it to the nonce it chose for this host and run; setting it in a task is an error.
+      - Internal use only. The action plugin sets it to the nonce it chose for this host and run; a task cannot set it.
     type: str
 extends_documentation_fragment:
   - imds.azure.imds
@@ -478,6 +478,28 @@ ansible_facts:
               description: The C(vmId), C(subscriptionId) and C(azEnvironment) of the instance metadata that the content was compared with.
               type: dict
               returned: when the host is an Azure VM
+imds_error:
+  description:
+    - One stable keyword naming what failed; C(msg) says it in words. See
+      R(troubleshooting,ansible_collections.imds.azure.docsite.troubleshooting) for every message.
+    - V(config) - an option, or the combination of options, is not valid (nothing was requested); also a missing
+      controller requirement of the V(attested) subset.
+    - V(unreachable), V(timeout), V(rejected), V(not_found), V(throttled), V(server_error), V(not_imds), V(too_large) - what
+      went wrong with IMDS (the facts guide has the retry and size rules).
+    - V(attestation) - the attested document did not verify (and O(attested_required=true)); the reason is
+      RV(ansible_facts.azure_imds.attested.reason).
+    - On Windows targets also V(command) (a PowerShell command failed on the host) and V(timeout) (the connection did
+      not return).
+  returned: failure
+  type: str
+  sample: unreachable
+attested_reason:
+  description:
+    - Deprecated alias of RV(ansible_facts.azure_imds.attested.reason) when the attested document did not verify; use
+      RV(imds_error=attestation) and the fact instead. Removed in 1.0.0.
+  returned: when the attested document did not verify and O(attested_required=true)
+  type: str
+  sample: untrusted_signer
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -100,9 +100,9 @@ attributes:
 notes:
   - Changing routes needs root or C(CAP_NET_ADMIN) on Linux (use O(ignore:become=true)); on Windows the connection user
     must be an administrator in an elevated session (low-level commands cannot use become on Windows). A missing
-    privilege is reported as RV(error=privilege).
+    privilege is reported as RV(imds_error=privilege).
   - Only the C(main) routing table and IPv4 are considered on Linux; policy routing rules are not changed.
-  - Other failures have a stable keyword in RV(error), for example V(no_default_route) when there is no IPv4 default route
+  - Other failures have a stable keyword in RV(imds_error), for example V(no_default_route) when there is no IPv4 default route
     and O(interface) is not set, or V(unsupported_os) for targets other than Linux and Windows.
 seealso:
   - name: Azure IMDS routing and the failover cluster fix
@@ -246,14 +246,23 @@ effective_after:
   returned: success and Linux
   type: dict
   sample: {"interface": "eth0", "gateway": "198.51.100.1", "error": ""}
-error:
+imds_error:
   description:
-    - Stable keyword for a failure, V(no_default_route), V(interface), V(privilege), V(unsupported_os), V(timeout),
-      V(command), V(parse), V(verify), V(argument) (an option out of range, or a metric C(route.exe) refuses) or V(route_exe)
+    - One stable keyword naming what failed; C(msg) says it in words. See
+      R(troubleshooting,ansible_collections.imds.azure.docsite.troubleshooting) for every message.
+    - V(no_default_route), V(interface), V(privilege), V(unsupported_os), V(timeout), V(command), V(parse), V(verify),
+      V(argument) (an option that is not valid or out of range, or a metric C(route.exe) refuses) or V(route_exe)
       (the C(route.exe) fallback would have to delete a persistent route while O(persistent) is V(false)).
     - V(parse) when the target's route table cannot be read as what C(ip) or the NetTCPIP cmdlets print (a metric that is
       not a number, a destination or gateway that is not IPv4, an entry of the wrong type); the message names the entry,
       and nothing is changed.
+  returned: failure
+  type: str
+  sample: privilege
+  version_added: 0.2.0
+error:
+  description:
+    - Deprecated alias of RV(imds_error), with the same value. Removed in 1.0.0; read RV(imds_error).
   returned: failure
   type: str
   sample: privilege

@@ -235,6 +235,20 @@ timed_out:
   returned: always
   type: bool
   sample: false
+imds_error:
+  description:
+    - One stable keyword naming what failed; C(msg) says it in words. See
+      R(troubleshooting,ansible_collections.imds.azure.docsite.troubleshooting) for every message.
+    - V(config) - an option, or the combination of options, is not valid (nothing was requested or approved).
+    - V(wait_timeout) - O(wait_for) or O(wait_for_completion) ran out of time (RV(timed_out) is V(true) and the other
+      values describe the last read).
+    - V(unreachable), V(timeout), V(rejected), V(not_found), V(throttled), V(server_error), V(not_imds), V(too_large) - what
+      went wrong with IMDS.
+    - On Windows targets also V(command) (a PowerShell command failed on the host) and V(timeout) (the connection did
+      not return).
+  returned: failure
+  type: str
+  sample: wait_timeout
 """
 
 from ansible.module_utils.basic import AnsibleModule

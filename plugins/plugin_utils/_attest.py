@@ -36,12 +36,15 @@ import json
 import os
 import re
 import secrets
-import socket
 import ssl
 import time
 import warnings
 
 from urllib.parse import unquote, urlsplit
+
+from ansible_collections.imds.azure.plugins.module_utils._client import ConnectTimeout, ReadTimeout, TransportError, UrlTransport
+from ansible_collections.imds.azure.plugins.module_utils._facts import FactsError, parse_gather_subset
+from ansible_collections.imds.azure.plugins.plugin_utils._action_module import ActionFailure
 
 try:
     from asn1crypto import algos as _algos
@@ -59,11 +62,6 @@ try:
     IMPORT_ERROR = None
 except (ImportError, AttributeError) as _exc:  # pragma: no cover - exercised only without the requirements
     IMPORT_ERROR = _exc
-
-__all__ = [
-    "AttestConfigError", "AttestOptions", "DOMAINS", "REASONS", "CHECKS", "new_nonce", "metadata_domain", "domain_matches",
-    "load_trust_anchors", "verify_document", "prepare", "complete", "OPTION_NAMES",
-]
 
 REQUIREMENTS_HINT = ("the attested subset is verified on the controller and needs the Python packages cryptography>=45 "
                      "and asn1crypto there (pip install 'cryptography>=45' asn1crypto; see the collection's requirements)")
@@ -95,7 +93,7 @@ REASONS = {
 # The options of imds.azure.metadata_facts that only the controller reads.
 OPTION_NAMES = ("attested_ca_path", "attested_domain", "attested_clock_skew", "attested_required", "attested_nonce_retries",
                 "attested_fetch_intermediates", "attested_aia_allowlist")
-NONCE_OPTION = "attested_nonce"
+NONCE_OPTION = "_attested_nonce"  # internal: set by the action, refused from a task
 
 TIMESTAMP_FORMAT = "%m/%d/%y %H:%M:%S %z"
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$")
@@ -115,15 +113,16 @@ DEFAULT_AIA_ALLOWLIST = (
 MAX_AIA_FETCHES = 4
 MAX_AIA_URLS = 8  # CA Issuers URLs looked at per document, fetched or not (a certificate may list any number)
 MAX_AIA_BYTES = 64 * 1024
-MAX_AIA_HEADER_BYTES = 16 * 1024
 AIA_TIMEOUT = 10  # seconds for all the fetches of one document together, name resolution excepted
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 RETRY_DELAY = 1.0
 MAX_NONCE_RETRIES = 10
 
 
-class AttestConfigError(ValueError):
+class AttestConfigError(ActionFailure, ValueError):
     """A bad attested_* option or a missing requirement: the task fails whatever attested_required says."""
+
+    kind = "config"
 
 
 class _Failed(Exception):
@@ -159,55 +158,34 @@ def domain_matches(name, domain):
 
 
 class AttestOptions(object):
-    """The controller-side attested_* options, validated."""
+    """The controller-side attested_* options, checked beyond their types (the task's argument spec checks those)."""
 
     def __init__(self, ca_path=None, domain=None, clock_skew=60.0, required=True, nonce_retries=2, fetch_intermediates=True,
                  aia_allowlist=DEFAULT_AIA_ALLOWLIST):
-        self.ca_path = ca_path
-        self.domain = domain
-        self.clock_skew = clock_skew
-        self.required = required
-        self.nonce_retries = nonce_retries
-        self.fetch_intermediates = fetch_intermediates
+        if ca_path and not os.path.isfile(ca_path):
+            raise AttestConfigError("attested_ca_path %s is not a readable file on the controller" % ca_path)
+        self.ca_path = ca_path or None
+        self.domain = _domain(domain) if domain else None
+        if not 0 <= clock_skew <= 3600:
+            raise AttestConfigError("attested_clock_skew must be between 0 and 3600 seconds, got %s" % clock_skew)
+        if not 0 <= nonce_retries <= MAX_NONCE_RETRIES:
+            raise AttestConfigError("attested_nonce_retries must be between 0 and %d, got %d" % (MAX_NONCE_RETRIES, nonce_retries))
+        self.clock_skew, self.nonce_retries = float(clock_skew), int(nonce_retries)
+        self.required, self.fetch_intermediates = required, fetch_intermediates
         self.aia_allowlist = tuple(_allowlist_entry(entry) for entry in aia_allowlist)
 
     @classmethod
-    def from_args(cls, args):
-        """Validate the task's attested_* arguments (raises AttestConfigError)."""
-        ca_path = args.get("attested_ca_path")
-        if ca_path not in (None, ""):
-            ca_path = os.path.expanduser(os.path.expandvars(str(ca_path)))
-            if not os.path.isfile(ca_path):
-                raise AttestConfigError("attested_ca_path %s is not a readable file on the controller" % ca_path)
-        else:
-            ca_path = None
-        domain = args.get("attested_domain")
-        if domain not in (None, ""):
-            domain = str(domain).strip().lower().lstrip("*").lstrip(".")
-            if not _DOMAIN_RE.match(domain):
-                raise AttestConfigError("attested_domain %r is not a DNS domain such as metadata.azure.com" % args.get("attested_domain"))
-        else:
-            domain = None
-        try:
-            skew = float(args.get("attested_clock_skew", 60) if args.get("attested_clock_skew") is not None else 60)
-        except (TypeError, ValueError):
-            raise AttestConfigError("attested_clock_skew must be a number of seconds")
-        if not 0 <= skew <= 3600:
-            raise AttestConfigError("attested_clock_skew must be between 0 and 3600 seconds, got %s" % skew)
-        try:
-            retries = int(args.get("attested_nonce_retries", 2) if args.get("attested_nonce_retries") is not None else 2)
-        except (TypeError, ValueError):
-            raise AttestConfigError("attested_nonce_retries must be a whole number")
-        if not 0 <= retries <= MAX_NONCE_RETRIES:
-            raise AttestConfigError("attested_nonce_retries must be between 0 and %d, got %d" % (MAX_NONCE_RETRIES, retries))
-        allowlist = args.get("attested_aia_allowlist")
-        if allowlist is None:
-            allowlist = DEFAULT_AIA_ALLOWLIST
-        elif not isinstance(allowlist, (list, tuple)):
-            raise AttestConfigError("attested_aia_allowlist must be a list of URL prefixes such as %s" % DEFAULT_AIA_ALLOWLIST[0])
-        return cls(ca_path=ca_path, domain=domain, clock_skew=skew, required=_boolean(args.get("attested_required", True), "attested_required"),
-                   nonce_retries=retries, fetch_intermediates=_boolean(args.get("attested_fetch_intermediates", True), "attested_fetch_intermediates"),
-                   aia_allowlist=allowlist)
+    def from_params(cls, params):
+        """The options in the task's validated parameters (``attested_<name>``; None keeps the default)."""
+        return cls(**dict((name[len("attested_"):], params[name]) for name in OPTION_NAMES if params.get(name) is not None))
+
+
+def _domain(text):
+    """An attested_domain value, lower case without a leading ``*.`` (AttestConfigError when it is not a DNS domain)."""
+    domain = str(text).strip().lower().lstrip("*").lstrip(".")
+    if not _DOMAIN_RE.match(domain):
+        raise AttestConfigError("attested_domain %r is not a DNS domain such as metadata.azure.com" % text)
+    return domain
 
 
 def _allowlist_entry(entry):
@@ -246,19 +224,6 @@ def aia_allowed(url, allowlist):
     """Whether the controller may fetch ``url``: same scheme, host and port as an allowlist entry, under its path."""
     parts = _split_url(url)
     return parts is not None and any(parts[:3] == entry[:3] and parts[3].startswith(entry[3]) for entry in allowlist)
-
-
-def _boolean(value, name):
-    if value is None:
-        return True
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on", "y", "t"):
-        return True
-    if text in ("0", "false", "no", "off", "n", "f"):
-        return False
-    raise AttestConfigError("%s must be a boolean, got %r" % (name, value))
 
 
 # --------------------------------------------------------------------------------- trust anchors
@@ -474,73 +439,28 @@ class AiaFetchError(Exception):
     """An issuer download failed; the message is the controller's own words, never text from the answer."""
 
 
-def fetch_url(url, deadline):
-    """GET an allowed "CA Issuers" URL from the controller: directly (never through a proxy), no redirects, and the
-    whole exchange (connect, request, headers and body) done by ``deadline`` (``time.monotonic()``) and at most
-    MAX_AIA_BYTES of body. Returns the body; raises AiaFetchError."""
-    scheme, host, port, _path = _split_url(url)
-    parts = urlsplit(url)
-    target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
-    data = bytearray()
-    try:
-        sock = socket.create_connection((host, port), timeout=_remaining(deadline))
-        try:
-            if scheme == "https":
-                sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
-            sock.settimeout(_remaining(deadline))
-            sock.sendall(("GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: imds.azure-attest\r\nAccept: */*\r\nConnection: close\r\n\r\n"
-                          % (target, parts.netloc)).encode("ascii"))
-            while True:
-                sock.settimeout(_remaining(deadline))
-                chunk = sock.recv(16384)
-                if not chunk:
-                    break
-                data += chunk
-                if len(data) > MAX_AIA_BYTES + MAX_AIA_HEADER_BYTES:
-                    raise AiaFetchError("the answer is larger than %d bytes" % MAX_AIA_BYTES)
-        finally:
-            sock.close()
-    except (socket.timeout, TimeoutError):
-        raise AiaFetchError("no complete answer within %s s" % AIA_TIMEOUT)
-    except ssl.SSLError as exc:
-        raise AiaFetchError("TLS failed (%s)" % (exc.reason or exc.__class__.__name__))
-    except OSError as exc:
-        raise AiaFetchError("connection failed (%s)" % (exc.strerror or exc.__class__.__name__))
-    return _http_body(bytes(data))
-
-
-def _remaining(deadline):
+def fetch_issuer(url, deadline):
+    """GET an allowed "CA Issuers" URL from the controller with the collection's one HTTP client (``_client.UrlTransport``):
+    directly (never through a proxy), no redirects, the whole exchange (connect, request, headers and body) done by
+    ``deadline`` (``time.monotonic()``) and at most MAX_AIA_BYTES of body. Returns the body; raises AiaFetchError."""
     left = deadline - time.monotonic()
-    if left <= 0:
-        raise socket.timeout()
-    return left
-
-
-def _http_body(data):
-    """The body of a complete HTTP/1.x 200 answer (AiaFetchError for anything else)."""
-    head, separator, body = data.partition(b"\r\n\r\n")
-    status = re.match(rb"HTTP/1\.[01] ([0-9]{3})[ \r]", head + b"\r")
-    if not separator or status is None:
-        raise AiaFetchError("the answer is not HTTP")
-    code = int(status.group(1))
-    if 300 <= code < 400:
-        raise AiaFetchError("the answer is a redirect (HTTP %d); redirects are not followed" % code)
-    if code != 200:
-        raise AiaFetchError("the answer is HTTP %d" % code)
-    if len(head) > MAX_AIA_HEADER_BYTES:
-        raise AiaFetchError("the answer's header is larger than %d bytes" % MAX_AIA_HEADER_BYTES)
-    fields = dict((name.strip().lower(), value.strip()) for name, _sep, value in
-                  (line.partition(b":") for line in head.split(b"\r\n")[1:]))
-    if b"chunked" in fields.get(b"transfer-encoding", b"").lower():
-        raise AiaFetchError("the answer is chunked, which an HTTP/1.0 request does not allow")
-    length = fields.get(b"content-length")
-    if length is not None:
-        if not length.isdigit() or len(body) < int(length):
-            raise AiaFetchError("the answer is shorter than its Content-Length")
-        body = body[:int(length)]
-    if len(body) > MAX_AIA_BYTES:
+    try:
+        if left <= 0:
+            raise ReadTimeout("the deadline has passed")
+        response = UrlTransport(max_body=MAX_AIA_BYTES).request("GET", url, {"Accept": "*/*"}, None, left)
+    except (ConnectTimeout, ReadTimeout):
+        raise AiaFetchError("no complete answer within %s s" % AIA_TIMEOUT)
+    except TransportError as exc:
+        if isinstance(exc.__context__, ssl.SSLError):
+            raise AiaFetchError("TLS failed (%s)" % (exc.__context__.reason or exc.__context__.__class__.__name__))
+        raise AiaFetchError("connection failed (%s)" % exc)
+    if 300 <= response.status < 400:
+        raise AiaFetchError("the answer is a redirect (HTTP %d); redirects are not followed" % response.status)
+    if response.status != 200:
+        raise AiaFetchError("the answer is HTTP %d" % response.status)
+    if response.truncated:
         raise AiaFetchError("the answer is larger than %d bytes" % MAX_AIA_BYTES)
-    return body
+    return response.body
 
 
 def _certs_from_aia(data):
@@ -645,7 +565,7 @@ def verify_document(document, nonce, identity, options=None, anchors=None, ancho
     the controller sent; ``identity``: ``vmId``/``subscriptionId``/``azEnvironment`` from the instance
     metadata of the same run; ``anchors``: trusted roots (default: ``load_trust_anchors``);
     ``fetch``: callable(url, deadline) -> bytes for AIA, called only for URLs under ``options.aia_allowlist``
-    (default: ``fetch_url`` when fetch_intermediates).
+    (default: ``fetch_issuer`` when fetch_intermediates).
     """
     _require()
     options = options or AttestOptions()
@@ -656,7 +576,7 @@ def verify_document(document, nonce, identity, options=None, anchors=None, ancho
     if not options.fetch_intermediates:
         fetch = None
     elif fetch is None:
-        fetch = fetch_url
+        fetch = fetch_issuer
     result = {"verified": False, "reason": "", "message": "", "checks": [], "nonce": nonce, "content": {}, "signer": {},
               "chain": [], "domain": "", "trust_anchors": anchors_from, "verified_at": now.strftime("%Y-%m-%dT%H:%M:%SZ")}
     checks = result["checks"]
@@ -738,34 +658,29 @@ class _Run(object):
         self.nonce = nonce
 
 
-def prepare(module_args):
-    """Before the module runs: validate the attested_* options and choose this host's nonce.
+def prepare(params):
+    """Before the module runs: this host's verification run (options, and the nonce the controller chose).
 
-    Returns a run object (put into ``complete``) or None when the attested subset is not asked for.
-    Raises AttestConfigError for bad options.
+    ``params`` are the task's validated parameters. Returns None when the attested subset is
+    not asked for; raises AttestConfigError for bad options or a missing requirement.
     """
-    from ansible_collections.imds.azure.plugins.module_utils._facts import FactsError, parse_gather_subset  # pylint: disable=import-outside-toplevel
-    if module_args.get(NONCE_OPTION) not in (None, ""):
-        raise AttestConfigError("attested_nonce is chosen by the controller for every host and run; do not set it")
-    module_args.pop(NONCE_OPTION, None)
     try:
-        subsets = parse_gather_subset(module_args.get("gather_subset", ["instance"]))
+        subsets = parse_gather_subset(params.get("gather_subset"))
     except FactsError:
         return None  # the module reports the bad gather_subset
     if "attested" not in subsets:
         return None
-    options = AttestOptions.from_args(module_args)
+    options = AttestOptions.from_params(params)
     _require()
-    nonce = new_nonce()
-    module_args[NONCE_OPTION] = nonce
-    return _Run(options, nonce)
+    return _Run(options, new_nonce())
 
 
 def complete(result, run, module_args, regather, sleep=time.sleep, verify=verify_document):
     """After a successful gather: verify the document on the controller and put the verdict in the facts.
 
     ``regather(args)`` runs the module again (used for a fresh nonce after a nonce mismatch).
-    The task fails when the document does not verify and attested_required is true.
+    The task fails (``imds_error: attestation``; the reason is ``attested.reason`` in the facts)
+    when the document does not verify and attested_required is true.
     """
     facts = (result.get("ansible_facts") or {}).get("azure_imds")
     if not isinstance(facts, dict):
@@ -802,5 +717,6 @@ def complete(result, run, module_args, regather, sleep=time.sleep, verify=verify
         result["failed"] = True
         result["msg"] = ("the attested document did not verify: %s (reason %s). See the attestation guide for what to do; set "
                          "attested_required: false to get the result in the facts without failing" % (verdict["message"], verdict["reason"]))
-        result["attested_reason"] = verdict["reason"]
+        result["imds_error"] = "attestation"
+        result["attested_reason"] = verdict["reason"]  # deprecated alias of attested.reason in the facts, removed in 1.0.0
     return result

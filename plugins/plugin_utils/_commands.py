@@ -63,6 +63,9 @@ import threading
 
 from ansible.errors import AnsibleError
 
+from ansible_collections.imds.azure.plugins.plugin_utils._action_module import ActionFailure
+from ansible_collections.imds.azure.plugins.plugin_utils import _powershell
+
 try:
     from cryptography.hazmat.primitives import padding as _padding
     from cryptography.hazmat.primitives.ciphers import Cipher as _Cipher, algorithms as _algorithms, modes as _modes
@@ -84,18 +87,18 @@ _PWSH_PREFIX = "PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestric
 # Stage one, the whole command line: run the stage-two script that comes on the input.
 BOOTSTRAP = "&([ScriptBlock]::Create([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String((@($input) -join '').Trim()))))"
 
-# Stage two (placeholders are replaced by str.replace, never by %-formatting): runs the
-# real script in its own runspace so that it can be stopped after the timeout, and emits
-# the encrypted result as the only pipeline output.
+# Stage two, the "command" script (inputs: $imdsKey, $imdsScript, $imdsWaitMs, $imdsTimeoutRc,
+# $imdsTimeoutMessage, $imdsResultMarker; see _powershell for the layout): runs the real script in
+# its own runspace so that it can be stopped after the timeout, and emits the encrypted result as
+# the only pipeline output.
 _STAGE_TWO = """\
 $ErrorActionPreference = 'Stop'
-$imdsKey = [Convert]::FromBase64String('@KEY@')
 $imdsResult = [ordered]@{ rc = 0; timeout = $false; out = @(); err = @() }
 $imdsPs = [PowerShell]::Create()
 try {
-    [void]$imdsPs.AddScript([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String('@BODY@')))
+    [void]$imdsPs.AddScript([Text.Encoding]::UTF8.GetString($imdsScript))
     $imdsAsync = $imdsPs.BeginInvoke()
-    if ($imdsAsync.AsyncWaitHandle.WaitOne(@MILLIS@)) {
+    if ($imdsAsync.AsyncWaitHandle.WaitOne($imdsWaitMs)) {
         try {
             $imdsResult.out = @(foreach ($imdsItem in $imdsPs.EndInvoke($imdsAsync)) { [string]$imdsItem })
         } catch {
@@ -107,9 +110,9 @@ try {
         foreach ($imdsItem in $imdsPs.Streams.Error) { $imdsResult.err += [string]$imdsItem; $imdsResult.rc = 1 }
     } else {
         [void]$imdsPs.BeginStop($null, $null)
-        $imdsResult.rc = @TIMEOUT_RC@
+        $imdsResult.rc = $imdsTimeoutRc
         $imdsResult.timeout = $true
-        $imdsResult.err += '@MARKER@ after @SECONDS@ seconds'
+        $imdsResult.err += $imdsTimeoutMessage
     }
 } catch {
     $imdsResult.rc = 1
@@ -124,12 +127,24 @@ $imdsAes.GenerateIV()
 $imdsCipher = $imdsAes.CreateEncryptor().TransformFinalBlock($imdsPlain, 0, $imdsPlain.Length)
 $imdsData = [byte[]]($imdsAes.IV + $imdsCipher)
 $imdsMac = [Security.Cryptography.HMACSHA256]::new([byte[]]$imdsKey[32..63])
-'@RESULT@' + [Convert]::ToBase64String([byte[]]($imdsData + $imdsMac.ComputeHash($imdsData)))
+$imdsResultMarker + [Convert]::ToBase64String([byte[]]($imdsData + $imdsMac.ComputeHash($imdsData)))
 """
 
 
-class CommandTimeout(AnsibleError):
+class CommandTimeout(ActionFailure):
     """A command did not finish within its timeout."""
+
+    kind = "timeout"
+
+
+class RemoteCommandError(ActionFailure):
+    """A command on the target did not produce the expected output (not an IMDS answer).
+
+    ``kind`` is ``command`` (the script failed: PowerShell error, constrained language mode...)
+    or ``timeout`` (the connection did not return).
+    """
+
+    kind = "command"
 
 
 class CommandResult:
@@ -176,13 +191,9 @@ class PowerShellCommand:
 
     def __init__(self, script, timeout):
         self.key = os.urandom(64)  # AES-256 key, then HMAC-SHA256 key; for this command only
-        stage_two = _STAGE_TWO
-        for placeholder, value in (("@KEY@", base64.b64encode(self.key).decode("ascii")),
-                                   ("@BODY@", base64.b64encode(script.encode("utf-8")).decode("ascii")),
-                                   ("@MILLIS@", str(int(timeout * 1000))), ("@SECONDS@", str(timeout)),
-                                   ("@MARKER@", TIMEOUT_MARKER), ("@TIMEOUT_RC@", str(TIMEOUT_RC)),
-                                   ("@RESULT@", RESULT_MARKER)):
-            stage_two = stage_two.replace(placeholder, value)
+        stage_two = _powershell.script("command", _STAGE_TWO, imdsKey=self.key, imdsScript=script.encode("utf-8"),
+                                       imdsWaitMs=int(timeout * 1000), imdsTimeoutRc=TIMEOUT_RC,
+                                       imdsTimeoutMessage="%s after %s seconds" % (TIMEOUT_MARKER, timeout), imdsResultMarker=RESULT_MARKER)
         self.command = BOOTSTRAP_COMMAND
         self.in_data = (base64.b64encode(stage_two.encode("utf-8")).decode("ascii") + "\n").encode("ascii")
 
@@ -192,11 +203,7 @@ class PowerShellCommand:
         The LAST result line counts; anything around it (a UTF-8 byte order mark, progress
         records, blank lines) is ignored. A line whose MAC does not verify is no result.
         """
-        payload = None
-        for line in (stdout or "").splitlines():
-            line = line.strip().lstrip("\ufeff")
-            if line.startswith(RESULT_MARKER):
-                payload = line[len(RESULT_MARKER):]
+        payload = _powershell.result_payload(stdout, RESULT_MARKER)
         if payload is None:
             return None
         try:

@@ -206,7 +206,8 @@ if in_vm setpriv --bounding-set -net_admin --inh-caps -net_admin timeout 120 ans
     cat "$WORK/nocap.log"
     fail "the route change succeeded without CAP_NET_ADMIN"
 fi
-grep -q '"error": "privilege"' "$WORK/nocap.log" || { cat "$WORK/nocap.log"; fail "no privilege error"; }
+grep -q '"imds_error": "privilege"' "$WORK/nocap.log" || { cat "$WORK/nocap.log"; fail "no privilege error"; }
+grep -q '"error": "privilege"' "$WORK/nocap.log" || { cat "$WORK/nocap.log"; fail "no deprecated error alias"; }
 grep -o 'changing routes needs root or CAP_NET_ADMIN[^"]*' "$WORK/nocap.log"
 [ -z "$(imds_routes)" ] || fail "routes changed without privilege: $(imds_routes)"
 
@@ -240,7 +241,7 @@ if in_vm env PATH="$WORK/garbage-bin:$PATH" timeout 120 ansible -i "$WORK/invent
     cat "$WORK/garbage.log"
     fail "the route task succeeded on garbage route tables"
 fi
-grep -q '"error": "parse"' "$WORK/garbage.log" || { cat "$WORK/garbage.log"; fail "no parse error for garbage route tables"; }
+grep -q '"imds_error": "parse"' "$WORK/garbage.log" || { cat "$WORK/garbage.log"; fail "no parse error for garbage route tables"; }
 grep -o "'ip route' line 1: metric 'abc' is not a whole number[^\"]*" "$WORK/garbage.log" \
     || { cat "$WORK/garbage.log"; fail "the parse error does not name the line"; }
 if grep -q 'invalid literal\|Traceback' "$WORK/garbage.log"; then cat "$WORK/garbage.log"; fail "an unhandled exception escaped"; fi

@@ -8,15 +8,15 @@ from unittest.mock import MagicMock
 
 from ansible_collections.imds.azure.plugins.action.metadata_facts import ActionModule
 from ansible_collections.imds.azure.plugins.module_utils._facts import gather_facts
-from ansible_collections.imds.azure.tests.unit.plugins.action.action_fixtures import make_action
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils.aia_listener import Listener
+from ansible_collections.imds.azure.tests.unit.fakes.action_fixtures import make_action
+from ansible_collections.imds.azure.tests.unit.fakes.aia_listener import Listener
 
 
 def _action(args):
     action = make_action(ActionModule, "imds.azure.metadata_facts", MagicMock(), args)
     calls = []
 
-    def execute_module(module_name, module_args, task_vars):  # the module, run in-process against the emulator
+    def execute_module(module_name, module_args, task_vars, wrap_async=False):  # the module, run in-process against the emulator
         calls.append(dict(module_args))
         return {"changed": False, "ansible_facts": {"azure_imds": gather_facts(dict(module_args))}}
 
@@ -37,7 +37,7 @@ def test_verified_on_the_controller(imds_emulator):
     attested = result["ansible_facts"]["azure_imds"]["attested"]
     assert not result.get("failed"), result.get("msg")
     assert attested["verified"] is True
-    assert len(calls) == 1 and calls[0]["attested_nonce"] == attested["nonce"]
+    assert len(calls) == 1 and calls[0]["_attested_nonce"] == attested["nonce"]
     sent = [r.query["nonce"] for r in imds_emulator.request_log if r.path == "/metadata/attested/document"]
     assert sent == [attested["nonce"]]
 
@@ -53,7 +53,8 @@ def test_each_run_has_its_own_nonce(imds_emulator):
 def test_fails_by_default(imds_emulator_factory):
     emu = imds_emulator_factory(profile={"emulator": {"attested": {"untrusted_ca": True}}})
     result = _action(_args(emu))[0].run(task_vars={})
-    assert result["failed"] is True and result["attested_reason"] == "untrusted_signer"
+    assert result["failed"] is True and result["imds_error"] == "attestation"
+    assert result["ansible_facts"]["azure_imds"]["attested"]["reason"] == result["attested_reason"] == "untrusted_signer"
     result = _action(_args(emu, attested_required=False))[0].run(task_vars={})
     assert not result.get("failed")
     assert result["ansible_facts"]["azure_imds"]["attested"]["reason"] == "untrusted_signer"
@@ -72,11 +73,12 @@ def test_issuer_urls_elsewhere_are_not_contacted(imds_emulator_factory):
 
 
 def test_bad_options_fail_before_the_module(imds_emulator, tmp_path):
-    for extra in ({"attested_ca_path": str(tmp_path / "missing.pem")}, {"attested_nonce": "1234567890"}, {"attested_clock_skew": -5},
-                  {"attested_aia_allowlist": ["169.254.169.254"]}):
+    for extra in ({"attested_ca_path": str(tmp_path / "missing.pem")}, {"_attested_nonce": "1234567890"}, {"attested_clock_skew": -5},
+                  {"attested_aia_allowlist": ["169.254.169.254"]}, {"attested_clock_skew": "soon"}, {"attested_required": "maybe"}):
         action, calls = _action(_args(imds_emulator, **extra))
         result = action.run(task_vars={})
-        assert result["failed"] is True and calls == [], extra
+        assert result["failed"] is True and result["imds_error"] == "config" and calls == [], extra
+        assert list(extra)[0] in result["msg"], result["msg"]
     assert imds_emulator.request_log == []
 
 
@@ -84,4 +86,4 @@ def test_other_subsets_untouched(imds_emulator):
     action, calls = _action({"endpoint": imds_emulator.url, "detect": "false"})
     result = action.run(task_vars={})
     assert "attested" not in result["ansible_facts"]["azure_imds"]
-    assert "attested_nonce" not in calls[0]
+    assert "_attested_nonce" not in calls[0]

@@ -13,7 +13,7 @@ from unittest.mock import MagicMock
 
 from ansible_collections.imds.azure.plugins.action.metadata_facts import ActionModule
 from ansible_collections.imds.azure.plugins.module_utils._facts import gather_facts
-from ansible_collections.imds.azure.tests.unit.plugins.action.action_fixtures import make_action
+from ansible_collections.imds.azure.tests.unit.fakes.action_fixtures import make_action
 
 
 def _run(args, earlier=None, delegate_facts_to=None):
@@ -21,7 +21,7 @@ def _run(args, earlier=None, delegate_facts_to=None):
     action = make_action(ActionModule, "imds.azure.metadata_facts", MagicMock(), args)
     action._task.delegate_to = delegate_facts_to  # pylint: disable=protected-access
     action._task.delegate_facts = bool(delegate_facts_to)  # pylint: disable=protected-access
-    action._execute_module = lambda module_name, module_args, task_vars: {  # pylint: disable=protected-access
+    action._execute_module = lambda module_name, module_args, task_vars, wrap_async=False: {  # pylint: disable=protected-access
         "changed": False, "ansible_facts": {"azure_imds": gather_facts(dict(module_args))}}
     task_vars = {} if earlier is None else {"ansible_facts": {"azure_imds": earlier}}
     result = action.run(task_vars=task_vars)

@@ -13,9 +13,9 @@ from ansible.playbook.play_context import PlayContext
 
 from ansible_collections.imds.azure.plugins.action.metadata_facts import ActionModule
 from ansible_collections.imds.azure.plugins.module_utils import _client, _detect, _facts
-from ansible_collections.imds.azure.plugins.plugin_utils import _commands, _windows
-from ansible_collections.imds.azure.tests.unit.plugins.action.action_fixtures import make_action as _make_action
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import windows_fake as wf
+from ansible_collections.imds.azure.plugins.plugin_utils import _commands, _windows, _windows_transport
+from ansible_collections.imds.azure.tests.unit.fakes.action_fixtures import make_action as _make_action
+from ansible_collections.imds.azure.tests.unit.fakes import windows_fake as wf
 
 
 def make_action(host, args=None, check_mode=False, no_log=False):
@@ -75,7 +75,7 @@ def test_commands_carry_headers_proxy_bypass_and_timeouts(imds_emulator):
     request = host.requests[0]
     assert request.url == imds_emulator.url + "/metadata/instance?api-version=2021-02-01"
     assert request.method == "GET" and request.headers == {"Metadata": "true"} and request.body is None
-    assert request.timeout_ms == 2000 and request.wrapper_ms == _windows.command_timeout(2) * 1000
+    assert request.timeout_ms == 2000 and request.wrapper_ms == _windows_transport.command_timeout(2) * 1000
     assert "$imdsRequest.Proxy = [System.Net.GlobalProxySelection]::GetEmptyWebProxy()" in request.script
     assert "$imdsRequest.AllowAutoRedirect = $false" in request.script
     record = metadata_log(imds_emulator)[0]

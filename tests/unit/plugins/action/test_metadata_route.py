@@ -13,10 +13,10 @@ from ansible.playbook.play_context import PlayContext
 from ansible.plugins.loader import shell_loader
 
 from ansible_collections.imds.azure.plugins.action.metadata_route import ActionModule
-from ansible_collections.imds.azure.plugins.plugin_utils import _route
-from ansible_collections.imds.azure.tests.unit.plugins.action.action_fixtures import make_action
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import route_fixtures as fx
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import windows_fake as wf
+from ansible_collections.imds.azure.plugins.plugin_utils import _route_windows
+from ansible_collections.imds.azure.tests.unit.fakes.action_fixtures import make_action
+from ansible_collections.imds.azure.tests.unit.fakes import route_fixtures as fx
+from ansible_collections.imds.azure.tests.unit.fakes import windows_fake as wf
 
 
 class FakeConnection:
@@ -82,7 +82,7 @@ class WindowsHost:
         self.changes = []
 
     def __call__(self, script):
-        if script == _route.WINDOWS_READ_SCRIPT:
+        if script == _route_windows.WINDOWS_READ_SCRIPT:
             data = self.reads[0] if not self.changes else self.reads[1]
             return _ok(data)
         self.changes.append(script)
@@ -97,7 +97,7 @@ def test_windows_cluster_node_is_repaired_with_one_change_script():
     conn = FakeConnection("powershell", host)
     result = _action(conn, diff=True).run(task_vars={})
     assert result["changed"] and not result.get("failed"), result
-    assert conn.commands[0] == _route.WINDOWS_READ_SCRIPT and conn.commands[2] == _route.WINDOWS_READ_SCRIPT
+    assert conn.commands[0] == _route_windows.WINDOWS_READ_SCRIPT and conn.commands[2] == _route_windows.WINDOWS_READ_SCRIPT
     assert len(host.changes) == 1
     change = host.changes[0]
     # One New-NetRoute without -PolicyStore writes both stores; PersistentStore is refused by New-NetRoute

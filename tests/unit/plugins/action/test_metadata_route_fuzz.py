@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from hypothesis import event, given, settings, strategies as st
 
-from ansible_collections.imds.azure.plugins.plugin_utils import _route
+from ansible_collections.imds.azure.plugins.plugin_utils import _route_windows
 from ansible_collections.imds.azure.tests.unit.plugins.action.test_metadata_route import FakeConnection, LinuxHost, WindowsHost, _action
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import route_strategies as rs
+from ansible_collections.imds.azure.tests.unit.fakes import route_strategies as rs
 
 # A whole task per example: a fifth of the profile's examples (the parsers get the full count in test__route_fuzz.py).
 TASKS = settings(max_examples=max(20, settings().max_examples // 5))
@@ -42,7 +42,7 @@ class RawWindowsHost(WindowsHost):
     """Prints what it is given for the reads and the change, instead of encoding documents."""
 
     def __call__(self, script):
-        if script == _route.WINDOWS_READ_SCRIPT:
+        if script == _route_windows.WINDOWS_READ_SCRIPT:
             return 0, self.reads[1 if self.changes else 0].encode(), b""
         self.changes.append(script)
         return self.change

@@ -12,8 +12,8 @@ from ansible.playbook.play_context import PlayContext
 
 from ansible_collections.imds.azure.plugins.action.scheduled_events import ActionModule
 from ansible_collections.imds.azure.plugins.module_utils._scheduled import execute
-from ansible_collections.imds.azure.tests.unit.plugins.action.action_fixtures import make_action as _make_action
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import windows_fake as wf
+from ansible_collections.imds.azure.tests.unit.fakes.action_fixtures import make_action as _make_action
+from ansible_collections.imds.azure.tests.unit.fakes import windows_fake as wf
 
 SE = "/metadata/scheduledevents"
 
@@ -95,10 +95,11 @@ def test_wait_timeout_and_bad_input_over_powershell(imds_emulator):
     host = wf.FakeWindowsHost()
     result = run(host, {"endpoint": imds_emulator.url, "wait_for": ["Terminate"], "wait_timeout": 1.5})
     assert result["failed"] is True and result["timed_out"] is True and result["polls"] == 2
+    assert result["imds_error"] == "wait_timeout"
     refused = run(host, {"endpoint": imds_emulator.url, "approve": True})
-    assert refused["failed"] is True and "approve needs event_ids or this_host" in refused["msg"]
+    assert refused["failed"] is True and "approve needs event_ids or this_host" in refused["msg"] and refused["imds_error"] == "config"
     bad = run(host, {"endpoint": imds_emulator.url, "event_types": ["Hibernate"]})
-    assert bad["failed"] is True and "Hibernate" in bad["msg"]
+    assert bad["failed"] is True and "Hibernate" in bad["msg"] and bad["imds_error"] == "config"
     assert len(host.requests) == 2  # the refused tasks made no request
 
 

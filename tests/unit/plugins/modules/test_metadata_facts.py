@@ -133,7 +133,7 @@ def test_argument_spec_matches_contract():
     spec = module_class.call_args.kwargs["argument_spec"]
     assert set(spec) == {"endpoint", "api_version", "timeout", "deadline", "gather_subset", "detect", "attested_required", "attested_ca_path",
                          "attested_domain", "attested_clock_skew", "attested_nonce_retries", "attested_fetch_intermediates", "attested_aia_allowlist",
-                         "attested_nonce"}
+                         "_attested_nonce"}
     assert spec["attested_required"]["default"] is True
     assert module_class.call_args.kwargs["supports_check_mode"] is True
 

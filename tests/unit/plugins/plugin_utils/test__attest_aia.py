@@ -11,6 +11,7 @@ The emulator's ``ca_issuers`` knob points the signer's URLs at loopback listener
 from __future__ import annotations
 
 import datetime
+import time
 
 import pytest
 from cryptography import x509
@@ -18,10 +19,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
+from ansible_collections.imds.azure.plugins.module_utils import _client
 from ansible_collections.imds.azure.plugins.module_utils._facts import gather_facts
 from ansible_collections.imds.azure.plugins.plugin_utils import _attest
 from ansible_collections.imds.azure.plugins.plugin_utils._attest import AttestOptions, verify_document
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils.aia_listener import Listener, redirect, serve, trickle
+from ansible_collections.imds.azure.tests.unit.fakes.aia_listener import Listener, redirect, serve, trickle
 
 
 def issuers_elsewhere(imds_emulator_factory, *urls):
@@ -30,10 +32,10 @@ def issuers_elsewhere(imds_emulator_factory, *urls):
 
 
 def verify(emu, **args):
-    """Gather and verify one document; options go through from_args, as the action passes them."""
-    facts = gather_facts(dict(endpoint=emu.url, detect="false", gather_subset=["instance", "attested"], attested_nonce=_attest.new_nonce()))
+    """Gather and verify one document; options go through from_params, as the action passes them."""
+    facts = gather_facts(dict(endpoint=emu.url, detect="false", gather_subset=["instance", "attested"], _attested_nonce=_attest.new_nonce()))
     raw = facts["attested"]
-    options = AttestOptions.from_args(dict({"attested_ca_path": emu.ca_cert_path}, **args))
+    options = AttestOptions.from_params(dict({"attested_ca_path": emu.ca_cert_path}, **args))
     return verify_document(raw["document"], raw["nonce"], raw["instance_identity"], options)
 
 
@@ -176,3 +178,16 @@ def test_number_of_urls_looked_at_is_bounded(imds_emulator_factory):
 ])
 def test_default_allowlist(url, allowed):
     assert _attest.aia_allowed(url, AttestOptions().aia_allowlist) is allowed
+
+
+def test_fetched_with_the_collections_http_client(canned_server):
+    """The issuer download is the IMDS client's transport: its own User-Agent, and what it refuses is refused here too."""
+    server = canned_server("HTTP/1.1 200 OK", [("Content-Type", "application/pkix-cert")], b"\x30\x03\x02\x01\x00")
+    deadline = time.monotonic() + 5
+    assert _attest.fetch_issuer(server.url + "/pki/x.crt", deadline) == b"\x30\x03\x02\x01\x00"
+    assert b"User-Agent: %s" % _client.USER_AGENT.encode() in server.requests[0] and server.requests[0].startswith(b"GET /pki/x.crt ")
+    broken = canned_server("NOT HTTP AT ALL", [], b"")
+    with pytest.raises(_attest.AiaFetchError, match=r"^connection failed \("):
+        _attest.fetch_issuer(broken.url + "/pki/x.crt", deadline)
+    with pytest.raises(_attest.AiaFetchError, match="no complete answer within"):
+        _attest.fetch_issuer(server.url + "/pki/x.crt", time.monotonic() - 1)

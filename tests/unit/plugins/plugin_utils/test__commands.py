@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from ansible_collections.imds.azure.plugins.plugin_utils import _commands
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import windows_fake as wf
+from ansible_collections.imds.azure.tests.unit.fakes import windows_fake as wf
 
 
 class FakeAction:
@@ -24,22 +24,9 @@ class FakeAction:
         return self.handler(cmd)
 
 
-class HostAction:
-    """An action whose connection starts powershell.exe on a FakeWindowsHost."""
-
-    def __init__(self, host):
-        self.host = host
-        self.calls = []
-
-    def _low_level_execute_command(self, cmd, sudoable=True, in_data=None):
-        self.calls.append((cmd, in_data, sudoable))
-        rc, stdout, stderr = self.host.process(cmd, in_data)
-        return {"rc": rc, "stdout": stdout, "stderr": stderr}
-
-
 def test_powershell_runs_the_script_from_stdin_with_a_constant_command_line():
     host = wf.FakeWindowsHost(override=lambda script: (0, "ok", ""))
-    action = HostAction(host)
+    action = wf.HostAction(host)
     runner = _commands.CommandRunner(action, timeout=7)
     res = runner.powershell("Get-Date | Out-String", display="date")
     cmd, in_data, sudoable = action.calls[0]
@@ -53,7 +40,7 @@ def test_powershell_runs_the_script_from_stdin_with_a_constant_command_line():
 def test_non_ascii_script_and_output_survive():
     script = "Write-Output 'St\u00e4ndige Routen / \u56fa\u5b9a\u30eb\u30fc\u30c8'"
     host = wf.FakeWindowsHost(override=lambda inner: (0, inner, ""))
-    res = _commands.CommandRunner(HostAction(host), timeout=5).powershell(script)
+    res = _commands.CommandRunner(wf.HostAction(host), timeout=5).powershell(script)
     assert host.commands == [script] and res.stdout == script
 
 
@@ -72,7 +59,7 @@ def test_the_result_is_encrypted_with_a_key_that_travels_only_on_stdin():
 
 def test_script_errors_and_a_lost_result_are_told_apart():
     host = wf.FakeWindowsHost(override=lambda script: (1, "", "Access denied"))
-    res = _commands.CommandRunner(HostAction(host)).powershell("Get-Thing")
+    res = _commands.CommandRunner(wf.HostAction(host)).powershell("Get-Thing")
     assert (res.rc, res.stderr, res.answered) == (1, "Access denied", True)
     assert res.failure() == "rc 1: Access denied"
 
@@ -87,7 +74,7 @@ def test_script_errors_and_a_lost_result_are_told_apart():
 
 def test_a_stopped_script_is_a_timeout_whatever_the_exit_code():
     host = wf.FakeWindowsHost(override=lambda script: wf.HANG)
-    runner = _commands.CommandRunner(HostAction(host), timeout=3)
+    runner = _commands.CommandRunner(wf.HostAction(host), timeout=3)
     with pytest.raises(_commands.CommandTimeout) as err:
         runner.powershell("Start-Sleep 100", display="sleep")
     assert "timed out after 3 seconds on the target: sleep" in str(err.value)
@@ -158,6 +145,6 @@ def test_per_command_timeout_overrides_the_runner():
     runner = _commands.CommandRunner(action, timeout=30)
     runner.powershell("Get-Date", timeout=7, check_timeout=False)
     stage_two = base64.b64decode(action.calls[0][1]).decode("utf-8")
-    assert "WaitOne(7000)" in stage_two
+    assert wf.script_name_and_inputs(stage_two)[1]["imdsWaitMs"] == 7000  # read along the layout, not the code
     runner.posix(["true"], timeout=4)
     assert "timeout 4 true" in action.calls[1][0]

@@ -14,8 +14,8 @@ import ipaddress
 
 from hypothesis import event, given, strategies as st
 
-from ansible_collections.imds.azure.plugins.plugin_utils import _route
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import route_strategies as rs
+from ansible_collections.imds.azure.plugins.plugin_utils import _route, _route_linux, _route_windows
+from ansible_collections.imds.azure.tests.unit.fakes import route_strategies as rs
 
 # The documented error keywords of imds.azure.metadata_route that decisions (not commands) can end in:
 # route.exe takes no metric 0 ("argument") and cannot spare a persistent route it must delete ("route_exe").
@@ -53,10 +53,10 @@ def _decide_linux(routes, interface, metric, state):
         assert isinstance(route["metric"], int)
     try:
         if state == "present":
-            choice = _route.choose_linux(routes, interface)
+            choice = _route_linux.choose_linux(routes, interface)
         else:
             choice = _route.Choice(interface, "", "set by the interface option") if interface else None
-        plan = _route.linux_plan(routes, choice, metric, state)
+        plan = _route_linux.linux_plan(routes, choice, metric, state)
     except _route.RouteError as exc:
         assert exc.kind in DECISION_KINDS, exc
         event("error %s" % exc.kind)
@@ -73,8 +73,8 @@ def _decide_windows(state, interface, metric, persistent, mode):
         assert isinstance(entry["index"], int) and isinstance(entry["alias"], str)
         assert all(isinstance(address["ip"], str) for address in entry["addresses"])
     try:
-        choice = _route.choose_windows(state, interface) if mode == "present" or interface else None
-        plan = _route.windows_plan(state, choice, metric, persistent, mode)
+        choice = _route_windows.choose_windows(state, interface) if mode == "present" or interface else None
+        plan = _route_windows.windows_plan(state, choice, metric, persistent, mode)
     except _route.RouteError as exc:
         assert exc.kind in DECISION_KINDS, exc
         event("error %s" % exc.kind)
@@ -86,27 +86,27 @@ def _decide_windows(state, interface, metric, persistent, mode):
 
 @given(rs.IP_JSON, OPTION_INTERFACE, METRIC, st.sampled_from(["present", "absent"]))
 def test_ip_json(text, interface, metric, state):
-    routes = _parsed(_route.parse_ip_json, text)
+    routes = _parsed(_route_linux.parse_ip_json, text)
     if routes is not None:
         _decide_linux(routes, interface, metric, state)
 
 
 @given(rs.IP_TEXT, OPTION_INTERFACE, METRIC, st.sampled_from(["present", "absent"]))
 def test_ip_text(text, interface, metric, state):
-    routes = _parsed(_route.parse_ip_text, text)
+    routes = _parsed(_route_linux.parse_ip_text, text)
     if routes is not None:
         _decide_linux(routes, interface, metric, state)
 
 
 @given(st.text(max_size=120))
 def test_ip_route_get(text):
-    device, gateway = _route.parse_ip_route_get(text)
+    device, gateway = _route_linux.parse_ip_route_get(text)
     assert (device, gateway) == (None, None) or (isinstance(device, str) and isinstance(gateway, str))
 
 
 @given(rs.WINDOWS_READ_OUTPUT, OPTION_INTERFACE, METRIC, st.booleans(), st.sampled_from(["present", "absent"]))
 def test_windows_read(stdout, interface, metric, persistent, mode):
-    state = _parsed(_route.decode_windows_read, stdout)
+    state = _parsed(_route_windows.decode_windows_read, stdout)
     if state is not None:
         assert state.reader in ("netroute", "route-print")
         _decide_windows(state, interface, metric, persistent, mode)
@@ -114,12 +114,12 @@ def test_windows_read(stdout, interface, metric, persistent, mode):
 
 @given(rs.ROUTE_PRINT, OPTION_INTERFACE, METRIC, st.booleans())
 def test_route_print(text, interface, metric, persistent):
-    state = _parsed(_route.parse_route_print, text)
+    state = _parsed(_route_windows.parse_route_print, text)
     if state is not None:
         _decide_windows(state, interface, metric, persistent, "present")
 
 
 @given(st.one_of(rs.ANY_JSON.map(rs.fx.encode), st.text(max_size=80)))
 def test_windows_change_result(stdout):
-    ok, denied, error = _route.decode_windows_change(stdout)
+    ok, denied, error = _route_windows.decode_windows_change(stdout)
     assert isinstance(ok, bool) and isinstance(denied, bool) and isinstance(error, str)

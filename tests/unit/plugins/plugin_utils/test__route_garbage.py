@@ -14,8 +14,8 @@ import json
 
 import pytest
 
-from ansible_collections.imds.azure.plugins.plugin_utils import _route
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import route_fixtures as fx
+from ansible_collections.imds.azure.plugins.plugin_utils import _route, _route_linux, _route_windows
+from ansible_collections.imds.azure.tests.unit.fakes import route_fixtures as fx
 
 
 def _ip_json(**fields):
@@ -44,7 +44,7 @@ IP_JSON = [
 @pytest.mark.parametrize("text, message", IP_JSON)
 def test_garbage_ip_json(text, message):
     with pytest.raises(_route.RouteError) as caught:
-        _route.parse_ip_json(text)
+        _route_linux.parse_ip_json(text)
     assert caught.value.kind == "parse" and message in caught.value.message
 
 
@@ -63,7 +63,7 @@ IP_TEXT = [
 @pytest.mark.parametrize("text, message", IP_TEXT)
 def test_garbage_ip_text(text, message):
     with pytest.raises(_route.RouteError) as caught:
-        _route.parse_ip_text(text)
+        _route_linux.parse_ip_text(text)
     assert caught.value.kind == "parse" and message in caught.value.message
 
 
@@ -87,7 +87,7 @@ ROUTE_PRINT = [
 @pytest.mark.parametrize("text, message", ROUTE_PRINT)
 def test_garbage_route_print(text, message):
     with pytest.raises(_route.RouteError) as caught:
-        _route.decode_windows_read(fx.encode(fx.route_print_data(text)))
+        _route_windows.decode_windows_read(fx.encode(fx.route_print_data(text)))
     assert caught.value.kind == "parse" and "'route print -4' row" in caught.value.message and message in caught.value.message
 
 
@@ -115,7 +115,7 @@ NETROUTE = [
 @pytest.mark.parametrize("data, message", NETROUTE)
 def test_garbage_netroute_read(data, message):
     with pytest.raises(_route.RouteError) as caught:
-        _route.decode_windows_read(fx.encode(data))
+        _route_windows.decode_windows_read(fx.encode(data))
     assert caught.value.kind == "parse" and message in caught.value.message
 
 
@@ -125,10 +125,10 @@ def _b64(text):
 
 def test_deeply_nested_windows_read_is_a_parse_error():
     with pytest.raises(_route.RouteError) as caught:
-        _route.decode_windows_read(_b64("[" * 100000 + "]" * 100000))
+        _route_windows.decode_windows_read(_b64("[" * 100000 + "]" * 100000))
     assert caught.value.kind == "parse" and "cannot decode the Windows route read output" in caught.value.message
 
 
 def test_change_result_that_is_not_an_object():
-    assert _route.decode_windows_change(_b64("[1]")) == (False, False, "unexpected output from the change command: %r" % _b64("[1]"))
-    assert _route.decode_windows_change(_b64('{"ok": false, "error": ["x"]}')) == (False, False, "['x']")
+    assert _route_windows.decode_windows_change(_b64("[1]")) == (False, False, "unexpected output from the change command: %r" % _b64("[1]"))
+    assert _route_windows.decode_windows_change(_b64('{"ok": false, "error": ["x"]}')) == (False, False, "['x']")

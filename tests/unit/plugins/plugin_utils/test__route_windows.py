@@ -9,16 +9,16 @@ import json
 
 import pytest
 
-from ansible_collections.imds.azure.plugins.plugin_utils import _route
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import route_fixtures as fx
+from ansible_collections.imds.azure.plugins.plugin_utils import _route, _route_windows
+from ansible_collections.imds.azure.tests.unit.fakes import route_fixtures as fx
 
 
 def _state(**kwargs):
-    return _route.decode_windows_read(fx.encode(fx.netroute_data(**kwargs)))
+    return _route_windows.decode_windows_read(fx.encode(fx.netroute_data(**kwargs)))
 
 
 def _rp(text, admin=True, adapters=None):
-    return _route.decode_windows_read(fx.encode(fx.route_print_data(text, admin, adapters)))
+    return _route_windows.decode_windows_read(fx.encode(fx.route_print_data(text, admin, adapters)))
 
 
 # ------------------------------------------------------------------ reading
@@ -35,17 +35,17 @@ def test_netroute_effective_metric_and_interface_address():
 def test_netroute_single_objects_are_accepted_as_lists():
     data = fx.netroute_data()
     data["persistent"] = fx.GOOD_ACTIVE  # ConvertTo-Json of a one-element pipeline
-    state = _route.decode_windows_read(fx.encode(data))
+    state = _route_windows.decode_windows_read(fx.encode(data))
     assert len(state.persistent) == 1 and state.persistent[0]["store"] == "persistent"
     assert state.persistent[0]["effective_metric"] is None
 
 
 def test_read_output_garbage_is_a_parse_error():
     with pytest.raises(_route.RouteError) as err:
-        _route.decode_windows_read("Get-NetRoute : something\r\n")
+        _route_windows.decode_windows_read("Get-NetRoute : something\r\n")
     assert err.value.kind == "parse"
     with pytest.raises(_route.RouteError):
-        _route.decode_windows_read("")
+        _route_windows.decode_windows_read("")
 
 
 @pytest.mark.parametrize("text", [fx.ROUTE_PRINT_EN, fx.ROUTE_PRINT_DE, fx.ROUTE_PRINT_JA])
@@ -65,7 +65,7 @@ def test_route_print_persistent_sections():
     assert _rp(fx.ROUTE_PRINT_EN).persistent == []
     assert _rp(fx.ROUTE_PRINT_JA).persistent == []
     fixed = _rp(fx.ROUTE_PRINT_EN_FIXED)
-    assert fixed.persistent == [_route._route("169.254.169.254/32", interface_address="10.0.1.10", metric=1, store="persistent")]
+    assert fixed.persistent == [_route.new_route("169.254.169.254/32", interface_address="10.0.1.10", metric=1, store="persistent")]
     german = _rp(fx.ROUTE_PRINT_DE)
     assert german.persistent[0]["interface_address"] == "169.254.1.127"
     assert [r["interface_address"] for r in _route.imds_routes(german.active)] == ["169.254.1.127"]
@@ -73,13 +73,13 @@ def test_route_print_persistent_sections():
 
 def test_route_print_without_routes_is_a_parse_error():
     with pytest.raises(_route.RouteError):
-        _route.parse_route_print("Der Befehl wurde nicht gefunden.\r\n")
+        _route_windows.parse_route_print("Der Befehl wurde nicht gefunden.\r\n")
 
 
 # ------------------------------------------------------------------ choosing
 
 def test_choose_default_with_lowest_effective_metric():
-    choice = _route.choose_windows(_state())
+    choice = _route_windows.choose_windows(_state())
     assert (choice.interface, choice.interface_index, choice.interface_address, choice.gateway) == ("Ethernet", 6, "10.0.1.10", "")
     assert choice.reason == "interface of the default route with the lowest metric (10)"
 
@@ -88,12 +88,12 @@ def test_choose_equal_metric_picks_lowest_index_and_warns():
     defaults = [fx._netroute("0.0.0.0/0", "10.0.2.1", 9, "Ethernet 2", 0), fx._netroute("0.0.0.0/0", "10.0.1.1", 6, "Ethernet", 5)]
     data = fx.netroute_data(defaults=defaults)
     data["interfaces"] = [dict(i, InterfaceMetric=10) for i in fx.INTERFACES]
-    state = _route.decode_windows_read(fx.encode(data))
+    state = _route_windows.decode_windows_read(fx.encode(data))
     # Ethernet: 5 + 10 = 15; Ethernet 2: 0 + 10 = 10 -> not a tie
-    assert _route.choose_windows(state).interface_index == 9
+    assert _route_windows.choose_windows(state).interface_index == 9
     data["active"][1]["RouteMetric"] = 0
-    state = _route.decode_windows_read(fx.encode(data))
-    choice = _route.choose_windows(state)
+    state = _route_windows.decode_windows_read(fx.encode(data))
+    choice = _route_windows.choose_windows(state)
     assert choice.interface_index == 6
     assert "2 default routes share the lowest metric 10" in choice.reason and "picked Ethernet (ifindex 6, 10.0.1.10)" in choice.reason
     assert choice.warnings == [choice.reason]
@@ -101,27 +101,27 @@ def test_choose_equal_metric_picks_lowest_index_and_warns():
 
 def test_choose_explicit_interface_by_alias_index_or_address():
     state = _state()
-    assert _route.choose_windows(state, "ethernet 2").interface_index == 9
-    assert _route.choose_windows(state, "9").interface_address == "10.0.2.10"
-    assert _route.choose_windows(state, "10.0.2.10").interface == "Ethernet 2"
+    assert _route_windows.choose_windows(state, "ethernet 2").interface_index == 9
+    assert _route_windows.choose_windows(state, "9").interface_address == "10.0.2.10"
+    assert _route_windows.choose_windows(state, "10.0.2.10").interface == "Ethernet 2"
     with pytest.raises(_route.RouteError) as err:
-        _route.choose_windows(state, "Ethernet 7")
+        _route_windows.choose_windows(state, "Ethernet 7")
     assert err.value.kind == "interface"
 
 
 def test_route_print_choice_and_explicit_address_only():
     state = _rp(fx.ROUTE_PRINT_DE)
-    choice = _route.choose_windows(state)
+    choice = _route_windows.choose_windows(state)
     assert (choice.interface_address, choice.interface_index) == ("10.0.1.10", 6)  # index from Win32_NetworkAdapterConfiguration
-    assert _route.choose_windows(state, "10.0.1.10").interface_address == "10.0.1.10"
+    assert _route_windows.choose_windows(state, "10.0.1.10").interface_address == "10.0.1.10"
     with pytest.raises(_route.RouteError) as err:
-        _route.choose_windows(state, "Ethernet")
+        _route_windows.choose_windows(state, "Ethernet")
     assert "IPv4 address" in err.value.message
 
 
 def test_no_default_route():
     with pytest.raises(_route.RouteError) as err:
-        _route.choose_windows(_state(defaults=[]))
+        _route_windows.choose_windows(_state(defaults=[]))
     assert err.value.kind == "no_default_route"
 
 
@@ -134,8 +134,8 @@ REMOVE_GOOD_ACTIVE = ("Remove-NetRoute -DestinationPrefix '169.254.169.254/32' -
 
 
 def _plan(state, metric=1, persistent=True, mode="present", interface=None):
-    choice = _route.choose_windows(state, interface) if (mode == "present" or interface) else None
-    return _route.windows_plan(state, choice, metric, persistent, mode)
+    choice = _route_windows.choose_windows(state, interface) if (mode == "present" or interface) else None
+    return _route_windows.windows_plan(state, choice, metric, persistent, mode)
 
 
 def test_cluster_node_without_route_gets_the_microsoft_fix():
@@ -219,8 +219,8 @@ def test_change_script_reports_denied_language_independently():
     plan = _plan(_state())
     assert "NativeErrorCode" in plan.script and "-2147024891" in plan.script
     ok = base64.b64encode(json.dumps({"ok": False, "denied": True, "error": "Zugriff verweigert"}).encode()).decode()
-    assert _route.decode_windows_change(ok + "\r\n") == (False, True, "Zugriff verweigert")
-    assert _route.decode_windows_change("junk")[0] is False
+    assert _route_windows.decode_windows_change(ok + "\r\n") == (False, True, "Zugriff verweigert")
+    assert _route_windows.decode_windows_change("junk")[0] is False
 
 
 # ------------------------------------------------------------------ planning (route.exe fallback)
@@ -276,6 +276,6 @@ def test_route_print_route_is_bound_to_its_interface():
 
 def test_decoders_accept_a_leading_utf8_byte_order_mark():
     read = fx.encode(fx.netroute_data(active=[fx.GOOD_ACTIVE]))
-    assert _route.decode_windows_read("\ufeff" + read).active == _route.decode_windows_read(read).active
+    assert _route_windows.decode_windows_read("\ufeff" + read).active == _route_windows.decode_windows_read(read).active
     change = base64.b64encode(b'{"ok": true, "denied": false, "error": ""}').decode() + "\r\n"
-    assert _route.decode_windows_change("\ufeff" + change) == (True, False, "")
+    assert _route_windows.decode_windows_change("\ufeff" + change) == (True, False, "")

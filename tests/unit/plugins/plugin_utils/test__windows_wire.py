@@ -24,10 +24,10 @@ from ansible_collections.imds.azure.plugins.action.metadata_facts import ActionM
 from ansible_collections.imds.azure.plugins.action.metadata_route import ActionModule as RouteAction
 from ansible_collections.imds.azure.plugins.action.scheduled_events import ActionModule as EventsAction
 from ansible_collections.imds.azure.plugins.plugin_utils import _commands
-from ansible_collections.imds.azure.tests.unit.plugins.action.action_fixtures import make_action
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import route_fixtures
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import windows_fake as wf
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import windows_wire as ww
+from ansible_collections.imds.azure.tests.unit.fakes.action_fixtures import make_action
+from ansible_collections.imds.azure.tests.unit.fakes import route_fixtures
+from ansible_collections.imds.azure.tests.unit.fakes import windows_fake as wf
+from ansible_collections.imds.azure.tests.unit.fakes import windows_wire as ww
 
 KINDS = sorted(ww.KINDS)
 # What the tests allow a command line to reach, after the connection plugin built it: half of
@@ -170,14 +170,13 @@ def test_a_command_line_over_8191_characters_is_refused_as_cmd_exe_does():
 
 
 def test_psrp_loses_console_writes_and_keeps_pipeline_output(monkeypatch):
-    script = ("$imdsPs = [PowerShell]::Create(); WaitOne(1000); [Console]::Out.WriteLine([string]$imdsItem); exit 3\n"
-              "$imdsBody = [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String('%s'))"
-              % base64.b64encode(b"Get-Date").decode())
-    host = wf.FakeWindowsHost(override=lambda inner: (0, "today", ""))
+    """Why the command wrapper prints its result as pipeline output: psrp returns only the pipeline."""
+    script = "[Console]::Out.WriteLine('console')\n'pipeline'"
+    host = wf.FakeWindowsHost()
     conn = ww.connect("psrp", host, monkeypatch)
     rc, stdout, stderr = conn.exec_command(_commands.encode_powershell(script))
-    assert (rc, stdout, stderr) == (0, b"", b"")  # written to the server's console: lost; 'exit 0' reached SetShouldExit
-    assert host.process(_commands.encode_powershell(script))[1] == "today\r\n"  # powershell.exe prints it
+    assert (rc, stdout.strip(), stderr) == (0, b"pipeline", b"")  # the console write went to the server's console: lost
+    assert host.process(_commands.encode_powershell(script)) == (0, "pipeline\r\nconsole\r\n", "")  # powershell.exe prints both
 
 
 def test_psrp_input_arrives_as_the_core_passes_it(monkeypatch):

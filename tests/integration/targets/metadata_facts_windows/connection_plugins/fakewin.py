@@ -1,7 +1,7 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Test-only connection: a Windows host whose PowerShell commands are carried out against the
-IMDS emulator by tests/unit/plugins/plugin_utils/windows_fake.py. Like winrm and psrp of
+IMDS emulator by tests/unit/fakes/windows_fake.py. Like winrm and psrp of
 ansible-core 2.16/2.17 it prints each command's output at -vvvvv whatever no_log says."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ansible.errors import AnsibleError
 from ansible.plugins.connection import ConnectionBase
 from ansible.utils.display import Display
 
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import windows_fake
+from ansible_collections.imds.azure.tests.unit.fakes import windows_fake
 
 display = Display()
 

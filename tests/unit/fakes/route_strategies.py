@@ -16,7 +16,7 @@ import json
 
 from hypothesis import strategies as st
 
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import route_fixtures as fx
+from ansible_collections.imds.azure.tests.unit.fakes import route_fixtures as fx
 
 IPV4 = st.one_of(st.sampled_from(["0.0.0.0", "169.254.169.254", "169.254.0.0", "10.0.0.1", "10.0.1.10", "198.51.100.1", "127.0.0.1"]),
                  st.ip_addresses(v=4).map(str))

@@ -15,9 +15,14 @@ Layers, each modelled on documentation (cited next to each rule):
   request (made with http.client against the URL it names), the host information, the
   route read and the route change (NetTCPIP cmdlets and route.exe against ``FakeNetwork``).
 
-Nothing here uses the collection's own decoding: scripts are read with regular expressions
-written from their PowerShell text. Used by the unit tests (with the real ansible-core
-connection plugins in windows_wire.py) and by bench/windows.py.
+The fake acts on what a script means, never on how its code is written: every script the
+collection generates follows the layout of plugins/plugin_utils/_powershell.py (a name line,
+then its inputs as literal assignments, and a result line), so the fake reads the name and
+the inputs with a real PowerShell parser (tree-sitter-powershell, ``script_name_and_inputs``)
+and answers with the result line; a route change script is the cmdlets and route.exe calls it
+makes, read with the same parser. Nothing here uses the collection's own code to read or
+decode. Used by the unit tests (with the real ansible-core connection plugins in
+windows_wire.py), by bench/windows.py and by the fakewin connection of the integration tests.
 """
 
 from __future__ import annotations
@@ -34,10 +39,12 @@ import socket
 import struct
 from urllib.parse import urlsplit
 
+import tree_sitter
+import tree_sitter_powershell
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from ansible_collections.imds.azure.tests.unit.plugins.plugin_utils import route_fixtures
+from ansible_collections.imds.azure.tests.unit.fakes import route_fixtures
 
 AZURE_TAG = "7783-7084-3265-9085-8269-3286-77"
 MICROSOFT = "Microsoft Corporation"
@@ -51,32 +58,184 @@ CMD_TOO_LONG = "The command line is too long.\r\n"
 # CreateProcess: lpCommandLine "can be up to 32,767 characters" (Win32 API reference).
 CREATE_PROCESS_MAX = 32767
 
-_PS_QUOTES = "'\u2018\u2019\u201a\u201b"
+# The characters PowerShell reads as a single quote: the apostrophe and U+2018, U+2019, U+201A,
+# U+201B (about_Quoting_Rules; CharTraits.IsSingleQuote in PowerShell's tokenizer). Inside a
+# single-quoted string a quote character is written twice.
+SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
+# How ansible-core's powershell shell plugin starts PowerShell (``_common_args``), the command line of every process.
 _PWSH_RE = re.compile(r"^PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand (\S+)$", re.I)
-_ASSIGN_RE = re.compile(r"^\$(imdsUrl|imdsMethod) = ('.*')$")
-_TIMEOUT_RE = re.compile(r"^\$imdsTimeoutMs = (\d+)$")
-_BODY_RE = re.compile(r"^\$imdsBody = (?:\$null|\[Convert\]::FromBase64String\(('.*')\))$")
-_HEADER_RE = re.compile(r"^\$imdsHeaders\[('[^']*(?:''[^']*)*')\] = ('.*')$")
-_WAIT_RE = re.compile(r"WaitOne\((\d+)\)")
-_ENV_RE = re.compile(r"foreach \(\$imdsName in @\((.*)\)\)")
-_MARKER_RE = re.compile(r"^\s*'([A-Z-]+:)' \+ \[Convert\]::ToBase64String", re.M)
-_SMBIOS_KEY_RE = re.compile(r"Get-ItemProperty -LiteralPath '([^']*)' -Name SMBiosData")
+# The result line markers of the collection's scripts (the collection's documented wire format).
+RESPONSE_MARKER = "IMDS-AZURE-RESPONSE:"
+HOSTINFO_MARKER = "IMDS-AZURE-HOSTINFO:"
 
 
 def ps_unquote(literal):
     """The value of a PowerShell single-quoted literal (doubled quotes are one quote)."""
-    assert len(literal) >= 2 and literal[0] in _PS_QUOTES and literal[-1] in _PS_QUOTES, literal
+    assert len(literal) >= 2 and literal[0] in SINGLE_QUOTES and literal[-1] in SINGLE_QUOTES, literal
     inner = literal[1:-1]
     out = []
     index = 0
     while index < len(inner):
         char = inner[index]
-        if char in _PS_QUOTES:
-            assert index + 1 < len(inner) and inner[index + 1] in _PS_QUOTES, "unescaped quote in %r" % literal
+        if char in SINGLE_QUOTES:
+            assert index + 1 < len(inner) and inner[index + 1] in SINGLE_QUOTES, "unescaped quote in %r" % literal
             index += 1
         out.append(char)
         index += 1
     return "".join(out)
+
+
+# --------------------------------------------------------------------------- reading scripts
+
+PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
+_NAME_PREFIX = "# imds.azure: "
+# Node types a literal is made of; every other node with a single named child only wraps it.
+_LITERAL_NODES = ("string_literal", "integer_literal", "variable", "invokation_expression", "array_expression",
+                  "cast_expression", "element_access", "command")
+
+
+class Parsed(object):
+    """A script parsed with tree-sitter-powershell: ``source`` bytes and the ``root`` node."""
+
+    def __init__(self, text):
+        self.source = text.encode("utf-8")
+        self.root = PARSER.parse(self.source).root_node
+
+    def text(self, node):
+        return self.source[node.start_byte:node.end_byte].decode("utf-8")
+
+    def statements(self):
+        """The top-level statements (pipelines), in order."""
+        lists = [child for child in self.root.children if child.type == "statement_list"]
+        return [node for body in lists for node in body.named_children if node.type != "empty_statement"]
+
+    def commands(self):
+        """(name, elements) of every command the script runs, in source order; elements are the
+        parameter and argument nodes after the name (redirections and separators left out)."""
+        found = []
+
+        def walk(node):
+            if node.type == "command":
+                name = next(child for child in node.named_children if child.type in ("command_name", "command_name_expr"))
+                found.append((self.text(name), _command_elements(node)))
+            for child in node.children:
+                walk(child)
+
+        walk(self.root)
+        return found
+
+    def nodes(self, node_type):
+        """Every node of ``node_type``, in source order."""
+        found, stack = [], [self.root]
+        while stack:
+            node = stack.pop()
+            if node.type == node_type:
+                found.append(node)
+            stack.extend(node.children)
+        return sorted(found, key=lambda node: node.start_byte)
+
+    def reads_input(self):
+        """Whether the script reads ``$input`` (what the bootstrap does)."""
+        return any(self.text(node).lower() == "$input" for node in self.nodes("variable"))
+
+    def calls_method(self, name):
+        """Whether the script calls a .NET method ``name`` anywhere."""
+        return any(node.type == "member_name" and self.text(node) == name
+                   for invocation in self.nodes("invokation_expression") for node in invocation.named_children)
+
+    def act_out(self, run):
+        """Act out a plain script statement by statement: literals and ``Write-Output`` go to the
+        pipeline, ``[Console]::Out.WriteLine`` to the console, ``exit N`` ends it. Anything else is
+        beyond this fake, and the test that sent it is wrong."""
+        for statement in self.statements():
+            node = _unwrap(statement)
+            text = self.text(node)
+            if node.type == "flow_control_statement" and text.lower().startswith("exit"):
+                run.exit = self.value(node.named_children[0]) if node.named_children else 0
+                return
+            if node.type == "command" and self.text(node.named_children[0]) == "Write-Output":
+                run.pipeline += [str(self.value(element)) for element in _command_elements(node)]
+            elif node.type == "invokation_expression" and text.startswith("[Console]::Out.WriteLine("):
+                run.console_out.append(str(self.value(node.named_children[-1])))
+            else:
+                run.pipeline.append(str(self.value(node)))
+
+    def value(self, node):
+        """The value of a literal node (see plugin_utils/_powershell.py for the literals scripts use)."""
+        node = _unwrap(node)
+        if node.type == "string_literal":
+            return ps_unquote(self.text(node))
+        if node.type == "integer_literal":
+            return int(self.text(node))
+        if node.type == "variable" and self.text(node).lower() in ("$null", "$true", "$false"):
+            return {"$null": None, "$true": True, "$false": False}[self.text(node).lower()]
+        if node.type == "invokation_expression" and self.text(node).startswith("[Convert]::FromBase64String("):
+            return base64.b64decode(self.value(node.child_by_field_name("argument_list") or node.named_children[-1]))
+        if node.type == "argument_list":
+            return self.value(node.named_children[0])
+        if node.type == "array_expression":
+            body = [child for child in node.named_children if child.type == "statement_list"]
+            if not body:
+                return []
+            items = _unwrap(body[0].named_children[0])
+            if items.type == "array_literal_expression":
+                return [self.value(item) for item in items.named_children]
+            return [self.value(items)]
+        if node.type == "cast_expression" and self.text(node).replace(" ", "").lower() == "[ordered]@{}":
+            return {}
+        if node.type in ("generic_token", "command_parameter"):  # a bare word, or a -word, of a native command line
+            return self.text(node)
+        raise ValueError("not a literal: %r" % self.text(node))
+
+
+def _command_elements(command):
+    """The parameter and argument nodes of a command, after its name (separators and redirections left out)."""
+    return [child for body in command.named_children if body.type == "command_elements"
+            for child in body.named_children if child.type not in ("command_argument_sep", "redirection")]
+
+
+def _unwrap(node):
+    while node.type not in _LITERAL_NODES and node.named_child_count == 1:
+        node = node.named_children[0]
+    return node
+
+
+def _assignment(parsed, statement):
+    """(variable, key or None, value node) of a ``$v = ...`` or ``$v['key'] = ...`` statement, else None."""
+    node = _unwrap(statement)
+    if node.type != "assignment_expression" or parsed.text(node.children[1]) != "=":
+        return None
+    target = _unwrap(node.children[0])
+    if target.type == "variable":
+        return parsed.text(target)[1:], None, node.children[2]
+    if target.type == "element_access":
+        return parsed.text(target.named_children[0])[1:], parsed.value(target.named_children[1]), node.children[2]
+    return None
+
+
+def script_name_and_inputs(text):
+    """(name, inputs) of a script in the collection's layout (plugin_utils/_powershell.py): the name
+    from its first line, then its inputs, the statements that assign literals to ``$imds...``
+    variables (or keys of them) before any other statement. (None, {}) for any other script."""
+    first = text.split("\n", 1)[0].strip()
+    if not first.startswith(_NAME_PREFIX):
+        return None, {}
+    parsed = Parsed(text)
+    inputs = {}
+    for statement in parsed.statements():
+        found = _assignment(parsed, statement)
+        if found is None or not found[0].startswith("imds"):
+            break
+        variable, key, value_node = found
+        try:
+            value = parsed.value(value_node)
+        except ValueError:
+            break
+        if key is None:
+            inputs[variable] = value
+        else:
+            inputs[variable][key] = value
+    return first[len(_NAME_PREFIX):], inputs
 
 
 def build_smbios(asset_tag=AZURE_TAG, vendor=MICROSOFT, header=True):
@@ -108,32 +267,19 @@ def _chain(*items):
 
 
 class Request(object):
-    """One request command as the fake host understood it."""
+    """One request command as the fake host understood it: the inputs of the ``request`` script."""
 
     def __init__(self, script, wrapper_ms=None):
+        name, inputs = script_name_and_inputs(script)
+        assert name == "request", "not a request command:\n%s" % script[:400]
         self.script = script
         self.wrapper_ms = wrapper_ms
-        self.headers = {}
-        self.body = None
-        self.url = self.method = None
-        self.timeout_ms = None
-        for line in script.splitlines():
-            match = _ASSIGN_RE.match(line)
-            if match:
-                setattr(self, "url" if match.group(1) == "imdsUrl" else "method", ps_unquote(match.group(2)))
-                continue
-            match = _TIMEOUT_RE.match(line)
-            if match:
-                self.timeout_ms = int(match.group(1))
-                continue
-            match = _BODY_RE.match(line)
-            if match:
-                self.body = base64.b64decode(ps_unquote(match.group(1))) if match.group(1) else None
-                continue
-            match = _HEADER_RE.match(line)
-            if match:
-                self.headers[ps_unquote(match.group(1))] = ps_unquote(match.group(2))
-        assert self.url and self.method and self.timeout_ms, "not a request command:\n%s" % script[:400]
+        self.url = inputs["imdsUrl"]
+        self.method = inputs["imdsMethod"]
+        self.timeout_ms = inputs["imdsTimeoutMs"]
+        self.max_bytes = inputs["imdsMaxBytes"]
+        self.body = inputs["imdsBody"]
+        self.headers = inputs["imdsHeaders"]
 
     @property
     def path(self):
@@ -347,20 +493,16 @@ class FakeNetwork(object):
 
     # ------------------------------------------------------------------ the change scripts
 
-    _REMOVE_RE = re.compile(r"^Remove-NetRoute -DestinationPrefix '([^']+)' -InterfaceIndex (\d+) -NextHop '([^']+)' "
-                            r"-PolicyStore (\w+) -Confirm:\$false$")
-    _NEW_RE = re.compile(r"^New-NetRoute -DestinationPrefix '([^']+)' -InterfaceIndex (\d+) -NextHop '([^']+)' "
-                         r"-RouteMetric (\d+)(?: -PolicyStore (\w+))? \| Out-Null$")
-    _ROUTE_EXE_RE = re.compile(r"^\$lines \+= @\(& route\.exe (.+) 2>&1 \| Out-String\); \$codes \+= \$LASTEXITCODE$")
-
     def change(self, script):
-        """Carry out a change script; its output line (base64 of the ok/denied/error JSON)."""
-        lines = [line.strip() for line in script.splitlines()]
+        """Carry out a change script, command by command as the parser reads them; its output line
+        (base64 of the ok/denied/error JSON)."""
+        parsed = Parsed(script)
+        calls = [(name, elements) for name, elements in parsed.commands() if name in ("route.exe", "New-NetRoute", "Remove-NetRoute")]
         result = {"ok": True, "denied": False, "error": ""}
-        route_exe = [match.group(1).split() for match in map(self._ROUTE_EXE_RE.match, lines) if match]
-        if route_exe:
+        if any(name == "route.exe" for name, dummy in calls):
             outputs, codes = [], []
-            for argv in route_exe:
+            for name, elements in calls:  # each route.exe runs; the script collects every exit code
+                argv = [str(parsed.value(element)) for element in elements]
                 rc, output = self.route_exe(argv)
                 self.changes.append("route.exe " + " ".join(argv))
                 outputs.append(output)
@@ -368,20 +510,32 @@ class FakeNetwork(object):
             result = {"ok": not any(codes), "denied": False, "error": "\n".join(outputs)}
         else:
             try:  # $ErrorActionPreference = 'Stop' in a try block: the first error ends it
-                for line in lines:
-                    remove, new = self._REMOVE_RE.match(line), self._NEW_RE.match(line)
-                    if not (remove or new):
-                        continue
-                    self.changes.append(line)
+                for name, elements in calls:
+                    params = _parameters(parsed, elements)
+                    self.changes.append("%s %s" % (name, " ".join("-%s %s" % item for item in sorted(params.items()))))
                     if not self.admin:
                         raise FakeCmdletError("Access denied", "AccessDenied")
-                    if remove:
-                        self.remove_netroute(remove.group(1), int(remove.group(2)), remove.group(3), remove.group(4))
+                    if name == "Remove-NetRoute":
+                        self.remove_netroute(params["DestinationPrefix"], params["InterfaceIndex"], params["NextHop"], params["PolicyStore"])
                     else:
-                        self.new_netroute(new.group(1), int(new.group(2)), new.group(3), int(new.group(4)), new.group(5))
+                        self.new_netroute(params["DestinationPrefix"], params["InterfaceIndex"], params["NextHop"], params["RouteMetric"],
+                                          params.get("PolicyStore"))
             except FakeCmdletError as exc:
                 result = {"ok": False, "denied": exc.native == "AccessDenied", "error": str(exc)}
         return base64.b64encode(_ps_json(result).encode("utf-8")).decode("ascii")
+
+
+def _parameters(parsed, elements):
+    """{name: value} of a cmdlet call's named parameters (``-Name value`` and ``-Name:value``)."""
+    params, name = {}, None
+    for element in elements:
+        if element.type == "command_parameter":
+            name = parsed.text(element).lstrip("-").rstrip(":")
+            params[name] = True
+        elif name is not None:
+            params[name] = parsed.value(element)
+            name = None
+    return params
 
 
 class FakeCmdletError(Exception):
@@ -468,47 +622,31 @@ class FakeWindowsHost(object):
             run.console_err += stderr.splitlines()
             run.exit = 1 if rc else 0
             return run
-        if "[ScriptBlock]::Create(" in text and "@($input) -join ''" in text:
+        name, inputs = script_name_and_inputs(text)
+        if name == "command":
+            self._timeout_wrapper(inputs, run)
+            return run
+        parsed = Parsed(text)
+        if name is None and parsed.reads_input():
+            # The bootstrap: it runs the script that its input carries, base64 of UTF-8.
             stage_two = base64.b64decode("".join(str(item) for item in input_objects).strip()).decode("utf-8")
             return self.runspace(stage_two, [])
-        if "[PowerShell]::Create()" in text and _WAIT_RE.search(text):
-            self._timeout_wrapper(text, input_objects, run)
-            return run
-        raise AssertionError("the fake Windows host cannot act out this script:\n%s" % text[:600])
+        parsed.act_out(run)
+        return run
 
-    def _timeout_wrapper(self, wrapper, input_objects, run):
-        """The command wrapper: runs the inner script in its own runspace, stopped after WaitOne(ms)."""
-        millis = int(_WAIT_RE.search(wrapper).group(1))
-        body = re.search(r"FromBase64String\('([^']*)'\)\)\)", wrapper) or re.search(
-            r"^\$imdsBody = \[Text\.Encoding\]::UTF8\.GetString\(\[Convert\]::FromBase64String\('([^']*)'\)\)", wrapper, re.M)
-        if body:
-            inner = base64.b64decode(body.group(1)).decode("utf-8")
-        else:
-            assert "(@($input) -join '')" in wrapper, "the wrapper names no script"
-            inner = base64.b64decode("".join(str(item) for item in input_objects).strip()).decode("utf-8")
+    def _timeout_wrapper(self, inputs, run):
+        """The command wrapper: runs its inner script in a runspace of its own, stops it after the
+        wait, and prints the encrypted result (IV | AES-256-CBC | HMAC-SHA256) as the only pipeline output."""
+        inner = inputs["imdsScript"].decode("utf-8")
         self.commands.append(inner)
-        self.wait_ms.append(millis)
+        self.wait_ms.append(inputs["imdsWaitMs"])
         answer = self.inner(inner)
-        if "[Console]::Out.WriteLine" in wrapper:
-            # A wrapper that prints with [Console] (its results only reach a process's stdout).
-            if answer == HANG:
-                run.console_err += re.findall(r"\[Console\]::Error\.WriteLine\('([^']*)", wrapper)[:1]
-                run.exit = int(re.search(r"exit (\d+)", wrapper).group(1))
-            else:
-                out, err = answer
-                run.console_out += out
-                run.console_err += err
-                run.exit = 1 if err else 0
-            return
-        result = {"rc": 0, "timeout": False, "out": [], "err": []}
         if answer == HANG:
-            result.update(rc=int(re.search(r"\$imdsResult\.rc = (\d+)", wrapper).group(1)), timeout=True,
-                          err=re.findall(r"\$imdsResult\.err \+= '([^']*)'", wrapper)[:1])
+            result = {"rc": inputs["imdsTimeoutRc"], "timeout": True, "out": [], "err": [inputs["imdsTimeoutMessage"]]}
         else:
-            result.update(out=answer[0], err=answer[1], rc=1 if answer[1] else 0)
-        key = base64.b64decode(re.search(r"^\$imdsKey = \[Convert\]::FromBase64String\('([^']*)'\)$", wrapper, re.M).group(1))
-        marker = _MARKER_RE.search(wrapper).group(1)
-        run.pipeline.append(marker + base64.b64encode(encrypt_result(key, _ps_json(result).encode("utf-8"))).decode("ascii"))
+            result = {"rc": 1 if answer[1] else 0, "timeout": False, "out": answer[0], "err": answer[1]}
+        sealed = encrypt_result(inputs["imdsKey"], _ps_json(result).encode("utf-8"))
+        run.pipeline.append(inputs["imdsResultMarker"] + base64.b64encode(sealed).decode("ascii"))
 
     # ------------------------------------------------------------------ the inner scripts
 
@@ -521,29 +659,29 @@ class FakeWindowsHost(object):
             if answer is not None:
                 rc, stdout, stderr = answer
                 return stdout.splitlines(), ([stderr] if stderr or rc else [])
-        literal = re.match(r"^'([^']*)'$", script.strip())
-        if literal:  # a string literal: its value is the output
-            return [literal.group(1)], []
-        marker = _MARKER_RE.search(script)
-        if "$imdsInfo" in script:
-            return [self._hostinfo(script, marker.group(1))], []
-        if "Get-NetRoute -AddressFamily IPv4 -PolicyStore ActiveStore" in script:
+        name, inputs = script_name_and_inputs(script)
+        if name == "hostinfo":
+            return [self._hostinfo(inputs)], []
+        if name == "route-read":
             return [self.network.read()], []
-        if "New-NetRoute" in script or "Remove-NetRoute" in script or "& route.exe" in script:
+        if name == "route-change":
             return [self.network.change(script)], []
-        request = Request(script, self.wait_ms[-1] if self.wait_ms else None)
-        self.requests.append(request)
-        # PowerShell 7: HttpWebRequest.ReadWriteTimeout has no effect (dotnet/corefx#34550);
-        # a body read is bounded only when the script bounds each read itself.
-        line = self.perform(request, marker.group(1), bounded_reads=self.edition == "5.1" or ".ReadAsync(" in script)
-        if line == HANG:
-            return HANG
-        return [line], []
+        if name == "request":
+            request = Request(script, self.wait_ms[-1] if self.wait_ms else None)
+            self.requests.append(request)
+            # PowerShell 7: HttpWebRequest.ReadWriteTimeout has no effect (dotnet/corefx#34550);
+            # a body read is bounded only when the script bounds each read itself (an asynchronous
+            # read that it waits for).
+            line = self.perform(request, RESPONSE_MARKER, bounded_reads=self.edition == "5.1" or Parsed(script).calls_method("ReadAsync"))
+            return HANG if line == HANG else ([line], [])
+        run = ScriptRun()
+        Parsed(script).act_out(run)
+        return run.pipeline + run.console_out, run.errors
 
-    def _hostinfo(self, script, marker):
+    def _hostinfo(self, inputs):
         self.hostinfo += 1
         info = {"smbios": None, "env": {}}
-        if _SMBIOS_KEY_RE.search(script):
+        if inputs["imdsReadSmbios"]:
             if self.smbios is not False and self.smbios is not None:
                 info["smbios"] = base64.b64encode(self.smbios).decode("ascii")
             else:
@@ -552,12 +690,9 @@ class FakeWindowsHost(object):
                     info["cim"] = self.cim
                 else:
                     info["cim_error"] = "Access denied"
-        match = _ENV_RE.search(script)
-        if match:
-            for literal in re.findall(r"'(?:[^']|'')*'", match.group(1)):
-                name = ps_unquote(literal)
-                info["env"][name] = self.env.get(name)
-        return _encode(marker, info)
+        for name in inputs["imdsEnvNames"]:
+            info["env"][name] = self.env.get(name)
+        return _encode(HOSTINFO_MARKER, info)
 
     @staticmethod
     def perform(request, marker, bounded_reads=True):
@@ -598,8 +733,12 @@ class FakeWindowsHost(object):
                 {"type": "System.Management.Automation.MethodInvocationException", "message": "Exception calling \"GetResponse\""},
                 {"type": "System.Net.WebException", "status": "ReceiveFailure",
                  "message": "The underlying connection was closed: An unexpected error occurred on a receive (%s)" % type(exc).__name__})}})
+        headers = dict(response.getheaders())
+        declared = response.getheader("content-length")
         try:
-            body = response.read()
+            # At most imdsMaxBytes + 1 bytes are read; more (or a Content-Length saying more) is
+            # reported as truncated, without the body.
+            body = b"" if declared and declared.isdigit() and int(declared) > request.max_bytes else response.read(request.max_bytes + 1)
         except socket.timeout:
             if not bounded_reads:
                 return HANG
@@ -612,8 +751,23 @@ class FakeWindowsHost(object):
                 {"type": "System.IO.IOException", "message": "The connection was closed prematurely (%s)" % type(exc).__name__})}})
         finally:
             conn.close()
-        return _encode(marker, {"status": response.status, "headers": dict(response.getheaders()),
-                                "body": base64.b64encode(body).decode("ascii")})
+        if len(body) > request.max_bytes or (declared and declared.isdigit() and int(declared) > request.max_bytes):
+            return _encode(marker, {"status": response.status, "headers": headers, "truncated": True, "body": ""})
+        return _encode(marker, {"status": response.status, "headers": headers, "body": base64.b64encode(body).decode("ascii")})
+
+
+class HostAction(object):
+    """What CommandRunner needs from an action plugin (``_low_level_execute_command``), whose connection
+    starts powershell.exe on ``host`` (a FakeWindowsHost). ``calls`` records (command, input, sudoable)."""
+
+    def __init__(self, host):
+        self.host = host
+        self.calls = []
+
+    def _low_level_execute_command(self, cmd, sudoable=True, in_data=None):
+        self.calls.append((cmd, in_data, sudoable))
+        rc, stdout, stderr = self.host.process(cmd, in_data)
+        return {"rc": rc, "stdout": stdout, "stderr": stderr}
 
 
 class FakeShell(object):
