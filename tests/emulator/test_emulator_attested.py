@@ -5,7 +5,11 @@
 import base64
 import datetime
 import json
+import os
 import re
+import subprocess
+import sys
+import tempfile
 
 import pytest
 from asn1crypto import cms
@@ -13,6 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from tools.imds_emulator import attested
 from tools.imds_emulator.attested import CertificateAuthority
 from imds_emu_helpers import call
 
@@ -244,3 +249,17 @@ def test_knob_tamper_unknown(imds_emulator):
     imds_emulator.update_profile({"emulator": {"attested": {"tamper": "nonsense"}}})
     path = "/metadata/attested/document?api-version=2021-02-01"
     assert call(imds_emulator.url, path).status == 500
+
+
+def test_a_ca_directory_left_by_a_process_that_skipped_atexit_is_removed_by_the_next_one(tmp_path, monkeypatch):
+    # ansible-core's forked workers end with os._exit: atexit never removes what they created.
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; from tools.imds_emulator import attested; print(attested._temporary_dir('imds-emulator-ca-')); os._exit(0)"],
+        cwd=root, env=dict(os.environ, TMPDIR=str(tmp_path)), capture_output=True, text=True, timeout=60, check=True)
+    orphan = child.stdout.strip()
+    assert os.path.isdir(orphan) and orphan.startswith(str(tmp_path)), child
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    mine = attested._temporary_dir("imds-emulator-ca-")
+    assert not os.path.exists(orphan)
+    assert os.path.isdir(mine) and os.path.dirname(mine) == os.path.dirname(orphan)

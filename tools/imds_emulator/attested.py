@@ -162,10 +162,36 @@ class CertificateAuthority:
 
 
 def _temporary_dir(prefix):
-    """A private temporary directory removed when the process exits."""
-    directory = tempfile.mkdtemp(prefix=prefix)
+    """A private temporary directory removed when the process exits.
+
+    atexit does not run in a process that ends with os._exit (ansible-core's forked workers do,
+    and they run test connection plugins that start emulators), so the directories live in one
+    parent per user, named after their process, and each new one first removes those of
+    processes that are gone.
+    """
+    parent = os.path.join(tempfile.gettempdir(), "imds-emulator-%d" % os.getuid())
+    try:
+        os.makedirs(parent, mode=0o700, exist_ok=True)
+        owned = os.stat(parent).st_uid == os.getuid()
+    except OSError:
+        owned = False
+    if owned:
+        _remove_orphans(parent)
+    directory = tempfile.mkdtemp(prefix="%s%d-" % (prefix, os.getpid()), dir=parent if owned else None)
     atexit.register(shutil.rmtree, directory, True)
     return directory
+
+
+def _remove_orphans(parent):
+    """Remove the directories of ``parent`` whose process no longer exists."""
+    for name in os.listdir(parent):
+        try:
+            pid = int(name.rsplit("-", 2)[-2])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(parent, name), True)
+        except (ValueError, IndexError, OSError):
+            continue
 
 
 def get_ca(ca_dir=None):
