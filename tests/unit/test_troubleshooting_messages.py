@@ -38,8 +38,7 @@ def _code_literals():
     for path in sorted(ROOT.joinpath("plugins").rglob("*.py")) + sorted(ROOT.joinpath("extensions").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                for piece in _SPEC.split(node.value):
-                    yield piece
+                yield from _SPEC.split(node.value)
             elif isinstance(node, ast.JoinedStr):
                 for value in node.values:
                     if isinstance(value, ast.Constant):
@@ -76,8 +75,7 @@ class Corpus(object):
 def _quoted_messages():
     for term, explanation in _TERM.findall(PAGE.read_text(encoding="utf-8")):
         if not explanation.startswith("From ansible-core"):
-            for message in _MESSAGES.split(term):
-                yield message
+            yield from _MESSAGES.split(term)
 
 
 @pytest.fixture(scope="module")

@@ -115,7 +115,7 @@ def walk(rule, deadline=1000.0, rand=0.0, retry_after=None, limit=60):
     clock = Clock()
     policy = RetryPolicy(clock() + deadline, DEFAULT_CONNECT_RETRIES, clock, lambda: rand)
     delays = []
-    for _ in range(limit):
+    for _attempt in range(limit):
         decision = policy.decide(rule, retry_after)
         if decision.stop:
             return delays, decision
