@@ -440,7 +440,7 @@ class AiaFetchError(Exception):
 
 
 def fetch_issuer(url, deadline):
-    """GET an allowed "CA Issuers" URL from the controller with the collection's one HTTP client (``_client.UrlTransport``):
+    """GET an allowed "CA Issuers" URL from the controller with the collection's one HTTP client (``_transport.UrlTransport``):
     directly (never through a proxy), no redirects, the whole exchange (connect, request, headers and body) done by
     ``deadline`` (``time.monotonic()``) and at most MAX_AIA_BYTES of body. Returns the body; raises AiaFetchError."""
     left = deadline - time.monotonic()

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
-from ansible_collections.imds.azure.plugins.module_utils import _client
+from ansible_collections.imds.azure.plugins.module_utils import _transport
 from ansible_collections.imds.azure.plugins.module_utils._facts import gather_facts
 from ansible_collections.imds.azure.plugins.plugin_utils import _attest
 from ansible_collections.imds.azure.plugins.plugin_utils._attest import AttestOptions, verify_document
@@ -185,7 +185,7 @@ def test_fetched_with_the_collections_http_client(canned_server):
     server = canned_server("HTTP/1.1 200 OK", [("Content-Type", "application/pkix-cert")], b"\x30\x03\x02\x01\x00")
     deadline = time.monotonic() + 5
     assert _attest.fetch_issuer(server.url + "/pki/x.crt", deadline) == b"\x30\x03\x02\x01\x00"
-    assert b"User-Agent: %s" % _client.USER_AGENT.encode() in server.requests[0] and server.requests[0].startswith(b"GET /pki/x.crt ")
+    assert b"User-Agent: %s" % _transport.USER_AGENT.encode() in server.requests[0] and server.requests[0].startswith(b"GET /pki/x.crt ")
     broken = canned_server("NOT HTTP AT ALL", [], b"")
     with pytest.raises(_attest.AiaFetchError, match=r"^connection failed \("):
         _attest.fetch_issuer(broken.url + "/pki/x.crt", deadline)
