@@ -442,7 +442,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)
-        self._read_config_data(path)
+        try:
+            self._read_config_data(path)
+        except TypeError as exc:
+            # ansible-core 2.18 and older fail with a bare TypeError when a list or mapping is given to a true/false option.
+            raise AnsibleParserError("imds.azure.placement: %s: an option has a value of the wrong type (%s): give true/false options true or "
+                                     "false, and check the types in the plugin's documentation" % (to_native(path), to_native(exc))) from None
         self._check_options()
         sources = self.get_option("sources")
         existing = list(self.inventory.hosts)

@@ -352,6 +352,16 @@ def test_a_damaged_cache_entry_costs_only_its_host(tmp_path, fact_dir, warnings,
         assert "deleted the entry" in ours[0] and "gather facts for this host again" in ours[0], ours[0]
 
 
+@pytest.mark.parametrize("value", [[], {"a": 1}])
+def test_a_list_or_mapping_for_a_true_false_option_ends_in_an_inventory_or_a_clear_error(tmp_path, value):
+    # ansible-core 2.18 raised a bare TypeError from its own option handling (found by the fuzzing);
+    # newer cores convert the value themselves.
+    try:
+        run(tmp_path, {"add_hosts": value}, hosts=["vm-0"])
+    except AnsibleError as exc:
+        assert "imds.azure.placement" in str(exc) and "wrong type" in str(exc), str(exc)
+
+
 def test_a_deeply_nested_tree_file_costs_only_itself(tmp_path, warnings):
     tree = tmp_path / "tree"
     tree.mkdir()
