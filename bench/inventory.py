@@ -81,6 +81,7 @@ def synthetic_imds(rng, index):
                "platformUpdateDomain": placement["update_domain"], "vmSize": placement["vm_size"], "osType": "Linux",
                "vmId": "%032x" % rng.getrandbits(128), "tagsList": [{"name": k, "value": v} for k, v in tags.items()]}
     network = {"interface": [{"ipv4": {"ipAddress": [{"privateIpAddress": "10.%d.%d.%d" % (index // 62500, index // 250 % 250, index % 250 + 4)}]}}]}
+    # A cached fact as metadata_facts writes it: the endpoint is a value here, never contacted.
     return {"is_azure": True, "api_version": "2025-04-07", "endpoint": "http://169.254.169.254", "compute": compute, "network": network,
             "placement": placement, "tags": tags}
 
