@@ -6,12 +6,16 @@ from __future__ import annotations
 
 from unittest.mock import MagicMock
 
+from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.play_context import PlayContext
+from ansible.plugins import loader as plugin_loader
+from ansible.template import Templar
 
 
 def make_action(action_class, name, connection, args=None, check_mode=False, diff=False, no_log=False, async_val=0,
                 play_context=None):
-    """``action_class`` for task ``name`` (an FQCN) over ``connection``, with a mocked loader and templar."""
+    """``action_class`` for task ``name`` (an FQCN) over ``connection``, with ansible-core's plugin
+    loader (so ``_execute_module`` finds modules) and a real templar."""
     task = MagicMock()
     task.args = dict(args or {})
     task.async_val = async_val
@@ -19,7 +23,10 @@ def make_action(action_class, name, connection, args=None, check_mode=False, dif
     task.diff = diff
     task.no_log = no_log
     task.action = name
+    task.environment = []
+    task.delegate_to = None
     if play_context is None:
         play_context = PlayContext()
         play_context.no_log = no_log
-    return action_class(task, connection, play_context, loader=MagicMock(), templar=MagicMock(), shared_loader_obj=None)
+    loader = DataLoader()
+    return action_class(task, connection, play_context, loader=loader, templar=Templar(loader=loader), shared_loader_obj=plugin_loader)
