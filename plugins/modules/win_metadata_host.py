@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 module: win_metadata_host
 short_description: The SMBIOS table and environment variables of a Windows host
 description:
-  - Internal building block of M(imds.azure.metadata_facts) and M(imds.azure.scheduled_events) on Windows targets: it reads
+  - Internal building block of M(imds.azure.metadata_facts) and M(imds.azure.scheduled_events) on Windows targets. It reads
     what they need besides IMDS, the SMBIOS table (for O(imds.azure.metadata_facts#module:detect)) and environment variables
     (for C(AZURE_IMDS_ENDPOINT)). Use those modules instead. Its options and results may change in any release.
   - The SMBIOS table is the registry copy of what C(GetSystemFirmwareTable('RSMB')) returns

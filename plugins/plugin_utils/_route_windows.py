@@ -54,7 +54,7 @@ class WindowsRoutes:
 
 def windows_routes(data):
     """A WindowsRoutes from what the win_metadata_route module returned."""
-    if not isinstance(data, dict) or "admin" not in data:
+    if not isinstance(data, dict) or "netroute" not in data:
         raise RouteError("parse", "unexpected answer from the Windows route read")
     admin = bool(data.get("admin"))
     if data.get("netroute"):
@@ -322,7 +322,7 @@ def _netroute_add(choice, metric, stores):
         IMDS_PREFIX, choice.interface_index, metric)
     if not change["persistent"]:
         command += " -PolicyStore ActiveStore"
-    return command, change
+    return command + " | Out-Null", change
 
 
 ROUTE_EXE_METRICS = (1, 9999)  # Microsoft's route command reference: "metric ... ranging from 1 to 9999"

@@ -9,6 +9,7 @@ from unittest.mock import MagicMock
 from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.play_context import PlayContext
 from ansible.plugins import loader as plugin_loader
+from ansible.plugins.action import ActionBase
 from ansible.template import Templar
 
 
@@ -30,3 +31,18 @@ def make_action(action_class, name, connection, args=None, check_mode=False, dif
         play_context.no_log = no_log
     loader = DataLoader()
     return action_class(task, connection, play_context, loader=loader, templar=Templar(loader=loader), shared_loader_obj=plugin_loader)
+
+
+class _ExampleAction(ActionBase):
+    def run(self, tmp=None, task_vars=None):
+        raise NotImplementedError
+
+
+def windows_action(host, action_class=_ExampleAction, name="imds.azure.example", args=None, shell_type="powershell", **kwargs):
+    """``action_class`` over a Windows connection to ``host`` (a windows_fake.FakeWindowsHost) with
+    ansible-core's own ``shell_type`` shell plugin; ``kwargs`` as for make_action."""
+    from ansible_collections.imds.azure.tests.unit.fakes.windows_fake import FakeWindowsConnection  # pylint: disable=import-outside-toplevel
+    play_context = PlayContext()
+    play_context.no_log = kwargs.get("no_log", False)
+    connection = FakeWindowsConnection(play_context, host=host, shell_type=shell_type)
+    return make_action(action_class, name, connection, args, play_context=play_context, **kwargs)
