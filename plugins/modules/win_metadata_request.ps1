@@ -98,7 +98,10 @@ Function Invoke-Exchange {
         $request.AllowAutoRedirect = $false
         $request.KeepAlive = $false
         $request.AutomaticDecompression = [System.Net.DecompressionMethods]::None
-        $request.ServicePoint.Expect100Continue = $false
+        if ($PSVersionTable.PSVersion.Major -lt 6) {
+            # ServicePoint belongs to .NET Framework (Windows PowerShell 5.1); PowerShell 7's HttpWebRequest runs on HttpClient.
+            $request.ServicePoint.Expect100Continue = $false
+        }
         $request.Timeout = Get-RemainingMs
         $request.ReadWriteTimeout = Get-RemainingMs
         foreach ($name in $module.Params.headers.Keys) {
