@@ -10,7 +10,6 @@ type, an out-of-range number, a near-address such as ``999.1.1.1``, arbitrary te
 
 from __future__ import annotations
 
-import base64
 import ipaddress
 import json
 

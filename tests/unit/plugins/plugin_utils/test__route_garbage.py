@@ -9,7 +9,6 @@ is test__route_fuzz.py.
 
 from __future__ import annotations
 
-import base64
 import json
 
 import pytest
