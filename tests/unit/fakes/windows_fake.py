@@ -210,7 +210,6 @@ class ScriptRun(object):
 
     def __init__(self):
         self.pipeline = []     # pipeline output (strings)
-        self.console_out = []  # [Console]::Out writes: the process's stdout, LOST in a psrp runspace
         self.console_err = []  # [Console]::Error writes and a native command's stderr
         self.errors = []       # error records (the error stream)
         self.exit = None       # the argument of ``exit``, if the script called it
@@ -223,7 +222,7 @@ class ScriptRun(object):
         code is 0 ... 1 when the script ... fails"; approximated by "an error record was
         written").
         """
-        stdout = "".join(line + "\r\n" for line in self.pipeline + self.console_out)
+        stdout = "".join(line + "\r\n" for line in self.pipeline)
         stderr = "".join(line + "\r\n" for line in self.console_err + self.errors)
         rc = self.exit if self.exit is not None else (1 if self.errors else 0)
         return rc, stdout, stderr

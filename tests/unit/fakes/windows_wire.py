@@ -182,7 +182,7 @@ class FakePowerShell(object):
         else:
             objects = [input]
         run = self.runspace_pool.fake_host.runspace(self.script, objects)
-        self.output = list(run.pipeline)  # run.console_out/console_err: written to wsmprovhost's console, lost
+        self.output = list(run.pipeline)  # run.console_err: written to wsmprovhost's console, lost
         self.streams.error = [FakeErrorRecord(message) for message in run.errors]
         self.had_errors = bool(run.errors)
         if run.exit is not None:
