@@ -76,7 +76,7 @@ options:
   timeout:
     description:
       - Seconds each command may run on the target before it is stopped and the task fails. The controller also gives up
-        waiting on the connection shortly after that (on Windows, 60 seconds after: PowerShell's start-up included).
+        waiting on the connection shortly after that (on Windows 60 seconds after that, PowerShell's start-up included).
     type: int
     default: 30
 extends_documentation_fragment:
