@@ -37,6 +37,8 @@ attributes:
     support: full
     details:
       - This module does not modify state.
+  facts:
+    support: none
   diff_mode:
     support: N/A
     details:

@@ -52,6 +52,8 @@ attributes:
     support: full
     details:
       - The module sends its request in check mode too; the calling action decides what may be sent.
+  facts:
+    support: none
   diff_mode:
     support: none
 notes:

@@ -71,6 +71,8 @@ attributes:
     support: full
     details:
       - In check mode no change is made; the routes are read.
+  facts:
+    support: none
   diff_mode:
     support: none
 notes:
