@@ -1,6 +1,6 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The collection's PowerShell modules (plugins/modules/*.ps1), read without PowerShell.
+"""The PowerShell modules that _windows_modules runs (plugins/modules/*.ps1), read without PowerShell.
 
 * each parses with tree-sitter-powershell with no error;
 * each is an Ansible.Basic module in the layout ansible-core's dependency finder and
