@@ -13,7 +13,6 @@ namespace, which has no route there, would refuse it; each test ends by checking
 was attempted.
 """
 
-import ipaddress
 import os
 import socket
 import sys
@@ -52,7 +51,7 @@ class Contacts:
         if sock.family not in (socket.AF_INET, socket.AF_INET6) or not isinstance(address, tuple):
             return
         host, port = address[0], address[1]
-        allowed = (host, port) == IMDS_ADDRESS or ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+        allowed = (host, port) == IMDS_ADDRESS or imds_netguard.is_loopback(host)
         self.attempts.append((host, port, allowed))
         if not allowed:
             raise imds_netguard.NetworkGuardError("tests/emulator/netns: blocked connection to %s:%s; only the emulator "
