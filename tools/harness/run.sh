@@ -265,6 +265,12 @@ for job in "${requested[@]}"; do
     fi
 done
 
+mkdir -p "$HARNESS_BUILD"
+exec {lock}> "$HARNESS_BUILD/.harness.lock"
+if ! flock -n "$lock"; then
+    echo "another harness run uses $HARNESS_BUILD: wait for it to end, or give this one its own BUILD=..." >&2
+    exit 2
+fi
 copy_tree
 install_pip_shim
 jobs=()
