@@ -299,7 +299,8 @@ while [ "$next" -lt "${#jobs[@]}" ] || [ "$running" -gt 0 ]; do
         next=$((next + 1))
         log="$LOGS/${job//\//-}"
         # `time` on the subshell counts the CPU of every process the job waited for.
-        ( TIMEFORMAT='%U %S'; { time ( run_job "$job" > "$log.log" 2>&1; echo $? > "$log.rc" ) ; } 2> "$log.cpu" ) &
+        # The lock stays with this shell: a process a job leaves behind must not hold it.
+        ( exec {lock}>&-; TIMEFORMAT='%U %S'; { time ( run_job "$job" > "$log.log" 2>&1; echo $? > "$log.rc" ) ; } 2> "$log.cpu" ) &
         job_of[$!]="$job"
         started[$job]=$SECONDS
         running=$((running + 1))
