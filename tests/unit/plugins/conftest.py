@@ -122,3 +122,19 @@ def canned_server():
     yield start
     for server in servers:
         server.close()
+
+
+@pytest.fixture
+def raw_server():
+    """raw_server(answer_bytes) -> a CannedServer that sends exactly those bytes (no Content-Length added):
+    for answers whose framing is the point (cut short, two lengths, no status line)."""
+    servers = []
+
+    def start(answer):
+        server = CannedServer(answer)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
