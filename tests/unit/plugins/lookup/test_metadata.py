@@ -296,15 +296,31 @@ def test_user_data_from_facts_hints_at_the_userdata_fact(imds_emulator):
         lookup().run(["compute/userData"], variables=host_vars(facts_of(imds_emulator)), endpoint=imds_emulator.url)
 
 
-def test_auto_without_facts_on_a_remote_host_warns_once(imds_emulator, warnings):
+@pytest.mark.parametrize("variables", [
+    {"inventory_hostname": "web-7", "ansible_host": "203.0.113.10"},
+    {"inventory_hostname": "web-7", "ansible_connection": "ssh", "ansible_facts": {}},
+    {"inventory_hostname": "web-7", "ansible_facts": {"azure_imds": {}}},
+])
+def test_auto_without_facts_on_a_remote_host_is_an_error_not_the_controllers_answer(imds_emulator, warnings, variables):
+    """Issue 22 item 7: the controller's VM was the answer for web-7, with a warning that AWX does not show."""
+    with pytest.raises(AnsibleLookupError) as info:
+        lookup().run(["compute/vmId"], variables=variables, endpoint=imds_emulator.url)
+    message = str(info.value)
+    assert message.startswith("imds.azure.metadata: config: cannot answer 'compute/vmId' from facts: host web-7 has no azure_imds facts")
+    assert "the answer would be the controller's VM, not web-7's; set source=live for that" in message
+    assert imds_emulator.request_log == [] and warnings == []
+
+
+def test_auto_without_facts_asks_live_for_the_controller_itself_and_live_for_anyone(imds_emulator, monkeypatch):
     plugin = lookup()
-    variables = {"inventory_hostname": "web-7", "ansible_host": "203.0.113.10"}
-    for _attempt in range(3):
-        plugin.run(["compute/vmId"], variables=variables, endpoint=imds_emulator.url)
-    assert len(warnings) == 1 and "controller" in warnings[0] and "web-7" in warnings[0]
-    plugin.run(["compute/vmId"], variables=host_vars(), endpoint=imds_emulator.url)                      # local: no warning
-    plugin.run(["compute/vmId"], variables=dict(variables, inventory_hostname="web-8"), endpoint=imds_emulator.url, source="live")
-    assert len(warnings) == 1
+    vm_id = imds_emulator.profile["compute"]["vmId"]
+    for variables in (host_vars(), {"inventory_hostname": "localhost"}, {"inventory_hostname": "me", "ansible_host": "127.0.0.1"}):
+        assert plugin.run(["compute/vmId"], variables=variables, endpoint=imds_emulator.url) == [vm_id]
+    remote = {"inventory_hostname": "web-7", "ansible_host": "203.0.113.10"}
+    assert plugin.run(["compute/vmId"], variables=remote, endpoint=imds_emulator.url, source="live") == [vm_id]
+    assert plugin.run(["compute/vmId"], variables=dict(remote, azure_imds_lookup_source="live"), endpoint=imds_emulator.url) == [vm_id]
+    monkeypatch.setenv("AZURE_IMDS_LOOKUP_SOURCE", "live")
+    assert plugin.run(["compute/vmId"], variables=remote, endpoint=imds_emulator.url) == [vm_id]
 
 
 # --------------------------------------------------------------------------- cache and rate limit

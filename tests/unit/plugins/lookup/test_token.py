@@ -76,6 +76,20 @@ def test_client_id_from_a_variable(imds_emulator):
     assert claims(value)["appid"] == identity["clientId"]
 
 
+@pytest.mark.parametrize("kwargs, variables, name", [
+    ({"client_id": ""}, {}, "client_id"),
+    ({"object_id": ""}, {}, "object_id"),
+    ({"msi_res_id": "  "}, {}, "msi_res_id"),
+    ({}, {"azure_imds_identity_client_id": ""}, "client_id"),     # a group_vars value that templated to nothing
+])
+def test_an_empty_identity_is_refused_not_the_system_assigned_one(imds_emulator, kwargs, variables, name):
+    """Issue 22 item 7: client_id '' silently meant the VM's system-assigned identity."""
+    with pytest.raises(AnsibleLookupError) as info:
+        lookup().run([VAULT], variables=variables, endpoint=imds_emulator.url, **kwargs)
+    assert str(info.value).startswith("imds.azure.token: config: %s is empty: name the user-assigned identity" % name)
+    assert token_requests(imds_emulator) == []
+
+
 def test_full_record(imds_emulator):
     record = lookup().run([VAULT, ARM], variables={}, endpoint=imds_emulator.url, output="record")
     assert [item["resource"] for item in record] == [VAULT, ARM]
