@@ -77,6 +77,8 @@ options:
   cache:
     description:
       - Cache live documents for the rest of the run (one request per category per run).
+      - A live read that failed is cached for the run the same way, so the workers waiting for it, and later lookups,
+        fail at once with its error instead of each waiting for another O(deadline).
       - Set V(false) to ask IMDS again, for example to poll C(/scheduledevents) in a retry loop.
     type: bool
     default: true

@@ -372,6 +372,37 @@ def test_workers_of_one_run_share_the_cache(imds_emulator, fresh_run):
     assert paths(imds_emulator) == ["/metadata/versions", "/metadata/instance"]
 
 
+def _failing_worker(url, run_dir, queue):
+    from ansible import constants as C
+    from ansible_collections.imds.azure.plugins.plugin_utils import _lookup
+    C.DEFAULT_LOCAL_TMP = run_dir
+    _lookup.reset_run_state(remove_files=False)
+    try:
+        lookup_loader.get("imds.azure.metadata").run(["compute/vmId"], variables=host_vars(), endpoint=url, source="live",
+                                                     api_version="2021-02-01", timeout=1, deadline=1)
+    except AnsibleLookupError as exc:
+        queue.put(str(exc))
+    else:
+        queue.put("no error")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_workers_of_one_run_share_a_failure(imds_emulator_factory, fresh_run):
+    """Issue 22 item 13: each worker asked again after the one before it failed, k deadlines for the k-th; now the
+    run's first failure is every worker's answer, at once."""
+    emulator = imds_emulator_factory(faults=["status=500"])
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_failing_worker, args=(emulator.url, str(fresh_run), queue)) for _attempt in range(6)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(60)
+    messages = {queue.get(timeout=5) for _attempt in procs}
+    assert len(messages) == 1 and next(iter(messages)).startswith("imds.azure.metadata: server_error: cannot read /metadata/instance")
+    assert len(metadata_requests(emulator, "/metadata/instance")) == 1
+
+
 def test_requests_stay_under_the_rate_limit(imds_emulator_factory):
     """Without the cache, 12 lookups are paced under 5/s: the emulator (rate limit 5) never answers 429."""
     emulator = imds_emulator_factory(rate_limit=5)
