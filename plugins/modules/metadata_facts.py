@@ -474,7 +474,10 @@ ansible_facts:
               returned: when the host is an Azure VM
               sample: "2025-04-07"
             document:
-              description: The document as IMDS returned it (C(encoding), C(signature) - base64 DER PKCS#7), for other verifiers.
+              description:
+                - The document as IMDS returned it (C(encoding), C(signature) - base64 DER PKCS#7), for other verifiers.
+                - Left out when the task fails because the document did not verify (the failed result is printed whole); set
+                  O(attested_required=false) to keep it.
               type: dict
               returned: when the host is an Azure VM
             instance_identity:
