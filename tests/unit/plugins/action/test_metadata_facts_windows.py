@@ -252,3 +252,12 @@ def test_fault_modes_behave_as_on_linux(imds_emulator_factory, fast_client, faul
     assert windows == linux
     if not any(fault.startswith(("stall=", "gone=")) for fault in faults):  # those depend on wall-clock time
         assert len(host.requests) == len(metadata_log(emu)) == linux_requests
+
+
+def test_an_answer_cut_short_of_its_length_fails_on_windows_too(raw_server, fast_client):
+    """The client checks the framing of whatever Response a transport returns: the Windows transport's too (issue 22, item 1)."""
+    body = b'{"compute": {"name": "vm-1"}, "network": {}}'
+    server = raw_server(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body) + 1, body))
+    result, dummy = run(wf.FakeWindowsHost(), {"endpoint": server.url, "api_version": "2021-02-01", "deadline": 3})
+    assert result["failed"] and result["imds_error"] == "unreachable" and "ansible_facts" not in result
+    assert "the answer ended after %d of the %d bytes of its Content-Length" % (len(body), len(body) + 1) in result["msg"]
