@@ -46,8 +46,8 @@ options:
     description:
       - Where the values come from.
       - "V(auto) uses the current host's C(ansible_facts['azure_imds']) when they exist. Without them it asks IMDS live
-        from the controller only when the host is the controller itself (C(connection: local), C(localhost): C(ansible-pull),
-        a controller that is itself the Azure VM). For any other host without facts, and for a host that has facts but not
+        from the controller only when the host is the controller itself (C(connection: local) or C(localhost), as with
+        C(ansible-pull) or a controller that is itself the Azure VM). For any other host without facts, and for a host that has facts but not
         the category asked for (for example C(/loadbalancer) without C(gather_subset=loadbalancer)), the lookup fails
         rather than answer with the controller's data."
       - V(facts) only uses the facts, and fails when the host has none.

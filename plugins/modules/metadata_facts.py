@@ -73,7 +73,7 @@ options:
         unreachable). DMI that is readable and names another vendor means not Azure, so no request is made and
         RV(ansible_facts.azure_imds.is_azure=false) is returned. Without usable DMI data (containers, BSDs,
         on-premises Hyper-V) IMDS is probed without connection retries, and only an answer from IMDS counts as Azure.
-        Only silence at the default endpoint V(http://169.254.169.254) means not Azure: an O(endpoint) set to any other
+        Only silence at the default endpoint V(http://169.254.169.254) means not Azure. An O(endpoint) set to any other
         address is asked with the usual retries, and when it does not answer, or not like IMDS (an C(https://) URL of a
         plain HTTP server, a web server), the task fails.
       - V(true) trusts DMI alone. Only a host that DMI identifies as Azure is asked; all others get

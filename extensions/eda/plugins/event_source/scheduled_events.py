@@ -35,7 +35,7 @@ description:
     (410 for up to 70 seconds, 429 after C(Retry-After)). When a read still fails, the source logs a warning once,
     keeps what it knows and tries again at the next poll, so a temporary outage neither stops the rulebook
     nor repeats events. Configuration errors (bad arguments, an api-version IMDS rejects) stop the source.
-  - A document that cannot be vouched for counts as a failed read, logged the same way, and changes nothing: an answer
+  - A document that cannot be vouched for counts as a failed read, logged the same way, and changes nothing - an answer
     cut short of its length, or a document that lists one C(EventId) twice (which event a status belongs to cannot be
     told, so there is no C(status_changed) for either).
   - The source never approves anything. Approve from the playbook the rule runs, for example with
@@ -71,8 +71,8 @@ options:
     description:
       - Only events of these C(EventType) values are put on the queue.
       - Without it every event is, including an event whose C(EventType) is missing or not one of the five below (a
-        type Azure added later): such an event is put on the queue as IMDS sent it, and a warning naming it is logged once.
-        With it, such an event is not put on the queue, and the same warning says so: it is never dropped without a word.
+        type Azure added later). Such an event is put on the queue as IMDS sent it, and a warning naming it is logged once.
+        With it, such an event is not put on the queue, and the same warning says so. It is never dropped without a word.
     type: list
     elements: str
     choices: [Freeze, Reboot, Redeploy, Preempt, Terminate]
