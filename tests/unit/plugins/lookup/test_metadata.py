@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import copy
-import multiprocessing
 import os
 import threading
 import time
@@ -358,17 +357,9 @@ def _worker(url, run_dir, queue):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_workers_of_one_run_share_the_cache(imds_emulator, fresh_run):
+def test_workers_of_one_run_share_the_cache(imds_emulator, fresh_run, forked):
     """ansible-playbook runs each task in a forked worker: 6 workers, one request per category."""
-    ctx = multiprocessing.get_context("fork")
-    queue = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(imds_emulator.url, str(fresh_run), queue)) for _attempt in range(6)]
-    for proc in procs:
-        proc.start()
-    for proc in procs:
-        proc.join(60)
-    assert [proc.exitcode for proc in procs] == [0] * 6
-    assert {queue.get(timeout=5) for _attempt in procs} == {imds_emulator.profile["compute"]["vmId"]}
+    assert set(forked(_worker, 6, imds_emulator.url, str(fresh_run))) == {imds_emulator.profile["compute"]["vmId"]}
     assert paths(imds_emulator) == ["/metadata/versions", "/metadata/instance"]
 
 
@@ -387,18 +378,11 @@ def _failing_worker(url, run_dir, queue):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_workers_of_one_run_share_a_failure(imds_emulator_factory, fresh_run):
+def test_workers_of_one_run_share_a_failure(imds_emulator_factory, fresh_run, forked):
     """Issue 22 item 13: each worker asked again after the one before it failed, k deadlines for the k-th; now the
     run's first failure is every worker's answer, at once."""
     emulator = imds_emulator_factory(faults=["status=500"])
-    ctx = multiprocessing.get_context("fork")
-    queue = ctx.Queue()
-    procs = [ctx.Process(target=_failing_worker, args=(emulator.url, str(fresh_run), queue)) for _attempt in range(6)]
-    for proc in procs:
-        proc.start()
-    for proc in procs:
-        proc.join(60)
-    messages = {queue.get(timeout=5) for _attempt in procs}
+    messages = set(forked(_failing_worker, 6, emulator.url, str(fresh_run)))
     assert len(messages) == 1 and next(iter(messages)).startswith("imds.azure.metadata: server_error: cannot read /metadata/instance")
     assert len(metadata_requests(emulator, "/metadata/instance")) == 1
 

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import stat
 import threading
@@ -57,16 +56,9 @@ def _child(directory, queue):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_run_cache_single_flight_across_processes(tmp_path):
+def test_run_cache_single_flight_across_processes(tmp_path, forked):
     """Eight concurrent workers, one fetch: everyone gets the fetcher's value."""
-    ctx = multiprocessing.get_context("fork")
-    queue = ctx.Queue()
-    procs = [ctx.Process(target=_child, args=(str(tmp_path), queue)) for _attempt in range(8)]
-    for proc in procs:
-        proc.start()
-    for proc in procs:
-        proc.join(30)
-    values = {queue.get(timeout=5) for _attempt in procs}
+    values = set(forked(_child, 8, str(tmp_path)))
     assert len(values) == 1
     assert (tmp_path / "fetches").read_text() == "x"
 
@@ -119,17 +111,9 @@ def _failing_child(directory, queue):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_workers_waiting_for_a_fetch_that_fails_get_its_error_without_fetching_again(tmp_path):
+def test_workers_waiting_for_a_fetch_that_fails_get_its_error_without_fetching_again(tmp_path, forked):
     """6 forks whose fetch failed after 0.5 s finished at 0.5, 1.0 ... 3.0 s: each fetched again after the one before."""
-    ctx = multiprocessing.get_context("fork")
-    queue = ctx.Queue()
-    procs = [ctx.Process(target=_failing_child, args=(str(tmp_path), queue)) for _attempt in range(6)]
-    for proc in procs:
-        proc.start()
-    for proc in procs:
-        proc.join(30)
-    outcomes = [queue.get(timeout=5) for _attempt in procs]
-    assert set(outcomes) == {"IMDS GET /metadata/instance failed: HTTP 500 (boom); gave up at the 0.5 s deadline"}
+    assert set(forked(_failing_child, 6, str(tmp_path))) == {"IMDS GET /metadata/instance failed: HTTP 500 (boom); gave up at the 0.5 s deadline"}
     assert (tmp_path / "fetches").read_text() == "x"
 
 
