@@ -313,7 +313,7 @@ def gather_facts(params, warn=None, no_log=False, client_factory=ImdsClient, det
     except ImdsError as exc:
         if may_be_absent and _probe_says_absent(exc):
             return empty_facts(client.endpoint, detection)
-        if probing and not may_be_absent:
+        if probing and not may_be_absent and _probe_says_absent(exc):   # what would have read as "not Azure" at the default
             exc.message += (" DMI could not tell whether this host is an Azure VM (detect: auto), and the endpoint is set to %s: "
                             "a failure there never means that this is not Azure. Check the endpoint, or set detect: true "
                             "on hosts that are not Azure VMs." % client.endpoint)

@@ -62,7 +62,7 @@ class _ModuleExit(Exception):
 
 
 def with_host_endpoint(action, args, task_vars):
-    """The module's ``args`` with the endpoint rule applied (docs/docsite/rst/facts.rst "Options").
+    """The module's ``args`` with the endpoint rule applied (docs/docsite/rst/facts.rst "The endpoint").
 
     The first that is set wins: the task's ``endpoint`` (``module_defaults`` included), the host variable
     ``azure_imds_endpoint`` (as for the lookups; the delegated host's when the task delegates), the

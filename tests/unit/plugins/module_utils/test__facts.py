@@ -260,7 +260,7 @@ def test_detect_auto_unknown_and_an_endpoint_that_does_not_answer_fails(closed_p
 
 
 def test_detect_auto_unknown_and_an_https_endpoint_of_a_plain_http_server_fails(imds_emulator):
-    with pytest.raises(ImdsNotImds, match="TLS handshake failed.*never means that this is not Azure"):
+    with pytest.raises(ImdsNotImds, match="TLS handshake failed"):
         gather(None, endpoint=imds_emulator.url.replace("http://", "https://"), detect="auto", result=UNKNOWN)
 
 
