@@ -133,11 +133,12 @@ def read_document(client):
         resources = event.get("Resources", [])
         if not isinstance(resources, list):
             raise _bad_document(client, "Resources of event %s is not a list" % event["EventId"])
-    ids = [event["EventId"].lower() for event in data["Events"]]
-    for index, event_id in enumerate(ids):
-        if event_id in ids[:index]:
+    seen = set()
+    for event in data["Events"]:
+        if event["EventId"].lower() in seen:
             # Two events under one id: which one an approval or a status refers to cannot be told.
-            raise _bad_document(client, "EventId %s appears more than once" % data["Events"][index]["EventId"])
+            raise _bad_document(client, "EventId %s appears more than once" % event["EventId"])
+        seen.add(event["EventId"].lower())
     return data
 
 
