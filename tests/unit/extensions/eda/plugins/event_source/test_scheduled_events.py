@@ -373,6 +373,23 @@ def test_tracker_logs_an_event_without_a_type_once(caplog):
     assert changes(source.Tracker("web-01", ["Freeze"], False), 1, dict(event("L"), EventType=["Freeze"])) == []
 
 
+def test_a_vm_name_cut_short_is_never_this_host(imds_emulator, caplog):
+    """compute/name "web-01" arriving as "web-0" made another VM's event affects_this_host: true (issue 22, item 1)."""
+    emu = imds_emulator
+    emu.set_faults(["short-body=1,path=/metadata/instance/compute/name"])
+    emu.add_scheduled_event({"scenario": "Freeze", "notice": 300, "Resources": ["web-0"]})
+
+    async def scenario():
+        running = Running(args_for(emu, timeout=1, deadline=1.5))
+        await logged(caplog, "reading this VM's name failed")
+        assert running.queue.empty() and reads(emu) == []     # no event before the name is known for certain
+        await running.stop()
+
+    with caplog.at_level(logging.WARNING, logger="imds.azure.scheduled_events"):
+        asyncio.run(scenario())
+    assert any("ended after 5 of the 6 bytes of its Content-Length" in record.getMessage() for record in caplog.records)
+
+
 def test_retry_after_0_is_no_request_storm(imds_emulator, caplog):
     """Retry-After: 0 made the client retry without a pause and then crash with OverflowError, stopping the source."""
     emu = imds_emulator
