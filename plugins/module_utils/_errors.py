@@ -103,8 +103,9 @@ class ImdsTooLarge(ImdsNotImds):
 
 
 # Every error class by its kind: an error written down (the lookups' run cache keeps failures) comes back as what it was.
-ERRORS_BY_KIND = dict((cls.kind, cls) for cls in (ImdsError, ImdsConfigError, ImdsUnreachable, ImdsTimeout, ImdsRejected, ImdsNotFound,
-                                                 ImdsThrottled, ImdsServerError, ImdsNotImds, ImdsTooLarge))
+ERRORS_BY_KIND = dict((cls.kind, cls) for cls in (
+    ImdsError, ImdsConfigError, ImdsUnreachable, ImdsTimeout, ImdsRejected, ImdsNotFound, ImdsThrottled, ImdsServerError, ImdsNotImds,
+    ImdsTooLarge))
 
 
 def error_record(exc):

@@ -149,7 +149,7 @@ def raw_exchange(port, path):
 def split(answer):
     head, _sep, body = answer.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
-    return lines[0], [line for line in lines[1:]], body
+    return lines[0], lines[1:], body
 
 
 @pytest.mark.imds_emulator(faults=["short-body=1,path=/metadata/instance/compute/name"])
