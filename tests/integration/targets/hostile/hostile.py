@@ -63,11 +63,10 @@ MODES = [
     ("reset-probe", ["--fault", "reset=1"], {"probe": True}),
     # Issue 22: where an answer ends must be certain, and a throttled client must pause.
     ("short-body", ["--fault", "short-body=1"], {}),             # "web-01" arrives as "web-0", then the connection closes
-    # Two Content-Length headers (the shorter first) for the documents; Transfer-Encoding: chunked and a Content-Length for
-    # tokens: one mode, one ansible-playbook and one ansible-inventory run less (the units try every framing on every path).
-    ("ambiguous-length", ["--fault", "double-length=1,path=/metadata/instance",
-                          "--fault", "chunked-length=1,path=/metadata/identity"], {}),
-    ("no-status-line", ["--fault", "no-status-line=1"], {}),     # HTTP/0.9: for the token endpoint, the token record first
+    # Two Content-Length headers (the shorter first) for the documents, and for tokens an HTTP/0.9 answer (the token
+    # record where the status line belongs): one mode, so one ansible-playbook and one ansible-inventory run (the units
+    # try every framing, chunked with a Content-Length too, on every path).
+    ("malformed", ["--fault", "double-length=1,path=/metadata/instance", "--fault", "no-status-line=1,path=/metadata/identity"], {}),
     ("retry-after-0", ["--fault", "retry-after=0"], {"paced": True}),
 ]
 PLUGINS = ("module", "metadata", "token", "inventory")
@@ -93,7 +92,7 @@ EXPECTED.update({
 })
 for _plugin in PLUGINS:
     EXPECTED[("short-body", _plugin)] = "unreachable"
-    EXPECTED[("ambiguous-length", _plugin)] = EXPECTED[("no-status-line", _plugin)] = "not_imds"
+    EXPECTED[("malformed", _plugin)] = "not_imds"
     EXPECTED[("retry-after-0", _plugin)] = "throttled"
 # "paced" modes: every pause of the client is at least RETRY_AFTER_FLOOR (1 s), so one call of DEADLINE seconds makes at most
 # this many requests (Retry-After: 0 once meant thousands).
