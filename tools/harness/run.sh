@@ -321,6 +321,9 @@ for job in "${jobs[@]}"; do
 done | sort -k3,3nr
 for job in "${jobs[@]}"; do total_cpu=$((total_cpu + ${cpu[$job]:-0})); done
 for job in "${jobs[@]}"; do echo "$job ${wall[$job]}"; done > "$HARNESS_BUILD/timings"
+if [ -n "${HARNESS_SETUP_SECONDS:-}" ]; then
+    printf '%s %-45s %6s %6s\n' PASS "set-up (packages, .venv)" "$HARNESS_SETUP_SECONDS" -
+fi
 echo
 echo "=== summary"
 printf '%s\n' "${results[@]}"
