@@ -116,20 +116,21 @@ def test_cim_fallback_when_the_registry_has_no_smbios_table(imds_emulator):
     assert result["ansible_facts"]["azure_imds"]["is_azure"] is True and len(host.requests) == 1
 
 
-def at_default_endpoint(url, **kwargs):
+class AtDefaultEndpoint(wf.FakeWindowsHost):
     """A Windows host whose requests to http://169.254.169.254 reach ``url`` on loopback (the network guard stays on)."""
-    class Host(wf.FakeWindowsHost):
-        @staticmethod
-        def perform(request, marker, bounded_reads=True):
-            assert request.url.startswith(_client.DEFAULT_ENDPOINT + "/")
-            request.url = url + request.url[len(_client.DEFAULT_ENDPOINT):]
-            return wf.FakeWindowsHost.perform(request, marker, bounded_reads)
 
-    return Host(**kwargs)
+    def __init__(self, url, **kwargs):
+        super(AtDefaultEndpoint, self).__init__(**kwargs)
+        self.url = url
+
+    def perform(self, request, bounded_reads=True):
+        assert request.url.startswith(_client.DEFAULT_ENDPOINT + "/")
+        request.url = self.url + request.url[len(_client.DEFAULT_ENDPOINT):]
+        return super(AtDefaultEndpoint, self).perform(request, bounded_reads)
 
 
 def test_unknown_host_is_probed_once_without_connect_retries(closed_port, fast_client):
-    host = at_default_endpoint("http://127.0.0.1:%d" % closed_port, smbios=wf.build_smbios("", wf.MICROSOFT))  # Hyper-V, no Azure tag
+    host = AtDefaultEndpoint("http://127.0.0.1:%d" % closed_port, smbios=wf.build_smbios("", wf.MICROSOFT))  # Hyper-V, no Azure tag
     result, dummy = run(host, {})
     facts = result["ansible_facts"]["azure_imds"]
     assert not result.get("failed") and facts["is_azure"] is False and facts["detection"] == "imds"
