@@ -23,7 +23,7 @@ from collections.abc import Mapping
 
 from ansible_collections.imds.azure.plugins.module_utils import _facts
 from ansible_collections.imds.azure.plugins.plugin_utils import _attest, _windows
-from ansible_collections.imds.azure.plugins.plugin_utils._action_module import ActionModuleBase
+from ansible_collections.imds.azure.plugins.plugin_utils._action_module import ActionModuleBase, with_host_endpoint
 
 MODULE = "imds.azure.metadata_facts"
 
@@ -36,6 +36,7 @@ class ActionModule(ActionModuleBase):
     def _main(self, module, task_vars):
         attest_run = _attest.prepare(module.params)  # chooses the nonce on the controller
         module_args = dict((name, value) for name, value in self._task.args.items() if name not in _attest.OPTION_NAMES)
+        module_args = with_host_endpoint(self, module_args, task_vars)
         if attest_run is not None:
             module_args[_attest.NONCE_OPTION] = attest_run.nonce
         gather = functools.partial(self._gather, task_vars=task_vars, detect=module.params["detect"] != "false")

@@ -295,14 +295,15 @@ def gather_facts(params, warn=None, no_log=False, client_factory=ImdsClient, det
         if result.result == NOT_AZURE or (result.result == UNKNOWN and detect == "true"):
             facts = empty_facts(endpoint, detection if result.result == NOT_AZURE else "none")
             return facts
-        probing = result.result == UNKNOWN
+        probing = result.result != AZURE
         if probing:
             detection = "imds"
-        elif result.result != AZURE:  # pragma: no cover - defensive
-            probing = True
+    # Only silence at IMDS's own address says "not Azure": an endpoint set to anything else that does not
+    # answer is a wrong endpoint or a broken service, never evidence about the host.
+    may_be_absent = probing and endpoint == DEFAULT_ENDPOINT
     kwargs = dict(endpoint=endpoint, api_version=params.get("api_version") or "latest",
                   timeout=params.get("timeout"), deadline=params.get("deadline"), warn=warn)
-    if probing:
+    if may_be_absent:
         kwargs["connect_retries"] = 0
     client = client_factory(**kwargs)
     # compute, network, placement and tags only when the instance subset is gathered: never a placeholder.
@@ -310,9 +311,13 @@ def gather_facts(params, warn=None, no_log=False, client_factory=ImdsClient, det
     try:
         return _collect(client, subsets, facts, warn, params.get("_attested_nonce"))
     except ImdsError as exc:
-        if probing and _probe_says_absent(exc):
+        if may_be_absent and _probe_says_absent(exc):
             return empty_facts(client.endpoint, detection)
-        if probing and exc.connected and exc.status is None:
+        if probing and not may_be_absent and _probe_says_absent(exc):   # what would have read as "not Azure" at the default
+            exc.message += (" DMI could not tell whether this host is an Azure VM (detect: auto), and the endpoint is set to %s: "
+                            "a failure there never means that this is not Azure. Check the endpoint, or set detect: true "
+                            "on hosts that are not Azure VMs." % client.endpoint)
+        elif probing and exc.connected and exc.status is None and isinstance(exc, (ImdsUnreachable, ImdsTimeout)):
             exc.message += (" DMI could not tell whether this host is an Azure VM, so IMDS was probed (detect: auto): something "
                             "accepted the connection at %s without answering, which is an IMDS failure, not a sign that "
                             "this is not Azure." % client.endpoint)

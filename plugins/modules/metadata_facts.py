@@ -74,6 +74,9 @@ options:
         unreachable). DMI that is readable and names another vendor means not Azure, so no request is made and
         RV(ansible_facts.azure_imds.is_azure=false) is returned. Without usable DMI data (containers, BSDs,
         on-premises Hyper-V) IMDS is probed without connection retries, and only an answer from IMDS counts as Azure.
+        Only silence at the default endpoint V(http://169.254.169.254) means not Azure. An O(endpoint) set to any other
+        address is asked with the usual retries, and when it does not answer, or not like IMDS (an C(https://) URL of a
+        plain HTTP server, a web server), the task fails.
       - V(true) trusts DMI alone. Only a host that DMI identifies as Azure is asked; all others get
         RV(ansible_facts.azure_imds.is_azure=false) without any request.
       - V(false) skips detection and always asks IMDS; any failure fails the task.
@@ -471,7 +474,10 @@ ansible_facts:
               returned: when the host is an Azure VM
               sample: "2025-04-07"
             document:
-              description: The document as IMDS returned it (C(encoding), C(signature) - base64 DER PKCS#7), for other verifiers.
+              description:
+                - The document as IMDS returned it (C(encoding), C(signature) - base64 DER PKCS#7), for other verifiers.
+                - Left out when the task fails because the document did not verify (the failed result is printed whole); set
+                  O(attested_required=false) to keep it.
               type: dict
               returned: when the host is an Azure VM
             instance_identity:

@@ -53,6 +53,9 @@ options:
       - Only events with these C(EventId) values (compared case-insensitively).
       - Ids that are not in the document (the event finished, was cancelled or never existed) are returned in
         RV(missing_ids); this is not an error.
+      - An empty list selects no event. When a list of pending ids comes out empty (the usual case), the task reads
+        the document once, approves nothing, waits for nothing and succeeds with C(changed=false). Leave the option
+        out to select every event. An empty entry (C(['']), a variable that templates to nothing) is refused.
     type: list
     elements: str
   event_types:
@@ -104,8 +107,8 @@ options:
     description:
       - Approve the selected events that are C(Scheduled), with one C(StartRequests) POST, so that they start now
         instead of at C(NotBefore).
-      - Needs O(event_ids) or O(this_host=true). Approving an event releases it for every VM in its C(Resources),
-        so the module never approves events it was not pointed at.
+      - Needs O(event_ids) (an empty list approves nothing) or O(this_host=true). Approving an event releases it for
+        every VM in its C(Resources), so the module never approves events it was not pointed at.
       - Events that already started are listed in RV(already_started); ids that no longer exist in RV(missing_ids).
         Neither is an error, so running the task again changes nothing.
       - In check mode nothing is sent; RV(approved) lists what would be approved.

@@ -37,6 +37,8 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.imds.azure.plugins.module_utils._client import ImdsError
 
+ENDPOINT_VARIABLE = "azure_imds_endpoint"   # the host variable the lookups' endpoint option reads too
+
 
 class ActionFailure(Exception):
     """A failure reported with a stable keyword: ``kind`` becomes the task result's ``imds_error``."""
@@ -57,6 +59,26 @@ class _ModuleExit(Exception):
     def __init__(self, result):
         super(_ModuleExit, self).__init__("module exit")
         self.result = result
+
+
+def with_host_endpoint(action, args, task_vars):
+    """The module's ``args`` with the endpoint rule applied (docs/docsite/rst/facts.rst "The endpoint").
+
+    The first that is set wins: the task's ``endpoint`` (``module_defaults`` included), the host variable
+    ``azure_imds_endpoint`` (as for the lookups; the delegated host's when the task delegates), the
+    ``AZURE_IMDS_ENDPOINT`` environment variable where the module runs (its fallback), the default.
+    """
+    if args.get("endpoint") is not None:
+        return args
+    host_vars = task_vars or {}
+    if action._task.delegate_to:
+        host_vars = (host_vars.get("ansible_delegated_vars") or {}).get(action._task.delegate_to) or {}
+    value = host_vars.get(ENDPOINT_VARIABLE)
+    if value is None:
+        return args
+    if isinstance(value, str) and ("{{" in value or "{%" in value):
+        value = action._templar.template(value)
+    return dict(args, endpoint=value)
 
 
 def without_fallbacks(argument_spec):

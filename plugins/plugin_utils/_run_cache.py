@@ -21,6 +21,11 @@ levels:
    are 0600 in a 0700 directory. A lock file per key makes the workers wait for the one
    that is fetching, so every category is fetched once per run (single flight).
 
+A fetch that failed (an ImdsError: the whole call, retries included, failed) is kept the same way:
+the workers waiting for it, and every later one, get the same error at once. Otherwise each of k
+workers would fetch in turn after the one before it failed, and the last would wait k deadlines.
+Only the lock of the key being fetched is held while fetching; other keys are not held up.
+
 What the metadata lookup caches: documents *without* ``compute.userData`` (as in the facts; the
 ``compute/userData`` path is read with its own request and kept in the process only), and the
 ``/metadata/versions`` answer. Access tokens are never written anywhere (see _token.py).
@@ -36,7 +41,8 @@ import tempfile
 import threading
 import time
 
-from ansible_collections.imds.azure.plugins.module_utils._client import NotSent, format_seconds
+from ansible_collections.imds.azure.plugins.module_utils._client import ImdsError, NotSent, format_seconds
+from ansible_collections.imds.azure.plugins.module_utils._errors import error_from_record, error_record
 
 try:
     import fcntl
@@ -120,49 +126,62 @@ class RunCache(object):
     """Values cached for the run: in the process, and (``persist=True``) in the run directory.
 
     ``get(key, fetch, persist)`` returns ``fetch()``'s value, calling it at most once per key
-    per run across all the worker processes of the run (see the module docstring).
+    per run across all the worker processes of the run (see the module docstring); when ``fetch``
+    raised an ImdsError, every ``get`` of the key raises that error again, without fetching.
     ``persist`` may be a callable returning the JSON-able form to store on disk (or None to
     store nothing); what is read back from disk is that form.
     """
 
     def __init__(self, directory=None):
         self.directory = directory
-        self._memory = {}
-        self._lock = threading.RLock()
+        self._memory = {}       # key name -> {"value": ...} or {"error": error record}
+        self._lock = threading.Lock()   # guards the two dicts, never held while fetching
+        self._key_locks = {}
 
     def peek(self, key):
         with self._lock:
-            return self._memory.get(_key_name(key))
+            return self._memory.get(_key_name(key), {}).get("value")
 
     def put(self, key, value):
         with self._lock:
-            self._memory[_key_name(key)] = value
+            self._memory[_key_name(key)] = {"value": value}
+
+    def _key_lock(self, name):
+        with self._lock:
+            return self._key_locks.setdefault(name, threading.Lock())
+
+    def _remember(self, name, outcome, source):
+        with self._lock:
+            self._memory[name] = outcome
+        if "error" in outcome:
+            raise error_from_record(outcome["error"])
+        return outcome["value"], source
 
     def get(self, key, fetch, persist=None):
-        """(value, source) with source in "memory", "run", "fetched"."""
+        """(value, source) with source in "memory", "run", "fetched"; or the ImdsError of the run's fetch."""
         name = _key_name(key)
-        with self._lock:
-            if name in self._memory:
-                return self._memory[name], "memory"
+        with self._key_lock(name):   # one fetch per key in this process; other keys go on meanwhile
+            with self._lock:
+                known = self._memory.get(name)
+            if known is not None:
+                return self._remember(name, known, "memory")
             if self.directory is None or persist is None:
-                value = fetch()
-                self._memory[name] = value
-                return value, "fetched"
+                return self._remember(name, _outcome(fetch)[0], "fetched")
             path = os.path.join(self.directory, name + ".json")
             with _FileLock(path + ".lock"):
                 stored = _read_json(path)
-                if isinstance(stored, dict) and stored.get("key") == json.loads(json.dumps(key)):
-                    value = stored.get("value")
-                    self._memory[name] = value
-                    return value, "run"
-                value = fetch()
-                form = persist(value) if callable(persist) else value
+                if isinstance(stored, dict) and stored.get("key") == json.loads(json.dumps(key)) and (
+                        "value" in stored or isinstance(stored.get("error"), dict)):
+                    return self._remember(name, dict((k, v) for k, v in stored.items() if k in ("value", "error")), "run")
+                outcome, value = _outcome(fetch)
+                form = dict(outcome)
+                if "value" in form and callable(persist):
+                    form["value"] = persist(value)
                 try:
-                    _write_json(path, {"key": key, "value": form})
+                    _write_json(path, dict(form, key=key))
                 except (OSError, TypeError, ValueError):
                     pass
-            self._memory[name] = value
-            return value, "fetched"
+            return self._remember(name, outcome, "fetched")
 
     def clear(self):
         with self._lock:
@@ -173,6 +192,15 @@ class RunCache(object):
                         os.unlink(os.path.join(self.directory, name))
                     except OSError:
                         pass
+
+
+def _outcome(fetch):
+    """(outcome, value) of ``fetch()``: ``{"value": value}``, or ``{"error": record}`` when it raised an ImdsError."""
+    try:
+        value = fetch()
+    except ImdsError as exc:
+        return {"error": error_record(exc)}, None
+    return {"value": value}, value
 
 
 class RateLimiter(object):

@@ -116,12 +116,34 @@ def test_cim_fallback_when_the_registry_has_no_smbios_table(imds_emulator):
     assert result["ansible_facts"]["azure_imds"]["is_azure"] is True and len(host.requests) == 1
 
 
+class AtDefaultEndpoint(wf.FakeWindowsHost):
+    """A Windows host whose requests to http://169.254.169.254 reach ``url`` on loopback (the network guard stays on)."""
+
+    def __init__(self, url, **kwargs):
+        super(AtDefaultEndpoint, self).__init__(**kwargs)
+        self.url = url
+
+    def perform(self, request, bounded_reads=True):
+        assert request.url.startswith(_client.DEFAULT_ENDPOINT + "/")
+        request.url = self.url + request.url[len(_client.DEFAULT_ENDPOINT):]
+        return super(AtDefaultEndpoint, self).perform(request, bounded_reads)
+
+
 def test_unknown_host_is_probed_once_without_connect_retries(closed_port, fast_client):
-    host = wf.FakeWindowsHost(smbios=wf.build_smbios("", wf.MICROSOFT))  # Hyper-V without Azure's tag
-    result, dummy = run(host, {"endpoint": "http://127.0.0.1:%d" % closed_port})
+    host = AtDefaultEndpoint("http://127.0.0.1:%d" % closed_port, smbios=wf.build_smbios("", wf.MICROSOFT))  # Hyper-V, no Azure tag
+    result, dummy = run(host, {})
     facts = result["ansible_facts"]["azure_imds"]
     assert not result.get("failed") and facts["is_azure"] is False and facts["detection"] == "imds"
     assert len(host.requests) == 1 and fast_client.sleeps == []
+
+
+def test_unknown_host_and_an_endpoint_that_does_not_answer_fails(closed_port, fast_client):
+    """Only silence at IMDS's own address means "not Azure", on Windows targets too (issue 22, item 6)."""
+    host = wf.FakeWindowsHost(smbios=wf.build_smbios("", wf.MICROSOFT))
+    result, dummy = run(host, {"endpoint": "http://127.0.0.1:%d" % closed_port})
+    assert result["failed"] and result["imds_error"] == "unreachable"
+    assert "never means that this is not Azure" in result["msg"] and "ansible_facts" not in result
+    assert len(host.requests) == 4           # the usual connection retries, not one quick probe
 
 
 def test_unknown_host_where_imds_answers_is_azure(imds_emulator):
@@ -227,3 +249,12 @@ def test_fault_modes_behave_as_on_linux(imds_emulator_factory, fast_client, faul
     assert windows == linux
     if not any(fault.startswith(("stall=", "gone=")) for fault in faults):  # those depend on wall-clock time
         assert len(host.requests) == len(metadata_log(emu)) == linux_requests
+
+
+def test_an_answer_cut_short_of_its_length_fails_on_windows_too(raw_server, fast_client):
+    """The client checks the framing of whatever Response a transport returns: the Windows transport's too (issue 22, item 1)."""
+    body = b'{"compute": {"name": "vm-1"}, "network": {}}'
+    server = raw_server(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body) + 1, body))
+    result, dummy = run(wf.FakeWindowsHost(), {"endpoint": server.url, "api_version": "2021-02-01", "deadline": 3})
+    assert result["failed"] and result["imds_error"] == "unreachable" and "ansible_facts" not in result
+    assert "the answer ended after %d of the %d bytes of its Content-Length" % (len(body), len(body) + 1) in result["msg"]
