@@ -303,7 +303,7 @@ def _rule_from_fields(fields, where):
         definite = definite and not tunnel
     unknown = sorted(key for key in fields if key not in _RULE_KEYS)
     for key in unknown:
-        words += [key] if fields[key] is None else [key, str(fields[key])]
+        words += [key] if fields[key] is None else [key, str(fields[key])[:40]]
         uncertain.append(key)
     rule.table = rule.goto = None
     if "goto" in fields:
@@ -472,8 +472,8 @@ class _Hit:
             else:
                 what = found + "is of type %s" % self.route.type
         elif self.rule is not None:
-            what = "%s %s" % (self.rule.describe(), BLOCK_TYPES.get(self.rule.action, "has the action %r, which the module cannot follow"
-                                                                      % self.rule.action))
+            effect = BLOCK_TYPES.get(self.rule.action) or "has the action %r, which the module cannot follow" % self.rule.action
+            what = "%s %s" % (self.rule.describe(), effect)
         else:
             what = "no rule leads it to a route (connect() fails with 'Network is unreachable')"
         throws = ["%s finds the route '%s', which sends the lookup on to the next rule" % (rule.describe(), route.describe())
