@@ -30,6 +30,7 @@ from ansible_collections.imds.azure.plugins.plugin_utils._route import (
     IMDS_ADDRESS,
     IMDS_PREFIX,
     checked_gateway,
+    checked_network,
     checked_number,
     checked_prefix,
     checked_text,
@@ -71,10 +72,10 @@ class KernelRoute:
 
     __slots__ = ("type", "destination", "network", "table", "metric", "tos", "hops")
 
-    def __init__(self, route_type, destination, table=MAIN, metric=0, tos=False, hops=()):
+    def __init__(self, route_type, destination, table=MAIN, metric=0, tos=False, hops=(), network=None):
         self.type = route_type
         self.destination = destination
-        self.network = ipaddress.IPv4Network(destination, strict=False)
+        self.network = network or ipaddress.IPv4Network(destination, strict=False)
         self.table = table
         self.metric = metric
         self.tos = tos  # a route with a TOS never carries IMDS traffic (TOS 0)
@@ -133,14 +134,14 @@ def parse_ip_json(text):
     for number, item in enumerate(_json_list(text, "ip -j route")):
         where = "'ip -j route' entry %d" % number
         route_type = checked_text(item.get("type"), where, "type") or "unicast"
-        dst = checked_prefix(item.get("dst"), where)
+        dst, network = checked_network(item.get("dst"), where)
         metric = checked_number(item.get("metric"), where, "metric")
         hops = item.get("nexthops") or [item]
         if not isinstance(hops, list) or not all(isinstance(hop, dict) for hop in hops):
             raise parse_error(where, "nexthops %s is not a list of objects" % shown(hops))
         hops = [(checked_gateway(hop.get("gateway"), where), checked_text(hop.get("dev"), where, "dev")) for hop in hops]
         routes.append(KernelRoute(route_type, dst, _checked_table(item.get("table"), where), metric, "tos" in item,
-                                  [hop for hop in hops if hop != ("", "")] if route_type != "unicast" else hops))
+                                  [hop for hop in hops if hop != ("", "")] if route_type != "unicast" else hops, network))
     return routes
 
 
@@ -161,11 +162,11 @@ def parse_ip_text(text):
         route_type = "unicast"
         if words[0] in ROUTE_TYPES:
             route_type, words = words[0], words[1:] or [""]
-        dst = checked_prefix(words[0], where)
+        dst, network = checked_network(words[0], where)
         fields = _text_fields(words[1:])
         hops = [(checked_gateway(fields.get("via"), where), fields["dev"])] if "dev" in fields else []
         route = KernelRoute(route_type, dst, _checked_table(fields.get("table"), where),
-                            checked_number(fields.get("metric"), where, "metric"), "tos" in fields, hops)
+                            checked_number(fields.get("metric"), where, "metric"), "tos" in fields, hops, network)
         routes.append(route)
         multipath = route if route_type == "unicast" and not hops else None  # "nexthop via ... dev ..." lines follow
     return routes
@@ -553,8 +554,9 @@ def _sources(routes, interface):
 
 
 def _problem(routes, rules, interface):
+    covering = [route for route in routes if _IMDS in route.network]  # a host's table may be large; few routes cover IMDS
     for source in _sources(routes, interface):
-        hit = _first_hit(routes, rules, source, interface)
+        hit = _first_hit(covering, rules, source, interface)
         if hit is not None:
             return hit
     return None
