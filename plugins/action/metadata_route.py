@@ -20,9 +20,18 @@ ARGUMENT_SPEC = {
     "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
     "interface": {"type": "str"},
     "metric": {"type": "int", "default": 1},
-    "persistent": {"type": "bool", "default": True},
+    "persistent": {"type": "bool"},  # Windows: true when not set; Linux: warn only when set to true
+    "remove_blocks": {"type": "bool", "default": False},
     "timeout": {"type": "int", "default": 30},
 }
+
+# (JSON command, text command for iproute2 without -j, JSON parser, text parser)
+LINUX_ROUTES_READ = (["ip", "-j", "-4", "route", "show", "table", "all"], ["ip", "-4", "route", "show", "table", "all"],
+                     _route_linux.parse_ip_json, _route_linux.parse_ip_text)
+LINUX_RULES_READ = (["ip", "-j", "-4", "rule", "show"], ["ip", "-4", "rule", "show"],
+                    _route_linux.parse_ip_rule_json, _route_linux.parse_ip_rule_text)
+# A kernel without policy routing (CONFIG_IP_MULTIPLE_TABLES) looks in the local table, then in main.
+LINUX_RULES_WITHOUT_POLICY_ROUTING = "0: from all lookup local\n32766: from all lookup main\n"
 
 LINUX_PERSISTENCE_WARNING = ("the route was changed in the running kernel only: Linux has no distribution-independent "
                              "persistent route store; persist it in the network configuration (netplan, NetworkManager, "
@@ -47,9 +56,12 @@ class ActionModule(ActionModuleBase):
             module.fail_json(msg="metric must be between 0 and 9999", imds_error="argument")
         if args["timeout"] < 1:
             module.fail_json(msg="timeout must be at least 1 second", imds_error="argument")
+        persistent = args["persistent"]
+        if persistent is None:
+            args["persistent"] = True
         if _windows.is_windows(self):
             module.exit_json(**self._run_windows(WindowsModules(self, task_vars), args))
-        module.exit_json(**self._run_posix(CommandRunner(self, timeout=args["timeout"]), args))
+        module.exit_json(**self._run_posix(CommandRunner(self, timeout=args["timeout"]), args, warn_not_persisted=persistent is True))
 
     # ------------------------------------------------------------------ helpers
 
@@ -83,25 +95,38 @@ class ActionModule(ActionModuleBase):
 
     # ------------------------------------------------------------------ Linux
 
-    def _posix_read(self, runner):
-        res = runner.posix(["ip", "-j", "-4", "route", "show", "table", "main"])
+    def _posix_read(self, runner, read, unsupported=None):
+        """(reader, parsed) of one read: the JSON command, or the text one when iproute2 has no -j or its JSON does not parse.
+        ``unsupported``: the text to parse when the kernel does not support what is read."""
+        json_argv, text_argv, parse_json, parse_text = read
+        res = runner.posix(json_argv)
         json_error = None
         if res.rc == 0 and res.stdout.strip().startswith("["):
             try:
-                return "ip-json", _route_linux.parse_ip_json(res.stdout)
+                return "ip-json", parse_json(res.stdout)
             except _route.RouteError as exc:
                 json_error = exc
-        res = runner.posix(["ip", "-4", "route", "show", "table", "main"])
+        res = runner.posix(text_argv)
         if res.rc == 127:
             raise _route.RouteError("unsupported_os", "the 'ip' command (iproute2) was not found on the target")
+        if res.rc != 0 and unsupported is not None and "not supported" in res.stderr.lower():
+            return "ip-text", parse_text(unsupported)
         if res.rc != 0:
             raise _route.RouteError("command", "'%s' failed (rc %s): %s" % (res.command, res.rc, res.stderr.strip()))
         try:
-            return "ip-text", _route_linux.parse_ip_text(res.stdout)
+            return "ip-text", parse_text(res.stdout)
         except _route.RouteError as exc:
             if json_error is None:
                 raise
             raise _route.RouteError("parse", "%s; the 'ip -j' output did not parse either: %s" % (exc.message, json_error.message)) from exc
+
+    def _posix_state(self, runner, args):
+        """(reader, main table routes, (routes of every table, rules) or None for state absent)."""
+        reader, every_table = self._posix_read(runner, LINUX_ROUTES_READ)
+        path = None
+        if args["state"] == "present":
+            path = (every_table, self._posix_read(runner, LINUX_RULES_READ, LINUX_RULES_WITHOUT_POLICY_ROUTING)[1])
+        return reader, _route_linux.main_routes(every_table), path
 
     def _posix_effective(self, runner):
         res = runner.posix(["ip", "-4", "route", "get", _route.IMDS_ADDRESS])
@@ -110,7 +135,7 @@ class ActionModule(ActionModuleBase):
         dev, gateway = _route_linux.parse_ip_route_get(res.stdout)
         return {"interface": dev, "gateway": gateway, "error": ""}
 
-    def _run_posix(self, runner, args):
+    def _run_posix(self, runner, args, warn_not_persisted):
         ident = runner.posix(["sh", "-c", "uname -s; id -u"])
         lines = ident.stdout.split()
         system = lines[0] if lines else ""
@@ -118,13 +143,13 @@ class ActionModule(ActionModuleBase):
             raise _route.RouteError("unsupported_os", "unsupported operating system %r: this module handles Linux and Windows%s"
                                     % (system, "" if system else " ('uname -s' said: %s)" % ident.stderr.strip()))
         euid = lines[1] if len(lines) > 1 else "?"
-        reader, routes = self._posix_read(runner)
+        reader, routes, path = self._posix_state(runner, args)
         effective_before = self._posix_effective(runner)
         if args["state"] == "absent":
             choice = _route.Choice(args["interface"], "", "set by the interface option") if args["interface"] else None
         else:
             choice = _route_linux.choose_linux(routes, args["interface"])
-        plan = _route_linux.linux_plan(routes, choice, args["metric"], state=args["state"])
+        plan = _route_linux.linux_plan(routes, choice, args["metric"], args["state"], path, args["remove_blocks"])
         before = _route.imds_routes(routes)
         after = plan.after
         effective_after = effective_before
@@ -137,16 +162,21 @@ class ActionModule(ActionModuleBase):
                     raise _route.RouteError("privilege", "changing routes needs root or CAP_NET_ADMIN: %s. '%s' said: %s"
                                             % (hint, res.command, res.stderr.strip()))
                 raise _route.RouteError("command", "'%s' failed (rc %s): %s" % (res.command, res.rc, res.stderr.strip()))
-            reader, routes = self._posix_read(runner)
+            reader, routes, path = self._posix_state(runner, args)
             effective_after = self._posix_effective(runner)
             after = _route.imds_routes(routes)
-            if _route_linux.linux_plan(routes, choice, args["metric"], state=args["state"]).changed:
+            if _route_linux.linux_plan(routes, choice, args["metric"], args["state"], path, args["remove_blocks"]).changed:
                 raise _route.RouteError("verify", "the route change ran but the routes are still not as wanted: %s"
                                         % "; ".join(_route.format_route(route) for route in after))
+        if args["state"] == "present" and not (plan.changed and self._task.check_mode) and effective_after["interface"] != choice.interface:
+            # The kernel's own answer: what the module read and planned must agree with it.
+            raise _route.RouteError("verify", "'ip -4 route get %s' gives %s, not a route through %s" % (
+                _route.IMDS_ADDRESS, "the error %r" % effective_after["error"] if effective_after["error"] else "dev %s"
+                % effective_after["interface"], choice.interface))
         out = self._report("linux", reader, args, choice, plan, before, after, persisted=False)
         out["effective_before"] = effective_before
         out["effective_after"] = effective_after
-        if plan.changed and args["persistent"] and args["state"] == "present" and not self._task.check_mode:
+        if plan.changed and warn_not_persisted and args["state"] == "present" and not self._task.check_mode:
             out.setdefault("warnings", []).append(LINUX_PERSISTENCE_WARNING)
         return out
 

@@ -87,17 +87,20 @@ def parse_error(where, message):
     return RouteError("parse", "%s: %s" % (where, message))
 
 
-def checked_prefix(dst, where):
-    """``dst`` ("default", an address or a prefix) as a normalised IPv4 prefix."""
+def checked_network(dst, where):
+    """``dst`` ("default", an address or a prefix) as a normalised IPv4 prefix and its network."""
     if isinstance(dst, str):
         prefix = _normalise_prefix(dst)
         try:
-            ipaddress.IPv4Network(prefix, strict=False)
+            return prefix, ipaddress.IPv4Network(prefix, strict=False)
         except ValueError:
             pass
-        else:
-            return prefix
     raise parse_error(where, "destination %s is not an IPv4 prefix" % shown(dst))
+
+
+def checked_prefix(dst, where):
+    """``dst`` ("default", an address or a prefix) as a normalised IPv4 prefix."""
+    return checked_network(dst, where)[0]
 
 
 def checked_gateway(gateway, where):

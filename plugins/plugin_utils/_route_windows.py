@@ -361,6 +361,30 @@ def _route_exe_commands(table, choice, metric, persistent, remove, add):
     return commands
 
 
+_LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
+
+
+def _on_loopback(route):
+    return any(is_ipv4(address) and ipaddress.IPv4Address(address) in _LOOPBACK for address in (route["interface_address"], route["gateway"]))
+
+
+def _refuse_blocks(table, current):
+    """A Windows route table has no blackhole types; what blocks IMDS there is 169.254.169.254 being an
+    address of the host (its traffic stays on the host), or a route to it through the loopback
+    interface (a deliberate block). The module never removes either (RouteError "blocked")."""
+    owners = ["%s (ifindex %s)" % (entry["alias"], entry["index"]) for entry in table.interfaces
+              if any(address["ip"] == IMDS_ADDRESS for address in entry.get("addresses", []))]
+    owners += [_windows_name(route) for route in current if route["interface_address"] == IMDS_ADDRESS]
+    if owners:
+        raise RouteError("blocked", "169.254.169.254 is an address of this host (%s), so IMDS traffic would stay on the host: "
+                                    "remove that address (the module does not change addresses)" % owners[0])
+    for route in current:
+        if _on_loopback(route):
+            remove = _netroute_remove(route)[0] if table.reader == "netroute" else "route.exe delete %s mask 255.255.255.255" % IMDS_ADDRESS
+            raise RouteError("blocked", "the route '%s' sends IMDS traffic to the loopback interface, which blocks it. The module "
+                                        "does not remove a block it did not make: remove it yourself (%s)" % (format_route(route), remove))
+
+
 def windows_plan(table, choice, metric, persistent=True, state="present"):
     """Plan for Windows. ``choice`` may be None when ``state`` is absent.
 
@@ -378,6 +402,8 @@ def windows_plan(table, choice, metric, persistent=True, state="present"):
     stores = [("active", table.active)]
     if persistent:
         stores.append(("persistent", table.persistent))
+    if state == "present":
+        _refuse_blocks(table, [route for dummy, routes in stores for route in imds_routes(routes)])
     remove, add, after, actions = [], [], [], []
     for store, routes in stores:
         current = imds_routes(routes)

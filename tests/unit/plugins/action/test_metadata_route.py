@@ -11,10 +11,11 @@ import pytest
 from ansible.playbook.play_context import PlayContext
 from ansible.plugins.loader import shell_loader
 
-from ansible_collections.imds.azure.plugins.action.metadata_route import ActionModule
+from ansible_collections.imds.azure.plugins.action.metadata_route import ActionModule, LINUX_PERSISTENCE_WARNING
 from ansible_collections.imds.azure.plugins.plugin_utils import _windows_modules
 from ansible_collections.imds.azure.tests.unit.fakes.action_fixtures import make_action
 from ansible_collections.imds.azure.tests.unit.fakes import route_fixtures as fx
+from ansible_collections.imds.azure.tests.unit.fakes.route_captures import CAPTURES
 from ansible_collections.imds.azure.tests.unit.fakes import windows_fake as wf
 
 
@@ -165,9 +166,14 @@ def test_windows_equal_metric_warns_with_the_choice():
 # ------------------------------------------------------------------ Linux
 
 class LinuxHost:
-    def __init__(self, routes_json, after_json=None, system="Linux", change_rc=0, change_err=b"", routes_text=None):
+    """A Linux target: the route table before and after the change, the rules, and 'ip route get' as the kernel answers it."""
+
+    def __init__(self, routes_json, after_json=None, system="Linux", change_rc=0, change_err=b"", routes_text=None,
+                 rules_json=fx.IP_RULE_JSON_DEFAULT, rules_text=None):
         self.routes = [routes_json, after_json or routes_json]
-        self.routes_text = routes_text  # what 'ip -4 route show table main' prints (the fallback reader)
+        self.routes_text = routes_text  # what 'ip -4 route show table all' prints (the fallback reader)
+        self.rules_json = rules_json
+        self.rules_text = rules_text
         self.system = system
         self.change_rc = change_rc
         self.change_err = change_err
@@ -176,14 +182,27 @@ class LinuxHost:
     def __call__(self, cmd):
         if "uname -s" in cmd:
             return 0, ("%s\n0\n" % self.system).encode(), b""
-        if "ip -j -4 route show table main" in cmd:
+        if "ip -j -4 route show table all" in cmd:
             return 0, self.routes[1 if self.changes else 0].encode(), b""
-        if "ip -4 route show table main" in cmd and self.routes_text is not None:
+        if "ip -4 route show table all" in cmd and self.routes_text is not None:
             return 0, self.routes_text.encode(), b""
+        if "ip -j -4 rule show" in cmd:
+            return 0, self.rules_json.encode(), b""
+        if "ip -4 rule show" in cmd and self.rules_text is not None:
+            return 0, self.rules_text.encode(), b""
         if "ip -4 route get" in cmd:
-            return 0, b"169.254.169.254 dev clu0 src 169.254.1.1 uid 0\n", b""
+            return 0, ("169.254.169.254 dev %s src 10.0.0.4 uid 0\n" % self._imds_device()).encode(), b""
         self.changes.append(cmd)
         return self.change_rc, b"", self.change_err
+
+    def _imds_device(self):
+        """The device of the lowest-metric 169.254.169.254 route in the table as it is now (clu0's /16 without one)."""
+        try:
+            routes = [route for route in json.loads(self.routes[1 if self.changes else 0])
+                      if isinstance(route, dict) and route.get("dst") == "169.254.169.254" and "type" not in route]
+            return min(routes, key=lambda route: route.get("metric", 0))["dev"]
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return "clu0"
 
 
 FIXED_JSON = json.dumps(json.loads(fx.IP_JSON_CAPTURED) + [
@@ -198,8 +217,16 @@ def test_linux_repair_runs_ip_route_replace_and_rereads():
     assert len(host.changes) == 1
     assert "timeout 30 ip -4 route replace 169.254.169.254/32 via 10.0.0.1 dev eth0 metric 1 table main" in host.changes[0]
     assert "LC_ALL=C" in host.changes[0]
-    assert result["effective_before"]["interface"] == "clu0"
-    assert result["persisted"] is False and "running kernel only" in result["warnings"][-1]
+    assert result["effective_before"]["interface"] == "clu0" and result["effective_after"]["interface"] == "eth0"
+    # persistent is not set: nothing to warn about on Linux, where routes are never persisted
+    assert result["persisted"] is False and "warnings" not in result
+
+
+def test_linux_warns_that_the_route_is_not_persisted_only_when_asked_to_persist_it():
+    result = _action(FakeConnection("sh", LinuxHost(fx.IP_JSON_CAPTURED, FIXED_JSON)), {"persistent": True}).run(task_vars={})
+    assert result["changed"] and result["warnings"] == [LINUX_PERSISTENCE_WARNING]
+    result = _action(FakeConnection("sh", LinuxHost(fx.IP_JSON_CAPTURED, FIXED_JSON)), {"persistent": False}).run(task_vars={})
+    assert result["changed"] and "warnings" not in result
 
 
 def test_linux_idempotent_and_check_mode():
@@ -277,3 +304,93 @@ def test_windows_garbage_route_print_fails_with_the_parse_kind():
     text = fx.ROUTE_PRINT_EN.replace("255.255.255.0         On-link", "255.0.255.0           On-link")
     result = _action(FakeConnection("powershell", WindowsHost(fx.route_print_data(text)))).run(task_vars={})
     assert result["failed"] and result["error"] == "parse" and "is not an IPv4 destination and netmask" in result["msg"]
+
+
+# ------------------------------------------------------------------ what blocks IMDS traffic (Linux)
+
+def _captured(name, after=None, **kwargs):
+    """A host whose tables are the captured ones; after a change, those of capture ``after``."""
+    capture = CAPTURES[name]
+    return LinuxHost(capture["routes_json"], after_json=CAPTURES[after]["routes_json"] if after else None,
+                     rules_json=capture["rules_json"], **kwargs)
+
+
+def test_linux_block_fails_before_any_change_and_names_it():
+    host = _captured("blackhole")
+    result = _action(FakeConnection("sh", host)).run(task_vars={})
+    assert result["failed"] and result["imds_error"] == "blocked" and host.changes == []
+    assert "finds the route 'blackhole 169.254.169.254/32 table main', which drops it" in result["msg"]
+    assert "set remove_blocks: true" in result["msg"]
+
+
+def test_linux_remove_blocks_removes_the_block_then_adds_the_route_in_one_command():
+    host = _captured("blackhole", after="fixed")
+    result = _action(FakeConnection("sh", host), {"remove_blocks": True}, diff=True).run(task_vars={})
+    assert result["changed"] and not result.get("failed"), result
+    assert len(host.changes) == 1 and ("ip -4 route del blackhole 169.254.169.254/32 table main metric 0 && "
+                                       "ip -4 route replace 169.254.169.254/32 via 198.51.100.1 dev eth0 metric 1 table main") in host.changes[0]
+    assert result["actions"][0] == "remove blackhole 169.254.169.254/32 table main"
+
+
+def test_linux_remove_blocks_in_check_mode_reports_and_changes_nothing():
+    host = _captured("policy_rule")
+    result = _action(FakeConnection("sh", host), {"remove_blocks": True}, check_mode=True).run(task_vars={})
+    assert result["changed"] and host.changes == []
+    assert result["commands"] == ["ip -4 rule del pref 100 from all to 169.254.169.254/32 lookup 100",
+                                  "ip -4 route replace 169.254.169.254/32 via 198.51.100.1 dev eth0 metric 1 table main"]
+
+
+def test_linux_a_correct_route_behind_a_block_is_not_ok():
+    """The main table is already right; the rule in front of it is not."""
+    capture = CAPTURES["rule_prohibit"]
+    fixed = CAPTURES["fixed"]["routes_json"]
+    result = _action(FakeConnection("sh", LinuxHost(fixed, rules_json=capture["rules_json"]))).run(task_vars={})
+    assert result["failed"] and result["imds_error"] == "blocked" and "rule 100 (from all to 169.254.169.254/32 prohibit)" in result["msg"]
+
+
+class KernelDisagrees(LinuxHost):
+    """'ip route get' answers something the tables the module read do not explain."""
+
+    def __call__(self, cmd):
+        if "ip -4 route get" in cmd:
+            return 2, b"", b"RTNETLINK answers: Permission denied\n"
+        return super(KernelDisagrees, self).__call__(cmd)
+
+
+@pytest.mark.parametrize("before, after", [("fixed", None), ("cluster", "fixed")])
+def test_linux_the_kernel_has_the_last_word(before, after):
+    host = KernelDisagrees(CAPTURES[before]["routes_json"], after_json=CAPTURES[after]["routes_json"] if after else None)
+    result = _action(FakeConnection("sh", host)).run(task_vars={})
+    assert result["failed"] and result["imds_error"] == "verify"
+    assert result["msg"] == ("'ip -4 route get 169.254.169.254' gives the error 'RTNETLINK answers: Permission denied', "
+                             "not a route through eth0")
+
+
+def test_linux_rules_are_read_as_text_without_ip_json():
+    capture = CAPTURES["rule_prohibit"]
+    host = LinuxHost(CAPTURES["fixed"]["routes_json"], rules_json="Option \"-j\" is unknown", rules_text=capture["rules_text"])
+    result = _action(FakeConnection("sh", host)).run(task_vars={})
+    assert result["imds_error"] == "blocked" and "rule 100 (from all to 169.254.169.254/32 prohibit)" in result["msg"]
+
+
+class NoPolicyRouting(LinuxHost):
+    """A kernel built without CONFIG_IP_MULTIPLE_TABLES."""
+
+    def __call__(self, cmd):
+        if "rule show" in cmd:
+            return 2, b"", b"RTNETLINK answers: Operation not supported\n"
+        return super(NoPolicyRouting, self).__call__(cmd)
+
+
+def test_linux_kernel_without_policy_routing_looks_up_local_then_main():
+    host = NoPolicyRouting(CAPTURES["cluster"]["routes_json"], after_json=CAPTURES["fixed"]["routes_json"])
+    result = _action(FakeConnection("sh", host)).run(task_vars={})
+    assert result["changed"] and not result.get("failed"), result
+    host = NoPolicyRouting(CAPTURES["blackhole"]["routes_json"])
+    assert _action(FakeConnection("sh", host)).run(task_vars={})["imds_error"] == "blocked"
+
+
+def test_linux_absent_reads_no_rules():
+    conn = FakeConnection("sh", _captured("blackhole"))
+    result = _action(conn, {"state": "absent"}).run(task_vars={})
+    assert not result.get("failed") and not any("rule show" in command for command in conn.commands)

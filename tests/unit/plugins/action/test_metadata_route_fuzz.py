@@ -17,9 +17,10 @@ from ansible_collections.imds.azure.tests.unit.fakes import route_strategies as 
 TASKS = settings(max_examples=max(20, settings().max_examples // 5))
 # RETURN of plugins/modules/metadata_route.py
 ERROR_KINDS = ("no_default_route", "interface", "privilege", "unsupported_os", "timeout", "command", "parse", "verify", "argument",
-               "route_exe")
+               "route_exe", "blocked")
 ARGS = st.fixed_dictionaries({}, optional={"interface": st.sampled_from(["eth0", "Ethernet", "6", "10.0.1.10", "nope"]),
-                                           "state": st.sampled_from(["present", "absent"]), "persistent": st.booleans()})
+                                           "state": st.sampled_from(["present", "absent"]), "persistent": st.booleans(),
+                                           "remove_blocks": st.booleans()})
 
 
 def _check(result):
@@ -31,9 +32,10 @@ def _check(result):
 
 
 @TASKS
-@given(rs.IP_JSON, rs.IP_TEXT, rs.IP_JSON, st.sampled_from([0, 2]), rs.WORD, ARGS, st.booleans())
-def test_linux(before, text, after, change_rc, change_err, args, check_mode):
-    host = LinuxHost(before, after_json=after, routes_text=text, change_rc=change_rc, change_err=change_err.encode())
+@given(rs.IP_JSON_OR_CAPTURED, rs.IP_TEXT, rs.IP_JSON_OR_CAPTURED, rs.IP_RULE_JSON, rs.IP_RULE_TEXT, st.sampled_from([0, 2]), rs.WORD, ARGS, st.booleans())
+def test_linux(before, text, after, rules_json, rules_text, change_rc, change_err, args, check_mode):
+    host = LinuxHost(before, after_json=after, routes_text=text, rules_json=rules_json, rules_text=rules_text, change_rc=change_rc,
+                     change_err=change_err.encode())
     _check(_action(FakeConnection("sh", host), args, check_mode=check_mode).run(task_vars={}))
 
 

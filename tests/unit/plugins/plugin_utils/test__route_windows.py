@@ -219,6 +219,48 @@ def test_the_change_outcome_is_read_from_the_module_result():
     assert _route_windows.change_outcome({"change": {"ok": False, "error": ["x"]}}) == (False, False, "['x']")
 
 
+# ------------------------------------------------------------------ what blocks IMDS traffic on Windows
+
+LOOPBACK_ACTIVE = fx._netroute("169.254.169.254/32", "0.0.0.0", 1, "Loopback Pseudo-Interface 1", 1)
+
+
+def _blocked(state, **kwargs):
+    with pytest.raises(_route.RouteError) as caught:
+        _plan(state, **kwargs)
+    assert caught.value.kind == "blocked"
+    return caught.value.message
+
+
+def test_a_route_through_the_loopback_interface_is_a_block_the_module_never_removes():
+    """Until now the plan removed it as a route "on another interface"."""
+    message = _blocked(_state(active=[LOOPBACK_ACTIVE], persistent=[LOOPBACK_ACTIVE]))
+    assert message == ("the route 'active: 169.254.169.254/32 on-link dev Loopback Pseudo-Interface 1 ifindex 1 ifaddr 127.0.0.1 "
+                       "metric 1 effective-metric 76' sends IMDS traffic to the loopback interface, which blocks it. The module does "
+                       "not remove a block it did not make: remove it yourself (Remove-NetRoute -DestinationPrefix "
+                       "'169.254.169.254/32' -InterfaceIndex 1 -NextHop '0.0.0.0' -PolicyStore ActiveStore -Confirm:$false)")
+    # only the stores the task looks at count; state absent removes what it is told to
+    assert "PolicyStore PersistentStore" in _blocked(_state(persistent=[LOOPBACK_ACTIVE]))
+    assert _plan(_state(persistent=[LOOPBACK_ACTIVE]), persistent=False).commands == [ADD_ACTIVE]
+    assert _plan(_state(active=[LOOPBACK_ACTIVE]), mode="absent").changed
+
+
+def test_imds_address_on_an_interface_of_the_host():
+    data = fx.netroute_data()
+    data["addresses"] = fx.ADDRESSES + [{"InterfaceIndex": 9, "IPAddress": "169.254.169.254", "PrefixLength": 32, "SkipAsSource": True}]
+    message = _blocked(_route_windows.windows_routes(data))
+    assert message == ("169.254.169.254 is an address of this host (Ethernet 2 (ifindex 9)), so IMDS traffic would stay on the host: "
+                       "remove that address (the module does not change addresses)")
+
+
+def test_route_print_loopback_route_and_local_address():
+    row = "  169.254.169.254  255.255.255.255         On-link         %s    331\n"
+    before = "===========================================================================\nPersistent Routes:"
+    assert "route.exe delete 169.254.169.254 mask 255.255.255.255" in _blocked(
+        _rp(fx.ROUTE_PRINT_EN.replace(before, row % "127.0.0.1" + before)))
+    assert "is an address of this host (169.254.169.254)" in _blocked(
+        _rp(fx.ROUTE_PRINT_EN.replace(before, row % "169.254.169.254" + before)))
+
+
 # ------------------------------------------------------------------ planning (route.exe fallback)
 
 def test_route_print_cluster_node_gets_route_exe_fix():
