@@ -148,9 +148,10 @@ options:
     type: list
     elements: str
     version_added: 0.2.0
-  _attested_nonce:
+  attested_nonce:
     description:
-      - Internal use only. The action plugin sets it to the nonce it chose for this host and run; a task cannot set it.
+      - Internal, not for tasks. The action plugin sets it to the nonce that the controller chose for this host and run; a
+        task that sets it fails, as replay protection depends on the controller choosing the nonce.
     type: str
 extends_documentation_fragment:
   - imds.azure.imds
