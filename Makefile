@@ -45,9 +45,10 @@ test-matrix: setup venv
 test-units-matrix: venv
 	MATRIX_STEPS=units tools/harness/matrix.sh
 
-# Rewrite docs/plugins/ from the plugins' documentation (make test fails when it is stale).
+# Rewrite docs/plugins/ from the plugins' documentation (make test fails when it is stale), then build the
+# HTML site into .build/docs-site/build/html/index.html and check it in Chromium (tools/docs_site.py).
 docs: venv
-	tools/harness/run.sh render
+	tools/harness/run.sh render site
 
 # Property-based fuzzing at length: make test runs the same properties with the short "ci" profile.
 fuzz: venv

@@ -14,6 +14,7 @@
 #
 # Steps: sanity units emulator integration eda demo lint docs changelog build
 # Not in the default run: render (rewrites docs/plugins/ from the plugins' documentation; make docs),
+# site (builds and checks the HTML site, part of docs; make docs),
 # fuzz (the unit tests with Hypothesis's "long" profile; make fuzz)
 set -uo pipefail
 
@@ -156,7 +157,16 @@ step_docs() {
     if ! diff -ru "$COPY/docs/plugins" "$fresh"; then
         echo "docs/plugins/ is stale: run 'make docs' and commit the result"
         return 1
-    fi
+    fi &&
+    step_site
+}
+
+step_site() {
+    # The HTML site (tools/docs_site.py: antsibull-docs sphinx-init and its build, warnings are errors) into
+    # .build/docs-site/build/html, then its internal links and Chromium's rendering of every page
+    # (tests/docs_site, in a network namespace); the quick start's screenshot is .build/docs-site/quickstart.png.
+    (cd "$COPY" && python tools/docs_site.py build "$BUILD/docs-site") &&
+    (cd "$COPY" && DOCS_SITE="$BUILD/docs-site" "$COPY/tools/run-in-netns.sh" python -m pytest -q -p no:cacheprovider tests/docs_site)
 }
 
 step_changelog() {
