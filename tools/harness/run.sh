@@ -125,7 +125,7 @@ step_demo() {
 
 step_lint() {
     local targets=()
-    for path in roles examples; do
+    for path in roles examples playbooks; do
         if [ -d "$COPY/$path" ]; then
             targets+=("$path")
         fi
@@ -173,6 +173,22 @@ step_changelog() {
     (cd "$COPY" && antsibull-changelog lint)
 }
 
+run_installed_playbooks() {
+    # "Try it without Azure" from the installed tarball ($1), as the README says, in a venv with only ansible-core
+    # and in a network namespace of its own (the emulator's port is the documented 127.0.0.1:8080).
+    local venv="$BUILD/core-venv"
+    python "$ROOT/tools/harness/core_venv.py" "$venv" > /dev/null &&
+    "$ROOT/tools/run-in-netns.sh" env -u PYTHONPATH PATH="$venv/bin:/usr/bin:/bin" HOME="$BUILD/core-home" \
+        ANSIBLE_COLLECTIONS_PATH="$1" bash -euo pipefail -c '
+            rm -rf "$HOME" && mkdir -p "$HOME"
+            trap "ansible-playbook imds.azure.emulator -e emulator_state=stopped > /dev/null" EXIT
+            ansible-playbook imds.azure.emulator -e emulator_lifetime=600
+            facts="$(AZURE_IMDS_ENDPOINT=http://127.0.0.1:8080 ansible localhost -m imds.azure.metadata_facts -a detect=false)"
+            grep -q "\"vmId\": \"[0-9a-f-]\{36\}\"" <<< "$facts" || { echo "$facts"; exit 1; }
+            demo="$(ansible-playbook imds.azure.demo)"
+            grep "demo finished in" <<< "$demo" || { echo "$demo"; exit 1; }'
+}
+
 step_build() {
     local dist="$BUILD/dist" inst="$BUILD/installed"
     rm -rf "$dist" "$inst"
@@ -188,6 +204,7 @@ step_build() {
         done
     done
     ANSIBLE_COLLECTIONS_PATH="$inst" ansible-doc -t role imds.azure.route > /dev/null &&
+    run_installed_playbooks "$inst" &&
     # Execution environments: ansible-builder must find the controller requirements.
     ansible-builder introspect "$inst" > "$BUILD/introspect.yml" &&
     cat "$BUILD/introspect.yml" &&
