@@ -14,6 +14,7 @@ is not. Messages the page marks "From ansible-core" are ansible-core's and are n
 from __future__ import annotations
 
 import ast
+import functools
 import pathlib
 import re
 
@@ -78,9 +79,16 @@ def _quoted_messages():
             yield from _MESSAGES.split(term)
 
 
-@pytest.fixture(scope="module")
-def corpus():
+@functools.lru_cache(maxsize=None)
+def _corpus():
     return Corpus(_code_literals())
+
+
+@pytest.fixture
+def corpus():
+    # Built once per process: pytest-xdist interleaves modules on a worker, which tears a
+    # module-scoped fixture down and builds it again for nearly every test (330 s of CPU).
+    return _corpus()
 
 
 def test_the_page_quotes_messages():
