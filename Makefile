@@ -12,7 +12,7 @@ PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-STEP_TARGETS := $(addprefix test-,sanity units emulator integration eda demo lint docs changelog build)
+STEP_TARGETS := $(addprefix test-,sanity units emulator integration eda demo lint docs changelog build examples)
 
 .PHONY: setup venv test test-matrix test-units-matrix demo bench docs fuzz clean $(STEP_TARGETS)
 

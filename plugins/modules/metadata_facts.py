@@ -216,7 +216,7 @@ EXAMPLES = r"""
   imds.azure.metadata_facts:
     gather_subset: [instance, attested]
     attested_required: false
-    attested_ca_path: /etc/pki/azure-imds-roots.pem
+    attested_ca_path: "{{ playbook_dir }}/files/azure-imds-roots.pem"
     attested_clock_skew: 120
 
 - name: Attest, downloading missing issuer certificates from Microsoft's own hosts only

@@ -18,7 +18,7 @@
 # BUILD (default .build) holds the copies and logs; HARNESS_RESULTS names a file that gets the
 # summary lines (tools/harness/matrix.sh runs one VENV/BUILD pair per ansible-core).
 #
-# Steps: sanity units emulator integration eda demo lint docs changelog build
+# Steps: sanity units emulator integration eda demo lint docs changelog build examples
 # Not in the default run: render (rewrites docs/plugins/ from the plugins' documentation; make docs),
 # site (builds and checks the HTML site, part of docs; make docs),
 # fuzz (the unit tests with Hypothesis's "long" profile; make fuzz)
@@ -28,7 +28,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VENV="${VENV:-$ROOT/.venv}"
 HARNESS_BUILD="${BUILD:-$ROOT/.build}"
 PYVER="$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
-ALL_STEPS=(sanity units emulator integration eda demo lint docs changelog build)
+ALL_STEPS=(sanity units emulator integration eda demo lint docs changelog build examples)
 # Jobs known to take longest start first (a fresh clone has no timings of its own yet); the rest
 # follow in the order of the previous run's timings ($HARNESS_BUILD/timings), longest first.
 SLOW_FIRST=(integration/metadata_facts integration/metadata_facts_attested integration/scheduled_events eda
@@ -183,8 +183,14 @@ step_site() {
     # The HTML site (tools/docs_site.py: antsibull-docs sphinx-init and its build, warnings are errors) into
     # .build/docs-site/build/html, then its internal links and Chromium's rendering of every page
     # (tests/docs_site, in a network namespace); the quick start's screenshot is .build/docs-site/quickstart.png.
-    (cd "$COPY" && python tools/docs_site.py build "$BUILD/docs-site") &&
-    (cd "$COPY" && DOCS_SITE="$BUILD/docs-site" "$COPY/tools/run-in-netns.sh" python -m pytest -q -p no:cacheprovider tests/docs_site)
+    (cd "$COPY" && python tools/docs_site.py build "$HARNESS_BUILD/docs-site") &&
+    (cd "$COPY" && DOCS_SITE="$HARNESS_BUILD/docs-site" "$COPY/tools/run-in-netns.sh" python -m pytest -q -p no:cacheprovider tests/docs_site)
+}
+
+step_examples() {
+    # Every example of the documentation (plugin EXAMPLES, the guides, the READMEs) run against the emulator,
+    # in network and mount namespaces of its own: tests/docs_examples/run.py, docs/testing.md "Documentation examples".
+    (cd "$COPY" && python tests/docs_examples/run.py)
 }
 
 step_changelog() {
