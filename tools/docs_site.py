@@ -41,8 +41,8 @@ ANSIBLE_DOCS_LABELS = [
      "Ansible Configuration Settings"),
 ] + [
     ("std:label", "ansible_collections.%s.%s_module" % (collection, module),
-     "collections/%s/%s_module.html#ansible-collections-%s-%s-module" % (collection.replace(".", "/"), module,
-                                                                           collection.replace(".", "-"), module.replace("_", "-")),
+     "collections/%s/%s_module.html#ansible-collections-%s-%s-module" % (
+         collection.replace(".", "/"), module, collection.replace(".", "-"), module.replace("_", "-")),
      "%s.%s module" % (collection, module))
     for collection, module in (("ansible.builtin", "setup"), ("ansible.builtin", "uri"), ("ansible.windows", "win_reboot"),
                                ("ansible.windows", "win_route"))
@@ -141,7 +141,7 @@ def dead_links(html_dir, pages=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("build", help="build the HTML site into DEST").add_argument("dest")
     commands.add_parser("links", help="check the internal links of a built site").add_argument("html")

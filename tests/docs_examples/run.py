@@ -271,7 +271,7 @@ def _commands(block):
             continue
         commands.append((line, marker, False))
         marker = ""
-    return [(command, why, bool(FAILS.search(command.splitlines()[-1]))) for command, why, _ in commands]
+    return [(command, why, bool(FAILS.search(command.splitlines()[-1]))) for command, why, _fails in commands]
 
 
 # ----------------------------------------------------------------------------------------------- the context
@@ -363,8 +363,8 @@ class Context(object):
 
     def gather(self):
         """The facts the guides say to gather first: a jsonfile cache, a --tree directory and a Redis cache."""
-        redis = subprocess.Popen(["redis-server", "--port", "6379", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],  # pylint: disable=consider-using-with
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        argv = ["redis-server", "--port", "6379", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        redis = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # pylint: disable=consider-using-with
         self.procs.append(redis)
         if not _wait_listening("127.0.0.1", 6379, redis):
             raise SystemExit("docs examples: redis-server did not start")
@@ -572,8 +572,9 @@ def run_rulebook(block, context):
     event_id = context.local.add_scheduled_event("Freeze,notice=3600,started=1")
     log = context.work / "rulebook.log"
     with open(log, "w", encoding="utf-8") as out:
-        proc = subprocess.Popen(["ansible-rulebook", "-r", str(rulebook), "-i", str(inventory)], cwd=str(context.clone / "examples" / "maintenance"),  # pylint: disable=consider-using-with
-                                env=context.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(["ansible-rulebook", "-r", str(rulebook), "-i", str(inventory)],  # pylint: disable=consider-using-with
+                                cwd=str(context.clone / "examples" / "maintenance"), env=context.env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
     over = "Freeze %s is over" % event_id
     deadline = time.monotonic() + 180
     while over not in log.read_text() and proc.poll() is None and time.monotonic() < deadline:
@@ -672,7 +673,7 @@ def setup_namespaces(work):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--keep", action="store_true", help="keep the work directory (its path is printed)")
     args = parser.parse_args(argv)
     if not _own_namespaces():
@@ -713,12 +714,11 @@ def main(argv=None):
 
 def report(blocks, seconds, work):
     for block in blocks:
-        extra = " (%d item(s) parsed only)" % (len(block.items_parse_only) + sum(1 for _c, why, _f in block.data if why)
-                                              if block.kind == "commands" else len(block.items_parse_only))
-        extra = extra if not block.parse_only and extra != " (0 item(s) parsed only)" else ""
+        items = sum(1 for _command, why, _fails in block.data if why) if block.kind == "commands" else len(block.items_parse_only)
+        extra = " (%d item(s) parsed only)" % items if items and not block.parse_only else ""
         label = {"run": "RUN   ", "parsed": "PARSED", "failed": "FAILED"}.get(block.status, "??????")
-        print("%s %-9s %5.1f s %s%s%s" % (label, block.kind, block.seconds, block.source, extra,
-                                         (": " + block.parse_only) if block.parse_only else ""))
+        why = (": " + block.parse_only) if block.parse_only else ""
+        print("%s %-9s %5.1f s %s%s%s" % (label, block.kind, block.seconds, block.source, extra, why))
         if block.status == "failed":
             print(textwrap.indent(block.detail.strip(), "         "))
     count = dict((status, sum(1 for b in blocks if b.status == status)) for status in ("run", "parsed", "failed"))
