@@ -197,12 +197,12 @@ step_changelog() {
     (cd "$COPY" && antsibull-changelog lint)
 }
 
+# shellcheck disable=SC2016  # the single-quoted script is expanded by the inner shell
 run_installed_playbooks() {
     # "Try it without Azure" from the installed tarball ($1), as the README says, in a venv with only ansible-core
     # and in a network namespace of its own (the emulator's port is the documented 127.0.0.1:8080).
     local venv="$BUILD/core-venv"
     python "$ROOT/tools/harness/core_venv.py" "$venv" > /dev/null &&
-    # shellcheck disable=SC2016  # expanded by the inner shell
     "$ROOT/tools/run-in-netns.sh" env -u PYTHONPATH PATH="$venv/bin:/usr/bin:/bin" HOME="$BUILD/core-home" \
         ANSIBLE_COLLECTIONS_PATH="$1" bash -euo pipefail -c '
             rm -rf "$HOME" && mkdir -p "$HOME"
