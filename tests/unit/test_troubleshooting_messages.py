@@ -14,7 +14,6 @@ is not. Messages the page marks "From ansible-core" are ansible-core's and are n
 from __future__ import annotations
 
 import ast
-import functools
 import pathlib
 import re
 
@@ -79,16 +78,15 @@ def _quoted_messages():
             yield from _MESSAGES.split(term)
 
 
-@functools.lru_cache(maxsize=None)
-def _corpus():
-    return Corpus(_code_literals())
+# Built when the module is imported: ansible-test runs every test in a fork of its worker
+# (its ansible_forked plugin), so a fixture of any scope would be built again for each of the
+# ~170 tests (about 2 s of CPU each), while what the worker built at import is inherited.
+_CORPUS = Corpus(_code_literals())
 
 
 @pytest.fixture
 def corpus():
-    # Built once per process: pytest-xdist interleaves modules on a worker, which tears a
-    # module-scoped fixture down and builds it again for nearly every test (330 s of CPU).
-    return _corpus()
+    return _CORPUS
 
 
 def test_the_page_quotes_messages():
