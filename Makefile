@@ -1,6 +1,6 @@
 # imds.azure developer entry points. Everything is installed by these targets.
 #   make demo    the emulator-backed demo
-#   make test    every gate: sanity, units, emulator, integration, eda, demo, lint, docs, changelog, build
+#   make test    every gate: sanity, units, emulator, integration, eda, demo, lint, docs, changelog, build, examples
 #                (first installs the Debian packages of tools/harness/system-packages.txt: run as root)
 #   make check   the edit loop, before every commit: units and the quick integration targets on the
 #                newest core (about 2 minutes with a warm .venv; make test has run once on the machine)
@@ -9,6 +9,7 @@
 #   make test-units-matrix   units on every supported ansible-core
 #   make bench   benchmarks, printed as ratios against baselines measured in the same run
 #   make fuzz    the unit tests with the long Hypothesis profile (HYPOTHESIS_PROFILE=long, FUZZ_TESTS=path)
+#   make docs    docs/plugins/ rewritten, and the HTML site in .build/docs-site/build/html/index.html
 
 PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12))
 VENV := .venv
