@@ -5,7 +5,7 @@
 Validates the task's options on the controller (``_action_module``), runs the module on the
 target and hands the result back. The attested_* options are the controller's own: it chooses
 the nonce before the module runs and verifies the document after (``_attest``); the module
-gets neither those options nor anything but the nonce (``_attested_nonce``, internal). It also
+gets neither those options nor anything but the nonce (``attested_nonce``, internal). It also
 keeps what an earlier gather put in ``azure_imds`` and this one did not gather again
 (``_keep_earlier``): Ansible replaces a fact wholesale, and only the action sees the host's
 current facts.
@@ -30,6 +30,7 @@ MODULE = "imds.azure.metadata_facts"
 
 class ActionModule(ActionModuleBase):
     ARGUMENT_SPEC = _facts.ARGUMENT_SPEC
+    INTERNAL_OPTIONS = (_attest.NONCE_OPTION,)
     _supports_check_mode = True
     _supports_async = False
 

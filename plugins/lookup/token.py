@@ -84,6 +84,9 @@ seealso:
 """
 
 EXAMPLES = r"""
+# The tokens are those of the identities of the machine that runs the lookup (the controller).
+
+# Needs Azure: a Key Vault that the VM's identity may read
 - name: Read a Key Vault secret with the VM's system-assigned identity
   ansible.builtin.uri:
     url: "https://myvault.vault.azure.net/secrets/db-password?api-version=7.4"

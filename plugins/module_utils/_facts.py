@@ -55,7 +55,7 @@ ARGUMENT_SPEC = dict(
     attested_fetch_intermediates=dict(type="bool", default=True),
     attested_aia_allowlist=dict(type="list", elements="str"),
     # Internal: the nonce the action plugin chose for this host and run; a task cannot set it.
-    _attested_nonce=dict(type="str"),
+    attested_nonce=dict(type="str"),
 )
 
 # A subset is named after the IMDS category it reads (``/metadata/scheduledevents``); the facts are keyed
@@ -174,10 +174,10 @@ def _not_imds(what, url):
 def check_nonce(nonce):
     """The controller's nonce must be there and be what IMDS accepts (FactsError otherwise)."""
     if not nonce:
-        raise FactsError("gather_subset attested needs the nonce that the controller chose (_attested_nonce); the "
+        raise FactsError("gather_subset attested needs the nonce that the controller chose (attested_nonce); the "
                          "imds.azure.metadata_facts action sets it. Run the module as a task, not on its own.")
     if not isinstance(nonce, str) or not NONCE_RE.match(nonce):
-        raise FactsError("_attested_nonce must be 1 to 32 letters or digits, got %d characters" % len(str(nonce)))
+        raise FactsError("attested_nonce must be 1 to 32 letters or digits, got %d characters" % len(str(nonce)))
 
 
 def _attested(client, nonce, compute):
@@ -280,7 +280,7 @@ def gather_facts(params, warn=None, no_log=False, client_factory=ImdsClient, det
         raise FactsError("gather_subset userdata returns the VM's user data, which may hold secrets: set 'no_log: true' on the "
                          "task so that it stays out of logs and -v output (see docs/docsite/rst/facts.rst)")
     if "attested" in subsets:
-        check_nonce(params.get("_attested_nonce"))  # before any request
+        check_nonce(params.get("attested_nonce"))  # before any request
     endpoint = params.get("endpoint")
     endpoint = validate_endpoint(DEFAULT_ENDPOINT if endpoint is None else endpoint)
     detect = str(params.get("detect") or "auto").lower()
@@ -309,7 +309,7 @@ def gather_facts(params, warn=None, no_log=False, client_factory=ImdsClient, det
     # compute, network, placement and tags only when the instance subset is gathered: never a placeholder.
     facts = _base_facts(client.endpoint, detection)
     try:
-        return _collect(client, subsets, facts, warn, params.get("_attested_nonce"))
+        return _collect(client, subsets, facts, warn, params.get("attested_nonce"))
     except ImdsError as exc:
         if may_be_absent and _probe_says_absent(exc):
             return empty_facts(client.endpoint, detection)

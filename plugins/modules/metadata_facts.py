@@ -152,9 +152,10 @@ options:
     type: list
     elements: str
     version_added: 0.2.0
-  _attested_nonce:
+  attested_nonce:
     description:
-      - Internal use only. The action plugin sets it to the nonce it chose for this host and run; a task cannot set it.
+      - Internal, not for tasks. The action plugin sets it to the nonce that the controller chose for this host and run; a
+        task that sets it fails, as replay protection depends on the controller choosing the nonce.
     type: str
 extends_documentation_fragment:
   - imds.azure.imds
@@ -218,7 +219,7 @@ EXAMPLES = r"""
   imds.azure.metadata_facts:
     gather_subset: [instance, attested]
     attested_required: false
-    attested_ca_path: /etc/pki/azure-imds-roots.pem
+    attested_ca_path: "{{ playbook_dir }}/files/azure-imds-roots.pem"
     attested_clock_skew: 120
 
 - name: Attest, downloading missing issuer certificates from Microsoft's own hosts only

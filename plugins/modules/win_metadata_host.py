@@ -50,6 +50,7 @@ seealso:
 """
 
 EXAMPLES = r"""
+# Needs Windows: a Windows host (a PowerShell module)
 - name: Read the SMBIOS table and the endpoint variable (what metadata_facts does for you)
   imds.azure.win_metadata_host:
     env: [AZURE_IMDS_ENDPOINT]

@@ -64,6 +64,7 @@ seealso:
 """
 
 EXAMPLES = r"""
+# Needs Windows: a Windows host (a PowerShell module)
 - name: Ask IMDS for the versions it supports (what metadata_facts does for you)
   imds.azure.win_metadata_request:
     url: http://169.254.169.254/metadata/versions

@@ -83,6 +83,7 @@ seealso:
 """
 
 EXAMPLES = r"""
+# Needs Windows: a Windows host (a PowerShell module)
 - name: Read the routes the IMDS route repair looks at (what metadata_route does for you)
   imds.azure.win_metadata_route:
   register: routes

@@ -87,10 +87,9 @@ def without_fallbacks(argument_spec):
                 for option, settings in argument_spec.items())
 
 
-def task_options(argument_spec):
-    """The options a task may set: ``argument_spec`` without the internal ones (names starting with ``_``,
-    which only an action plugin sets, as in ansible.windows)."""
-    return dict((option, settings) for option, settings in argument_spec.items() if not option.startswith("_"))
+def task_options(argument_spec, internal=()):
+    """The options a task may set: ``argument_spec`` without the ``internal`` ones, which only the action plugin sets."""
+    return dict((option, settings) for option, settings in argument_spec.items() if option not in internal)
 
 
 class AnsibleActionModule(object):
@@ -165,17 +164,25 @@ def run_module(action, argument_spec, params, main, options_error="config"):
 
 class ActionModuleBase(ActionBase):
     """An action plugin whose work is ``_main(module, task_vars)``, run by ``run_module`` with the
-    task's options (``task_options(ARGUMENT_SPEC)``). ``OPTIONS_ERROR`` is the imds_error of invalid options."""
+    task's options (``task_options(ARGUMENT_SPEC, INTERNAL_OPTIONS)``). ``OPTIONS_ERROR`` is the imds_error of invalid
+    options. ``INTERNAL_OPTIONS`` are documented module options that only the action plugin sets (validate-modules
+    wants every option of the module documented); a task that sets one fails."""
 
     ARGUMENT_SPEC = {}
+    INTERNAL_OPTIONS = ()
     OPTIONS_ERROR = "config"
     TRANSFERS_FILES = False
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModuleBase, self).run(tmp, task_vars)
         del tmp  # tmp no longer has any effect
+        internal = sorted(set(self._task.args) & set(self.INTERNAL_OPTIONS))
+        if internal:
+            result.update(failed=True, imds_error=self.OPTIONS_ERROR,
+                          msg="%s is internal: the %s action sets it, so a task cannot set it" % (", ".join(internal), self._task.action))
+            return result
         main = functools.partial(self._main, task_vars=task_vars)
-        result.update(run_module(self, task_options(self.ARGUMENT_SPEC), self._task.args, main, self.OPTIONS_ERROR))
+        result.update(run_module(self, task_options(self.ARGUMENT_SPEC, self.INTERNAL_OPTIONS), self._task.args, main, self.OPTIONS_ERROR))
         return result
 
     def _main(self, module, task_vars):

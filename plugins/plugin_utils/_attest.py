@@ -93,7 +93,7 @@ REASONS = {
 # The options of imds.azure.metadata_facts that only the controller reads.
 OPTION_NAMES = ("attested_ca_path", "attested_domain", "attested_clock_skew", "attested_required", "attested_nonce_retries",
                 "attested_fetch_intermediates", "attested_aia_allowlist")
-NONCE_OPTION = "_attested_nonce"  # internal: set by the action, refused from a task
+NONCE_OPTION = "attested_nonce"  # internal: set by the action, refused from a task
 
 TIMESTAMP_FORMAT = "%m/%d/%y %H:%M:%S %z"
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$")

@@ -78,7 +78,7 @@ def test_a_subset_may_be_named_by_its_fact_key(value, expected):
 def test_each_subset_fills_the_fact_keys_it_is_documented_with(imds_emulator):
     base = set(gather(imds_emulator, gather_subset=["versions"], api_version="2021-02-01")) - {"versions"}
     for subset in _facts.SUBSETS:
-        facts = gather(imds_emulator, no_log=True, gather_subset=[subset], api_version="2021-02-01", _attested_nonce="1234")
+        facts = gather(imds_emulator, no_log=True, gather_subset=[subset], api_version="2021-02-01", attested_nonce="1234")
         assert set(facts) - base == set(_facts.FACT_KEYS[subset]), subset
     assert _facts.SUBSET_ALIASES == {"scheduled_events": "scheduledevents"}
     assert set(_client.DOCUMENT_CATEGORIES) <= set(_facts.FACT_KEYS) & set(_client.CATEGORIES)

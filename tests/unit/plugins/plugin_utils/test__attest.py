@@ -26,7 +26,7 @@ def attested_knobs(**knobs):
 
 
 def gather(emu, nonce=None, subsets=("instance", "attested"), **params):
-    params.update(endpoint=emu.url, detect="false", gather_subset=list(subsets), _attested_nonce=nonce or _attest.new_nonce())
+    params.update(endpoint=emu.url, detect="false", gather_subset=list(subsets), attested_nonce=nonce or _attest.new_nonce())
     return gather_facts(params)
 
 
@@ -492,8 +492,8 @@ def test_complete_retries_a_stale_nonce_with_fresh_ones(imds_emulator):
     assert attested["reason"] == "nonce_mismatch" and attested["attempts"] == 3
     assert "nonce_mismatch" in result["msg"] and result["imds_error"] == "attestation" and result["attested_reason"] == "nonce_mismatch"
     assert sleeps == [1.0, 2.0]
-    assert len({c["_attested_nonce"] for c in calls}) == 2 and all(c["gather_subset"] == ["attested"] for c in calls)
-    assert attested["nonce"] == calls[-1]["_attested_nonce"]
+    assert len({c["attested_nonce"] for c in calls}) == 2 and all(c["gather_subset"] == ["attested"] for c in calls)
+    assert attested["nonce"] == calls[-1]["attested_nonce"]
     # The failed task's result is printed whole: it never holds the base64 document (issue 22 item 16).
     assert "document" not in attested and not re.search(r"[A-Za-z0-9+/]{200,}", json.dumps(result))
 
@@ -546,7 +546,7 @@ def test_module_side_without_instance_reads_compute(imds_emulator):
 
 @pytest.mark.parametrize("nonce, message", [(None, "needs the nonce"), ("x" * 33, "1 to 32"), ("abc-def", "1 to 32")])
 def test_module_side_nonce_errors(imds_emulator, nonce, message):
-    params = dict(endpoint=imds_emulator.url, detect="false", gather_subset=["attested"], _attested_nonce=nonce)
+    params = dict(endpoint=imds_emulator.url, detect="false", gather_subset=["attested"], attested_nonce=nonce)
     with pytest.raises(FactsError, match=message):
         gather_facts(params)
 
