@@ -59,16 +59,32 @@ ansible-playbook -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" "$HERE/play
 printf 'plugin: imds.azure.placement\nhost_vars: [placement, tags]\n' > "$W/vars.azure_placement.yml"
 ansible-playbook -i "$W/hosts.ini" -i "$W/vars.azure_placement.yml" "$HERE/playbooks/test.yml" \
     -e "manifest_file=$W/manifest.json" -e host_vars_set=true "$@"
-ansible-playbook -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" \
-    "$COLLECTION_ROOT/examples/placement/rolling_update_domains.yml" -e rolling_hosts=fleet "$@" | tee "$W/rolling.out"
+# the rolling recipe: one play, one serial batch per update domain (weird-01 is in update domain 12,
+# after 0-4), in order
+ROLLING=("$COLLECTION_ROOT/examples/placement/rolling_update_domains.yml" -e rolling_hosts=fleet)
+ansible-playbook -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" "${ROLLING[@]}" "$@" | tee "$W/rolling.out"
 "$PYTHON" "$HERE/check_order.py" rolling "$W/list.json" "$W/rolling.out"
-# a failure in one update domain stops the rollout: no later update domain is touched
-FIRST_UD_HOST="$("$PYTHON" "$HERE/check_order.py" first-ud-host "$W/list.json" -)"
-if ansible-playbook -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" "$COLLECTION_ROOT/examples/placement/rolling_update_domains.yml" \
-        -e rolling_hosts=fleet -e "rolling_fail_host=$FIRST_UD_HOST" "$@" > "$W/rolling-fail.out"; then
-    echo "the rollout went on after a failure"; exit 1
+eval "$("$PYTHON" "$HERE/check_order.py" plan "$W/list.json")"
+# With --limit leaving part of several update domains, each batch is still one whole (limited) update
+# domain. A host that fails stops the roll, and so does an unreachable one (max_fail_percentage: 0 would not).
+printf '%s ansible_python_interpreter=/nonexistent/python\n' "$ROLLING_FAIL_HOST" > "$W/rolling-fail.ini"
+printf '%s ansible_remote_tmp=/proc/self/nonexistent/tmp\n' "$ROLLING_UNREACHABLE_HOST" > "$W/rolling-unreachable.ini"
+for case in fail unreachable; do
+    limit="" stop="$ROLLING_UNREACHABLE_HOST"
+    [ "$case" = unreachable ] || limit="$ROLLING_LIMIT" stop="$ROLLING_FAIL_HOST"
+    if ansible-playbook -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" -i "$W/rolling-$case.ini" "${ROLLING[@]}" \
+            --limit "${limit:-all}" "$@" > "$W/rolling-$case.out"; then
+        echo "the roll went on after a host failed ($case)"; exit 1
+    fi
+    "$PYTHON" "$HERE/check_order.py" rolling "$W/list.json" "$W/rolling-$case.out" "$limit" "$stop"
+done
+# Batches that are not one update domain each (a play edited wrongly) stop before any host is changed.
+if ansible-playbook -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" "${ROLLING[@]}" -e "$ROLLING_MIXED" "$@" \
+        > "$W/rolling-mixed.out"; then
+    echo "a batch of several update domains ran"; exit 1
 fi
-"$PYTHON" "$HERE/check_order.py" stopped "$W/list.json" "$W/rolling-fail.out"
+grep "failed or unreachable: none; update domains in this batch: [2-9]" "$W/rolling-mixed.out"
+if grep "TASK \[Apply the change" "$W/rolling-mixed.out"; then echo "a batch of several update domains was changed"; exit 1; fi
 ansible-playbook -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" \
     "$COLLECTION_ROOT/examples/placement/canary_per_zone.yml" -e canary_hosts=fleet "$@" | tee "$W/canary.out"
 "$PYTHON" "$HERE/check_order.py" canary "$W/list.json" "$W/canary.out"
