@@ -52,6 +52,15 @@ ansible-inventory -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" --graph > 
 cat "$W/graph.txt"
 "$PYTHON" "$HERE/check_inventory.py" "$W/manifest.json" "$W/list.json" "$W/graph.txt" "$W/list.err"
 
+# --- AWX without Redis: ansible.builtin.constructed over the stored facts makes the same groups --
+# (as AWX runs a constructed inventory update: the source vars in a file of their own, --playbook-dir set,
+# which is where a lookup evaluated by ansible-core 2.18 and older runs)
+mkdir "$W/constructed"
+cp "$COLLECTION_ROOT/examples/placement/placement.constructed.yml" "$W/constructed/"
+ANSIBLE_INVENTORY_ENABLED=ansible.builtin.ini,ansible.builtin.constructed ansible-inventory -i "$W/hosts.ini" \
+    -i "$W/constructed/placement.constructed.yml" --playbook-dir "$W/constructed" --list --export > "$W/constructed.json"
+"$PYTHON" "$HERE/check_constructed.py" "$W/list.json" "$W/constructed.json" "$W/constructed"
+
 # --- playbooks: groups, host vars, the spread filter and the recipes ----------------------
 ansible-playbook -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" "$HERE/playbooks/test.yml" \
     -e "manifest_file=$W/manifest.json" "$@"
@@ -145,10 +154,25 @@ ANSIBLE_CACHE_PLUGIN=community.general.redis ANSIBLE_CACHE_PLUGIN_CONNECTION="$R
 # controller 1: the fact cache comes from Ansible's configuration
 ANSIBLE_CACHE_PLUGIN=community.general.redis ANSIBLE_CACHE_PLUGIN_CONNECTION="$REDIS_CONN" \
     ansible-inventory -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" --list --export > "$W/redis1.json"
-# controller 2: no fact cache configured (jsonfile dir is empty), the plugin config names Redis
+# controller 2, as AWX runs an inventory source from a project directory: no fact cache configured;
+# discovery first (a stand-in of azure.azcollection.azure_rm), then placement naming the shared Redis
+# (add_hosts: true also adds weird-01, which only the cache knows)
+mkdir "$W/awx-inventory"
+"$PYTHON" "$HERE/make_discovery.py" "$W/manifest.json" > "$W/awx-inventory/01-fleet.yml"
 printf 'plugin: imds.azure.placement\nfact_cache_plugin: community.general.redis\nfact_cache_connection: "%s"\nadd_hosts: true\n' \
-    "$REDIS_CONN" > "$W/redis.azure_placement.yml"
-ANSIBLE_CACHE_PLUGIN=memory ansible-inventory -i "$W/redis.azure_placement.yml" --list --export > "$W/redis2.json"
+    "$REDIS_CONN" > "$W/awx-inventory/02-fleet.azure_placement.yml"
+(unset ANSIBLE_INVENTORY_ENABLED; ANSIBLE_CACHE_PLUGIN=memory ANSIBLE_INVENTORY_UNPARSED_FAILED=true \
+    ansible-inventory -i "$W/awx-inventory" --list --export > "$W/redis2.json")
+"$PYTHON" - "$W/manifest.json" "$W/redis2.json" "$HERE" <<'PY'
+import json, sys
+sys.path.insert(0, sys.argv[3])
+from check_inventory import unwrap
+hostvars = unwrap(json.load(open(sys.argv[2]))["_meta"]["hostvars"])
+for vm in json.load(open(sys.argv[1])):
+    found = hostvars[vm["name"]]
+    assert found["id"] == vm["resource_id"] and found["location"] == vm["location"], found   # discovery's variables stay
+    assert found["azure_placement"]["update_domain"] == vm["update_domain"], found            # placement's are added
+PY
 "$PYTHON" "$HERE/check_inventory.py" "$W/manifest.json" "$W/redis1.json" - -
 "$PYTHON" "$HERE/check_inventory.py" "$W/manifest.json" "$W/redis2.json" - -
 stop_redis
