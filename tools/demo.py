@@ -127,7 +127,7 @@ def _report(inventory):
     hostvars = inventory["_meta"]["hostvars"]
     cells = collections.Counter()
     for host, variables in hostvars.items():
-        # ansible-inventory --list prints each host's cached facts; azure_placement is set where there are none
+        # ansible-inventory --list prints each host's cached facts and leaves azure_placement out for those hosts
         placement = variables.get("azure_placement") or (variables.get("azure_imds") or {}).get("placement")
         if placement:
             cells[(placement["zone"] or "none", placement["fault_domain"])] += 1

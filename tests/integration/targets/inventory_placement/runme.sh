@@ -32,6 +32,9 @@ print("[fleet]")
 for vm in vms:
     print("%s azure_imds_endpoint=%s" % (vm["name"], vm["url"]))
 print("weird-01 azure_imds_endpoint=%s" % weird)
+# the groups the spread filter's EXAMPLES use
+print("[web]\n" + "\n".join(vm["name"] for vm in vms if vm["name"].startswith("web-")))
+print("[db]\n" + "\n".join(sorted(vm["name"] for vm in vms if not vm["name"].startswith("web-"))[:3]))
 print("[nodata]")
 print("not-gathered")
 print("[all:vars]")
@@ -61,13 +64,17 @@ ANSIBLE_INVENTORY_ENABLED=ansible.builtin.ini,ansible.builtin.constructed ansibl
     -i "$W/constructed/placement.constructed.yml" --playbook-dir "$W/constructed" --list --export > "$W/constructed.json"
 "$PYTHON" "$HERE/check_constructed.py" "$W/list.json" "$W/constructed.json" "$W/constructed"
 
-# --- playbooks: groups, host vars, the spread filter and the recipes ----------------------
-ansible-playbook -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" "$HERE/playbooks/test.yml" \
+# --- playbooks: groups, host vars, the spread filter (and its EXAMPLES, as documented) -----
+# host_vars: auto (the default), so a play sees azure_placement and azure_tags as AWX's export does
+"$PYTHON" - "$COLLECTION_ROOT/plugins/filter/spread.py" "$HERE/playbooks/spread_examples_check.yml" > "$W/spread_examples.yml" <<'PY'
+import ast, sys, yaml
+tree = ast.parse(open(sys.argv[1], encoding="utf-8").read())
+examples = next(node.value.value for node in tree.body if isinstance(node, ast.Assign) and node.targets[0].id == "EXAMPLES")
+plays = [{"name": "The EXAMPLES of imds.azure.spread", "hosts": "web", "gather_facts": False, "tasks": yaml.safe_load(examples)}]
+print(yaml.safe_dump(plays + yaml.safe_load(open(sys.argv[2], encoding="utf-8")), sort_keys=False))
+PY
+ansible-playbook -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" "$HERE/playbooks/test.yml" "$W/spread_examples.yml" \
     -e "manifest_file=$W/manifest.json" "$@"
-# the same with the host variables asked for (what host_vars: auto sets for an export or another cache)
-printf 'plugin: imds.azure.placement\nhost_vars: [placement, tags]\n' > "$W/vars.azure_placement.yml"
-ansible-playbook -i "$W/hosts.ini" -i "$W/vars.azure_placement.yml" "$HERE/playbooks/test.yml" \
-    -e "manifest_file=$W/manifest.json" -e host_vars_set=true "$@"
 # the rolling recipe: one play, one serial batch per update domain (weird-01 is in update domain 12,
 # after 0-4), in order
 ROLLING=("$COLLECTION_ROOT/examples/placement/rolling_update_domains.yml" -e rolling_hosts=fleet)
