@@ -63,7 +63,7 @@ def test_clients_share_the_budget_across_processes(tmp_path):
     clock = [100.0]
     sleeps = []
     clients = [_pacing.share_vm_budget(ImdsClient(endpoint="http://127.0.0.1:9"), sleep=sleeps.append, base_dirs=[str(tmp_path)])
-               for _ in range(2)]
+               for dummy in range(2)]
     for client in clients:
         client.transport.limiter._clock = lambda: clock[0]  # pylint: disable=protected-access
     bucket = ("http://127.0.0.1:9", "metadata", 0)
