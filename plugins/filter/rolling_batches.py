@@ -179,7 +179,7 @@ def rolling_batches(hosts, groups, by="update_domain", group_prefix="azure_"):
             ["%s (%s)" % (host, ", ".join(head + value for value in sorted(value_of[host], key=natural_key))) for host in several])))
     without = [host for host in hosts if value_of.get(host) == [NONE_VALUE] and by in _NONE_IS_MISSING]
     if without:
-        problems.append("without a %s (in %s%s): %s" % (by.replace("_", " "), head, NONE_VALUE, _listed(without)))
+        problems.append("with no %s (in %s%s): %s" % (by.replace("_", " "), head, NONE_VALUE, _listed(without)))
     if by in _NUMBERED:
         odd = [host for host in hosts if len(value_of.get(host, ())) == 1 and value_of[host] != [NONE_VALUE] and not _is_number(value_of[host][0])]
         if odd:

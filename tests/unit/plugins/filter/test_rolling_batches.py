@@ -88,7 +88,7 @@ def test_hosts_that_cannot_be_placed_are_named():
     message = str(caught.value)
     assert message.startswith("rolling_batches: cannot place every host in one batch per update domain; ")
     assert "in no azure_update_domain_<value> group: nodata (no IMDS data), unknown" in message
-    assert "without a update domain (in azure_update_domain_none): noud" in message
+    assert "with no update domain (in azure_update_domain_none): noud" in message
     assert "in a group that is not azure_update_domain_<number>: odd (azure_update_domain_x)" in message
     # the zone of a regional VM is a batch of its own; an empty update domain never is
     assert rolling_batches(["a", "noud"], groups, "zone") == [["a", "noud"]]
