@@ -2,10 +2,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Action for imds.azure.metadata_route: check and repair the 169.254.169.254/32 route.
 
-No module is shipped to the target. Short read-only commands run over the connection
-(``plugin_utils._commands``), their output is parsed on the controller
-(``plugin_utils._route``) and at most one change command runs; the routes are then read
-again to confirm the change.
+Linux: short read-only commands run over the connection (``plugin_utils._commands``), their
+output is parsed on the controller (``plugin_utils._route``) and at most one change command
+runs; the routes are then read again to confirm the change. Windows: the PowerShell module
+``imds.azure.win_metadata_route`` reads the routes; the plan is made here; one more run makes
+the planned changes and reads the routes again (``plugin_utils._windows_modules``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from ansible_collections.imds.azure.plugins.plugin_utils import _route, _route_linux, _route_windows, _windows
 from ansible_collections.imds.azure.plugins.plugin_utils._action_module import ActionModuleBase
 from ansible_collections.imds.azure.plugins.plugin_utils._commands import CommandRunner
+from ansible_collections.imds.azure.plugins.plugin_utils._windows_modules import ROUTE_MODULE, WindowsModules, failure_text
 
 ARGUMENT_SPEC = {
     "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
@@ -21,9 +23,6 @@ ARGUMENT_SPEC = {
     "persistent": {"type": "bool", "default": True},
     "timeout": {"type": "int", "default": 30},
 }
-
-WINDOWS_READ_DISPLAY = ("Get-NetRoute -PolicyStore ActiveStore/PersistentStore, Get-NetIPInterface, Get-NetIPAddress "
-                        "(or route.exe print -4 without the NetTCPIP module) | ConvertTo-Json")
 
 LINUX_PERSISTENCE_WARNING = ("the route was changed in the running kernel only: Linux has no distribution-independent "
                              "persistent route store; persist it in the network configuration (netplan, NetworkManager, "
@@ -48,10 +47,9 @@ class ActionModule(ActionModuleBase):
             module.fail_json(msg="metric must be between 0 and 9999", imds_error="argument")
         if args["timeout"] < 1:
             module.fail_json(msg="timeout must be at least 1 second", imds_error="argument")
-        runner = CommandRunner(self, timeout=args["timeout"])
         if _windows.is_windows(self):
-            module.exit_json(**self._run_windows(runner, args))
-        module.exit_json(**self._run_posix(runner, args))
+            module.exit_json(**self._run_windows(WindowsModules(self, task_vars), args))
+        module.exit_json(**self._run_posix(CommandRunner(self, timeout=args["timeout"]), args))
 
     # ------------------------------------------------------------------ helpers
 
@@ -154,14 +152,16 @@ class ActionModule(ActionModuleBase):
 
     # ------------------------------------------------------------------ Windows
 
-    def _windows_read(self, runner):
-        res = runner.powershell(_route_windows.WINDOWS_READ_SCRIPT, display=WINDOWS_READ_DISPLAY)
-        if res.rc != 0 or not res.answered:
-            raise _route.RouteError("command", "reading the routes failed (%s)" % res.failure())
-        return _route_windows.decode_windows_read(res.stdout)
+    def _windows_routes(self, modules, args, changes=()):
+        """Run win_metadata_route (making ``changes`` first); (its result, the routes it read)."""
+        data = modules.run(ROUTE_MODULE, {"changes": list(changes)}, limit=args["timeout"])
+        if data.get("failed"):
+            raise _route.RouteError("command", "%s failed (%s)" % ("the route change" if changes else "reading the routes",
+                                                                   failure_text(data)))
+        return data, _route_windows.windows_routes(data)
 
-    def _run_windows(self, runner, args):
-        table = self._windows_read(runner)
+    def _run_windows(self, modules, args):
+        dummy, table = self._windows_routes(modules, args)
         if args["state"] == "absent":
             choice = _route_windows.choose_windows(table, args["interface"]) if args["interface"] else None
         else:
@@ -174,15 +174,12 @@ class ActionModule(ActionModuleBase):
             if not table.admin:
                 raise _route.RouteError("privilege", "changing routes needs an elevated session: the connection user is not running "
                                                      "as Administrator (member of Administrators, not filtered by UAC)")
-            res = runner.powershell(plan.script, display="; ".join(plan.commands))
-            ok, denied, error = _route_windows.decode_windows_change(res.stdout)
+            data, table = self._windows_routes(modules, args, plan.changes)
+            ok, denied, error = _route_windows.change_outcome(data)
             if denied:
                 raise _route.RouteError("privilege", "access denied while changing routes (run as Administrator): %s" % error)
-            if not res.answered:
-                raise _route.RouteError("command", "the route change failed (%s)" % res.failure())
-            if not ok or res.rc != 0:
-                raise _route.RouteError("command", "the route change failed (rc %s): %s %s" % (res.rc, error, res.stderr.strip()))
-            table = self._windows_read(runner)
+            if not ok:
+                raise _route.RouteError("command", "the route change failed: %s" % error)
             after = [route for route in _route.imds_routes(table.routes) if route["store"] in stores]
             if _route_windows.windows_plan(table, choice, args["metric"], args["persistent"], state=args["state"]).changed:
                 raise _route.RouteError("verify", "the route change ran but the routes are still not as wanted: %s"

@@ -20,9 +20,10 @@ description:
   - Idempotent check-and-repair. Reads the active and (on Windows) the persistent route table; adds the route when it is
     missing, replaces it when it points at another interface, another gateway or has another metric, removes duplicates,
     and leaves a correct route alone. After a change it reads the routes again and fails if they are still not right.
-  - Runs as an action plugin, the way M(ansible.windows.win_reboot) does; no module or PowerShell module is copied to the
-    target. Short read-only commands run over the connection, their output is parsed on the controller, then a single
-    change command runs. Every command is bounded by O(timeout).
+  - Runs as an action plugin that plans on the controller. On Linux short read-only commands run over the connection,
+    their output is parsed on the controller, then a single change command runs. On Windows the PowerShell module
+    M(imds.azure.win_metadata_route) reads the routes, then makes the planned changes and reads them again. Every command
+    or module run is bounded by O(timeout).
   - On Windows the routes are read with C(Get-NetRoute), C(Get-NetIPInterface) and C(Get-NetIPAddress) as JSON (so the
     display language does not matter) and changed with C(Remove-NetRoute -PolicyStore) per store and C(New-NetRoute),
     which saves a route in both stores (C(-PolicyStore ActiveStore) when only the running table may change;
@@ -75,7 +76,7 @@ options:
   timeout:
     description:
       - Seconds each command may run on the target before it is stopped and the task fails. The controller also gives up
-        waiting on the connection shortly after that.
+        waiting on the connection shortly after that (on Windows 60 seconds after that, PowerShell's start-up included).
     type: int
     default: 30
 extends_documentation_fragment:
@@ -99,7 +100,7 @@ attributes:
     details: Linux with iproute2; Windows with PowerShell (NetTCPIP cmdlets, or route.exe as a fallback).
 notes:
   - Changing routes needs root or C(CAP_NET_ADMIN) on Linux (use O(ignore:become=true)); on Windows the connection user
-    must be an administrator in an elevated session (low-level commands cannot use become on Windows). A missing
+    must be an administrator in an elevated session (or use O(ignore:become=true) with C(runas)). A missing
     privilege is reported as RV(imds_error=privilege).
   - Only the C(main) routing table and IPv4 are considered on Linux; policy routing rules are not changed.
   - Other failures have a stable keyword in RV(imds_error), for example V(no_default_route) when there is no IPv4 default route

@@ -24,7 +24,7 @@ description:
   - With O(wait_for_completion=true), then polls until the selected events have left the document (finished or
     cancelled).
   - Works on Linux targets (the module runs there) and on Windows targets, where the action plugin runs the same
-    code on the controller and reaches IMDS over the PowerShell connection.
+    code on the controller and reaches IMDS through the PowerShell module M(imds.azure.win_metadata_request) on the host.
   - See R(the maintenance guide,ansible_collections.imds.azure.docsite.maintenance) for a playbook that drains a host,
     approves its maintenance and puts it back.
 author:
@@ -126,8 +126,8 @@ extends_documentation_fragment:
   - imds.azure._attributes.platform_posix_windows
 notes:
   - Unless O(this_host=true), the module makes one request per read and one for the approval.
-  - On Windows targets O(wait_for) and O(wait_for_completion) wait on the controller, with one PowerShell command per
-    read; C(async) is not supported there.
+  - On Windows targets O(wait_for) and O(wait_for_completion) wait on the controller, with one run of the request module
+    per read; C(async) is not supported there.
 attributes:
   check_mode:
     support: full
@@ -244,8 +244,8 @@ imds_error:
       values describe the last read).
     - V(unreachable), V(timeout), V(rejected), V(not_found), V(throttled), V(server_error), V(not_imds), V(too_large) - what
       went wrong with IMDS.
-    - On Windows targets also V(command) (a PowerShell command failed on the host) and V(timeout) (the connection did
-      not return).
+    - On Windows targets also V(command) (a PowerShell module could not run on the host) and V(timeout) (the connection
+      did not return).
   returned: failure
   type: str
   sample: wait_timeout

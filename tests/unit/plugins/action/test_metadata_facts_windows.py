@@ -1,7 +1,8 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""imds.azure.metadata_facts on a Windows target: the action plugin with a fake PowerShell
-connection whose commands are carried out against the IMDS emulator."""
+"""imds.azure.metadata_facts on a Windows target: the action plugin over a fake Windows connection
+(ansible-core's powershell shell plugin and module execution) whose host runs the collection's
+PowerShell modules against the IMDS emulator."""
 
 from __future__ import annotations
 
@@ -9,27 +10,16 @@ import functools
 
 import pytest
 
-from ansible.playbook.play_context import PlayContext
-
 from ansible_collections.imds.azure.plugins.action.metadata_facts import ActionModule
 from ansible_collections.imds.azure.plugins.module_utils import _client, _detect, _facts
-from ansible_collections.imds.azure.plugins.plugin_utils import _commands, _windows, _windows_transport
-from ansible_collections.imds.azure.tests.unit.fakes.action_fixtures import make_action as _make_action
+from ansible_collections.imds.azure.plugins.plugin_utils import _windows
+from ansible_collections.imds.azure.tests.unit.fakes.action_fixtures import windows_action
 from ansible_collections.imds.azure.tests.unit.fakes import windows_fake as wf
 
 
-def make_action(host, args=None, check_mode=False, no_log=False):
-    play_context = PlayContext()
-    play_context.no_log = no_log
-    conn = wf.FakePowerShellConnection(host, play_context)
-    action = _make_action(ActionModule, "imds.azure.metadata_facts", conn, args, check_mode=check_mode, no_log=no_log,
-                          play_context=play_context)
-    return action, conn
-
-
 def run(host, args=None, **kwargs):
-    action, conn = make_action(host, args, **kwargs)
-    return action.run(task_vars={}), conn
+    action = windows_action(host, ActionModule, "imds.azure.metadata_facts", args, **kwargs)
+    return action.run(task_vars={}), action._connection  # pylint: disable=protected-access
 
 
 @pytest.fixture
@@ -43,7 +33,7 @@ def metadata_log(emu):
     return [record for record in emu.request_log if record.path.startswith("/metadata")]
 
 
-def test_default_gather_runs_one_command_per_request(imds_emulator):
+def test_default_gather_runs_the_request_module_once_per_request(imds_emulator):
     host = wf.FakeWindowsHost()
     result, dummy = run(host, {"endpoint": imds_emulator.url})
     assert not result.get("failed"), result
@@ -52,9 +42,9 @@ def test_default_gather_runs_one_command_per_request(imds_emulator):
     assert facts["placement"]["vm_size"] == "Standard_D2s_v5"
     assert [r.path for r in host.requests] == ["/metadata/versions", "/metadata/instance"]
     assert [r.path for r in metadata_log(imds_emulator)] == ["/metadata/versions", "/metadata/instance"]
-    assert host.hostinfo == 1 and len(host.commands) == 3
-    # every command line is the same short bootstrap: the scripts travel on stdin
-    assert {line for program, line in host.command_lines} == {_commands.BOOTSTRAP_COMMAND}
+    assert host.hostinfo == 1 and len(host.runs) == 3
+    # every command line is ansible-core's bootstrap wrapper: the modules and their arguments travel on stdin
+    assert len({line for program, line in host.command_lines}) == 1
 
 
 def linux_facts(url, params, fake_time, no_log=False):
@@ -67,7 +57,7 @@ def linux_facts(url, params, fake_time, no_log=False):
                                detector=lambda: _detect.Detection(_detect.AZURE, "test"))
 
 
-def test_commands_carry_headers_proxy_bypass_and_timeouts(imds_emulator):
+def test_module_arguments_carry_url_headers_and_the_deadline(imds_emulator):
     host = wf.FakeWindowsHost()
     result, dummy = run(host, {"endpoint": imds_emulator.url, "timeout": 2, "api_version": "2021-02-01", "detect": "false"})
     assert not result.get("failed"), result
@@ -75,9 +65,7 @@ def test_commands_carry_headers_proxy_bypass_and_timeouts(imds_emulator):
     request = host.requests[0]
     assert request.url == imds_emulator.url + "/metadata/instance?api-version=2021-02-01"
     assert request.method == "GET" and request.headers == {"Metadata": "true"} and request.body is None
-    assert request.timeout_ms == 2000 and request.wrapper_ms == _windows_transport.command_timeout(2) * 1000
-    assert "$imdsRequest.Proxy = [System.Net.GlobalProxySelection]::GetEmptyWebProxy()" in request.script
-    assert "$imdsRequest.AllowAutoRedirect = $false" in request.script
+    assert request.timeout_ms == 2000 and request.max_bytes > 0
     record = metadata_log(imds_emulator)[0]
     assert record.query == {"api-version": "2021-02-01"} and record.status == 200
 
@@ -111,7 +99,7 @@ def test_commands_per_category_match_the_linux_requests(imds_emulator):
     assert windows_paths == linux_paths
     assert sorted(set(windows_paths)) == ["/metadata/instance", "/metadata/loadbalancer", "/metadata/scheduledevents",
                                           "/metadata/versions"]
-    assert len(host.commands) == len(windows_paths) + 1  # + the SMBIOS/environment read
+    assert len(host.runs) == len(windows_paths) + 1  # + the SMBIOS/environment read
 
 
 def test_not_azure_smbios_makes_no_request(imds_emulator):
@@ -156,7 +144,7 @@ def test_endpoint_comes_from_the_targets_environment(imds_emulator, monkeypatch)
     result, dummy = run(host, {"api_version": "2021-02-01"})
     assert not result.get("failed"), result
     assert result["ansible_facts"]["azure_imds"]["endpoint"] == imds_emulator.url
-    assert host.hostinfo == 1 and len(host.commands) == 2  # SMBIOS + environment in one command
+    assert host.hostinfo == 1 and len(host.runs) == 2  # SMBIOS + environment in one module run
 
 
 def test_userdata_needs_no_log_and_never_leaks(imds_emulator):
@@ -176,19 +164,28 @@ def test_check_mode_gathers_the_same(imds_emulator):
     assert checked == normal and checked["changed"] is False
 
 
-def test_bad_options_fail_before_any_command():
+def test_bad_options_fail_before_any_module_run():
     host = wf.FakeWindowsHost()
     result, dummy = run(host, {"endpoint": "http://127.0.0.1:1", "detect": "maybe", "timeout": "soon"})
     assert result["failed"] and "detect" in result["msg"] and "timeout" in result["msg"]
-    assert host.commands == []
+    assert host.runs == []
 
 
-def test_powershell_failure_fails_the_task_clearly():
-    stderr = "Cannot create type. Only core types are supported in this language mode."
-    host = wf.FakeWindowsHost(override=lambda script: (1, "", stderr) if "HttpWebRequest" in script else None)
+def test_a_module_failure_fails_the_task_clearly():
+    message = "Unhandled exception while executing module: Cannot create type. Only core types are supported in this language mode."
+    host = wf.FakeWindowsHost(override=lambda name, params: {"failed": True, "msg": message} if name == "win_metadata_request" else None)
     result, dummy = run(host, {"endpoint": "http://127.0.0.1:1"})
     assert result["failed"] and result["imds_error"] == "command" and "language mode" in result["msg"]
     assert "ansible_facts" not in result
+
+
+def test_the_cmd_shell_runs_the_same_modules(imds_emulator):
+    """winrm of ansible-core 2.21 uses the cmd shell plugin; its build_module_command is the powershell one's."""
+    host = wf.FakeWindowsHost()
+    action = windows_action(host, ActionModule, "imds.azure.metadata_facts", {"endpoint": imds_emulator.url}, shell_type="cmd")
+    result = action.run(task_vars={})
+    assert not result.get("failed") and result["ansible_facts"]["azure_imds"]["is_azure"], result
+    assert [name for name, params in host.runs] == ["win_metadata_host", "win_metadata_request", "win_metadata_request"]
 
 
 FAULTS = [

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 
 import pytest
@@ -13,41 +12,34 @@ from ansible.playbook.play_context import PlayContext
 from ansible.plugins.loader import shell_loader
 
 from ansible_collections.imds.azure.plugins.action.metadata_route import ActionModule
-from ansible_collections.imds.azure.plugins.plugin_utils import _route_windows
+from ansible_collections.imds.azure.plugins.plugin_utils import _windows_modules
 from ansible_collections.imds.azure.tests.unit.fakes.action_fixtures import make_action
 from ansible_collections.imds.azure.tests.unit.fakes import route_fixtures as fx
 from ansible_collections.imds.azure.tests.unit.fakes import windows_fake as wf
 
 
 class FakeConnection:
-    """Answers exec_command from a handler; records the scripts/commands it was given.
+    """Answers exec_command from a handler; records the commands it was given.
 
-    PowerShell commands are started on a windows_fake.FakeWindowsHost, whose timeout wrapper
-    hands each inner script to the handler.
+    Windows: ansible-core's module execution over windows_fake.FakeWindowsConnection, whose host
+    hands each run of win_metadata_route to the handler (``handler(name, params)``).
     """
+
+    def __new__(cls, family, handler):
+        if family == "powershell":
+            return wf.FakeWindowsConnection(PlayContext(), host=wf.FakeWindowsHost(override=handler))
+        return super().__new__(cls)
 
     def __init__(self, family, handler):
         # The real shell plugin: each core's ActionBase calls its own set of shell methods.
-        self._shell = shell_loader.get("powershell" if family == "powershell" else "sh")
+        self._shell = shell_loader.get("sh")
         self.become = None
-        self.allow_executable = family != "powershell"
-        self.transport = "winrm" if family == "powershell" else "ssh"
+        self.allow_executable = True
+        self.transport = "ssh"
         self.handler = handler
-        self.commands = []  # inner PowerShell scripts, or /bin/sh command lines
-        self.host = wf.FakeWindowsHost(override=self._inner)
-
-    def _inner(self, script):
-        self.commands.append(script)
-        answer = self.handler(script)
-        if answer == wf.HANG:
-            return answer
-        rc, stdout, stderr = answer
-        return rc, stdout.decode("utf-8"), stderr.decode("utf-8")
+        self.commands = []  # /bin/sh command lines
 
     def exec_command(self, cmd, in_data=None, sudoable=True):
-        if self._shell.SHELL_FAMILY == "powershell":
-            rc, stdout, stderr = self.host.process(cmd, in_data)
-            return rc, stdout.encode("utf-8"), stderr.encode("utf-8")
         assert cmd.startswith("/bin/sh -c ") and "timeout 30 " in cmd
         self.commands.append(cmd)
         return self.handler(cmd)
@@ -65,44 +57,38 @@ def _action(conn, args=None, check_mode=False, diff=False):
     return action
 
 
-def _ok(data):
-    return 0, fx.encode(data).encode(), b""
-
-
-def _change_ok():
-    return 0, (base64.b64encode(json.dumps({"ok": True, "denied": False, "error": ""}).encode()).decode() + "\r\n").encode(), b""
-
-
 class WindowsHost:
-    """Two reads around one change: before, then after."""
+    """The answers of win_metadata_route: the first read, then the read after one change."""
 
     def __init__(self, before, after=None, change=None):
         self.reads = [before, after if after is not None else before]
-        self.change = change or _change_ok()
-        self.changes = []
+        self.change = change if change is not None else {"ok": True, "denied": False, "error": ""}
+        self.changes = []  # the changes of each change run
+        self.runs = 0
 
-    def __call__(self, script):
-        if script == _route_windows.WINDOWS_READ_SCRIPT:
-            data = self.reads[0] if not self.changes else self.reads[1]
-            return _ok(data)
-        self.changes.append(script)
-        return self.change
+    def __call__(self, name, params):
+        assert name == "win_metadata_route", name
+        self.runs += 1
+        if params["changes"]:
+            self.changes.append(params["changes"])
+            return dict(self.reads[1], change=self.change)
+        return self.reads[1 if self.changes else 0]
 
 
 FIXED = fx.netroute_data(active=[fx.GOOD_ACTIVE], persistent=[fx.GOOD_ACTIVE])
 
 
-def test_windows_cluster_node_is_repaired_with_one_change_script():
+def test_windows_cluster_node_is_repaired_with_one_change_run():
     host = WindowsHost(fx.netroute_data(), FIXED)
     conn = FakeConnection("powershell", host)
     result = _action(conn, diff=True).run(task_vars={})
     assert result["changed"] and not result.get("failed"), result
-    assert conn.commands[0] == _route_windows.WINDOWS_READ_SCRIPT and conn.commands[2] == _route_windows.WINDOWS_READ_SCRIPT
-    assert len(host.changes) == 1
-    change = host.changes[0]
+    assert host.runs == 2 and len(host.changes) == 1  # read; change and read again
     # One New-NetRoute without -PolicyStore writes both stores; PersistentStore is refused by New-NetRoute
-    assert "New-NetRoute -DestinationPrefix '169.254.169.254/32' -InterfaceIndex 6 -NextHop '0.0.0.0' -RouteMetric 1 | Out-Null" in change
-    assert "PersistentStore" not in change
+    assert host.changes[0] == [{"action": "add", "interface_index": 6, "metric": 1, "persistent": True, "interface_address": None,
+                                "next_hop": "0.0.0.0", "store": "ActiveStore"}]  # with the module's defaults
+    assert result["commands"] == ["New-NetRoute -DestinationPrefix '169.254.169.254/32' -InterfaceIndex 6 -NextHop '0.0.0.0' "
+                                  "-RouteMetric 1 | Out-Null"]
     assert result["interface"] == "Ethernet" and result["interface_address"] == "10.0.1.10" and result["interface_index"] == 6
     assert result["reader"] == "netroute" and result["os_family"] == "windows" and result["persisted"] is True
     assert result["route_before"] == [] and len(result["route_after"]) == 2
@@ -113,14 +99,14 @@ def test_windows_cluster_node_is_repaired_with_one_change_script():
 def test_windows_correct_host_is_not_changed_and_makes_one_read():
     conn = FakeConnection("powershell", WindowsHost(FIXED))
     result = _action(conn).run(task_vars={})
-    assert result["changed"] is False and result["commands"] == [] and len(conn.commands) == 1
+    assert result["changed"] is False and result["commands"] == [] and conn.host.runs == [("win_metadata_route", {"changes": []})]
 
 
 def test_windows_check_mode_reports_but_does_not_change():
     host = WindowsHost(fx.netroute_data(active=[fx.WRONG_ACTIVE]))
     conn = FakeConnection("powershell", host)
     result = _action(conn, check_mode=True).run(task_vars={})
-    assert result["changed"] is True and host.changes == [] and len(conn.commands) == 1
+    assert result["changed"] is True and host.changes == [] and host.runs == 1
     assert result["commands"][0].startswith("Remove-NetRoute -DestinationPrefix '169.254.169.254/32' -InterfaceIndex 12")
     assert [r["store"] for r in result["route_after"]] == ["active", "persistent"]
 
@@ -133,8 +119,7 @@ def test_windows_not_admin_fails_before_changing():
 
 
 def test_windows_access_denied_during_change():
-    denied = (0, (base64.b64encode(json.dumps({"ok": False, "denied": True, "error": "Access is denied."}).encode()).decode()).encode(), b"")
-    host = WindowsHost(fx.netroute_data(), change=denied)
+    host = WindowsHost(fx.netroute_data(), change={"ok": False, "denied": True, "error": "Access is denied."})
     result = _action(FakeConnection("powershell", host)).run(task_vars={})
     assert result["error"] == "privilege" and "Access is denied." in result["msg"]
 
@@ -150,13 +135,23 @@ def test_windows_route_print_fallback_german():
     host = WindowsHost(fx.route_print_data(fx.ROUTE_PRINT_DE), fixed)
     result = _action(FakeConnection("powershell", host)).run(task_vars={})
     assert result["changed"] and result["reader"] == "route-print", result
-    assert "& route.exe delete 169.254.169.254 mask 255.255.255.255 2>&1" in host.changes[0]
-    assert "& route.exe -p add 169.254.169.254 mask 255.255.255.255 10.0.1.10 metric 1 IF 6 2>&1" in host.changes[0]
+    assert [change["action"] for change in host.changes[0]] == ["route_delete", "route_add"]
+    assert result["commands"] == ["route.exe delete 169.254.169.254 mask 255.255.255.255",
+                                  "route.exe -p add 169.254.169.254 mask 255.255.255.255 10.0.1.10 metric 1 IF 6"]
 
 
-def test_windows_timeout_is_reported():
-    conn = FakeConnection("powershell", lambda script: wf.HANG)
-    result = _action(conn).run(task_vars={})
+def test_windows_failed_route_module_is_a_command_error():
+    result = _action(FakeConnection("powershell", lambda name, params: {"failed": True, "msg": "Get-NetRoute : boom"})).run(task_vars={})
+    assert result["failed"] and result["error"] == "command" and result["msg"] == "reading the routes failed (Get-NetRoute : boom)"
+
+
+def test_windows_timeout_is_reported(monkeypatch):
+    monkeypatch.setattr(_windows_modules, "MODULE_SLACK", 0)
+    conn = FakeConnection("powershell", lambda name, params: wf.HANG)
+    try:
+        result = _action(conn, {"timeout": 1}).run(task_vars={})
+    finally:
+        conn.host.release()
     assert result["failed"] and result["error"] == "timeout"
 
 

@@ -80,7 +80,7 @@ def _decide_windows(state, interface, metric, persistent, mode):
         event("error %s" % exc.kind)
         return
     event("plan, changed=%s" % plan.changed)
-    assert plan.changed == bool(plan.script)
+    assert plan.changed == bool(plan.changes)
     _route.format_routes(plan.after)
 
 
@@ -105,8 +105,8 @@ def test_ip_route_get(text):
 
 
 @given(rs.WINDOWS_READ_OUTPUT, OPTION_INTERFACE, METRIC, st.booleans(), st.sampled_from(["present", "absent"]))
-def test_windows_read(stdout, interface, metric, persistent, mode):
-    state = _parsed(_route_windows.decode_windows_read, stdout)
+def test_windows_read(answer, interface, metric, persistent, mode):
+    state = _parsed(_route_windows.windows_routes, answer)
     if state is not None:
         assert state.reader in ("netroute", "route-print")
         _decide_windows(state, interface, metric, persistent, mode)
@@ -119,7 +119,7 @@ def test_route_print(text, interface, metric, persistent):
         _decide_windows(state, interface, metric, persistent, "present")
 
 
-@given(st.one_of(rs.ANY_JSON.map(rs.fx.encode), st.text(max_size=80)))
-def test_windows_change_result(stdout):
-    ok, denied, error = _route_windows.decode_windows_change(stdout)
+@given(st.one_of(rs.ANY_JSON, st.fixed_dictionaries({"change": rs.ANY_JSON})))
+def test_windows_change_result(answer):
+    ok, denied, error = _route_windows.change_outcome(answer)
     assert isinstance(ok, bool) and isinstance(denied, bool) and isinstance(error, str)
