@@ -125,13 +125,13 @@ options:
         V(placement_vars) sets each of those as its own variable, for example C(azure_fault_domain).
         V(tags) sets C(<vars_prefix>tags), a name to value dict. V(imds) sets C(<vars_prefix>imds_facts),
         the whole C(azure_imds) fact.
-      - "V(auto) is V(placement) and V(tags), except for hosts whose data come from the fact cache that
-        Ansible itself is configured with (O(fact_cache_plugin), O(fact_cache_connection), O(fact_cache_prefix)
-        and O(fact_cache_timeout) unset or equal to C([defaults] fact_caching*)): every play already sees those
-        hosts' facts, C(ansible_facts['azure_imds']['placement']) and C(['tags']), which
-        P(imds.azure.spread#filter) reads, so the variables would only duplicate them. With
-        C(ansible-inventory --export), what AWX and Automation Platform run for an inventory source, they are
-        always set, as the export carries no facts."
+      - "V(auto) is V(placement) and V(tags): playbooks, C(ansible-inventory --host) and C(ansible-inventory --list --export)
+        (what AWX and Automation Platform run for an inventory source) always get C(<vars_prefix>placement) and
+        C(<vars_prefix>tags). The one exception is C(ansible-inventory --list) without C(--export) for hosts whose data come
+        from the fact cache that Ansible itself is configured with (O(fact_cache_plugin), O(fact_cache_connection),
+        O(fact_cache_prefix) and O(fact_cache_timeout) unset or equal to C([defaults] fact_caching*)): that listing prints each
+        host's cached facts, C(ansible_facts['azure_imds']['placement']) and C(['tags']), and printing the same data twice
+        doubled its cost at fleet scale."
       - O(compose), O(groups) and O(keyed_groups) always see C(azure_imds) (the whole fact),
         C(<vars_prefix>placement) and C(<vars_prefix>tags), whether or not they are set as host variables.
       - "Each variable name must be a valid variable name: O(vars_prefix) and the keys of O(compose) must consist
@@ -200,7 +200,7 @@ from ansible_collections.imds.azure.plugins.module_utils._placement import (
     normalize_tags,
 )
 from ansible_collections.imds.azure.plugins.plugin_utils import _fact_cache
-from ansible_collections.imds.azure.plugins.plugin_utils._groups import host_groups, safe_group_name
+from ansible_collections.imds.azure.plugins.plugin_utils._groups import host_groups, natural_key, safe_group_name
 
 display = Display()
 
@@ -324,19 +324,20 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     # ---------------------------------------------------------------- populating
 
-    def _facts_reach_plays(self):
-        """True when plays see each host's cached facts anyway: this source reads the fact cache
-        Ansible is configured with, and the inventory is not being exported (``ansible-inventory
-        --export``, what AWX and Automation Platform run, carries host variables but no facts)."""
-        if context.CLIARGS.get("export"):
+    def _listing_prints_facts(self):
+        """True for ``ansible-inventory --list`` without ``--export``, when this source reads the fact cache
+        Ansible is configured with: that listing prints each host's cached facts, which hold the same
+        placement and tags, so ``auto`` does not print them a second time (at fleet scale that doubled the
+        listing's cost). Playbooks, ``--host``, ``--graph`` and ``--export`` (what AWX runs) get the variables."""
+        if not context.CLIARGS.get("list") or context.CLIARGS.get("export"):
             return False
         return _fact_cache.reads_configured_cache(**self._fact_cache_options())
 
-    def _host_var_entries(self, source, facts_reach_plays):
-        """The host_vars entries for one host: ``auto`` is placement and tags, except for data
-        that plays already see as the host's cached facts."""
+    def _host_var_entries(self, source, listing_prints_facts):
+        """The host_vars entries for one host: ``auto`` is placement and tags, except in a listing that
+        prints the same data as the host's cached facts."""
         entries = [entry for entry in self.get_option("host_vars") if entry != "auto"]
-        if "auto" in self.get_option("host_vars") and not (source == "fact_cache" and facts_reach_plays):
+        if "auto" in self.get_option("host_vars") and not (source == "fact_cache" and listing_prints_facts):
             entries += ["placement", "tags"]
         return entries
 
@@ -354,12 +355,6 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             out[prefix + "imds_facts"] = imds
         return out
 
-    def _add_group(self, name, parent=None):
-        self.inventory.add_group(name)
-        if parent:
-            self.inventory.add_group(parent)
-            self.inventory.add_child(parent, name)
-
     def _populate(self, data, existing):
         prefix = self.get_option("group_prefix")
         dimensions = [dim for dim in self.get_option("group_by") if dim]
@@ -369,10 +364,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         missing_group = safe_group_name(prefix + "no_imds")
         self.inventory.add_group(missing_group)
         missing = []
-        created_parents = set()
+        children = {}   # parent -> its built-in groups, made its children at the end in natural order (--graph: 0, 1, 2, 10)
         constructing = any(self.get_option(option) for option in ("compose", "groups", "keyed_groups"))
         whole_fact = self._needs_whole_fact()
-        facts_reach_plays = "auto" in self.get_option("host_vars") and "fact_cache" in self.get_option("sources") and self._facts_reach_plays()
+        listing_prints_facts = ("auto" in self.get_option("host_vars") and "fact_cache" in self.get_option("sources")
+                                and self._listing_prints_facts())
         var_prefix = self.get_option("vars_prefix")
         known = set(existing)
         for name in list(existing) + sorted(host for host in data if host not in known):
@@ -394,13 +390,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             if not _CORE_UNTRUSTS:
                 placement, tags = wrap_var(placement), wrap_var(tags)
             imds = wrap_var(imds) if whole_fact else None
-            new_vars = self._host_vars(self._host_var_entries(entry.get("source"), facts_reach_plays), imds, placement, tags)
+            new_vars = self._host_vars(self._host_var_entries(entry.get("source"), listing_prints_facts), imds, placement, tags)
             for key, value in new_vars.items():
                 self.inventory.set_variable(name, key, value)
             for parent, group in host_groups(placement, tags, prefix, dimensions):
-                if (parent, group) not in created_parents:
-                    self._add_group(group, parent)
-                    created_parents.add((parent, group))
+                kids = children.setdefault(parent, set())
+                if group not in kids:
+                    self.inventory.add_group(parent)
+                    self.inventory.add_group(group)
+                    kids.add(group)
                 self.inventory.add_host(name, group=group)
             if not constructing:
                 continue
@@ -411,6 +409,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             host_vars = combine_vars(host_vars, self.inventory.get_host(name).get_vars())
             self._add_host_to_composed_groups(self.get_option("groups"), host_vars, name, strict=strict, fetch_hostvars=False)
             self._add_host_to_keyed_groups(self.get_option("keyed_groups"), host_vars, name, strict=strict, fetch_hostvars=False)
+        for parent, kids in children.items():
+            for group in sorted(kids, key=natural_key):
+                self.inventory.add_child(parent, group)
         if missing:
             listed = ", ".join("%s (%s)" % item for item in missing[:MAX_LISTED])
             more = " and %d more" % (len(missing) - MAX_LISTED) if len(missing) > MAX_LISTED else ""

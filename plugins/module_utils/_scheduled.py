@@ -23,6 +23,7 @@ from ansible_collections.imds.azure.plugins.module_utils._client import (
     ImdsError,
     ImdsNotImds,
 )
+from ansible_collections.imds.azure.plugins.module_utils._pacing import share_vm_budget
 
 EVENT_TYPES = ("Freeze", "Reboot", "Redeploy", "Preempt", "Terminate")
 EVENT_STATUSES = ("Scheduled", "Started")
@@ -303,7 +304,12 @@ def _finish(result, warnings):
     return result
 
 
-def run_module(module, client_factory=ImdsClient, sleep=None, clock=None):
+def vm_client(**kwargs):
+    """A client on the VM itself: its requests share the VM's budget with the event source (and the other tasks)."""
+    return share_vm_budget(ImdsClient(**kwargs), sleep=kwargs.get("sleep"))
+
+
+def run_module(module, client_factory=vm_client, sleep=None, clock=None):
     """Entry point of imds.azure.scheduled_events: ends with ``module.exit_json``/``fail_json``.
 
     The action plugin runs it on the controller for Windows targets, with a client factory whose

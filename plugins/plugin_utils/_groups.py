@@ -11,6 +11,7 @@ The placement and tags they are made from come from the model in module_utils/_p
 from __future__ import annotations
 
 import functools
+import re
 
 from ansible.inventory.group import to_safe_group_name
 
@@ -28,6 +29,8 @@ DIMENSION_ORDER = ("fault_domain", "update_domain", "zone", "location", "vm_size
 
 # Value used in group names when IMDS has no value for a dimension (regional VM: zone "").
 NONE_VALUE = "none"
+
+_NUMBERS = re.compile(r"([0-9]+)")
 
 
 @functools.lru_cache(maxsize=65536)
@@ -56,3 +59,10 @@ def host_groups(placement, tags, prefix="azure_", dimensions=DIMENSION_ORDER):
         group = safe_group_name("%s%s_%s" % (prefix, dimension, value if value != "" else NONE_VALUE))
         pairs.append((safe_group_name(prefix + PARENT_SUFFIXES[dimension]), group))
     return pairs
+
+
+def natural_key(name):
+    """Sort key that puts numbers in numeric order: azure_fault_domain_2 before azure_fault_domain_10.
+    Text and numbers alternate in the key, so any two names compare; the name itself breaks ties (7 and 07)."""
+    parts = _NUMBERS.split(name)
+    return [int(part) if index % 2 else part for index, part in enumerate(parts)], name

@@ -278,8 +278,9 @@ class _Reader(object):
 
     def __init__(self, args):
         self._stop = threading.Event()
-        self.client = _client.ImdsClient(endpoint=args["endpoint"], api_version=args["api_version"], timeout=args["timeout"],
-                                         deadline=args["deadline"], warn=LOGGER.warning, sleep=self._sleep)
+        # The VM's request budget is shared with the playbooks the rules start (module_utils/_pacing.py).
+        self.client = _scheduled.vm_client(endpoint=args["endpoint"], api_version=args["api_version"], timeout=args["timeout"],
+                                           deadline=args["deadline"], warn=LOGGER.warning, sleep=self._sleep)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imds-scheduled-events")
 
     def _sleep(self, seconds):

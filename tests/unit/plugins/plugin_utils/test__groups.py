@@ -35,3 +35,10 @@ def test_empty_prefix_cannot_start_with_a_digit():
     assert _groups.safe_group_name("1abc") == "_abc"
     pairs = _groups.host_groups({"zone": "1"}, {}, "", ["zone"])
     assert pairs == [("zones", "zone_1")]
+
+
+def test_natural_key_puts_numbers_in_numeric_order():
+    names = ["azure_fault_domain_10", "azure_fault_domain_none", "azure_fault_domain_2", "azure_fault_domain_0", "azure_fault_domain_1"]
+    assert sorted(names, key=_groups.natural_key) == [
+        "azure_fault_domain_0", "azure_fault_domain_1", "azure_fault_domain_2", "azure_fault_domain_10", "azure_fault_domain_none"]
+    assert sorted(["a7", "a07", "7a", "a", "b1c2", "b1c10"], key=_groups.natural_key) == ["7a", "a", "a07", "a7", "b1c2", "b1c10"]
