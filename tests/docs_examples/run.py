@@ -33,8 +33,9 @@ needs a container engine, ``# Runs elsewhere: where`` what another gate of make 
 Nothing else marks a block.
 
 The context the examples assume, as a user's machine would have it (documented in docs/testing.md): a private
-network namespace (tools/run-in-netns.sh) with a stand-in primary NIC ``eth0`` and a default route, the emulator
-at 169.254.169.254 (VM ``node-01``: the machine itself, ``localhost``), a fleet of emulated VMs on 127.0.0.1
+network namespace (tools/run-in-netns.sh) with a stand-in primary NIC ``eth0`` and a default route to the platform
+(a namespace of its own behind ``eth0``) where the emulator answers at 169.254.169.254 (VM ``node-01``: the machine
+itself, ``localhost``), a fleet of emulated VMs on 127.0.0.1
 (``hosts.ini``: groups ``azure_vms``, ``web``, ``db``, ``windows_cluster_nodes`` (node-01, a Linux stand-in for
 plays that are the same on both); ``examples.ini`` for the task blocks' own VMs; each VM's IMDS in its ``AZURE_IMDS_ENDPOINT`` and
 ``azure_imds_endpoint``, its vmId, subscription and a user-assigned identity in ``expected_vm_id``,
@@ -65,6 +66,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 
 import yaml
@@ -279,8 +281,9 @@ def _commands(block):
 class Context(object):
     """The machine the examples run on (see the module docstring)."""
 
-    def __init__(self, work, task_blocks):
+    def __init__(self, work, task_blocks, platform):
         self.work = work
+        self.platform = platform
         self.home = work / "home"
         self.clone = work / "clone"
         self.procs = []
@@ -293,7 +296,7 @@ class Context(object):
         ca_dir = work / "ca"
         base = {"emulator": {"attested": {"include_intermediate": True}}}
         self.local = Emulator(profile=dict(base, compute={"name": "node-01"}), host="169.254.169.254", port=80, ca_dir=str(ca_dir))
-        self.local.start()
+        _in_namespace(platform.pid, self.local.start)
         fleet = [{"compute": {"name": name}, "tags": {"role": role, "env": "test"}} for name, role in FLEET]
         self.example_hosts = ["example-%02d" % (n + 1) for n in range(len(task_blocks))]
         fleet += [{"compute": {"name": name}, "tags": {"role": "example"}} for name in self.example_hosts]
@@ -383,6 +386,8 @@ class Context(object):
                 proc.wait(timeout=30)
         self.fleet.stop()
         self.local.stop()
+        self.platform.terminate()
+        self.platform.wait(timeout=30)
         _stop_namespace_processes()
 
 
@@ -662,14 +667,46 @@ def _own_namespaces():
 
 
 def setup_namespaces(work):
-    """The network and files the examples assume, in namespaces of our own (never on the machine itself)."""
+    """The network and files the examples assume, in namespaces of our own (never on the machine itself).
+
+    As on an Azure VM, 169.254.169.254 is not an address of the VM: it lives in a second network namespace
+    (the platform, started by a process of its own), reached over the stand-in NIC ``eth0`` through the default
+    route, so the route role's examples see a real path to repair. Returns the platform's process."""
     hosts = work / "hosts"
     hosts.write_text(HOSTS_FILE)
+    platform = subprocess.Popen(["unshare", "--net", "--", "sleep", "infinity"])  # pylint: disable=consider-using-with
+    ours = os.stat("/proc/self/ns/net").st_ino
+    deadline = time.monotonic() + 30
+    while os.stat("/proc/%d/ns/net" % platform.pid).st_ino == ours:
+        if time.monotonic() > deadline or platform.poll() is not None:
+            raise SystemExit("docs examples: the platform's network namespace did not appear")
+        time.sleep(0.01)
+    in_platform = ["nsenter", "--net=/proc/%d/ns/net" % platform.pid, "--"]
     for argv in (["mount", "--make-rprivate", "/"], ["mount", "--bind", str(hosts), "/etc/hosts"], ["mount", "-t", "tmpfs", "tmpfs", "/var/tmp"],
                  ["ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0-peer"], ["ip", "addr", "add", "198.51.100.10/24", "dev", "eth0"],
-                 ["ip", "link", "set", "eth0", "up"], ["ip", "link", "set", "eth0-peer", "up"],
-                 ["ip", "route", "add", "default", "via", "198.51.100.1", "dev", "eth0", "metric", "100"]):
+                 ["ip", "link", "set", "eth0-peer", "netns", str(platform.pid)], ["ip", "link", "set", "eth0", "up"],
+                 ["ip", "route", "add", "default", "via", "198.51.100.1", "dev", "eth0", "metric", "100"],
+                 ["ip", "addr", "del", "169.254.169.254/32", "dev", "lo"],
+                 in_platform + ["ip", "link", "set", "lo", "up"], in_platform + ["ip", "addr", "add", "169.254.169.254/32", "dev", "lo"],
+                 in_platform + ["ip", "addr", "add", "198.51.100.1/24", "dev", "eth0-peer"], in_platform + ["ip", "link", "set", "eth0-peer", "up"]):
         subprocess.run(argv, check=True)
+    return platform
+
+
+def _in_namespace(pid, call):
+    """call() with this thread in the network namespace of process pid: what call() binds or starts (threads
+    inherit the namespace of the thread that starts them) stays there."""
+    ours = os.open("/proc/self/task/%d/ns/net" % threading.get_native_id(), os.O_RDONLY)
+    theirs = os.open("/proc/%d/ns/net" % pid, os.O_RDONLY)
+    try:
+        os.setns(theirs, os.CLONE_NEWNET)
+        try:
+            return call()
+        finally:
+            os.setns(ours, os.CLONE_NEWNET)
+    finally:
+        os.close(ours)
+        os.close(theirs)
 
 
 def main(argv=None):
@@ -692,10 +729,10 @@ def main(argv=None):
         except (ValueError, yaml.YAMLError, SyntaxError, configparser.Error) as exc:
             block.fail("cannot be run: %s" % exc)
     work = pathlib.Path(tempfile.mkdtemp(prefix="imds-docs-examples-"))
-    setup_namespaces(work)
+    platform = setup_namespaces(work)
     batch = [b for b in blocks if b.status != "failed" and not b.parse_only and b.kind in ("tasks", "playbook", "variables")]
     phase = time.monotonic()
-    context = Context(work, [b for b in batch if b.kind == "tasks"])
+    context = Context(work, [b for b in batch if b.kind == "tasks"], platform)
     try:
         context.gather()
         print("docs examples: context ready and facts gathered in %.0f s" % (time.monotonic() - phase), flush=True)
