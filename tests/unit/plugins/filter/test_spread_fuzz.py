@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from hypothesis import event, given, strategies as st
+from hypothesis import event, given, settings, strategies as st
 
 from ansible.errors import AnsibleFilterError
 
@@ -90,6 +90,7 @@ def _one_fleet_two_spellings(draw):
     return canonical, variant, draw(st.integers(0, len(canonical))), draw(st.one_of(st.none(), st.permutations(LEVELS)))
 
 
+@settings(max_examples=max(settings.default.max_examples // 4, 10))
 @given(_one_fleet_two_spellings())
 def test_one_value_in_any_spelling_is_one_domain(fleet):
     canonical, variant, count, by = fleet

@@ -92,9 +92,12 @@ def test_verify_file(tmp_path, name, valid):
     assert inventory_loader.get("imds.azure.placement").verify_file(str(path)) is valid
 
 
-@pytest.mark.parametrize("name", ["fleet.azure_placement.yml.bak", "fleet.placement.yml", "fleet.azure_placement.json", "hosts.yml"])
-@pytest.mark.parametrize("text", ["plugin: imds.azure.placement\n", "# fleet\nplugin: 'imds.azure.placement'  # groups\n",
-                                  '{"plugin": "imds.azure.placement", "add_hosts": true}'])
+@pytest.mark.parametrize("name, text", [
+    ("fleet.azure_placement.yml.bak", "plugin: imds.azure.placement\n"),
+    ("fleet.placement.yml", "# fleet\nplugin: 'imds.azure.placement'  # groups\n"),
+    ("fleet.azure_placement.json", '{"plugin": "imds.azure.placement", "add_hosts": true}'),
+    ("hosts.yml", 'plugin: "imds.azure.placement"\n'),
+])
 def test_a_configuration_under_another_name_is_told_the_suffix(tmp_path, name, text):
     # ansible-core alone would only say that no plugin could parse the file.
     path = tmp_path / name
@@ -480,23 +483,24 @@ HUGE = int("9" * 4000)   # a 4,000-digit number, as json.loads reads one
 WRONG_FAULT_DOMAINS = [[0, 1], {"fd": 0}, True, 1.0, float("nan"), float("inf"), HUGE, "-1", "1 ", None]
 
 
-@pytest.mark.parametrize("where", ["placement", "compute"])
-@pytest.mark.parametrize("value", WRONG_FAULT_DOMAINS, ids=repr)
-def test_a_wrong_typed_fault_domain_is_refused_never_grouped(tmp_path, fact_dir, warnings, where, value):
-    bad = imds(fd="1")
-    if where == "placement":
-        bad["placement"]["fault_domain"] = value
-    else:
-        bad["compute"]["platformFaultDomain"] = value
-        del bad["placement"]
-    write_facts(fact_dir, {"vm-ok": imds(fd="1"), "vm-bad": bad})
+def test_a_wrong_typed_fault_domain_is_refused_never_grouped(tmp_path, fact_dir, warnings):
+    # every value of the issue, in the placement summary and in compute: one parse for all of them
+    hosts = {"vm-ok": imds(fd="1")}
+    for index, value in enumerate(WRONG_FAULT_DOMAINS):
+        in_summary, in_compute = imds(fd="1"), imds(fd="1")
+        in_summary["placement"]["fault_domain"] = value
+        in_compute["compute"]["platformFaultDomain"] = value
+        del in_compute["placement"]
+        hosts.update({"summary-%d" % index: in_summary, "compute-%d" % index: in_compute})
+    write_facts(fact_dir, hosts)
     inv = run(tmp_path, {"fact_cache_plugin": "jsonfile", "fact_cache_connection": str(fact_dir), "add_hosts": True})
-    assert members(inv, "azure_no_imds") == ["vm-bad"]
+    assert members(inv, "azure_no_imds") == sorted(name for name in hosts if name != "vm-ok")
     assert sorted(name for name in inv.groups if name.startswith("azure_fault_domain_")) == ["azure_fault_domain_1"]
     assert members(inv, "azure_fault_domain_1") == ["vm-ok"]
-    field = "placement.fault_domain" if where == "placement" else "compute.platformFaultDomain"
-    assert "vm-bad (fact_cache: azure_imds does not hold what IMDS sends: %s is " % field in warnings[0], warnings
-    assert "azure_placement" not in hvars(inv, "vm-bad")
+    for index in range(len(WRONG_FAULT_DOMAINS)):
+        for name, field in (("summary-%d" % index, "placement.fault_domain"), ("compute-%d" % index, "compute.platformFaultDomain")):
+            assert "%s (fact_cache: azure_imds does not hold what IMDS sends: %s is " % (name, field) in warnings[0], (name, warnings)
+            assert "azure_placement" not in hvars(inv, name)
 
 
 def test_a_zone_list_and_a_missing_fault_domain_are_not_placements(tmp_path, warnings):

@@ -7,7 +7,7 @@ Profiles: tests/unit/conftest.py (``make fuzz`` for a long run).
 
 from __future__ import annotations
 
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from ansible_collections.imds.azure.plugins.module_utils._placement import (
     PLACEMENT_KEYS, check_placement, from_compute, normalize, read_fact,
@@ -30,6 +30,11 @@ COMPUTE = st.fixed_dictionaries({}, optional=dict(
 ))
 
 
+# Each example is cheap, drawing it is not: a quarter of the profile's examples keeps these to a few seconds in "ci".
+FEWER = settings(max_examples=max(settings.default.max_examples // 4, 10))
+
+
+@FEWER
 @given(compute=st.one_of(COMPUTE, JSON_VALUES))
 def test_any_compute_gives_canonical_facts_or_a_shape_error(compute):
     try:
@@ -46,6 +51,7 @@ def test_any_compute_gives_canonical_facts_or_a_shape_error(compute):
         assert read_fact(imds)[:2] == ((placement, tags) if placement["fault_domain"] else (None, None))
 
 
+@FEWER
 @given(imds=st.fixed_dictionaries({}, optional={"is_azure": st.one_of(st.just(True), JSON_VALUES), "compute": st.one_of(COMPUTE, JSON_VALUES),
                                                 "placement": st.one_of(st.dictionaries(st.sampled_from(PLACEMENT_KEYS), SCALARS), JSON_VALUES),
                                                 "tags": st.one_of(st.dictionaries(TEXT, TEXT, max_size=3), JSON_VALUES)}))
