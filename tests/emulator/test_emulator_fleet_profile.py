@@ -20,6 +20,38 @@ def test_default_profile_is_complete():
         assert key in compute
     assert 1 <= len(prof["network"]["interface"]) <= 2
     assert prof["loadbalancer"]["inboundRules"]
+    # The casing real VMs report (recorded answers: emulator.rst), not the upper case of Microsoft's sample.
+    assert compute["azEnvironment"] == "AzurePublicCloud"
+
+
+def test_interfaces_with_ipv6_carry_its_subnet():
+    # cloud-init reads ipv6.subnet[0].prefix for a second IPv6 address; an interface without IPv6 has no subnet.
+    for prof in [resolve_profile(None)] + generate_fleet(6, seed=3):
+        for nic in prof["network"]["interface"]:
+            if nic["ipv6"]["ipAddress"]:
+                assert nic["ipv6"]["subnet"][0]["prefix"] == "64"
+                first = nic["ipv6"]["ipAddress"][0]["privateIpAddress"]
+                assert first.startswith(nic["ipv6"]["subnet"][0]["address"].rstrip(":"))
+            else:
+                assert nic["ipv6"] == {"ipAddress": []}
+
+
+def test_a_profile_ipv6_address_gets_a_subnet_and_a_bad_one_is_refused():
+    def nic(*addresses, **extra):
+        return {"network": {"interface": [{"ipv6": dict({"ipAddress": [{"privateIpAddress": a} for a in addresses]}, **extra),
+                                           "macAddress": "000D3AFFFFFF"}]}}
+    ipv6 = resolve_profile(nic("2001:db8:7::4", "2001:db8:7::5"))["network"]["interface"][0]["ipv6"]
+    assert ipv6["subnet"] == [{"address": "2001:db8:7::", "prefix": "64"}]
+    given = [{"address": "2001:db8::", "prefix": "48"}]
+    assert resolve_profile(nic("2001:db8::4", subnet=given))["network"]["interface"][0]["ipv6"]["subnet"] == given
+    with pytest.raises(ValueError, match="not an IPv6 address"):
+        resolve_profile(nic("10.0.0.4"))
+
+
+@pytest.mark.parametrize("pps_type", ["running", "Yes", ""])
+def test_a_pps_type_imds_never_sends_is_refused(pps_type):
+    with pytest.raises(ValueError, match="ppsType must be one of None, Running, Savable, PreprovisionedOSDisk"):
+        resolve_profile({"emulator": {"extended": {"ppsType": pps_type}}})
 
 
 def test_profile_merge_rules(tmp_path):

@@ -56,6 +56,21 @@ def test_user_assigned(imds_emulator, selector, field):
     assert claims(body["access_token"])["oid"] == user["objectId"]
 
 
+@pytest.mark.parametrize("extra, name", [("&resource_id=/subscriptions/x", "resource_id"), ("&principal_id=x", "principal_id"),
+                                         ("&clientid=x", "clientid"), ("&client_id=x&identity=y", "identity")])
+def test_unknown_parameter_is_refused_not_ignored(imds_emulator, extra, name):
+    # Ignoring it would return the system-assigned identity's token to a client that asked for another one.
+    reply = call(imds_emulator.url, TOKEN + ARM + extra)
+    assert reply.status == 400
+    assert reply.json()["error"] == "invalid_request"
+    assert reply.json()["error_description"].startswith("Unknown query parameter '%s'" % name)
+
+
+def test_documented_optional_parameters_are_accepted(imds_emulator):
+    reply = call(imds_emulator.url, TOKEN + ARM + "&bypass_cache=true&authority=https%3A%2F%2Flogin.microsoftonline.com%2Fx&format=json")
+    assert reply.status == 200
+
+
 @pytest.mark.parametrize("extra", ["&client_id=00000000-0000-0000-0000-000000000000", "&object_id=nope", "&msi_res_id=/subscriptions/x"])
 def test_unknown_identity(imds_emulator, extra):
     reply = call(imds_emulator.url, TOKEN + ARM + extra)

@@ -131,3 +131,18 @@ def test_keep_alive_connection_reused(imds_emulator):
         conn.close()
     clients = {record.client for record in imds_emulator.request_log}
     assert len(clients) == 1
+
+
+def test_reprovision_data_only_for_a_pre_provisioned_vm(imds_emulator):
+    path = "/metadata/reprovisiondata?api-version=2019-06-01"
+    assert call(imds_emulator.url, path).status == 404
+    imds_emulator.update_profile({"emulator": {"extended": {"ppsType": "Running"}}})
+    reply = call(imds_emulator.url, path)
+    assert reply.status == 200 and reply.headers["content-type"].startswith("text/xml")
+    computer = imds_emulator.profile["compute"]["osProfile"]["computerName"]
+    assert "<wa:HostName>%s</wa:HostName>" % computer in reply.text
+    assert call(imds_emulator.url, "/metadata/reprovisiondata?api-version=2017-03-01").status == 400
+    assert call(imds_emulator.url, path, metadata=False).status == 400
+    assert call(imds_emulator.url, path + "&format=text").status == 400
+    imds_emulator.update_profile({"compute": {"osProfile": {"computerName": "db<1>&2"}}})
+    assert "<wa:HostName>db&lt;1&gt;&amp;2</wa:HostName>" in call(imds_emulator.url, path).text

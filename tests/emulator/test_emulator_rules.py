@@ -60,7 +60,7 @@ def test_x_forwarded_for_rejected(imds_emulator, path):
 @pytest.mark.parametrize("path", [
     "/metadata/instance", "/metadata/instance?api-version=", "/metadata/instance?api-version=latest",
     "/metadata/instance?api-version=2017-07-01", "/metadata/instance?version=2021-02-01", "/metadata/instance?api-version=2020-07-01",
-    "/metadata/instance?api-version=2017-03-01", "/metadata", "/metadata/", "/metadata?api-version=2021-02-01",
+    "/metadata", "/metadata/", "/metadata?api-version=2021-02-01",
     "/metadata?format=json", "/metadata/attested/document",
 ])
 def test_api_version_error_body(imds_emulator, path):
@@ -75,6 +75,31 @@ def test_versions_endpoint_is_unversioned(imds_emulator):
     versions = reply.json()["apiVersions"]
     assert versions == sorted(versions)
     assert len(versions) == 35 and versions[-1] == "2025-04-07"
+
+
+def test_every_listed_version_is_served(imds_emulator):
+    # A client may pick any version /metadata/versions lists, the preview 2017-03-01 included.
+    for version in call(imds_emulator.url, "/metadata/versions").json()["apiVersions"]:
+        reply = call(imds_emulator.url, "/metadata/instance?api-version=" + version)
+        assert reply.status == 200 and set(reply.json()) == {"compute", "network"}, (version, reply.status)
+
+
+def test_preview_version_answers_in_the_preview_shape(imds_emulator):
+    # Microsoft's preview page (ms.date 03/27/2017): the eleven compute fields of 2017-04-02, the network
+    # under the preview's names.
+    compute = imds_emulator.profile["compute"]
+    document = call(imds_emulator.url, "/metadata/instance?api-version=2017-03-01").json()
+    assert document["compute"] == {key: compute[key] for key in (
+        "location", "name", "offer", "osType", "platformFaultDomain", "platformUpdateDomain", "publisher", "sku", "version", "vmId", "vmSize")}
+    nic = imds_emulator.profile["network"]["interface"][0]
+    assert document["network"]["interface"][0] == {
+        "ipv4": {"ipaddress": [{"ipaddress": nic["ipv4"]["ipAddress"][0]["privateIpAddress"], "publicip": nic["ipv4"]["ipAddress"][0]["publicIpAddress"]}],
+                 "subnet": nic["ipv4"]["subnet"]},
+        "ipv6": {"ipaddress": [{"ipaddress": nic["ipv6"]["ipAddress"][0]["privateIpAddress"]}]},
+        "mac": nic["macAddress"],
+    }
+    mac = call(imds_emulator.url, "/metadata/instance/network/interface/0/mac?api-version=2017-03-01&format=text")
+    assert (mac.status, mac.text) == (200, nic["macAddress"])
 
 
 def test_duplicate_query_parameters(imds_emulator):

@@ -29,6 +29,12 @@ import imds_netguard  # noqa: E402  pylint: disable=wrong-import-position
 imds_netguard.install()
 
 from tools.imds_emulator import Emulator  # noqa: E402  pylint: disable=wrong-import-position
+from tools.imds_emulator import attested as _emulator_attested  # noqa: E402  pylint: disable=wrong-import-position
+
+# ansible-test runs every test in a fork of its worker (its ansible_forked plugin): what is built
+# here, at import, is inherited by every test, what a test builds dies with its fork. Every emulator
+# needs the test CA (three RSA keys, about 0.2 s of CPU), so it is built once per worker.
+_emulator_attested.get_ca()
 
 
 @pytest.fixture

@@ -56,7 +56,9 @@ venv_for() {
         python="$(python_for "$core")" || return 1
         echo "--- creating $venv ($("$python" --version 2>&1), ansible-core $core)" >&2
         rm -rf "$venv"
-        if ! "$python" -m venv "$venv" || ! "$venv/bin/python" -m pip install -q -r "$req" -c "$con" >&2; then
+        # uv comes from the project venv (make venv), which the newest core's steps need anyway.
+        if ! make -C "$ROOT" --no-print-directory venv >&2 || ! "$python" -m venv "$venv" ||
+           ! "$ROOT/.venv/bin/uv" pip install -q --python "$venv/bin/python" -r "$req" -c "$con" >&2; then
             echo "installing $venv failed" >&2
             return 1
         fi

@@ -2,15 +2,21 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 #
-# The test harness behind `make test`: runs the named steps against a copy of the tree at
-# .build/ansible_collections/imds/azure (ansible-test refuses symlinks), keeps going after a
-# failure, and ends with one summary line per step and a closing "N passed, N failed".
+# The test harness behind `make test`: runs the named steps, each against a copy of the tree of its
+# own (ansible-test refuses symlinks), several at a time, keeps going after a failure, and ends with
+# a time table and a closing "N passed, N failed" (one count per step).
 #
-#   tools/harness/run.sh [STEP...]     default: all steps
+#   tools/harness/run.sh [STEP | STEP/ARG ...]     default: all steps
+#
+# The integration step is one job per target (integration/<target> runs one target alone);
+# jobs run HARNESS_JOBS at a time (default: cores + 1, since integration targets spend much of
+# their time waiting on emulators, timeouts and ansible-playbook start-ups), the longest first.
+# Each job's output goes to $BUILD/logs/<job>.log; a failed job's log is printed whole, a passed
+# one's last lines. docs/testing.md, "Where the time goes", explains the table.
 #
 # Environment: VENV (default .venv) is the venv whose ansible-core and Python run the steps;
-# BUILD (default .build) holds the copy; HARNESS_RESULTS names a file that gets the summary
-# lines (tools/harness/matrix.sh runs one VENV/BUILD pair per ansible-core).
+# BUILD (default .build) holds the copies and logs; HARNESS_RESULTS names a file that gets the
+# summary lines (tools/harness/matrix.sh runs one VENV/BUILD pair per ansible-core).
 #
 # Steps: sanity units emulator integration eda demo lint docs changelog build
 # Not in the default run: render (rewrites docs/plugins/ from the plugins' documentation; make docs),
@@ -19,11 +25,18 @@ set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VENV="${VENV:-$ROOT/.venv}"
-BUILD="${BUILD:-$ROOT/.build}"
-COPY="$BUILD/ansible_collections/imds/azure"
+HARNESS_BUILD="${BUILD:-$ROOT/.build}"
 PYVER="$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 ALL_STEPS=(sanity units emulator integration eda demo lint docs changelog build)
+# Jobs known to take longest start first (a fresh clone has no timings of its own yet); the rest
+# follow in the order of the previous run's timings ($HARNESS_BUILD/timings), longest first.
+SLOW_FIRST=(integration/metadata_facts integration/metadata_facts_attested integration/scheduled_events eda
+            integration/hostile units sanity integration/route_netns integration/inventory_placement)
 export PATH="$VENV/bin:$PATH" LANG=C.UTF-8 LC_ALL=C.UTF-8
+
+# Each job sets BUILD (its own directory) and COPY (its copy of the tree) before its step runs.
+BUILD="$HARNESS_BUILD"
+COPY="$BUILD/ansible_collections/imds/azure"
 export ANSIBLE_COLLECTIONS_PATH="$BUILD"
 
 copy_tree() {
@@ -63,7 +76,6 @@ step_sanity() {
         echo "sanity ignore files are not allowed: $ignores"
         return 1
     fi
-    install_pip_shim
     (cd "$COPY" && ansible-test sanity --venv --python "$PYVER" --color no) || return 1
     compile_target_code_oldest
 }
@@ -106,8 +118,14 @@ step_emulator() {
 }
 
 step_integration() {
+    # step_integration [TARGET...]: the named targets (the job runner gives one), else every enabled one.
     (cd "$COPY" && ansible-test integration --local --python "$PYVER" --color no --allow-root --allow-destructive \
-        --continue-on-error)
+        --continue-on-error "$@")
+}
+
+integration_targets() {
+    # The targets `ansible-test integration` runs by default (not disabled, not support targets).
+    (cd "$COPY" && ansible-test integration --list-targets --color no --allow-root --allow-destructive 2> /dev/null)
 }
 
 step_eda() {
@@ -190,36 +208,125 @@ sys.exit("ansible-builder introspect misses %s" % missing if missing else 0)
 PY
 }
 
-steps=("$@")
-[ "${#steps[@]}" -eq 0 ] && steps=("${ALL_STEPS[@]}")
-for step in "${steps[@]}"; do
-    if ! declare -F "step_$step" > /dev/null; then
-        echo "unknown step: $step (known: ${ALL_STEPS[*]})" >&2
+run_job() {
+    # run_job JOB: STEP or STEP/ARG in a fresh copy of the tree under $HARNESS_BUILD/jobs/.
+    local job="$1" step="${1%%/*}" args=()
+    [ "$job" = "$step" ] || args=("${job#*/}")
+    BUILD="$HARNESS_BUILD/jobs/${job//\//-}"
+    COPY="$BUILD/ansible_collections/imds/azure"
+    export ANSIBLE_COLLECTIONS_PATH="$BUILD"
+    rm -rf "$BUILD" && copy_tree && "step_$step" "${args[@]}"
+}
+
+order_jobs() {
+    # Print the jobs named on stdin: SLOW_FIRST's, then the rest by the previous run's time, longest first.
+    python3 -c '
+import sys
+jobs = sys.stdin.read().split()
+slow = sys.argv[1].split()
+timings = {}
+try:
+    for line in open(sys.argv[2]):
+        name, seconds = line.split()
+        timings[name] = float(seconds)
+except (OSError, ValueError):
+    pass
+first = [job for job in slow if job in jobs]
+rest = sorted((job for job in jobs if job not in first), key=lambda job: -timings.get(job, 0))
+print("\n".join(first + rest))
+' "${SLOW_FIRST[*]}" "$HARNESS_BUILD/timings"
+}
+
+requested=("$@")
+[ "${#requested[@]}" -eq 0 ] && requested=("${ALL_STEPS[@]}")
+for job in "${requested[@]}"; do
+    if ! declare -F "step_${job%%/*}" > /dev/null; then
+        echo "unknown step: ${job%%/*} (known: ${ALL_STEPS[*]})" >&2
         exit 2
     fi
 done
 
 copy_tree
+install_pip_shim
+jobs=()
+for job in "${requested[@]}"; do
+    if [ "$job" = integration ]; then
+        mapfile -t targets < <(integration_targets)
+        [ "${#targets[@]}" -gt 0 ] || { echo "no integration targets found" >&2; exit 2; }
+        jobs+=("${targets[@]/#/integration/}")
+    else
+        jobs+=("$job")
+    fi
+done
+mapfile -t jobs < <(printf '%s\n' "${jobs[@]}" | order_jobs)
+
+LOGS="$HARNESS_BUILD/logs"
+rm -rf "$LOGS" && mkdir -p "$LOGS"
+max_jobs="${HARNESS_JOBS:-$(( $(nproc) + 1 ))}"
+declare -A job_of started wall cpu status
+harness_start=$SECONDS
+next=0
+running=0
+echo "=== ${#jobs[@]} jobs, $max_jobs at a time: ${jobs[*]}"
+while [ "$next" -lt "${#jobs[@]}" ] || [ "$running" -gt 0 ]; do
+    while [ "$running" -lt "$max_jobs" ] && [ "$next" -lt "${#jobs[@]}" ]; do
+        job="${jobs[next]}"
+        next=$((next + 1))
+        log="$LOGS/${job//\//-}"
+        # `time` on the subshell counts the CPU of every process the job waited for.
+        ( TIMEFORMAT='%U %S'; { time ( run_job "$job" > "$log.log" 2>&1; echo $? > "$log.rc" ) ; } 2> "$log.cpu" ) &
+        job_of[$!]="$job"
+        started[$job]=$SECONDS
+        running=$((running + 1))
+    done
+    wait -n -p done_pid
+    running=$((running - 1))
+    job="${job_of[$done_pid]}"
+    log="$LOGS/${job//\//-}"
+    wall[$job]=$((SECONDS - started[$job]))
+    cpu[$job]="$(awk '{ printf "%d", $1 + $2 }' "$log.cpu" 2>/dev/null)"
+    if [ "$(cat "$log.rc" 2>/dev/null)" = 0 ]; then
+        status[$job]=PASS
+        echo "=== $job: PASS in ${wall[$job]} s (CPU ${cpu[$job]} s); last lines of $log.log:"
+        tail -n 15 "$log.log"
+    else
+        status[$job]=FAIL
+        echo "=== $job: FAIL in ${wall[$job]} s (CPU ${cpu[$job]} s); $log.log:"
+        cat "$log.log"
+    fi
+done
+harness_wall=$((SECONDS - harness_start))
+
+# One line per step (a step's time is the sum of its jobs' times: what it costs the run).
 results=()
 passed=0
 failed=0
-for step in "${steps[@]}"; do
-    echo "=== $step"
-    start=$SECONDS
-    if "step_$step"; then
-        results+=("PASS  $step ($((SECONDS - start)) s)")
-        passed=$((passed + 1))
-    else
-        results+=("FAIL  $step ($((SECONDS - start)) s)")
-        failed=$((failed + 1))
-    fi
+for step in "${requested[@]}"; do
+    result=PASS seconds=0
+    for job in "${jobs[@]}"; do
+        if [ "$job" = "$step" ] || { [ "${step%%/*}" = "$step" ] && [ "${job%%/*}" = "$step" ] && [ "$job" != "$step" ]; }; then
+            [ "${status[$job]}" = PASS ] || result=FAIL
+            seconds=$((seconds + wall[$job]))
+        fi
+    done
+    results+=("$result  $step ($seconds s)")
+    if [ "$result" = PASS ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 done
 
+echo
+echo "=== time table (wall and CPU seconds per job, longest first)"
+total_cpu=0
+for job in "${jobs[@]}"; do
+    printf '%s %-45s %6s %6s\n' "${status[$job]}" "$job" "${wall[$job]}" "${cpu[$job]}"
+done | sort -k3,3nr
+for job in "${jobs[@]}"; do total_cpu=$((total_cpu + ${cpu[$job]:-0})); done
+for job in "${jobs[@]}"; do echo "$job ${wall[$job]}"; done > "$HARNESS_BUILD/timings"
 echo
 echo "=== summary"
 printf '%s\n' "${results[@]}"
 if [ -n "${HARNESS_RESULTS:-}" ]; then
     printf '%s\n' "${results[@]}" > "$HARNESS_RESULTS"
 fi
+echo "harness time: $harness_wall s wall, $total_cpu s CPU, $max_jobs jobs at a time"
 echo "harness: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -28,6 +28,12 @@ def _b64url(data):
 
 
 SELECTORS = ("client_id", "object_id", "msi_res_id", "mi_res_id")
+# The token endpoint's parameters (Microsoft's IMDS swagger, plus mi_res_id that IMDS also honours).
+TOKEN_PARAMETERS = ("api-version", "resource", "format", "authority", "bypass_cache") + SELECTORS
+# No public record says what real IMDS does with another parameter. Ignoring it would hand a client that
+# misspells its selector (azure-identity's async client sends resource_id=) the system-assigned identity's
+# token: the emulator refuses it instead, so a test cannot pass on another identity's token.
+UNKNOWN_PARAMETER = "Unknown query parameter %s: the token endpoint accepts only %s (imds-emulator: real IMDS's answer is not on record)"
 
 
 class TokenIssuer:
@@ -70,6 +76,9 @@ class TokenIssuer:
 
     def token(self, query, lifetime=3599, now=None):
         """The token response (every value a string) for ``query`` (a dict of single values)."""
+        unknown = sorted(name for name in query if name not in TOKEN_PARAMETERS)
+        if unknown:
+            raise IdentityError(400, "invalid_request", UNKNOWN_PARAMETER % (", ".join(repr(name) for name in unknown), ", ".join(TOKEN_PARAMETERS)))
         resource = query.get("resource")
         if not resource:
             raise IdentityError(400, "invalid_request", "Required query variable 'resource' is missing")

@@ -7,10 +7,13 @@ Private to the IMDS emulator (tools/imds_emulator); never imported by the collec
 
 import base64
 import copy
+import ipaddress
 import json
 import os
 import random
 import uuid
+
+from .provisioning import check_pps_type
 
 try:
     import yaml
@@ -25,7 +28,11 @@ DEFAULT_KNOBS = {
     "versions": None,                     # instance/attested/identity/LB versions this "region" serves (None: all)
     "scheduled_events_versions": None,    # scheduled-events versions served (None: all)
     "versions_endpoint": True,            # False: GET /metadata/versions answers 404 (old service)
-    "unavailable_version_status": 400,    # status for a known version missing from "versions" (400 or 404)
+    # Status for a known version missing from "versions": 400 (with newest-versions) or 404 as older services
+    # answered. Clients that fall back to an older version only on 400 (cloud-init) never fall back on 404.
+    "unavailable_version_status": 400,
+    # The extended=true block. A ppsType other than None makes /metadata/reprovisiondata serve the VM's
+    # provisioning data (provisioning.py), which a pre-provisioned VM's cloud-init polls for.
     "extended": {"ppsType": "None", "hasCustomData": False},
     "attested": {
         "signed_attributes": False,       # sign WITH signed attributes (real IMDS has none)
@@ -103,6 +110,20 @@ def _mac(rng):
     return "".join("%02X" % b for b in [0x00, 0x0D, 0x3A] + [rng.randrange(256) for _dummy in range(3)])
 
 
+def _ipv6_subnet(address):
+    """The ``ipv6.subnet`` of an interface whose first IPv6 address is ``address`` (Azure IPv6 subnets are /64).
+
+    Every IMDS answer with IPv6 addresses in cloud-init's Azure tests carries ``ipv6.subnet``, and cloud-init's
+    network configuration reads ``subnet[0].prefix`` for every IPv6 address after the first; an interface
+    without IPv6 is ``{"ipAddress": []}`` (a captured answer: WALinuxAgent's tests/data/imds/valid.json).
+    """
+    try:
+        network = ipaddress.IPv6Network("%s/64" % address, strict=False)
+    except ValueError:
+        raise ValueError("network interface IPv6 address %r is not an IPv6 address" % (address,)) from None
+    return [{"address": str(network.network_address), "prefix": "64"}]
+
+
 def make_vm(rng, name="web-01", location="westeurope", zone="2", fault_domain=0, update_domain=0, vm_size="Standard_D2s_v5",
             tags=None, priority="Regular", scale_set="", os_type="Linux", nics=2, subnet_index=0, resource_group="rg-imds-demo",
             subscription=DEFAULT_SUBSCRIPTION, az_environment="AzurePublicCloud"):
@@ -178,10 +199,14 @@ def make_vm(rng, name="web-01", location="westeurope", zone="2", fault_domain=0,
         private = "10.%d.%d.%d" % (nic, subnet_index, 4 + rng.randrange(250))
         private_ips.append(private)
         public = "20.%d.%d.%d" % (rng.randrange(1, 250), rng.randrange(256), rng.randrange(1, 255)) if nic == 0 else ""
+        ipv6 = {"ipAddress": []}
+        if nic == 0:
+            address = "fd00:%x::%x" % (subnet_index + 1, rng.randrange(4096) + 4)
+            ipv6 = {"ipAddress": [{"privateIpAddress": address}], "subnet": _ipv6_subnet(address)}
         interfaces.append({
             "ipv4": {"ipAddress": [{"privateIpAddress": private, "publicIpAddress": public}],
                      "subnet": [{"address": "10.%d.%d.0" % (nic, subnet_index), "prefix": "24"}]},
-            "ipv6": {"ipAddress": [{"privateIpAddress": "fd00:%x::%x" % (subnet_index + 1, rng.randrange(4096) + 4)}] if nic == 0 else []},
+            "ipv6": ipv6,
             "macAddress": _mac(rng),
         })
     frontend = "51.%d.%d.%d" % (rng.randrange(1, 250), rng.randrange(256), rng.randrange(1, 255))
@@ -236,9 +261,15 @@ def normalize(profile):
     elif isinstance(compute.get("tags"), str):
         compute["tagsList"] = tags_list_from_string(compute["tags"])
     profile.setdefault("network", {"interface": []})
+    for nic in profile["network"].get("interface") or []:
+        ipv6 = nic.get("ipv6") if isinstance(nic, dict) else None
+        if isinstance(ipv6, dict) and ipv6.get("ipAddress") and "subnet" not in ipv6:
+            first = ipv6["ipAddress"][0]
+            ipv6["subnet"] = _ipv6_subnet(first.get("privateIpAddress", "") if isinstance(first, dict) else first)
     profile.setdefault("loadbalancer", None)
     profile.setdefault("identity", {"tenantId": DEFAULT_TENANT, "systemAssigned": None, "userAssigned": []})
     profile["emulator"] = deep_merge(DEFAULT_KNOBS, profile.get("emulator") or {})
+    check_pps_type((profile["emulator"].get("extended") or {}).get("ppsType", "None"))
     return profile
 
 

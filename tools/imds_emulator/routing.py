@@ -16,7 +16,8 @@ import json
 from . import attested as _attested
 from .http11 import JSON_TYPE, TEXT_TYPE, Response, error, json_response
 from .identity import IdentityError
-from .versions import API_VERSIONS, CATEGORY_MINIMUM, SCHEDULED_EVENTS_VERSIONS, gate, newest
+from .provisioning import XML_TYPE, ovf_environment
+from .versions import API_VERSIONS, CATEGORY_MINIMUM, SCHEDULED_EVENTS_VERSIONS, gate_instance, newest
 
 MISSING_HEADER = "Bad request: . Required metadata header not specified"
 VERSION_ERROR = "Bad request. api-version is invalid or was not specified in the request. For more information refer to aka.ms/azureimds"
@@ -97,6 +98,8 @@ class ImdsRoutes:
             category = "loadbalancer"
         elif path == "/metadata/scheduledevents":
             category = "scheduledevents"
+        elif path == "/metadata/reprovisiondata":
+            category = "reprovisiondata"
         else:
             return error(404, "Not found")
         allowed = ("GET", "POST") if category == "scheduledevents" else ("GET",)
@@ -141,6 +144,8 @@ class ImdsRoutes:
             return self._attested_document(version, query, stale, headers.get("Host"))
         if category == "identity":
             return self._identity(path, query)
+        if category == "reprovisiondata":
+            return self._reprovision_data()
         if category == "loadbalancer":
             if path != "/metadata/loadbalancer":
                 return error(404, 'API isn\'t found: Path = "%s", Method = "%s"' % (path, method))
@@ -155,7 +160,7 @@ class ImdsRoutes:
         if tree is None:
             with self._profile_lock:
                 source = {"compute": self.profile.get("compute", {}), "network": self.profile.get("network", {})}
-                tree = gate(source, version)
+                tree = gate_instance(source, version)
                 self._gated[version] = tree
         return tree
 
@@ -244,6 +249,14 @@ class ImdsRoutes:
             return json_response(200, self._tokens.token(query, lifetime))
         except IdentityError as exc:
             return json_response(exc.status, {"error": exc.error, "error_description": exc.description})
+
+    def _reprovision_data(self):
+        """A pre-provisioned VM's provisioning data (provisioning.py); any other VM has none: 404."""
+        with self._profile_lock:
+            if (self.profile["emulator"].get("extended") or {}).get("ppsType", "None") == "None":
+                return error(404, "Not found")
+            body = ovf_environment(self.profile.get("compute", {}))
+        return Response(200, body, XML_TYPE)
 
     def _scheduled(self, method, version, body, headers):
         if method == "GET":

@@ -17,9 +17,11 @@ API_VERSIONS = (
 # Scheduled events have their own line (reference 2.3), newest first.
 SCHEDULED_EVENTS_VERSIONS = ("2020-07-01", "2019-08-01", "2019-04-01", "2019-01-01", "2017-11-01", "2017-08-01", "2017-03-01")
 
-# Minimum version per category (reference 1 and 2.4).
+# Minimum version per category (reference 1 and 2.4). /metadata/instance answers the preview
+# version 2017-03-01 too: /metadata/versions lists it, and Microsoft's preview page documents it.
 CATEGORY_MINIMUM = {
-    "instance": "2017-04-02",
+    "instance": "2017-03-01",
+    "reprovisiondata": "2017-04-02",
     "attested": "2018-10-01",
     "identity": "2018-02-01",
     "loadbalancer": "2020-10-01",
@@ -80,6 +82,38 @@ ATTESTED_FIELD_SINCE = {
 # Scheduled events (reference 2.3): event fields and event types.
 EVENT_FIELD_SINCE = {"Description": "2019-04-01", "EventSource": "2019-08-01", "DurationInSeconds": "2020-07-01"}
 EVENT_TYPE_SINCE = {"Preempt": "2017-11-01", "Terminate": "2019-01-01"}
+
+
+# The preview (Microsoft's "Azure's Instance Metadata Service --Preview", ms.date 03/27/2017, in
+# MicrosoftDocs/azure-docs articles/virtual-machines/virtual-machines-instancemetadataservice-overview.md):
+# the same compute fields as 2017-04-02, network under the preview's own names.
+FIRST_GA_VERSION = "2017-04-02"
+
+
+def _preview_network(network):
+    """The network document as the 2017-03-01 preview named it (ipaddress, publicip, mac)."""
+    interfaces = []
+    for nic in network.get("interface", []):
+        ipv4 = nic.get("ipv4", {})
+        interfaces.append({
+            "ipv4": {
+                "ipaddress": [{"ipaddress": a.get("privateIpAddress", ""), "publicip": a.get("publicIpAddress", "")}
+                              for a in ipv4.get("ipAddress", [])],
+                "subnet": [{"address": s.get("address", ""), "prefix": s.get("prefix", "")} for s in ipv4.get("subnet", [])],
+            },
+            "ipv6": {"ipaddress": [{"ipaddress": a.get("privateIpAddress", "")} for a in nic.get("ipv6", {}).get("ipAddress", [])]},
+            "mac": nic.get("macAddress", ""),
+        })
+    return {"interface": interfaces}
+
+
+def gate_instance(document, version):
+    """The instance document ``{"compute": ..., "network": ...}`` as IMDS serves it at ``version``."""
+    if version >= FIRST_GA_VERSION:
+        return gate(document, version)
+    tree = gate(document, FIRST_GA_VERSION)
+    tree["network"] = _preview_network(tree.get("network", {}))
+    return tree
 
 
 def gate(node, version, since=None, path=()):
