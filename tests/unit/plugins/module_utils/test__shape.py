@@ -173,8 +173,8 @@ def test_token_answer_times_and_secrecy():
 
 JSON_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(-2, 1001), st.floats(),
                          st.text(max_size=6), st.sampled_from(["0", "1", "999", "1000", "01", " 1", "1 ", "-1", "", "EastUS", "٣"]))
-JSON_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner,
-                                                                                                               max_size=3)), max_leaves=6)
+JSON_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)),
+                           max_leaves=6)
 
 
 @given(value=JSON_VALUES)
