@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unicodedata
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -112,12 +113,21 @@ def _plain(value):
     return value
 
 
+def _width(text):
+    """Terminal columns of ``text``: wide and full-width (CJK) characters take two, combining marks none."""
+    return sum(0 if unicodedata.combining(char) else 2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+def _ljust(text, width):
+    return text + " " * max(0, width - _width(text))
+
+
 def _report(inventory):
     groups = {name: set(data.get("hosts", [])) for name, data in inventory.items() if isinstance(data, dict)}
     hostvars = inventory["_meta"]["hostvars"]
     cells = collections.Counter()
     for host, variables in hostvars.items():
-        # ansible-inventory --list prints each host's cached facts; azure_placement is set where there are none
+        # ansible-inventory --list prints each host's cached facts and leaves azure_placement out for those hosts
         placement = variables.get("azure_placement") or (variables.get("azure_imds") or {}).get("placement")
         if placement:
             cells[(placement["zone"] or "none", placement["fault_domain"])] += 1
@@ -132,8 +142,10 @@ def _report(inventory):
     # azure_tags -> azure_tag_<name> -> azure_tag_<name>_<value>: list the value groups only.
     tag_names = set(inventory.get("azure_tags", {}).get("children", []))
     print("tag groups:")
-    for name in sorted(name for name in groups if name.startswith("azure_tag_") and name not in tag_names and groups[name]):
-        print("  %-40s %s" % (name, ", ".join(sorted(groups[name]))))
+    value_groups = sorted(name for name in groups if name.startswith("azure_tag_") and name not in tag_names and groups[name])
+    column = max([_width(name) for name in value_groups] + [0])
+    for name in value_groups:
+        print("  %s %s" % (_ljust(name, column), ", ".join(sorted(groups[name]))))
     if groups.get("azure_no_imds"):
         print("hosts without IMDS data: %s" % ", ".join(sorted(groups["azure_no_imds"])))
 

@@ -5,7 +5,7 @@
 Validates the task's options on the controller (``_action_module``), runs the module on the
 target and hands the result back. The attested_* options are the controller's own: it chooses
 the nonce before the module runs and verifies the document after (``_attest``); the module
-gets neither those options nor anything but the nonce (``_attested_nonce``, internal). It also
+gets neither those options nor anything but the nonce (``attested_nonce``, internal). It also
 keeps what an earlier gather put in ``azure_imds`` and this one did not gather again
 (``_keep_earlier``): Ansible replaces a fact wholesale, and only the action sees the host's
 current facts.
@@ -23,19 +23,21 @@ from collections.abc import Mapping
 
 from ansible_collections.imds.azure.plugins.module_utils import _facts
 from ansible_collections.imds.azure.plugins.plugin_utils import _attest, _windows
-from ansible_collections.imds.azure.plugins.plugin_utils._action_module import ActionModuleBase
+from ansible_collections.imds.azure.plugins.plugin_utils._action_module import ActionModuleBase, with_host_endpoint
 
 MODULE = "imds.azure.metadata_facts"
 
 
 class ActionModule(ActionModuleBase):
     ARGUMENT_SPEC = _facts.ARGUMENT_SPEC
+    INTERNAL_OPTIONS = (_attest.NONCE_OPTION,)
     _supports_check_mode = True
     _supports_async = False
 
     def _main(self, module, task_vars):
         attest_run = _attest.prepare(module.params)  # chooses the nonce on the controller
         module_args = dict((name, value) for name, value in self._task.args.items() if name not in _attest.OPTION_NAMES)
+        module_args = with_host_endpoint(self, module_args, task_vars)
         if attest_run is not None:
             module_args[_attest.NONCE_OPTION] = attest_run.nonce
         gather = functools.partial(self._gather, task_vars=task_vars, detect=module.params["detect"] != "false")

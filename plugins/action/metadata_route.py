@@ -2,10 +2,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Action for imds.azure.metadata_route: check and repair the 169.254.169.254/32 route.
 
-No module is shipped to the target. Short read-only commands run over the connection
-(``plugin_utils._commands``), their output is parsed on the controller
-(``plugin_utils._route``) and at most one change command runs; the routes are then read
-again to confirm the change.
+Linux: short read-only commands run over the connection (``plugin_utils._commands``), their
+output is parsed on the controller (``plugin_utils._route``) and at most one change command
+runs; the routes are then read again to confirm the change. Windows: the PowerShell module
+``imds.azure.win_metadata_route`` reads the routes; the plan is made here; one more run makes
+the planned changes and reads the routes again (``plugin_utils._windows_modules``).
 """
 
 from __future__ import annotations
@@ -13,17 +14,24 @@ from __future__ import annotations
 from ansible_collections.imds.azure.plugins.plugin_utils import _route, _route_linux, _route_windows, _windows
 from ansible_collections.imds.azure.plugins.plugin_utils._action_module import ActionModuleBase
 from ansible_collections.imds.azure.plugins.plugin_utils._commands import CommandRunner
+from ansible_collections.imds.azure.plugins.plugin_utils._windows_modules import ROUTE_MODULE, WindowsModules, failure_text
 
 ARGUMENT_SPEC = {
     "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
     "interface": {"type": "str"},
     "metric": {"type": "int", "default": 1},
-    "persistent": {"type": "bool", "default": True},
+    "persistent": {"type": "bool"},  # Windows: true when not set; Linux: warn only when set to true
+    "remove_blocks": {"type": "bool", "default": False},
     "timeout": {"type": "int", "default": 30},
 }
 
-WINDOWS_READ_DISPLAY = ("Get-NetRoute -PolicyStore ActiveStore/PersistentStore, Get-NetIPInterface, Get-NetIPAddress "
-                        "(or route.exe print -4 without the NetTCPIP module) | ConvertTo-Json")
+# (JSON command, text command for iproute2 without -j, JSON parser, text parser)
+LINUX_ROUTES_READ = (["ip", "-j", "-4", "route", "show", "table", "all"], ["ip", "-4", "route", "show", "table", "all"],
+                     _route_linux.parse_ip_json, _route_linux.parse_ip_text)
+LINUX_RULES_READ = (["ip", "-j", "-4", "rule", "show"], ["ip", "-4", "rule", "show"],
+                    _route_linux.parse_ip_rule_json, _route_linux.parse_ip_rule_text)
+# A kernel without policy routing (CONFIG_IP_MULTIPLE_TABLES) looks in the local table, then in main.
+LINUX_RULES_WITHOUT_POLICY_ROUTING = "0: from all lookup local\n32766: from all lookup main\n"
 
 LINUX_PERSISTENCE_WARNING = ("the route was changed in the running kernel only: Linux has no distribution-independent "
                              "persistent route store; persist it in the network configuration (netplan, NetworkManager, "
@@ -48,10 +56,12 @@ class ActionModule(ActionModuleBase):
             module.fail_json(msg="metric must be between 0 and 9999", imds_error="argument")
         if args["timeout"] < 1:
             module.fail_json(msg="timeout must be at least 1 second", imds_error="argument")
-        runner = CommandRunner(self, timeout=args["timeout"])
+        persistent = args["persistent"]
+        if persistent is None:
+            args["persistent"] = True
         if _windows.is_windows(self):
-            module.exit_json(**self._run_windows(runner, args))
-        module.exit_json(**self._run_posix(runner, args))
+            module.exit_json(**self._run_windows(WindowsModules(self, task_vars), args))
+        module.exit_json(**self._run_posix(CommandRunner(self, timeout=args["timeout"]), args, warn_not_persisted=persistent is True))
 
     # ------------------------------------------------------------------ helpers
 
@@ -85,25 +95,38 @@ class ActionModule(ActionModuleBase):
 
     # ------------------------------------------------------------------ Linux
 
-    def _posix_read(self, runner):
-        res = runner.posix(["ip", "-j", "-4", "route", "show", "table", "main"])
+    def _posix_read(self, runner, read, unsupported=None):
+        """(reader, parsed) of one read: the JSON command, or the text one when iproute2 has no -j or its JSON does not parse.
+        ``unsupported``: the text to parse when the kernel does not support what is read."""
+        json_argv, text_argv, parse_json, parse_text = read
+        res = runner.posix(json_argv)
         json_error = None
         if res.rc == 0 and res.stdout.strip().startswith("["):
             try:
-                return "ip-json", _route_linux.parse_ip_json(res.stdout)
+                return "ip-json", parse_json(res.stdout)
             except _route.RouteError as exc:
                 json_error = exc
-        res = runner.posix(["ip", "-4", "route", "show", "table", "main"])
+        res = runner.posix(text_argv)
         if res.rc == 127:
             raise _route.RouteError("unsupported_os", "the 'ip' command (iproute2) was not found on the target")
+        if res.rc != 0 and unsupported is not None and "not supported" in res.stderr.lower():
+            return "ip-text", parse_text(unsupported)
         if res.rc != 0:
             raise _route.RouteError("command", "'%s' failed (rc %s): %s" % (res.command, res.rc, res.stderr.strip()))
         try:
-            return "ip-text", _route_linux.parse_ip_text(res.stdout)
+            return "ip-text", parse_text(res.stdout)
         except _route.RouteError as exc:
             if json_error is None:
                 raise
             raise _route.RouteError("parse", "%s; the 'ip -j' output did not parse either: %s" % (exc.message, json_error.message)) from exc
+
+    def _posix_state(self, runner, args):
+        """(reader, main table routes, (routes of every table, rules) or None for state absent)."""
+        reader, every_table = self._posix_read(runner, LINUX_ROUTES_READ)
+        path = None
+        if args["state"] == "present":
+            path = (every_table, self._posix_read(runner, LINUX_RULES_READ, LINUX_RULES_WITHOUT_POLICY_ROUTING)[1])
+        return reader, _route_linux.main_routes(every_table), path
 
     def _posix_effective(self, runner):
         res = runner.posix(["ip", "-4", "route", "get", _route.IMDS_ADDRESS])
@@ -112,7 +135,7 @@ class ActionModule(ActionModuleBase):
         dev, gateway = _route_linux.parse_ip_route_get(res.stdout)
         return {"interface": dev, "gateway": gateway, "error": ""}
 
-    def _run_posix(self, runner, args):
+    def _run_posix(self, runner, args, warn_not_persisted):
         ident = runner.posix(["sh", "-c", "uname -s; id -u"])
         lines = ident.stdout.split()
         system = lines[0] if lines else ""
@@ -120,13 +143,13 @@ class ActionModule(ActionModuleBase):
             raise _route.RouteError("unsupported_os", "unsupported operating system %r: this module handles Linux and Windows%s"
                                     % (system, "" if system else " ('uname -s' said: %s)" % ident.stderr.strip()))
         euid = lines[1] if len(lines) > 1 else "?"
-        reader, routes = self._posix_read(runner)
+        reader, routes, path = self._posix_state(runner, args)
         effective_before = self._posix_effective(runner)
         if args["state"] == "absent":
             choice = _route.Choice(args["interface"], "", "set by the interface option") if args["interface"] else None
         else:
             choice = _route_linux.choose_linux(routes, args["interface"])
-        plan = _route_linux.linux_plan(routes, choice, args["metric"], state=args["state"])
+        plan = _route_linux.linux_plan(routes, choice, args["metric"], args["state"], path, args["remove_blocks"])
         before = _route.imds_routes(routes)
         after = plan.after
         effective_after = effective_before
@@ -139,29 +162,36 @@ class ActionModule(ActionModuleBase):
                     raise _route.RouteError("privilege", "changing routes needs root or CAP_NET_ADMIN: %s. '%s' said: %s"
                                             % (hint, res.command, res.stderr.strip()))
                 raise _route.RouteError("command", "'%s' failed (rc %s): %s" % (res.command, res.rc, res.stderr.strip()))
-            reader, routes = self._posix_read(runner)
+            reader, routes, path = self._posix_state(runner, args)
             effective_after = self._posix_effective(runner)
             after = _route.imds_routes(routes)
-            if _route_linux.linux_plan(routes, choice, args["metric"], state=args["state"]).changed:
+            if _route_linux.linux_plan(routes, choice, args["metric"], args["state"], path, args["remove_blocks"]).changed:
                 raise _route.RouteError("verify", "the route change ran but the routes are still not as wanted: %s"
                                         % "; ".join(_route.format_route(route) for route in after))
+        if args["state"] == "present" and not (plan.changed and self._task.check_mode) and effective_after["interface"] != choice.interface:
+            # The kernel's own answer: what the module read and planned must agree with it.
+            raise _route.RouteError("verify", "'ip -4 route get %s' gives %s, not a route through %s" % (
+                _route.IMDS_ADDRESS, "the error %r" % effective_after["error"] if effective_after["error"] else "dev %s"
+                % effective_after["interface"], choice.interface))
         out = self._report("linux", reader, args, choice, plan, before, after, persisted=False)
         out["effective_before"] = effective_before
         out["effective_after"] = effective_after
-        if plan.changed and args["persistent"] and args["state"] == "present" and not self._task.check_mode:
+        if plan.changed and warn_not_persisted and args["state"] == "present" and not self._task.check_mode:
             out.setdefault("warnings", []).append(LINUX_PERSISTENCE_WARNING)
         return out
 
     # ------------------------------------------------------------------ Windows
 
-    def _windows_read(self, runner):
-        res = runner.powershell(_route_windows.WINDOWS_READ_SCRIPT, display=WINDOWS_READ_DISPLAY)
-        if res.rc != 0 or not res.answered:
-            raise _route.RouteError("command", "reading the routes failed (%s)" % res.failure())
-        return _route_windows.decode_windows_read(res.stdout)
+    def _windows_routes(self, modules, args, changes=()):
+        """Run win_metadata_route (making ``changes`` first); (its result, the routes it read)."""
+        data = modules.run(ROUTE_MODULE, {"changes": list(changes)}, limit=args["timeout"])
+        if data.get("failed"):
+            raise _route.RouteError("command", "%s failed (%s)" % ("the route change" if changes else "reading the routes",
+                                                                   failure_text(data)))
+        return data, _route_windows.windows_routes(data)
 
-    def _run_windows(self, runner, args):
-        table = self._windows_read(runner)
+    def _run_windows(self, modules, args):
+        dummy, table = self._windows_routes(modules, args)
         if args["state"] == "absent":
             choice = _route_windows.choose_windows(table, args["interface"]) if args["interface"] else None
         else:
@@ -174,15 +204,12 @@ class ActionModule(ActionModuleBase):
             if not table.admin:
                 raise _route.RouteError("privilege", "changing routes needs an elevated session: the connection user is not running "
                                                      "as Administrator (member of Administrators, not filtered by UAC)")
-            res = runner.powershell(plan.script, display="; ".join(plan.commands))
-            ok, denied, error = _route_windows.decode_windows_change(res.stdout)
+            data, table = self._windows_routes(modules, args, plan.changes)
+            ok, denied, error = _route_windows.change_outcome(data)
             if denied:
                 raise _route.RouteError("privilege", "access denied while changing routes (run as Administrator): %s" % error)
-            if not res.answered:
-                raise _route.RouteError("command", "the route change failed (%s)" % res.failure())
-            if not ok or res.rc != 0:
-                raise _route.RouteError("command", "the route change failed (rc %s): %s %s" % (res.rc, error, res.stderr.strip()))
-            table = self._windows_read(runner)
+            if not ok:
+                raise _route.RouteError("command", "the route change failed: %s" % error)
             after = [route for route in _route.imds_routes(table.routes) if route["store"] in stores]
             if _route_windows.windows_plan(table, choice, args["metric"], args["persistent"], state=args["state"]).changed:
                 raise _route.RouteError("verify", "the route change ran but the routes are still not as wanted: %s"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ansible_collections.imds.azure.plugins.module_utils import _scheduled
 from ansible_collections.imds.azure.plugins.plugin_utils import _windows
-from ansible_collections.imds.azure.plugins.plugin_utils._action_module import ActionModuleBase
+from ansible_collections.imds.azure.plugins.plugin_utils._action_module import ActionModuleBase, with_host_endpoint
 
 MODULE = "imds.azure.scheduled_events"
 
@@ -28,7 +28,8 @@ class ActionModule(ActionModuleBase):
         if windows and self._task.async_val:
             module.fail_json(msg="async is not supported on Windows targets: the task runs on the controller", imds_error="config")
         wrap_async = bool(self._task.async_val) and not windows and not self._connection.has_native_async
-        result = _windows.execute_module(self, MODULE, _scheduled.run_module, self.ARGUMENT_SPEC, dict(self._task.args), task_vars,
+        module_args = with_host_endpoint(self, dict(self._task.args), task_vars)
+        result = _windows.execute_module(self, MODULE, _scheduled.run_module, self.ARGUMENT_SPEC, module_args, task_vars,
                                          wrap_async=wrap_async)
         if not windows and not wrap_async:
             self._remove_tmp_path(self._connection._shell.tmpdir)

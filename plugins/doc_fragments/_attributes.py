@@ -8,6 +8,7 @@
 #   imds.azure._attributes.platform_posix  runs on POSIX targets with Python
 #   imds.azure._attributes.platform_posix_windows  POSIX targets with Python, and Windows targets
 #                                          through the action plugin (plugin_utils._windows)
+#   imds.azure._attributes.platform_windows  a PowerShell module for Windows targets
 
 from __future__ import annotations
 
@@ -54,7 +55,18 @@ attributes:
     platforms: [posix, windows]
     details:
       - On POSIX targets the module runs there with Python.
-      - On Windows targets (connection C(winrm), C(psrp), or C(ssh) with the PowerShell or cmd shell) nothing is copied to the
-        target. The action plugin runs the module's code on the controller and sends each IMDS request as one short
-        PowerShell command over the connection (Windows PowerShell 5.1 or PowerShell 7, full language mode).
+      - On Windows targets (connection C(winrm), C(psrp), or C(ssh) with the PowerShell or cmd shell) the action plugin runs
+        the module's code on the controller and each IMDS request is one run of the PowerShell module
+        M(imds.azure.win_metadata_request) on the target, through ansible-core's PowerShell module execution (Windows
+        PowerShell 5.1 or PowerShell 7).
+"""
+
+    PLATFORM_WINDOWS = r"""
+attributes:
+  platform:
+    support: full
+    platforms: windows
+    details:
+      - Windows PowerShell 5.1 or PowerShell 7, through ansible-core's PowerShell module execution (C(winrm), C(psrp), or
+        C(ssh) with the PowerShell or cmd shell).
 """

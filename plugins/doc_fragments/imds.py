@@ -4,7 +4,7 @@
 #
 # Options shared by every imds.azure module and plugin that talks to IMDS through the
 # shared client (plugins/module_utils/_client.py).
-#   imds.azure.imds         - modules (the endpoint also falls back to $AZURE_IMDS_ENDPOINT)
+#   imds.azure.imds         - modules (the endpoint falls back to azure_imds_endpoint, then $AZURE_IMDS_ENDPOINT)
 #   imds.azure.imds.plugins - lookup/inventory plugins (adds env/ini/vars sources)
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ options:
       - Base URL of the Instance Metadata Service, C(scheme://host[:port]) without a path.
       - Only this endpoint is ever contacted. Proxies are always bypassed, whatever C(http_proxy),
         C(https_proxy) or C(no_proxy) say, and redirects are never followed.
-      - If not set, the value of the E(AZURE_IMDS_ENDPOINT) environment variable on the target is used.
+      - If not set, the host variable C(azure_imds_endpoint) is used (the one the lookups read; the delegated
+        host's with C(delegate_to)), else the E(AZURE_IMDS_ENDPOINT) environment variable on the target, else the default.
     type: str
     default: http://169.254.169.254
   api_version:

@@ -135,13 +135,13 @@ options:
         V(placement_vars) sets each of those as its own variable, for example C(azure_fault_domain).
         V(tags) sets C(<vars_prefix>tags), a name to value dict. V(imds) sets C(<vars_prefix>imds_facts),
         the whole C(azure_imds) fact.
-      - "V(auto) is V(placement) and V(tags), except for hosts whose data come from the fact cache that
-        Ansible itself is configured with (O(fact_cache_plugin), O(fact_cache_connection), O(fact_cache_prefix)
-        and O(fact_cache_timeout) unset or equal to C([defaults] fact_caching*)): every play already sees those
-        hosts' facts, C(ansible_facts['azure_imds']['placement']) and C(['tags']), which
-        P(imds.azure.spread#filter) reads, so the variables would only duplicate them. With
-        C(ansible-inventory --export), what AWX and Automation Platform run for an inventory source, they are
-        always set, as the export carries no facts."
+      - "V(auto) is V(placement) and V(tags): playbooks, C(ansible-inventory --host) and C(ansible-inventory --list --export)
+        (what AWX and Automation Platform run for an inventory source) always get C(<vars_prefix>placement) and
+        C(<vars_prefix>tags). The one exception is C(ansible-inventory --list) without C(--export) for hosts whose data come
+        from the fact cache that Ansible itself is configured with (O(fact_cache_plugin), O(fact_cache_connection),
+        O(fact_cache_prefix) and O(fact_cache_timeout) unset or equal to C([defaults] fact_caching*)): that listing prints each
+        host's cached facts, C(ansible_facts['azure_imds']['placement']) and C(['tags']), and printing the same data twice
+        doubled its cost at fleet scale."
       - O(compose), O(groups) and O(keyed_groups) always see C(azure_imds) (the whole fact),
         C(<vars_prefix>placement) and C(<vars_prefix>tags), whether or not they are set as host variables.
       - "Each variable name must be a valid variable name: O(vars_prefix) and the keys of O(compose) must consist
@@ -212,7 +212,7 @@ from ansible_collections.imds.azure.plugins.module_utils._placement import PLACE
 from ansible_collections.imds.azure.plugins.module_utils._responses import MIB
 from ansible_collections.imds.azure.plugins.module_utils._shape import ShapeError, json_type, nesting, tags_mapping
 from ansible_collections.imds.azure.plugins.plugin_utils import _fact_cache
-from ansible_collections.imds.azure.plugins.plugin_utils._groups import GroupPlan, host_groups, reserved_host_name, safe_group_name
+from ansible_collections.imds.azure.plugins.plugin_utils._groups import GroupPlan, host_groups, natural_key, reserved_host_name, safe_group_name
 
 display = Display()
 
@@ -363,19 +363,20 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     # ---------------------------------------------------------------- populating
 
-    def _facts_reach_plays(self):
-        """True when plays see each host's cached facts anyway: this source reads the fact cache
-        Ansible is configured with, and the inventory is not being exported (``ansible-inventory
-        --export``, what AWX and Automation Platform run, carries host variables but no facts)."""
-        if context.CLIARGS.get("export"):
+    def _listing_prints_facts(self):
+        """True for ``ansible-inventory --list`` without ``--export``, when this source reads the fact cache
+        Ansible is configured with: that listing prints each host's cached facts, which hold the same
+        placement and tags, so ``auto`` does not print them a second time (at fleet scale that doubled the
+        listing's cost). Playbooks, ``--host``, ``--graph`` and ``--export`` (what AWX runs) get the variables."""
+        if not context.CLIARGS.get("list") or context.CLIARGS.get("export"):
             return False
         return _fact_cache.reads_configured_cache(**self._fact_cache_options())
 
-    def _host_var_entries(self, source, facts_reach_plays):
-        """The host_vars entries for one host: ``auto`` is placement and tags, except for data
-        that plays already see as the host's cached facts."""
+    def _host_var_entries(self, source, listing_prints_facts):
+        """The host_vars entries for one host: ``auto`` is placement and tags, except in a listing that
+        prints the same data as the host's cached facts."""
         entries = [entry for entry in self.get_option("host_vars") if entry != "auto"]
-        if "auto" in self.get_option("host_vars") and not (source == "fact_cache" and facts_reach_plays):
+        if "auto" in self.get_option("host_vars") and not (source == "fact_cache" and listing_prints_facts):
             entries += ["placement", "tags"]
         return entries
 
@@ -393,12 +394,6 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             out[prefix + "imds_facts"] = imds
         return out
 
-    def _add_group(self, name, parent=None):
-        self.inventory.add_group(name)
-        if parent:
-            self.inventory.add_group(parent)
-            self.inventory.add_child(parent, name)
-
     def _populate(self, data, existing, existing_groups):
         prefix = self.get_option("group_prefix")
         dimensions = [dim for dim in self.get_option("group_by") if dim]
@@ -411,7 +406,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         plan = GroupPlan()
         constructing = any(self.get_option(option) for option in ("compose", "groups", "keyed_groups"))
         whole_fact = self._needs_whole_fact()
-        facts_reach_plays = "auto" in self.get_option("host_vars") and "fact_cache" in self.get_option("sources") and self._facts_reach_plays()
+        listing_prints_facts = ("auto" in self.get_option("host_vars") and "fact_cache" in self.get_option("sources")
+                                and self._listing_prints_facts())
         var_prefix = self.get_option("vars_prefix")
         known = set(existing)
         for name in list(existing) + sorted(host for host in data if host not in known):
@@ -437,7 +433,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             if not _CORE_UNTRUSTS:
                 placement, tags = wrap_var(placement), wrap_var(tags)
             imds = wrap_var(entry.get("imds")) if whole_fact else None
-            new_vars = self._host_vars(self._host_var_entries(entry.get("source"), facts_reach_plays), imds, placement, tags)
+            new_vars = self._host_vars(self._host_var_entries(entry.get("source"), listing_prints_facts), imds, placement, tags)
             host = self.inventory.hosts[name]
             for key, value in new_vars.items():
                 host.set_variable(key, value)   # never inventory.set_variable: it looks the name up among the groups first
@@ -461,17 +457,25 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         return missing
 
     def _add_groups(self, plan):
-        """Create the built-in groups of ``plan``, except those whose name would stand for two values."""
+        """Create the built-in groups of ``plan``, except those whose name would stand for two values; each parent gets
+        its groups as children at the end, in natural order (--graph: 0, 1, 2, 10)."""
         ambiguous = plan.ambiguous()
+        children = {}   # parent -> its built-in groups
         created = set()
         for name, groups in plan.hosts:
             for parent, group, _meaning in groups:
                 if group in ambiguous:
                     continue
-                if (parent, group) not in created:
-                    self._add_group(group, None if parent in ambiguous else parent)
-                    created.add((parent, group))
+                if group not in created:
+                    self.inventory.add_group(group)
+                    created.add(group)
+                if parent not in ambiguous:
+                    children.setdefault(parent, set()).add(group)
                 self.inventory.add_host(name, group=group)
+        for parent, kids in children.items():
+            self.inventory.add_group(parent)
+            for group in sorted(kids, key=natural_key):
+                self.inventory.add_child(parent, group)
         if ambiguous:
             display.warning("imds.azure.placement: %s" % plan.warning(ambiguous))
 

@@ -22,7 +22,7 @@ description:
   - "Where the answer comes from (O(source)): a lookup runs on the controller, but in a play over many hosts
     you mean the value of the host the task runs for. With V(auto) the lookup answers from that host's
     C(ansible_facts['azure_imds']) gathered by M(imds.azure.metadata_facts) - no request at all - and asks
-    IMDS live from the controller only when the host has no such facts."
+    IMDS live from the controller only for the controller itself, when it has no such facts."
   - Live answers cost one request per category per run, not one per lookup. The whole category document
     (one C(GET /metadata/instance)) is fetched once and cached for the rest of the run, keyed by endpoint and
     API version, and walked locally. Requests are paced to stay under IMDS's limit of 5 requests per second.
@@ -45,12 +45,13 @@ options:
   source:
     description:
       - Where the values come from.
-      - "V(auto) uses the current host's C(ansible_facts['azure_imds']) when they exist and asks IMDS live from the
-        controller otherwise (C(ansible-pull), C(connection: local), a controller that is itself the Azure VM). When
-        the host has the facts but not the category asked for (for example C(/loadbalancer) without
-        C(gather_subset=loadbalancer)), the lookup fails rather than answer with the controller's data."
+      - "V(auto) uses the current host's C(ansible_facts['azure_imds']) when they exist. Without them it asks IMDS live
+        from the controller only when the host is the controller itself (C(connection: local) or C(localhost), as with
+        C(ansible-pull) or a controller that is itself the Azure VM). For any other host without facts, and for a host that has facts but not
+        the category asked for (for example C(/loadbalancer) without C(gather_subset=loadbalancer)), the lookup fails
+        rather than answer with the controller's data."
       - V(facts) only uses the facts, and fails when the host has none.
-      - V(live) always asks IMDS at O(endpoint) from the controller.
+      - V(live) always asks IMDS at O(endpoint) from the controller, for whatever host the task runs for.
     type: str
     choices: [auto, facts, live]
     default: auto
@@ -76,6 +77,8 @@ options:
   cache:
     description:
       - Cache live documents for the rest of the run (one request per category per run).
+      - A live read that failed is cached for the run the same way, so the workers waiting for it, and later lookups,
+        fail at once with its error instead of each waiting for another O(deadline).
       - Set V(false) to ask IMDS again, for example to poll C(/scheduledevents) in a retry loop.
     type: bool
     default: true
@@ -91,7 +94,7 @@ notes:
     M(imds.azure.metadata_facts) (O(source=auto) fails with a hint rather than ask the controller)."
   - Live answers come from the IMDS the controller reaches, that is the controller's own VM (or the
     O(endpoint) configured for the host). For remote hosts gather facts first, then use O(source=auto) or
-    O(source=facts).
+    O(source=facts); O(source=auto) fails for a remote host without facts.
   - Values are marked unsafe, so Jinja in a tag value is never evaluated.
   - "Errors read C(imds.azure.metadata: <keyword>: <message>), with the keywords the modules return as C(imds_error):
     V(config) (a malformed path, option or query, or a O(source) that cannot answer), V(not_found) (a missing path or a
@@ -237,33 +240,28 @@ class LookupModule(ImdsLookupBase):
                 raise _NoDocument("host %s has no %s metadata (its azure_imds facts say so)" % (host, category))
             if state == "not_azure":
                 raise _NoDocument("host %s is not an Azure VM (its azure_imds facts say is_azure: false)" % host)
-            if source == "facts" or facts is not None:
+            if source == "facts" or facts is not None or not self._is_controller(host, variables):
                 if facts is None:
                     why = "host %s has no azure_imds facts; run imds.azure.metadata_facts first" % host
                 else:
                     why = ("host %s's azure_imds facts do not include the %s category; gather it with "
                            "imds.azure.metadata_facts gather_subset=%s" % (host, category, category))
-                if source == "auto":
+                if source == "auto" and facts is None:
+                    why += (" (source=auto asks the controller's IMDS only for the controller itself, because for another "
+                            "host the answer would be the controller's VM, not %s's; set source=live for that)" % host)
+                elif source == "auto":
                     why += (" (source=auto does not ask the controller's IMDS when the host has facts, because the "
                             "answer would be the controller's, not the host's; set source=live for that)")
                 else:
                     why += ", or use source=live"
                 raise self._error("config", "cannot answer %r from facts: %s" % (path.display, why))
-            self._warn_not_local(host, variables)
         return self._live(path)
 
     @staticmethod
-    def _warn_not_local(host, variables):
-        connection = variables.get("ansible_connection")
-        address = variables.get("ansible_host")
-        warned = run_state().warned_hosts
-        if connection == "local" or host in _LOCAL_NAMES or address in _LOCAL_NAMES or host in warned:
-            return
-        warned.add(host)
-        display.warning(
-            "imds.azure.metadata: host %s has no azure_imds facts, so source=auto asked IMDS from the controller: the values "
-            "are the controller's VM, not %s's. Gather imds.azure.metadata_facts first, or set source=live if this is "
-            "intended." % (host, host))
+    def _is_controller(host, variables):
+        """Whether the host the task runs for is the controller itself (so its IMDS is the controller's)."""
+        return (variables.get("ansible_connection") == "local" or host in _LOCAL_NAMES
+                or variables.get("ansible_host") in _LOCAL_NAMES)
 
     def _live(self, path):
         client = self._client()

@@ -14,7 +14,8 @@ description:
     Azure VM, through IMDS (C(/metadata/identity/oauth2/token)). Use it to call Azure APIs with
     M(ansible.builtin.uri).
   - The system-assigned identity is used unless O(client_id), O(object_id) or O(msi_res_id) names a
-    user-assigned one.
+    user-assigned one. An empty or blank O(client_id), O(object_id) or O(msi_res_id) (a variable that templated to
+    nothing) is refused, never taken to mean the system-assigned identity.
   - "The lookup runs on the controller, so the token belongs to the identity of the VM the controller runs on
     (or of the IMDS at O(endpoint)), whatever host the task is for. Use it with C(ansible-pull),
     C(connection: local), or from a controller VM whose identity has the access the play needs."
@@ -83,6 +84,9 @@ seealso:
 """
 
 EXAMPLES = r"""
+# The tokens are those of the identities of the machine that runs the lookup (the controller).
+
+# Needs Azure: a Key Vault that the VM's identity may read
 - name: Read a Key Vault secret with the VM's system-assigned identity
   ansible.builtin.uri:
     url: "https://myvault.vault.azure.net/secrets/db-password?api-version=7.4"

@@ -70,12 +70,14 @@ from ansible_collections.imds.azure.plugins.module_utils._transport import (
     ConnectError,
     ConnectionReset,
     ConnectTimeout,
+    MalformedAnswer,
     NotSent,
     ReadTimeout,
     Response,
     TransportError,
     UrlTransport,
     format_seconds,
+    framing_error,
 )
 
 __all__ = [
@@ -83,7 +85,7 @@ __all__ = [
     "validate_endpoint", "validate_api_version", "scheduled_events_version_for",
     # re-exported: the names plugins and tests import from the client
     "RESPONSE_LIMITS", "MAX_RESPONSE_BYTES", "Response", "UrlTransport", "format_seconds",
-    "TransportError", "ConnectError", "ConnectTimeout", "ReadTimeout", "ConnectionReset", "NotSent",
+    "TransportError", "ConnectError", "ConnectTimeout", "ReadTimeout", "ConnectionReset", "NotSent", "MalformedAnswer",
     "ImdsError", "ImdsConfigError", "ImdsUnreachable", "ImdsTimeout", "ImdsRejected", "ImdsNotFound",
     "ImdsThrottled", "ImdsServerError", "ImdsNotImds", "ImdsTooLarge",
 ]
@@ -357,6 +359,9 @@ class ImdsClient(object):
                 self._request_count += 1
             try:
                 response = self.transport.request(method, call.url, headers, body, timeout)
+                broken = framing_error(response)
+                if broken is not None:
+                    raise broken
             except TransportError as exc:
                 failure = self._transport_failure(exc, call)
             else:
@@ -379,6 +384,8 @@ class ImdsClient(object):
             return _Failure(rule, cls, "cannot connect to %s (%s)" % (self.endpoint, exc), ("connect", cls.kind), hint=True)
         if rule == NOT_SENT:
             return _Failure(rule, ImdsThrottled, "the request was not sent: %s" % exc, ("not-sent",))
+        if rule == NOT_IMDS:
+            return _Failure(rule, ImdsNotImds, "%s answered, but %s, which IMDS never does: this is not IMDS" % (self.endpoint, exc), None)
         if isinstance(exc, ReadTimeout):
             return _Failure(rule, ImdsTimeout, "IMDS accepted the connection but did not answer in time (%s)" % exc, ("read-timeout",))
         return _Failure(rule, ImdsUnreachable, "the connection was closed without a complete answer (%s)" % exc, ("reset",))

@@ -100,3 +100,23 @@ class ImdsTooLarge(ImdsNotImds):
     """An answer (or the user data in it) larger than the documented limits: refused, not retried."""
 
     kind = "too_large"
+
+
+# Every error class by its kind: an error written down (the lookups' run cache keeps failures) comes back as what it was.
+ERRORS_BY_KIND = dict((cls.kind, cls) for cls in (
+    ImdsError, ImdsConfigError, ImdsUnreachable, ImdsTimeout, ImdsRejected, ImdsNotFound, ImdsThrottled, ImdsServerError, ImdsNotImds,
+    ImdsTooLarge))
+
+
+def error_record(exc):
+    """An ImdsError as plain JSON data (``error_from_record`` makes it an error again)."""
+    return dict([("kind", exc.kind), ("message", exc.message)] + [(name, getattr(exc, name)) for name in _RECORDED])
+
+
+def error_from_record(record):
+    """A new ImdsError of the kind ``record`` names, with its message and attributes."""
+    cls = ERRORS_BY_KIND.get(record.get("kind"), ImdsError)
+    return cls(str(record.get("message", "")), **dict((name, record.get(name)) for name in _RECORDED))
+
+
+_RECORDED = ("url", "status", "attempts", "imds_answered", "error", "connected")

@@ -55,7 +55,7 @@ ARGUMENT_SPEC = dict(
     attested_fetch_intermediates=dict(type="bool", default=True),
     attested_aia_allowlist=dict(type="list", elements="str"),
     # Internal: the nonce the action plugin chose for this host and run; a task cannot set it.
-    _attested_nonce=dict(type="str"),
+    attested_nonce=dict(type="str"),
 )
 
 # A subset is named after the IMDS category it reads (``/metadata/scheduledevents``); the facts are keyed
@@ -169,10 +169,10 @@ def keep_earlier(earlier, facts, subsets):
 def check_nonce(nonce):
     """The controller's nonce must be there and be what IMDS accepts (FactsError otherwise)."""
     if not nonce:
-        raise FactsError("gather_subset attested needs the nonce that the controller chose (_attested_nonce); the "
+        raise FactsError("gather_subset attested needs the nonce that the controller chose (attested_nonce); the "
                          "imds.azure.metadata_facts action sets it. Run the module as a task, not on its own.")
     if not isinstance(nonce, str) or not NONCE_RE.match(nonce):
-        raise FactsError("_attested_nonce must be 1 to 32 letters or digits, got %d characters" % len(str(nonce)))
+        raise FactsError("attested_nonce must be 1 to 32 letters or digits, got %d characters" % len(str(nonce)))
 
 
 def _attested(client, nonce, compute):
@@ -265,7 +265,7 @@ def gather_facts(params, warn=None, no_log=False, client_factory=ImdsClient, det
         raise FactsError("gather_subset userdata returns the VM's user data, which may hold secrets: set 'no_log: true' on the "
                          "task so that it stays out of logs and -v output (see docs/docsite/rst/facts.rst)")
     if "attested" in subsets:
-        check_nonce(params.get("_attested_nonce"))  # before any request
+        check_nonce(params.get("attested_nonce"))  # before any request
     endpoint = params.get("endpoint")
     endpoint = validate_endpoint(DEFAULT_ENDPOINT if endpoint is None else endpoint)
     detect = str(params.get("detect") or "auto").lower()
@@ -280,24 +280,29 @@ def gather_facts(params, warn=None, no_log=False, client_factory=ImdsClient, det
         if result.result == NOT_AZURE or (result.result == UNKNOWN and detect == "true"):
             facts = empty_facts(endpoint, detection if result.result == NOT_AZURE else "none")
             return facts
-        probing = result.result == UNKNOWN
+        probing = result.result != AZURE
         if probing:
             detection = "imds"
-        elif result.result != AZURE:  # pragma: no cover - defensive
-            probing = True
+    # Only silence at IMDS's own address says "not Azure": an endpoint set to anything else that does not
+    # answer is a wrong endpoint or a broken service, never evidence about the host.
+    may_be_absent = probing and endpoint == DEFAULT_ENDPOINT
     kwargs = dict(endpoint=endpoint, api_version=params.get("api_version") or "latest",
                   timeout=params.get("timeout"), deadline=params.get("deadline"), warn=warn)
-    if probing:
+    if may_be_absent:
         kwargs["connect_retries"] = 0
     client = client_factory(**kwargs)
     # compute, network, placement and tags only when the instance subset is gathered: never a placeholder.
     facts = _base_facts(client.endpoint, detection)
     try:
-        return _collect(client, subsets, facts, warn, params.get("_attested_nonce"))
+        return _collect(client, subsets, facts, warn, params.get("attested_nonce"))
     except ImdsError as exc:
-        if probing and _probe_says_absent(exc):
+        if may_be_absent and _probe_says_absent(exc):
             return empty_facts(client.endpoint, detection)
-        if probing and exc.connected and exc.status is None:
+        if probing and not may_be_absent and _probe_says_absent(exc):   # what would have read as "not Azure" at the default
+            exc.message += (" DMI could not tell whether this host is an Azure VM (detect: auto), and the endpoint is set to %s: "
+                            "a failure there never means that this is not Azure. Check the endpoint, or set detect: true "
+                            "on hosts that are not Azure VMs." % client.endpoint)
+        elif probing and exc.connected and exc.status is None and isinstance(exc, (ImdsUnreachable, ImdsTimeout)):
             exc.message += (" DMI could not tell whether this host is an Azure VM, so IMDS was probed (detect: auto): something "
                             "accepted the connection at %s without answering, which is an IMDS failure, not a sign that "
                             "this is not Azure." % client.endpoint)

@@ -153,8 +153,9 @@ def decode_answer(response, want, label, url, attempts, category, endpoint):
     encoding = response.headers.get("content-encoding", "").strip().lower()
     if encoding not in ("", "identity"):
         raise ImdsNotImds(
-            "%s with Content-Encoding %r although the request asked for none: IMDS never compresses its answers, and the "
-            "client does not decompress them. Nothing was gathered." % (answered, snippet(encoding, 40)), **where)
+            "%s with a Content-Encoding%s although the request asked for none: IMDS never compresses its answers, and the "
+            "client does not decompress them. Nothing was gathered." % (answered, "" if secret else " %r" % snippet(encoding, 40)),
+            **where)
     content_type = response.headers.get("content-type", "").lower()
     try:
         text = response.body.decode("utf-8")

@@ -13,10 +13,12 @@ table's rows against these functions, so the table and the code cannot drift apa
 
 from __future__ import annotations
 
+import re
+
 from collections import namedtuple
 
 from ansible_collections.imds.azure.plugins.module_utils._errors import NO_LOAD_BALANCER_RE
-from ansible_collections.imds.azure.plugins.module_utils._transport import ConnectError, NotSent
+from ansible_collections.imds.azure.plugins.module_utils._transport import ConnectError, MalformedAnswer, NotSent
 
 # Times in seconds.
 BACKOFF_INITIAL = 1.0         # first retry delay; 5xx must wait >= 1 s (MS guidance)
@@ -27,10 +29,13 @@ GONE_POLL_CAP = 5.0           # 410 polling interval stops growing here
 NOT_FOUND_RETRIES = 3         # 404 on a category root (IMDS "updating"); deeper paths: none
 DEFAULT_CONNECT_RETRIES = 3   # refused / unreachable / connect timeout
 RETRY_AFTER_CAP = 60.0        # a longer Retry-After is waited for this long
+RETRY_AFTER_FLOOR = 1.0       # a shorter one (Retry-After: 0) this long: a pause is never shorter, so never a request storm
 RETRY_AFTER_JITTER = 0.1      # Retry-After waits are stretched by up to +10 %
+_MAX_DOUBLINGS = 32           # the backoff's exponent stops here (far past every cap), so it never overflows
+_DELTA_SECONDS_RE = re.compile(r"^[0-9]+$")
 
 # The rows of the table, in its order.
-NOT_IMDS = "not_imds"                 # a redirect, 1xx, or a 4xx without IMDS's JSON (a 2xx body that is not IMDS's: too)
+NOT_IMDS = "not_imds"                 # a redirect, 1xx, 4xx without IMDS's JSON, MalformedAnswer (and a 2xx body that is not IMDS's)
 REJECTED = "rejected"                 # 400, 401, 403, 405 and other 4xx with IMDS's JSON; 404 "invalid version"
 CATEGORY_UPDATING = "category_404"    # 404 on a category root: IMDS may be updating
 NOT_FOUND = "not_found"               # any other 404
@@ -78,18 +83,21 @@ def transport_rule(exc):
         return NO_CONNECTION
     if isinstance(exc, NotSent):
         return NOT_SENT
+    if isinstance(exc, MalformedAnswer):
+        return NOT_IMDS
     return BROKEN
 
 
 def retry_after_seconds(value):
-    """The seconds of a Retry-After header (capped at RETRY_AFTER_CAP); None for none, or an HTTP date."""
-    if value is None:
+    """The seconds of a Retry-After header (capped at RETRY_AFTER_CAP), or None.
+
+    Only delta-seconds (RFC 9110 10.2.3: digits) count. None for no header, an HTTP date, and
+    anything else (``-1``, ``NaN``, ``1e400``, ``0.5``): those fall back to the backoff.
+    """
+    text = value.strip() if isinstance(value, str) else ""
+    if not _DELTA_SECONDS_RE.match(text):
         return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return None  # an HTTP date: fall back to backoff
-    return max(0.0, min(seconds, RETRY_AFTER_CAP))
+    return RETRY_AFTER_CAP if len(text) > 6 else min(float(text), RETRY_AFTER_CAP)
 
 
 # What to do after a failed attempt: wait ``delay`` seconds and retry, or ``stop`` (NEVER, EXHAUSTED, WINDOW or
@@ -121,7 +129,7 @@ class RetryPolicy(object):
         return self.stop_at - self._clock()
 
     def _backoff(self, cap):
-        return min(cap, BACKOFF_INITIAL * (2 ** self.retries)) * (1.0 + BACKOFF_JITTER * self._rand())
+        return min(cap, BACKOFF_INITIAL * (2 ** min(self.retries, _MAX_DOUBLINGS))) * (1.0 + BACKOFF_JITTER * self._rand())
 
     def decide(self, rule, retry_after=None):
         """The Decision for a failed attempt that falls under ``rule`` (``retry_after``: its seconds, for RETRY_AFTER)."""
@@ -145,7 +153,7 @@ class RetryPolicy(object):
             if now + delay - self._gone_since > GONE_WINDOW:
                 return Decision(stop=WINDOW, polled=now - self._gone_since)
         elif rule == RETRY_AFTER:
-            delay = retry_after * (1.0 + RETRY_AFTER_JITTER * self._rand())
+            delay = max(retry_after, RETRY_AFTER_FLOOR) * (1.0 + RETRY_AFTER_JITTER * self._rand())
         else:  # BUSY, BROKEN, NOT_SENT
             delay = self._backoff(BACKOFF_CAP)
         if now + delay >= self.stop_at:

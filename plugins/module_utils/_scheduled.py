@@ -23,6 +23,7 @@ from ansible_collections.imds.azure.plugins.module_utils._client import (
     ImdsError,
     ImdsNotImds,
 )
+from ansible_collections.imds.azure.plugins.module_utils._pacing import share_vm_budget
 from ansible_collections.imds.azure.plugins.module_utils._shape import ShapeError, scheduled_events_document
 
 EVENT_TYPES = ("Freeze", "Reboot", "Redeploy", "Preempt", "Terminate")
@@ -59,11 +60,22 @@ def _names(values):
     return [str(value).strip() for value in (values or []) if str(value).strip()]
 
 
+def _event_ids(values):
+    """``event_ids`` as given: None (no filter) or a list, possibly empty (no event). A blank entry is a mistake, never "any"."""
+    if values is None:
+        return None
+    ids = [str(value).strip() for value in values]
+    if "" in ids:
+        raise ScheduledEventsError("event_ids entry %d is empty: give the EventId of each event, or an empty list for none"
+                                   % (ids.index("") + 1))
+    return ids
+
+
 def check_params(params):
     """Validate what the argument spec cannot; returns a normalised copy."""
     out = dict(params)
-    for key in ("event_ids", "resources"):
-        out[key] = _names(params.get(key))
+    out["event_ids"] = _event_ids(params.get("event_ids"))
+    out["resources"] = _names(params.get("resources"))
     for key in ("event_types", "statuses", "wait_for"):
         out[key] = list(params.get(key) or [])
     out["this_host"] = bool(params.get("this_host"))
@@ -79,7 +91,7 @@ def check_params(params):
     if out["poll_interval"] < MIN_POLL_INTERVAL:
         raise ScheduledEventsError("poll_interval must be at least %g second: Microsoft asks clients to poll scheduled events "
                                    "at most once per second" % MIN_POLL_INTERVAL)
-    if out["approve"] and not out["event_ids"] and not out["this_host"]:
+    if out["approve"] and out["event_ids"] is None and not out["this_host"]:
         raise ScheduledEventsError("approve needs event_ids or this_host=true: approving releases an event for every VM in its "
                                    "Resources, so the module never approves events it was not pointed at")
     return out
@@ -106,11 +118,14 @@ def affects(event, names):
 
 
 def select(events, params, vm_name=None):
-    """The events that pass every filter of ``params`` (event_ids, event_types, statuses, resources, this_host)."""
-    ids = set(event_id.lower() for event_id in params["event_ids"])
+    """The events that pass every filter of ``params`` (event_ids, event_types, statuses, resources, this_host).
+
+    ``event_ids`` None is no filter; an empty list selects no event (nothing is pending: nothing to do).
+    """
+    ids = None if params["event_ids"] is None else set(event_id.lower() for event_id in params["event_ids"])
     out = []
     for event in events:
-        if ids and event["EventId"].lower() not in ids:
+        if ids is not None and event["EventId"].lower() not in ids:
             continue
         if params["event_types"] and event.get("EventType") not in params["event_types"]:
             continue
@@ -196,7 +211,7 @@ def execute(params, check_mode=False, client_factory=ImdsClient, sleep=None, clo
                   already_started=[], missing_ids=[], timed_out=False)
 
     document = poller.read()
-    if params["wait_for"]:
+    if params["wait_for"] and params["event_ids"] != []:   # no event can match an empty list: nothing to wait for
         def appeared(doc):
             return any(event.get("EventType") in params["wait_for"] for event in select(doc["Events"], params, vm_name))
 
@@ -210,7 +225,7 @@ def execute(params, check_mode=False, client_factory=ImdsClient, sleep=None, clo
 
     selected = select(document["Events"], params, vm_name)
     present = set(event["EventId"].lower() for event in document["Events"])
-    result["missing_ids"] = [event_id for event_id in params["event_ids"] if event_id.lower() not in present]
+    result["missing_ids"] = [event_id for event_id in params["event_ids"] or [] if event_id.lower() not in present]
     result.update(_report(document, selected, poller))
 
     if params["approve"]:
@@ -243,7 +258,7 @@ def execute(params, check_mode=False, client_factory=ImdsClient, sleep=None, clo
 
 
 def _filtered(params):
-    return any(params[key] for key in ("event_ids", "event_types", "statuses", "resources", "this_host"))
+    return params["event_ids"] is not None or any(params[key] for key in ("event_types", "statuses", "resources", "this_host"))
 
 
 def _report(document, events, poller, timed_out=False):
@@ -257,7 +272,12 @@ def _finish(result, warnings):
     return result
 
 
-def run_module(module, client_factory=ImdsClient, sleep=None, clock=None):
+def vm_client(**kwargs):
+    """A client on the VM itself: its requests share the VM's budget with the event source (and the other tasks)."""
+    return share_vm_budget(ImdsClient(**kwargs), sleep=kwargs.get("sleep"))
+
+
+def run_module(module, client_factory=vm_client, sleep=None, clock=None):
     """Entry point of imds.azure.scheduled_events: ends with ``module.exit_json``/``fail_json``.
 
     The action plugin runs it on the controller for Windows targets, with a client factory whose

@@ -322,7 +322,8 @@ def loadbalancer_document(document, field="the document"):
 def scheduled_events_document(document):
     """An answer of ``/metadata/scheduledevents``: ``{"DocumentIncarnation": int, "Events": [event, ...]}``, each
     event an object with a string ``EventId`` and, when present, string ``EventType``, ``EventStatus``, ``NotBefore``
-    and ``ResourceType``, an array of strings ``Resources`` and a whole number ``DurationInSeconds`` (-1 or more)."""
+    and ``ResourceType``, an array of strings ``Resources`` and a whole number ``DurationInSeconds`` (-1 or more); no
+    EventId twice (compared without case): which event an approval or a status refers to could not be told."""
     if not isinstance(document, Mapping) or not isinstance(document.get("Events"), list):
         raise ShapeError("the document", "has no Events list")
     incarnation = document.get("DocumentIncarnation")
@@ -350,6 +351,11 @@ def scheduled_events_document(document):
         duration = event.get("DurationInSeconds", 0)
         if isinstance(duration, bool) or not isinstance(duration, int) or duration < -1:
             raise ShapeError("DurationInSeconds of event %s" % event_id[:60], "is %s, not a whole number of -1 or more" % _shown(duration))
+    seen = set()
+    for event in document["Events"]:
+        if event["EventId"].lower() in seen:
+            raise ShapeError("EventId %s" % event["EventId"][:60], "appears more than once")
+        seen.add(event["EventId"].lower())
     return document
 
 

@@ -7,12 +7,18 @@
 
 The contract (docs/developing.md): ``request(method, url, headers, body, timeout) -> Response``, raising a
 TransportError subclass when no HTTP answer arrived. The Windows transport (plugin_utils) and the
-lookups' paced transport implement the same contract.
+lookups' paced transport implement the same contract. Whatever the transport, the client hands every
+Response to ``framing_error`` before it reads the body: an answer cut short of its Content-Length, or
+one whose end is ambiguous, never counts as an answer.
+
+Nothing an answer holds (status line, headers, body) ever goes into a TransportError's message: the
+identity endpoint's answers hold tokens, and a broken answer's first line is as secret as the rest.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import socket
 import ssl
 import time
@@ -29,6 +35,8 @@ _READ_SIZE = 64 * KIB
 class Response(object):
     """What a transport returns: status code, headers (lower-case names) and raw body bytes.
 
+    ``headers`` is a mapping or a list of (name, value) pairs; a name that comes more than once has
+    its values joined with ``, `` (RFC 9110 5.3), so two Content-Length headers stay visible as such.
     ``truncated`` is True when the transport stopped reading because the answer was larger than
     it accepts (``body`` then holds only the part it read).
     """
@@ -37,7 +45,10 @@ class Response(object):
 
     def __init__(self, status, headers=None, body=b"", truncated=False):
         self.status = int(status)
-        self.headers = dict((str(k).lower(), str(v)) for k, v in (headers or {}).items())
+        self.headers = {}
+        for name, value in (headers.items() if hasattr(headers, "items") else headers or ()):
+            name, value = str(name).lower(), str(value)
+            self.headers[name] = self.headers[name] + ", " + value if name in self.headers else value
         self.body = body if body is not None else b""
         self.truncated = bool(truncated)
 
@@ -73,6 +84,53 @@ class ConnectionReset(TransportError):
 
 class NotSent(TransportError):
     """The request was not sent: a local limit (the lookups' request pacing) had no free slot in time."""
+
+
+class MalformedAnswer(TransportError):
+    """Something answered, but not in HTTP/1.x whose end is unambiguous (or the TLS handshake failed):
+    no status line, a Transfer-Encoding other than chunked, Content-Length headers that disagree or
+    are not a number, or Transfer-Encoding and Content-Length together. IMDS never answers so."""
+
+    connected = True
+
+
+_DIGITS_RE = re.compile(r"^[0-9]+$")
+# More digits than this is more than any answer a transport reads (and int() of a 4,300-digit string raises).
+_MAX_LENGTH_DIGITS = 15
+
+
+def framing_error(response):
+    """The TransportError that ``response`` amounts to, or None when its framing is sound.
+
+    Called by the client on every Response, whatever the transport: a body shorter than its
+    Content-Length is a connection that ended early (``ConnectionReset``: http.client returns the
+    part that arrived without a word), and an answer whose length is ambiguous is
+    ``MalformedAnswer``. A body the transport stopped reading (``truncated``) is the client's
+    size check, not this one.
+    """
+    encodings = response.headers.get("transfer-encoding")
+    lengths = response.headers.get("content-length")
+    if encodings is not None:
+        if [coding.strip().lower() for coding in encodings.split(",")] != ["chunked"]:
+            return MalformedAnswer("its Transfer-Encoding is not just chunked")
+        if lengths is not None:
+            return MalformedAnswer("it has both Transfer-Encoding and Content-Length, so where it ends is ambiguous")
+    if lengths is None:
+        return None
+    values = set(value.strip() for value in lengths.split(","))
+    if len(values) > 1:
+        return MalformedAnswer("it has Content-Length headers that disagree")
+    value = values.pop()
+    if not _DIGITS_RE.match(value):
+        return MalformedAnswer("its Content-Length is not a number of bytes")
+    if response.truncated:
+        return None
+    if len(value) > _MAX_LENGTH_DIGITS:
+        return ConnectionReset("the answer ended after %d bytes, far fewer than its Content-Length" % len(response.body))
+    declared = int(value)
+    if len(response.body) < declared:
+        return ConnectionReset("the answer ended after %d of the %d bytes of its Content-Length" % (len(response.body), declared))
+    return None
 
 
 def _is_timeout(exc):
@@ -157,6 +215,10 @@ class UrlTransport(object):
                 connection.connect()
             except (socket.timeout, TimeoutError):
                 raise ConnectTimeout("connection timed out after %s s" % format_seconds(timeout))
+            except ssl.SSLError as exc:
+                if _is_timeout(exc):
+                    raise ConnectTimeout("connection timed out after %s s" % format_seconds(timeout))
+                raise MalformedAnswer("the TLS handshake failed (%s; IMDS itself is plain http://)" % _reason_text(exc))
             except OSError as exc:
                 if _is_timeout(exc):
                     raise ConnectTimeout("connection timed out after %s s" % format_seconds(timeout))
@@ -168,10 +230,17 @@ class UrlTransport(object):
                 response = connection.getresponse()
             except (socket.timeout, TimeoutError):
                 raise ReadTimeout("no complete status line and headers within %s s" % format_seconds(timeout))
-            except (http_client.HTTPException, OSError) as exc:
+            except http_client.RemoteDisconnected:
+                raise ConnectionReset("closed before any answer")
+            except (http_client.BadStatusLine, http_client.UnknownProtocol):
+                # The line itself is never shown: it may be the first line of a token answer.
+                raise MalformedAnswer("it does not start with an HTTP/1.x status line")
+            except http_client.HTTPException as exc:
+                raise MalformedAnswer("its status line or headers cannot be read (%s)" % exc.__class__.__name__)
+            except OSError as exc:
                 if _is_timeout(exc):
                     raise ReadTimeout("no complete status line and headers within %s s" % format_seconds(timeout))
-                raise ConnectionReset(_reason_text(exc) or exc.__class__.__name__)
+                raise ConnectionReset(_reason_text(exc))
             try:
                 data, truncated = self._read_body(response)
             except (socket.timeout, TimeoutError):
@@ -179,8 +248,8 @@ class UrlTransport(object):
             except (http_client.HTTPException, OSError) as exc:
                 if _is_timeout(exc):
                     raise ReadTimeout("the answer (HTTP %d) did not complete within %s s" % (response.status, format_seconds(timeout)))
-                raise ConnectionReset("connection lost while reading the answer (%s)" % (_reason_text(exc) or exc.__class__.__name__))
-            return Response(response.status, dict(response.getheaders()), data, truncated)
+                raise ConnectionReset("connection lost while reading the answer (%s)" % _reason_text(exc))
+            return Response(response.status, response.getheaders(), data, truncated)
         finally:
             if response is not None:
                 response.close()
@@ -188,8 +257,8 @@ class UrlTransport(object):
 
     def _read_body(self, response):
         """(body, truncated): at most ``max_body`` bytes, never the whole of a longer answer."""
-        declared = response.getheader("content-length")
-        if declared is not None and declared.strip().isdigit() and int(declared) > self.max_body:
+        declared = (response.getheader("content-length") or "").strip()
+        if _DIGITS_RE.match(declared) and (len(declared) > _MAX_LENGTH_DIGITS or int(declared) > self.max_body):
             return b"", True
         data = bytearray()
         while len(data) <= self.max_body:
@@ -201,7 +270,7 @@ class UrlTransport(object):
 
 
 def _reason_text(reason):
+    """Why a connection failed, in the local system's words: never the text of an exception that may quote the answer."""
     if isinstance(reason, OSError) and reason.strerror:
         return reason.strerror
-    text = str(reason)
-    return text or reason.__class__.__name__
+    return reason.__class__.__name__

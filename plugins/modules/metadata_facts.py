@@ -22,10 +22,11 @@ description:
     JSON) fails the task; it never becomes facts.
   - On a host that is certainly not an Azure VM (see O(detect)) the module returns RV(ansible_facts.azure_imds.is_azure=false)
     without any network access and does not fail.
-  - Works on Windows targets with the same options and the same facts. Nothing is copied to a Windows host; the action
-    plugin runs the module's code on the controller, and each IMDS request is one short PowerShell command over the
-    connection that returns the status and raw body (proxies bypassed, bounded in time). One more command reads the SMBIOS
-    table and the target's environment when O(detect) or the endpoint's environment fallback needs them. See
+  - Works on Windows targets with the same options and the same facts. The action plugin runs the module's code on the
+    controller, and each IMDS request is one run of the PowerShell module M(imds.azure.win_metadata_request) on the host,
+    through ansible-core's module execution, which returns the status and raw body (no proxy, one deadline over the
+    exchange). One run of M(imds.azure.win_metadata_host) reads the SMBIOS table and the target's environment when
+    O(detect) or the endpoint's environment fallback needs them. See
     R(the Windows guide,ansible_collections.imds.azure.docsite.windows).
 author:
   - imds.azure contributors (@imds-azure)
@@ -73,6 +74,9 @@ options:
         unreachable). DMI that is readable and names another vendor means not Azure, so no request is made and
         RV(ansible_facts.azure_imds.is_azure=false) is returned. Without usable DMI data (containers, BSDs,
         on-premises Hyper-V) IMDS is probed without connection retries, and only an answer from IMDS counts as Azure.
+        Only silence at the default endpoint V(http://169.254.169.254) means not Azure. An O(endpoint) set to any other
+        address is asked with the usual retries, and when it does not answer, or not like IMDS (an C(https://) URL of a
+        plain HTTP server, a web server), the task fails.
       - V(true) trusts DMI alone. Only a host that DMI identifies as Azure is asked; all others get
         RV(ansible_facts.azure_imds.is_azure=false) without any request.
       - V(false) skips detection and always asks IMDS; any failure fails the task.
@@ -148,9 +152,10 @@ options:
     type: list
     elements: str
     version_added: 0.2.0
-  _attested_nonce:
+  attested_nonce:
     description:
-      - Internal use only. The action plugin sets it to the nonce it chose for this host and run; a task cannot set it.
+      - Internal, not for tasks. The action plugin sets it to the nonce that the controller chose for this host and run; a
+        task that sets it fails, as replay protection depends on the controller choosing the nonce.
     type: str
 extends_documentation_fragment:
   - imds.azure.imds
@@ -165,12 +170,11 @@ notes:
     that. Do not gather V(userdata) with a persistent fact cache unless the cache is as protected as the user data;
     C(no_log) only keeps it out of logs and task output.
   - On Windows, E(AZURE_IMDS_ENDPOINT) is read from the target's environment (as on Linux), not from the controller's.
-    Each request command is bounded by O(timeout) for the connect, for the answer and for each read on the target (on
-    Windows PowerShell 5.1 and PowerShell 7 alike), and is
-    stopped after three times O(timeout) plus 5 seconds; the controller gives up on the connection 15 seconds later.
-  - On Windows each command's result is encrypted on the host with a one-time key that travels only on the command's
-    standard input, so C(winrm) and C(psrp) (which print command output at C(-vvvvv), on ansible-core 2.16 and 2.17 even
-    under C(no_log)) never print IMDS answers, which contain C(userData).
+    Each request is bounded by O(timeout) over the whole exchange on the target (on Windows PowerShell 5.1 and PowerShell
+    7 alike); the controller gives up on the connection 60 seconds after that.
+  - On Windows every request module run is C(no_log), so ansible-core 2.18 and later keep IMDS answers (which contain
+    C(userData)) out of the C(-vvvvv) output of C(winrm) and C(psrp). Those of ansible-core 2.16 and 2.17 print module
+    output at C(-vvvvv) even under C(no_log); the task warns once then.
   - The attested document is verified by the action plugin on the controller, never on the host it is about. The
     module on its own returns the unverified document with RV(ansible_facts.azure_imds.attested.verified=false).
   - The legacy C(tags) string of IMDS (used by api-versions older than 2019-06-04) is ambiguous when values contain
@@ -215,7 +219,7 @@ EXAMPLES = r"""
   imds.azure.metadata_facts:
     gather_subset: [instance, attested]
     attested_required: false
-    attested_ca_path: /etc/pki/azure-imds-roots.pem
+    attested_ca_path: "{{ playbook_dir }}/files/azure-imds-roots.pem"
     attested_clock_skew: 120
 
 - name: Attest, downloading missing issuer certificates from Microsoft's own hosts only
@@ -471,7 +475,10 @@ ansible_facts:
               returned: when the host is an Azure VM
               sample: "2025-04-07"
             document:
-              description: The document as IMDS returned it (C(encoding), C(signature) - base64 DER PKCS#7), for other verifiers.
+              description:
+                - The document as IMDS returned it (C(encoding), C(signature) - base64 DER PKCS#7), for other verifiers.
+                - Left out when the task fails because the document did not verify (the failed result is printed whole); set
+                  O(attested_required=false) to keep it.
               type: dict
               returned: when the host is an Azure VM
             instance_identity:
@@ -488,8 +495,8 @@ imds_error:
       went wrong with IMDS (the facts guide has the retry and size rules).
     - V(attestation) - the attested document did not verify (and O(attested_required=true)); the reason is
       RV(ansible_facts.azure_imds.attested.reason).
-    - On Windows targets also V(command) (a PowerShell command failed on the host) and V(timeout) (the connection did
-      not return).
+    - On Windows targets also V(command) (a PowerShell module could not run on the host) and V(timeout) (the connection
+      did not return).
   returned: failure
   type: str
   sample: unreachable

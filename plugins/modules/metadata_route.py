@@ -20,17 +20,27 @@ description:
   - Idempotent check-and-repair. Reads the active and (on Windows) the persistent route table; adds the route when it is
     missing, replaces it when it points at another interface, another gateway or has another metric, removes duplicates,
     and leaves a correct route alone. After a change it reads the routes again and fails if they are still not right.
-  - Runs as an action plugin, the way M(ansible.windows.win_reboot) does; no module or PowerShell module is copied to the
-    target. Short read-only commands run over the connection, their output is parsed on the controller, then a single
-    change command runs. Every command is bounded by O(timeout).
+  - Runs as an action plugin that plans on the controller. On Linux short read-only commands run over the connection,
+    their output is parsed on the controller, then a single change command runs. On Windows the PowerShell module
+    M(imds.azure.win_metadata_route) reads the routes, then makes the planned changes and reads them again. Every command
+    or module run is bounded by O(timeout).
   - On Windows the routes are read with C(Get-NetRoute), C(Get-NetIPInterface) and C(Get-NetIPAddress) as JSON (so the
     display language does not matter) and changed with C(Remove-NetRoute -PolicyStore) per store and C(New-NetRoute),
     which saves a route in both stores (C(-PolicyStore ActiveStore) when only the running table may change;
     C(New-NetRoute) refuses C(-PolicyStore PersistentStore)). Hosts without the NetTCPIP cmdlets fall back to
     C(route.exe print -4), parsed by its structure rather than its localised headings, and C(route.exe -p add ... IF
     <index>), which binds the route to its interface.
-  - On Linux the routes are read with C(ip -j -4 route) (or the text output of older iproute2) and changed with
-    C(ip route replace) and C(ip route del) in the C(main) table.
+  - On Linux the routes of every table and the policy rules are read with C(ip -j -4 route show table all) and
+    C(ip -j -4 rule show) (or the text output of older iproute2) and the route is changed with C(ip route replace) and
+    C(ip route del) in the C(main) table.
+  - Before it changes anything, the module follows the lookup of C(169.254.169.254) as the kernel makes it for an IMDS client
+    (TCP to port 80 from this host), through the policy rules and every table they reach, with the route it is about to
+    install. When the traffic would still not leave through the chosen interface (a C(blackhole), C(unreachable),
+    C(prohibit) or C(throw) route, a rule of those types, a rule or route that sends it through another interface, or an
+    address of the host), the task fails with RV(imds_error=blocked) and a message naming the route or rule, and changes
+    nothing. It also fails on such a block made for C(169.254.169.254/32) alone that the lookup meets today, which its
+    own route would override or replace. O(remove_blocks) lets it remove those blocks. After the change, and when nothing
+    had to change, C(ip route get 169.254.169.254) must lead through the chosen interface (RV(imds_error=verify)).
 version_added: 0.1.0
 author:
   - imds.azure maintainers (@imds-azure)
@@ -63,19 +73,32 @@ options:
     description:
       - On Windows, also ensure the route in the persistent store so that it survives reboots. With V(false) the persistent
         store is neither checked nor changed; on the C(route.exe) fallback, whose C(delete) also removes persistent
-        entries, the task then fails rather than delete a persistent entry.
+        entries, the task then fails rather than delete a persistent entry. Not set means V(true) on Windows.
       - On Linux routes are only changed in the running kernel; no distribution-independent persistent store exists. The
-        module returns RV(persisted=false) and warns when it changed a route with this option V(true) (not in check mode,
-        where nothing is changed). Persist the route in
+        module returns RV(persisted=false), and warns when it changed a route while this option is set to V(true) (not in
+        check mode, where nothing is changed); not set, it does not warn. Persist the route in
         the network configuration of your distribution (netplan C(routes), NetworkManager C(ipv4.routes), systemd-networkd
         C([Route]), ifcfg C(route-<if>)), or run this module at boot. On Azure, DHCP normally supplies this route on the
         primary NIC.
     type: bool
-    default: true
+  remove_blocks:
+    description:
+      - On Linux, remove what blocks IMDS traffic instead of failing (RV(imds_error=blocked)), when it is made for
+        C(169.254.169.254/32) alone - a C(blackhole), C(unreachable), C(prohibit) or C(throw) route to it, a route to it
+        through another interface in a table other than C(main), or a policy rule for C(to 169.254.169.254/32) that sends
+        it to a block or another table (the rule goes rather than the route it leads to). They are removed first, in the
+        same command as the change. RV(actions) and RV(commands) list them, in check mode too.
+      - Never removes a route or rule that also covers other addresses (such as C(unreachable 169.254.0.0/16) or
+        C(from all lookup 100)), nor an address of the host; the task fails naming it, whatever this option says.
+      - On Windows the module never removes a block (a C(169.254.169.254/32) route through the loopback interface, or
+        C(169.254.169.254) as an address of the host); this option has no effect there.
+    type: bool
+    default: false
+    version_added: 0.2.0
   timeout:
     description:
       - Seconds each command may run on the target before it is stopped and the task fails. The controller also gives up
-        waiting on the connection shortly after that.
+        waiting on the connection shortly after that (on Windows 60 seconds after that, PowerShell's start-up included).
     type: int
     default: 30
 extends_documentation_fragment:
@@ -99,9 +122,11 @@ attributes:
     details: Linux with iproute2; Windows with PowerShell (NetTCPIP cmdlets, or route.exe as a fallback).
 notes:
   - Changing routes needs root or C(CAP_NET_ADMIN) on Linux (use O(ignore:become=true)); on Windows the connection user
-    must be an administrator in an elevated session (low-level commands cannot use become on Windows). A missing
+    must be an administrator in an elevated session (or use O(ignore:become=true) with C(runas)). A missing
     privilege is reported as RV(imds_error=privilege).
-  - Only the C(main) routing table and IPv4 are considered on Linux; policy routing rules are not changed.
+  - IPv4 only. On Linux the route is installed in the C(main) table; other tables and the policy rules are read and
+    changed only to remove blocks when O(remove_blocks=true). Firewall rules (nftables, iptables, Windows Firewall) are not
+    read; the M(imds.azure.metadata_facts) verification of the C(imds.azure.route) role catches what they block.
   - Other failures have a stable keyword in RV(imds_error), for example V(no_default_route) when there is no IPv4 default route
     and O(interface) is not set, or V(unsupported_os) for targets other than Linux and Windows.
 seealso:
@@ -129,6 +154,11 @@ EXAMPLES = r"""
   imds.azure.metadata_route:
   check_mode: true
   diff: true
+
+- name: Repair the route, removing blackhole or prohibit routes and rules made to keep IMDS away
+  imds.azure.metadata_route:
+    remove_blocks: true
+  become: true
 
 - name: Remove the host route
   imds.azure.metadata_route:
@@ -237,7 +267,9 @@ persisted:
   type: bool
   sample: true
 effective_before:
-  description: On Linux, where C(ip route get 169.254.169.254) sent IMDS traffic before the task.
+  description:
+    - On Linux, where C(ip route get 169.254.169.254) sent IMDS traffic before the task.
+    - C(error) is the kernel's answer when it refused, for example C(Invalid argument) for a blackhole route.
   returned: success and Linux
   type: dict
   sample: {"interface": "clu0", "gateway": "", "error": ""}
@@ -251,8 +283,9 @@ imds_error:
     - One stable keyword naming what failed; C(msg) says it in words. See
       R(troubleshooting,ansible_collections.imds.azure.docsite.troubleshooting) for every message.
     - V(no_default_route), V(interface), V(privilege), V(unsupported_os), V(timeout), V(command), V(parse), V(verify),
-      V(argument) (an option that is not valid or out of range, or a metric C(route.exe) refuses) or V(route_exe)
-      (the C(route.exe) fallback would have to delete a persistent route while O(persistent) is V(false)).
+      V(argument) (an option that is not valid or out of range, or a metric C(route.exe) refuses), V(route_exe)
+      (the C(route.exe) fallback would have to delete a persistent route while O(persistent) is V(false)) or V(blocked)
+      (a route, rule or address stops IMDS traffic on its way through the chosen interface; nothing was changed).
     - V(parse) when the target's route table cannot be read as what C(ip) or the NetTCPIP cmdlets print (a metric that is
       not a number, a destination or gateway that is not IPv4, an entry of the wrong type); the message names the entry,
       and nothing is changed.

@@ -24,7 +24,7 @@ description:
   - With O(wait_for_completion=true), then polls until the selected events have left the document (finished or
     cancelled).
   - Works on Linux targets (the module runs there) and on Windows targets, where the action plugin runs the same
-    code on the controller and reaches IMDS over the PowerShell connection.
+    code on the controller and reaches IMDS through the PowerShell module M(imds.azure.win_metadata_request) on the host.
   - See R(the maintenance guide,ansible_collections.imds.azure.docsite.maintenance) for a playbook that drains a host,
     approves its maintenance and puts it back.
 author:
@@ -53,6 +53,9 @@ options:
       - Only events with these C(EventId) values (compared case-insensitively).
       - Ids that are not in the document (the event finished, was cancelled or never existed) are returned in
         RV(missing_ids); this is not an error.
+      - An empty list selects no event. When a list of pending ids comes out empty (the usual case), the task reads
+        the document once, approves nothing, waits for nothing and succeeds with C(changed=false). Leave the option
+        out to select every event. An empty entry (C(['']), a variable that templates to nothing) is refused.
     type: list
     elements: str
   event_types:
@@ -104,8 +107,8 @@ options:
     description:
       - Approve the selected events that are C(Scheduled), with one C(StartRequests) POST, so that they start now
         instead of at C(NotBefore).
-      - Needs O(event_ids) or O(this_host=true). Approving an event releases it for every VM in its C(Resources),
-        so the module never approves events it was not pointed at.
+      - Needs O(event_ids) (an empty list approves nothing) or O(this_host=true). Approving an event releases it for
+        every VM in its C(Resources), so the module never approves events it was not pointed at.
       - Events that already started are listed in RV(already_started); ids that no longer exist in RV(missing_ids).
         Neither is an error, so running the task again changes nothing.
       - In check mode nothing is sent; RV(approved) lists what would be approved.
@@ -126,8 +129,8 @@ extends_documentation_fragment:
   - imds.azure._attributes.platform_posix_windows
 notes:
   - Unless O(this_host=true), the module makes one request per read and one for the approval.
-  - On Windows targets O(wait_for) and O(wait_for_completion) wait on the controller, with one PowerShell command per
-    read; C(async) is not supported there.
+  - On Windows targets O(wait_for) and O(wait_for_completion) wait on the controller, with one run of the request module
+    per read; C(async) is not supported there.
 attributes:
   check_mode:
     support: full
@@ -244,8 +247,8 @@ imds_error:
       values describe the last read).
     - V(unreachable), V(timeout), V(rejected), V(not_found), V(throttled), V(server_error), V(not_imds), V(too_large) - what
       went wrong with IMDS.
-    - On Windows targets also V(command) (a PowerShell command failed on the host) and V(timeout) (the connection did
-      not return).
+    - On Windows targets also V(command) (a PowerShell module could not run on the host) and V(timeout) (the connection
+      did not return).
   returned: failure
   type: str
   sample: wait_timeout

@@ -37,6 +37,8 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.imds.azure.plugins.module_utils._client import ImdsError
 
+ENDPOINT_VARIABLE = "azure_imds_endpoint"   # the host variable the lookups' endpoint option reads too
+
 
 class ActionFailure(Exception):
     """A failure reported with a stable keyword: ``kind`` becomes the task result's ``imds_error``."""
@@ -59,16 +61,35 @@ class _ModuleExit(Exception):
         self.result = result
 
 
+def with_host_endpoint(action, args, task_vars):
+    """The module's ``args`` with the endpoint rule applied (docs/docsite/rst/facts.rst "The endpoint").
+
+    The first that is set wins: the task's ``endpoint`` (``module_defaults`` included), the host variable
+    ``azure_imds_endpoint`` (as for the lookups; the delegated host's when the task delegates), the
+    ``AZURE_IMDS_ENDPOINT`` environment variable where the module runs (its fallback), the default.
+    """
+    if args.get("endpoint") is not None:
+        return args
+    host_vars = task_vars or {}
+    if action._task.delegate_to:
+        host_vars = (host_vars.get("ansible_delegated_vars") or {}).get(action._task.delegate_to) or {}
+    value = host_vars.get(ENDPOINT_VARIABLE)
+    if value is None:
+        return args
+    if isinstance(value, str) and ("{{" in value or "{%" in value):
+        value = action._templar.template(value)
+    return dict(args, endpoint=value)
+
+
 def without_fallbacks(argument_spec):
     """``argument_spec`` without its ``fallback`` entries."""
     return dict((option, dict((key, value) for key, value in settings.items() if key != "fallback"))
                 for option, settings in argument_spec.items())
 
 
-def task_options(argument_spec):
-    """The options a task may set: ``argument_spec`` without the internal ones (names starting with ``_``,
-    which only an action plugin sets, as in ansible.windows)."""
-    return dict((option, settings) for option, settings in argument_spec.items() if not option.startswith("_"))
+def task_options(argument_spec, internal=()):
+    """The options a task may set: ``argument_spec`` without the ``internal`` ones, which only the action plugin sets."""
+    return dict((option, settings) for option, settings in argument_spec.items() if option not in internal)
 
 
 class AnsibleActionModule(object):
@@ -143,17 +164,25 @@ def run_module(action, argument_spec, params, main, options_error="config"):
 
 class ActionModuleBase(ActionBase):
     """An action plugin whose work is ``_main(module, task_vars)``, run by ``run_module`` with the
-    task's options (``task_options(ARGUMENT_SPEC)``). ``OPTIONS_ERROR`` is the imds_error of invalid options."""
+    task's options (``task_options(ARGUMENT_SPEC, INTERNAL_OPTIONS)``). ``OPTIONS_ERROR`` is the imds_error of invalid
+    options. ``INTERNAL_OPTIONS`` are documented module options that only the action plugin sets (validate-modules
+    wants every option of the module documented); a task that sets one fails."""
 
     ARGUMENT_SPEC = {}
+    INTERNAL_OPTIONS = ()
     OPTIONS_ERROR = "config"
     TRANSFERS_FILES = False
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModuleBase, self).run(tmp, task_vars)
         del tmp  # tmp no longer has any effect
+        internal = sorted(set(self._task.args) & set(self.INTERNAL_OPTIONS))
+        if internal:
+            result.update(failed=True, imds_error=self.OPTIONS_ERROR,
+                          msg="%s is internal: the %s action sets it, so a task cannot set it" % (", ".join(internal), self._task.action))
+            return result
         main = functools.partial(self._main, task_vars=task_vars)
-        result.update(run_module(self, task_options(self.ARGUMENT_SPEC), self._task.args, main, self.OPTIONS_ERROR))
+        result.update(run_module(self, task_options(self.ARGUMENT_SPEC, self.INTERNAL_OPTIONS), self._task.args, main, self.OPTIONS_ERROR))
         return result
 
     def _main(self, module, task_vars):

@@ -93,7 +93,7 @@ REASONS = {
 # The options of imds.azure.metadata_facts that only the controller reads.
 OPTION_NAMES = ("attested_ca_path", "attested_domain", "attested_clock_skew", "attested_required", "attested_nonce_retries",
                 "attested_fetch_intermediates", "attested_aia_allowlist")
-NONCE_OPTION = "_attested_nonce"  # internal: set by the action, refused from a task
+NONCE_OPTION = "attested_nonce"  # internal: set by the action, refused from a task
 
 TIMESTAMP_FORMAT = "%m/%d/%y %H:%M:%S %z"
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$")
@@ -325,7 +325,7 @@ def _parse(document):
         raise _Failed("malformed", "the attested document is not a JSON object")
     encoding = document.get("encoding")
     if not isinstance(encoding, str) or encoding.lower() != "pkcs7":
-        raise _Failed("malformed", "the attested document's encoding is %r, not pkcs7" % (encoding,))
+        raise _Failed("malformed", "the attested document's encoding is %s, not pkcs7" % _shown(encoding, 40))
     signature = document.get("signature")
     try:
         der = base64.b64decode("".join(str(signature).split()).encode("ascii"), validate=True)
@@ -367,7 +367,7 @@ def _parse(document):
     except _Failed:
         raise
     except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
-        raise _Failed("malformed", "the attested document is not a valid PKCS#7 SignedData (%s)" % exc)
+        raise _Failed("malformed", "the attested document is not a valid PKCS#7 SignedData (%s)" % _cut(str(exc)))
 
 
 def _check_signature(content, signer, leaf):
@@ -534,16 +534,21 @@ def _check_chain(leaf, intermediates, anchors, anchors_from, now, fetch, allowli
                   % (anchors_from, error, ("; " + "; ".join(notes)) if notes else ""))
 
 
-def _shown(url):
-    """A URL from a certificate, as a message may show it: quoted and cut short."""
-    return repr(url if len(url) <= 200 else url[:200] + "...")
+def _cut(text, limit=200):
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _shown(value, limit=200):
+    """A value from the document (a URL from a certificate, a signed field), as a message may show it: quoted and cut
+    short, so that a failed verification never dumps the document into the error."""
+    return repr(_cut(value if isinstance(value, str) else repr(value), limit))
 
 
 def _parse_time(value, name):
     try:
         return datetime.datetime.strptime(str(value).strip(), TIMESTAMP_FORMAT).astimezone(datetime.timezone.utc)
     except ValueError:
-        raise _Failed("malformed_content", "timeStamp.%s %r is not MM/dd/yy HH:mm:ss -0000" % (name, value))
+        raise _Failed("malformed_content", "timeStamp.%s %s is not MM/dd/yy HH:mm:ss -0000" % (name, _shown(value, 40)))
 
 
 def _describe(cert):
@@ -615,8 +620,8 @@ def verify_document(document, nonce, identity, options=None, anchors=None, ancho
         checks.append("content")
 
         if not hmac.compare_digest(signed["nonce"].encode("utf-8"), str(nonce).encode("utf-8")):
-            raise _Failed("nonce_mismatch", "nonce mismatch: the document is signed for nonce %r but the controller sent %r; IMDS "
-                                            "answered with a cached document" % (signed["nonce"], nonce))
+            raise _Failed("nonce_mismatch", "nonce mismatch: the document is signed for nonce %s but the controller sent %r; IMDS "
+                                            "answered with a cached document" % (_shown(signed["nonce"], 40), nonce))
         checks.append("nonce")
 
         skew = datetime.timedelta(seconds=options.clock_skew)
@@ -630,15 +635,16 @@ def verify_document(document, nonce, identity, options=None, anchors=None, ancho
 
         expected = str(identity.get("vmId") or "")
         if not signed["vmId"] or signed["vmId"].lower() != expected.lower():
-            raise _Failed("vm_id_mismatch", "the document is signed for vmId %r but the instance metadata of this host says %r"
-                          % (signed["vmId"], expected))
+            raise _Failed("vm_id_mismatch", "the document is signed for vmId %s but the instance metadata of this host says %s"
+                          % (_shown(signed["vmId"], 40), _shown(expected, 40)))
         checks.append("vm_id")
 
         if signed.get("subscriptionId"):
             expected = str(identity.get("subscriptionId") or "")
             if str(signed["subscriptionId"]).lower() != expected.lower():
-                raise _Failed("subscription_id_mismatch", "the document is signed for subscriptionId %r but the instance metadata of "
-                                                          "this host says %r" % (signed["subscriptionId"], expected))
+                raise _Failed("subscription_id_mismatch", "the document is signed for subscriptionId %s but the instance metadata of "
+                                                          "this host says %s" % (_shown(signed["subscriptionId"], 40),
+                                                                                 _shown(expected, 40)))
             checks.append("subscription_id")
     except _Failed as failure:
         result["reason"] = failure.reason
@@ -712,6 +718,9 @@ def complete(result, run, module_args, regather, sleep=time.sleep, verify=verify
         verdict["api_version"] = raw.get("api_version", "")
         verdict["document"] = raw.get("document")
         verdict["instance_identity"] = identity
+    if not verdict["verified"] and run.options.required:
+        # The failed task's result is printed whole: never the base64 document in it (attested_required: false keeps it).
+        verdict.pop("document", None)
     facts["attested"] = verdict
     if not verdict["verified"] and run.options.required:
         result["failed"] = True

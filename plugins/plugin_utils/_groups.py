@@ -15,6 +15,7 @@ the inventory must not use, because a host of that name would take a group's var
 from __future__ import annotations
 
 import functools
+import re
 
 from ansible.inventory.group import to_safe_group_name
 
@@ -36,6 +37,8 @@ NONE_VALUE = "none"
 # Ansible's own groups: every host is in them.
 CORE_GROUPS = ("all", "ungrouped")
 MAX_LISTED = 20
+
+_NUMBERS = re.compile(r"([0-9]+)")
 
 
 @functools.lru_cache(maxsize=65536)
@@ -122,3 +125,10 @@ class GroupPlan(object):
         more = " and %d more" % (len(ambiguous) - MAX_LISTED) if len(ambiguous) > MAX_LISTED else ""
         return ("%d group name(s) would hold hosts of different values, so they are not created (sanitising makes every character "
                 "that is not a letter, digit or _ a _): %s%s" % (len(ambiguous), ", ".join(listed), more))
+
+
+def natural_key(name):
+    """Sort key that puts numbers in numeric order: azure_fault_domain_2 before azure_fault_domain_10.
+    Text and numbers alternate in the key, so any two names compare; the name itself breaks ties (7 and 07)."""
+    parts = _NUMBERS.split(name)
+    return [int(part) if index % 2 else part for index, part in enumerate(parts)], name

@@ -10,8 +10,7 @@
   warnings and their errors, which read ``<fqcn>: <keyword>: <message>`` with the keywords the
   modules return as ``imds_error`` (docs/docsite/rst/lookups.rst);
 * ``LookupState``: what live lookups keep in the worker process for the run -- the run cache and
-  rate limiter (_run_cache.py), one client per settings, tokens, the hosts already warned about.
-  ``reset_run_state()`` forgets it (tests).
+  rate limiter (_run_cache.py), one client per settings, tokens. ``reset_run_state()`` forgets it (tests).
 """
 
 from __future__ import annotations
@@ -88,7 +87,6 @@ class LookupState(object):
         self.cache = RunCache(directory)
         self.limiter = RateLimiter(directory)
         self.tokens = TokenCache()
-        self.warned_hosts = set()
         self._clients = {}
 
     def client(self, owner, endpoint, api_version, timeout, deadline):
@@ -119,7 +117,7 @@ def run_state():
 
 
 def reset_run_state(remove_files=True):
-    """Forget this process's lookup state (tests): documents, clients, tokens, warned hosts. With
+    """Forget this process's lookup state (tests): documents, clients, tokens. With
     ``remove_files=False`` the run directory's files stay, as for a new worker process of the same run."""
     with _CURRENT_LOCK:
         state = _CURRENT.pop("state", None)

@@ -7,7 +7,7 @@ import it from outside the collection.
 
 Pure functions only (no I/O). ``_route_linux`` and ``_route_windows`` parse what each OS
 prints and plan the change; the ``imds.azure.metadata_route`` action runs their commands over
-the connection (``_commands``) and follows the plan. This module holds the route shape, the
+the connection (``_commands``, Windows: the win_metadata_route module) and follows the plan. This module holds the route shape, the
 checks of values read from a target, the choice and plan objects and their wording.
 
 Route dictionaries use one shape for both OS families::
@@ -87,17 +87,20 @@ def parse_error(where, message):
     return RouteError("parse", "%s: %s" % (where, message))
 
 
-def checked_prefix(dst, where):
-    """``dst`` ("default", an address or a prefix) as a normalised IPv4 prefix."""
+def checked_network(dst, where):
+    """``dst`` ("default", an address or a prefix) as a normalised IPv4 prefix and its network."""
     if isinstance(dst, str):
         prefix = _normalise_prefix(dst)
         try:
-            ipaddress.IPv4Network(prefix, strict=False)
+            return prefix, ipaddress.IPv4Network(prefix, strict=False)
         except ValueError:
             pass
-        else:
-            return prefix
     raise parse_error(where, "destination %s is not an IPv4 prefix" % shown(dst))
+
+
+def checked_prefix(dst, where):
+    """``dst`` ("default", an address or a prefix) as a normalised IPv4 prefix."""
+    return checked_network(dst, where)[0]
 
 
 def checked_gateway(gateway, where):
@@ -162,12 +165,12 @@ class Choice:
 class Plan:
     """What has to change. ``commands``: display strings of the change; ``after``: predicted routes."""
 
-    def __init__(self, changed, actions, commands, after, script=None, argv=None):
+    def __init__(self, changed, actions, commands, after, changes=None, argv=None):
         self.changed = changed
         self.actions = actions
         self.commands = commands
         self.after = after
-        self.script = script  # Windows: the PowerShell change script
+        self.changes = changes  # Windows: the win_metadata_route module's changes
         self.argv = argv  # Linux: the change command (argv list)
 
 

@@ -1,7 +1,7 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The IMDS host route on Windows: the read script and its parsers (NetTCPIP cmdlets or
-``route print``), the interface choice, and the change script (NetTCPIP or route.exe).
+"""The IMDS host route on Windows: what the win_metadata_route module read (NetTCPIP cmdlets or
+``route print``), the interface choice, and the changes it is to make (NetTCPIP or route.exe).
 
 PRIVATE to the imds.azure collection: the interface may change without notice. Do not
 import it from outside the collection.
@@ -14,7 +14,6 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from ansible_collections.imds.azure.plugins.plugin_utils._powershell import decode_result, quote, result_code, script
 from ansible_collections.imds.azure.plugins.plugin_utils._route import (
     DEFAULT_PREFIX,
     IMDS_ADDRESS,
@@ -38,42 +37,6 @@ from ansible_collections.imds.azure.plugins.plugin_utils._route import (
 )
 
 
-# Read-only: prints ONE line, base64 of UTF-8 JSON (so no console code page can garble it); no marker.
-# Property names are quoted: tree-sitter-powershell misreads bare words in an array argument.
-WINDOWS_READ_SCRIPT = script("route-read", r"""
-$ErrorActionPreference = 'Stop'
-$keep = @('0.0.0.0/0', '169.254.169.254/32', '169.254.0.0/16')
-$pick = @('DestinationPrefix', 'NextHop', 'InterfaceIndex', 'InterfaceAlias', 'RouteMetric')
-$principal = New-Object Security.Principal.WindowsPrincipal ([Security.Principal.WindowsIdentity]::GetCurrent())
-$out = [ordered]@{
-    admin = $principal.IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)
-    netroute = $false
-    active = @()
-    persistent = @()
-    interfaces = @()
-    addresses = @()
-    route_print = $null
-    adapters = @()
-}
-if (Get-Command -Name Get-NetRoute -ErrorAction SilentlyContinue) {
-    $out.netroute = $true
-    $out.active = @(Get-NetRoute -AddressFamily IPv4 -PolicyStore ActiveStore -ErrorAction SilentlyContinue |
-        Where-Object { $keep -contains $_.DestinationPrefix } | Select-Object -Property $pick)
-    $out.persistent = @(Get-NetRoute -AddressFamily IPv4 -PolicyStore PersistentStore -ErrorAction SilentlyContinue |
-        Where-Object { $keep -contains $_.DestinationPrefix } | Select-Object -Property $pick)
-    $out.interfaces = @(Get-NetIPInterface -AddressFamily IPv4 -ErrorAction SilentlyContinue |
-        Select-Object -Property 'InterfaceIndex', 'InterfaceAlias', 'InterfaceMetric', @{Name = 'ConnectionState'; Expression = { [string]$_.ConnectionState }})
-    $out.addresses = @(Get-NetIPAddress -AddressFamily IPv4 -ErrorAction SilentlyContinue |
-        Select-Object -Property 'InterfaceIndex', 'IPAddress', 'PrefixLength', @{Name = 'SkipAsSource'; Expression = { [bool]$_.SkipAsSource }})
-} else {
-    $out.route_print = (& route.exe print -4 | Out-String)
-    $out.adapters = @(Get-CimInstance -ClassName Win32_NetworkAdapterConfiguration -Filter 'IPEnabled = TRUE' -ErrorAction SilentlyContinue |
-        Select-Object -Property 'InterfaceIndex', @{Name = 'IPAddress'; Expression = { @($_.IPAddress) }})
-}
-@RESULT@
-""".replace("@RESULT@", result_code("", "out")))
-
-
 class WindowsRoutes:
     """Everything read from a Windows host."""
 
@@ -89,16 +52,10 @@ class WindowsRoutes:
         return self.active + self.persistent
 
 
-def decode_windows_read(stdout):
-    """Decode the read script's output (its last line) into a WindowsRoutes."""
-    try:
-        data = decode_result(stdout)
-    except ValueError as exc:
-        raise RouteError("parse", "cannot decode the Windows route read output: %s" % shown(str(exc), 200)) from exc
-    if data is None:
-        raise RouteError("parse", "the Windows route read command printed nothing")
-    if not isinstance(data, dict):
-        raise RouteError("parse", "unexpected Windows route read output")
+def windows_routes(data):
+    """A WindowsRoutes from what the win_metadata_route module returned."""
+    if not isinstance(data, dict) or "netroute" not in data:
+        raise RouteError("parse", "unexpected answer from the Windows route read")
     admin = bool(data.get("admin"))
     if data.get("netroute"):
         return parse_netroute(data, admin)
@@ -345,31 +302,35 @@ def windows_desired(choice, metric, store):
 
 
 def _netroute_remove(route):
-    return ("Remove-NetRoute -DestinationPrefix %s -InterfaceIndex %d -NextHop %s -PolicyStore %s -Confirm:$false"
-            % (quote(IMDS_PREFIX), route["interface_index"], quote(route["gateway"] or "0.0.0.0"),
-               _POLICY_STORES[route["store"]]))
+    """(display, change) of Remove-NetRoute for one route of one store."""
+    change = {"action": "remove", "interface_index": route["interface_index"], "next_hop": route["gateway"] or "0.0.0.0",
+              "store": _POLICY_STORES[route["store"]]}
+    return ("Remove-NetRoute -DestinationPrefix '%s' -InterfaceIndex %d -NextHop '%s' -PolicyStore %s -Confirm:$false"
+            % (IMDS_PREFIX, change["interface_index"], change["next_hop"], change["store"])), change
 
 
 def _netroute_add(choice, metric, stores):
-    """New-NetRoute for the active store alone, or for both stores.
+    """(display, change) of New-NetRoute for the active store alone, or for both stores.
 
     Microsoft's New-NetRoute reference (NetTCPIP, Windows Server 2016 to 2022): PersistentStore
     "cannot be used"; "by default, a route is saved in both stores. Use this parameter only
     when you need to create a route in just the ActiveStore." So a persistent route is never
     created on its own.
     """
-    command = "New-NetRoute -DestinationPrefix %s -InterfaceIndex %d -NextHop '0.0.0.0' -RouteMetric %d" % (
-        quote(IMDS_PREFIX), choice.interface_index, metric)
-    if "persistent" not in stores:
+    change = {"action": "add", "interface_index": choice.interface_index, "metric": metric, "persistent": "persistent" in stores}
+    command = "New-NetRoute -DestinationPrefix '%s' -InterfaceIndex %d -NextHop '0.0.0.0' -RouteMetric %d" % (
+        IMDS_PREFIX, choice.interface_index, metric)
+    if not change["persistent"]:
         command += " -PolicyStore ActiveStore"
-    return command + " | Out-Null"
+    return command + " | Out-Null", change
 
 
 ROUTE_EXE_METRICS = (1, 9999)  # Microsoft's route command reference: "metric ... ranging from 1 to 9999"
 
 
 def _route_exe_commands(table, choice, metric, persistent, remove, add):
-    """route.exe commands for a plan (no NetTCPIP module); RouteError when route.exe cannot do it.
+    """(display, change) of the route.exe commands for a plan (no NetTCPIP module); RouteError when
+    route.exe cannot do it.
 
     route.exe deletes by destination and ``delete`` acts on the persistent entries too
     (Microsoft's route reference: -p "is ignored for all other commands, which always
@@ -385,7 +346,7 @@ def _route_exe_commands(table, choice, metric, persistent, remove, add):
                          % "; ".join(format_route(route) for route in persistent_entries))
     commands = []
     if remove:
-        commands.append("route.exe delete %s mask 255.255.255.255" % IMDS_ADDRESS)
+        commands.append(("route.exe delete %s mask 255.255.255.255" % IMDS_ADDRESS, {"action": "route_delete"}))
     if add:
         if not ROUTE_EXE_METRICS[0] <= metric <= ROUTE_EXE_METRICS[1]:
             raise RouteError("argument", "metric %d cannot be set without the NetTCPIP cmdlets: route.exe accepts %d to %d"
@@ -393,9 +354,35 @@ def _route_exe_commands(table, choice, metric, persistent, remove, add):
         if choice.interface_index is None:
             raise RouteError("interface", "cannot tell the interface index of %s, which route.exe needs to bind the route "
                                           "(IF <index>)" % choice.interface_address)
-        commands.append("route.exe %sadd %s mask 255.255.255.255 %s metric %d IF %d"
-                        % ("-p " if persistent else "", IMDS_ADDRESS, choice.interface_address, metric, choice.interface_index))
+        commands.append(("route.exe %sadd %s mask 255.255.255.255 %s metric %d IF %d"
+                         % ("-p " if persistent else "", IMDS_ADDRESS, choice.interface_address, metric, choice.interface_index),
+                         {"action": "route_add", "interface_address": choice.interface_address, "metric": metric,
+                          "interface_index": choice.interface_index, "persistent": bool(persistent)}))
     return commands
+
+
+_LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
+
+
+def _on_loopback(route):
+    return any(is_ipv4(address) and ipaddress.IPv4Address(address) in _LOOPBACK for address in (route["interface_address"], route["gateway"]))
+
+
+def _refuse_blocks(table, current):
+    """A Windows route table has no blackhole types; what blocks IMDS there is 169.254.169.254 being an
+    address of the host (its traffic stays on the host), or a route to it through the loopback
+    interface (a deliberate block). The module never removes either (RouteError "blocked")."""
+    owners = ["%s (ifindex %s)" % (entry["alias"], entry["index"]) for entry in table.interfaces
+              if any(address["ip"] == IMDS_ADDRESS for address in entry.get("addresses", []))]
+    owners += [_windows_name(route) for route in current if route["interface_address"] == IMDS_ADDRESS]
+    if owners:
+        raise RouteError("blocked", "169.254.169.254 is an address of this host (%s), so IMDS traffic would stay on the host: "
+                                    "remove that address (the module does not change addresses)" % owners[0])
+    for route in current:
+        if _on_loopback(route):
+            remove = _netroute_remove(route)[0] if table.reader == "netroute" else "route.exe delete %s mask 255.255.255.255" % IMDS_ADDRESS
+            raise RouteError("blocked", "the route '%s' sends IMDS traffic to the loopback interface, which blocks it. The module "
+                                        "does not remove a block it did not make: remove it yourself (%s)" % (format_route(route), remove))
 
 
 def windows_plan(table, choice, metric, persistent=True, state="present"):
@@ -415,6 +402,8 @@ def windows_plan(table, choice, metric, persistent=True, state="present"):
     stores = [("active", table.active)]
     if persistent:
         stores.append(("persistent", table.persistent))
+    if state == "present":
+        _refuse_blocks(table, [route for dummy, routes in stores for route in imds_routes(routes)])
     remove, add, after, actions = [], [], [], []
     for store, routes in stores:
         current = imds_routes(routes)
@@ -455,49 +444,16 @@ def windows_plan(table, choice, metric, persistent=True, state="present"):
     if table.reader == "netroute":
         if add and choice.interface_index is None:
             raise RouteError("interface", "interface index unknown for %s" % choice.interface_address)
-        commands = [_netroute_remove(route) for route in remove] + ([_netroute_add(choice, metric, add)] if add else [])
-        change = _NETROUTE_CHANGE.replace("@COMMANDS@", "\n    ".join(commands))
+        steps = [_netroute_remove(route) for route in remove] + ([_netroute_add(choice, metric, add)] if add else [])
     else:
-        commands = _route_exe_commands(table, choice, metric, persistent, remove, add)
-        change = _ROUTE_EXE_CHANGE.replace("@COMMANDS@", "\n".join(
-            "$lines += @(& %s 2>&1 | Out-String); $codes += $LASTEXITCODE" % command for command in commands))
-    return Plan(True, actions, commands, after, script=script("route-change", change))
+        steps = _route_exe_commands(table, choice, metric, persistent, remove, add)
+    return Plan(True, actions, [display for display, change in steps], after, changes=[change for display, change in steps])
 
 
-# The change runs as one script. Errors are reported as JSON with a language-independent
-# "denied" flag (CIM status AccessDenied / HRESULT E_ACCESSDENIED / UnauthorizedAccess).
-_NETROUTE_CHANGE = r"""
-$ErrorActionPreference = 'Stop'
-$result = [ordered]@{ ok = $true; denied = $false; error = '' }
-try {
-    @COMMANDS@
-} catch {
-    $e = $_.Exception
-    $code = ''
-    if ($e.PSObject.Properties['NativeErrorCode']) { $code = [string]$e.NativeErrorCode }
-    $result.ok = $false
-    $result.denied = ($code -eq 'AccessDenied') -or ($e.HResult -eq -2147024891) -or ($e -is [UnauthorizedAccessException])
-    $result.error = $e.Message
-}
-@RESULT@
-""".replace("@RESULT@", result_code("", "result"))
-
-_ROUTE_EXE_CHANGE = r"""
-$lines = @(); $codes = @()
-@COMMANDS@
-$bad = @($codes | Where-Object { $_ -ne 0 })
-$result = [ordered]@{ ok = ($bad.Count -eq 0); denied = $false; error = ($lines -join "`n") }
-@RESULT@
-""".replace("@RESULT@", result_code("", "result"))
-
-
-def decode_windows_change(stdout):
-    """(ok, denied, error) from a change script's output (its last line)."""
-    try:
-        data = decode_result(stdout)
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        return False, False, "unexpected output from the change command: %r" % (stdout or "")[:500]
-    error = data.get("error") or ""
-    return bool(data.get("ok")), bool(data.get("denied")), error if isinstance(error, str) else shown(error, 500)
+def change_outcome(data):
+    """(ok, denied, error) of the changes, from what the win_metadata_route module returned."""
+    change = data.get("change") if isinstance(data, dict) else None
+    if not isinstance(change, dict):
+        return False, False, "the route module reported no outcome of the change"
+    error = change.get("error") or ""
+    return bool(change.get("ok")), bool(change.get("denied")), error if isinstance(error, str) else shown(error, 500)

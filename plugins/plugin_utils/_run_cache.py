@@ -5,7 +5,7 @@
 # PRIVATE to the imds.azure collection: the interface may change without notice. Do not
 # import it from outside the collection.
 """What the live lookups of one run share across its worker processes: the run cache
-(``RunCache``) and the request pacing (``RateLimiter``, ``PacedTransport``), which make live
+(``RunCache``) and the request pacing (``PacedTransport`` over module_utils/_pacing.py), which make live
 lookups cost one request per category per run and keep them under IMDS's rate limits.
 
 Lifetime
@@ -21,6 +21,11 @@ levels:
    are 0600 in a 0700 directory. A lock file per key makes the workers wait for the one
    that is fetching, so every category is fetched once per run (single flight).
 
+A fetch that failed (an ImdsError: the whole call, retries included, failed) is kept the same way:
+the workers waiting for it, and every later one, get the same error at once. Otherwise each of k
+workers would fetch in turn after the one before it failed, and the last would wait k deadlines.
+Only the lock of the key being fetched is held while fetching; other keys are not held up.
+
 What the metadata lookup caches: documents *without* ``compute.userData`` (as in the facts; the
 ``compute/userData`` path is read with its own request and kept in the process only), and the
 ``/metadata/versions`` answer. Access tokens are never written anywhere (see _token.py).
@@ -29,19 +34,16 @@ What the metadata lookup caches: documents *without* ``compute.userData`` (as in
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
-import tempfile
 import threading
-import time
 
-from ansible_collections.imds.azure.plugins.module_utils._client import NotSent, format_seconds
+from ansible_collections.imds.azure.plugins.module_utils import _pacing
+from ansible_collections.imds.azure.plugins.module_utils._client import ImdsError
+from ansible_collections.imds.azure.plugins.module_utils._errors import error_from_record, error_record
+from ansible_collections.imds.azure.plugins.module_utils._pacing import FileLock, fcntl, key_name, read_json, write_json
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not on Windows controllers (unsupported anyway)
-    fcntl = None
+RateLimiter = _pacing.RateLimiter  # where the lookups take it from
 
 
 _RUN_DIRS = {}
@@ -68,101 +70,66 @@ def run_cache_dir():
     return _RUN_DIRS[base]
 
 
-def _key_name(key):
-    return hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()[:32]
-
-
-class _FileLock(object):
-    def __init__(self, path):
-        self.path = path
-        self.handle = None
-
-    def __enter__(self):
-        self.handle = open(self.path, "a+")  # pylint: disable=consider-using-with
-        try:
-            os.chmod(self.path, 0o600)
-        except OSError:
-            pass
-        fcntl.flock(self.handle.fileno(), fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc):
-        try:
-            fcntl.flock(self.handle.fileno(), fcntl.LOCK_UN)
-        finally:
-            self.handle.close()
-
-
-def _write_json(path, data):
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle)
-        os.chmod(tmp, 0o600)
-        os.rename(tmp, path)
-    except Exception:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def _read_json(path):
-    try:
-        with open(path, "r") as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
-        return None
-
-
 class RunCache(object):
     """Values cached for the run: in the process, and (``persist=True``) in the run directory.
 
     ``get(key, fetch, persist)`` returns ``fetch()``'s value, calling it at most once per key
-    per run across all the worker processes of the run (see the module docstring).
+    per run across all the worker processes of the run (see the module docstring); when ``fetch``
+    raised an ImdsError, every ``get`` of the key raises that error again, without fetching.
     ``persist`` may be a callable returning the JSON-able form to store on disk (or None to
     store nothing); what is read back from disk is that form.
     """
 
     def __init__(self, directory=None):
         self.directory = directory
-        self._memory = {}
-        self._lock = threading.RLock()
+        self._memory = {}       # key name -> {"value": ...} or {"error": error record}
+        self._lock = threading.Lock()   # guards the two dicts, never held while fetching
+        self._key_locks = {}
 
     def peek(self, key):
         with self._lock:
-            return self._memory.get(_key_name(key))
+            return self._memory.get(key_name(key), {}).get("value")
 
     def put(self, key, value):
         with self._lock:
-            self._memory[_key_name(key)] = value
+            self._memory[key_name(key)] = {"value": value}
+
+    def _key_lock(self, name):
+        with self._lock:
+            return self._key_locks.setdefault(name, threading.Lock())
+
+    def _remember(self, name, outcome, source):
+        with self._lock:
+            self._memory[name] = outcome
+        if "error" in outcome:
+            raise error_from_record(outcome["error"])
+        return outcome["value"], source
 
     def get(self, key, fetch, persist=None):
-        """(value, source) with source in "memory", "run", "fetched"."""
-        name = _key_name(key)
-        with self._lock:
-            if name in self._memory:
-                return self._memory[name], "memory"
+        """(value, source) with source in "memory", "run", "fetched"; or the ImdsError of the run's fetch."""
+        name = key_name(key)
+        with self._key_lock(name):   # one fetch per key in this process; other keys go on meanwhile
+            with self._lock:
+                known = self._memory.get(name)
+            if known is not None:
+                return self._remember(name, known, "memory")
             if self.directory is None or persist is None:
-                value = fetch()
-                self._memory[name] = value
-                return value, "fetched"
+                return self._remember(name, _outcome(fetch)[0], "fetched")
             path = os.path.join(self.directory, name + ".json")
-            with _FileLock(path + ".lock"):
-                stored = _read_json(path)
-                if isinstance(stored, dict) and stored.get("key") == json.loads(json.dumps(key)):
-                    value = stored.get("value")
-                    self._memory[name] = value
-                    return value, "run"
-                value = fetch()
-                form = persist(value) if callable(persist) else value
+            with FileLock(path + ".lock"):
+                stored = read_json(path)
+                if isinstance(stored, dict) and stored.get("key") == json.loads(json.dumps(key)) and (
+                        "value" in stored or isinstance(stored.get("error"), dict)):
+                    return self._remember(name, dict((k, v) for k, v in stored.items() if k in ("value", "error")), "run")
+                outcome, value = _outcome(fetch)
+                form = dict(outcome)
+                if "value" in form and callable(persist):
+                    form["value"] = persist(value)
                 try:
-                    _write_json(path, {"key": key, "value": form})
+                    write_json(path, dict(form, key=key))
                 except (OSError, TypeError, ValueError):
                     pass
-            self._memory[name] = value
-            return value, "fetched"
+            return self._remember(name, outcome, "fetched")
 
     def clear(self):
         with self._lock:
@@ -175,85 +142,26 @@ class RunCache(object):
                         pass
 
 
-class RateLimiter(object):
-    """At most ``rate`` requests per ``bucket`` in any ``window`` seconds, across the run's processes.
-
-    The window is a little longer than IMDS's one second, so that network jitter cannot make the
-    service see more than ``rate`` requests in one of its seconds.
-    """
-
-    WINDOW = 1.25
-
-    def __init__(self, directory=None, sleep=None, clock=None, window=WINDOW):
-        self.directory = directory
-        self.window = window
-        self._sleep = sleep or time.sleep
-        self._clock = clock or time.time
-        self._local = {}
-        self._lock = threading.Lock()
-
-    def acquire(self, bucket, rate, max_wait=None):
-        """Take a slot: the seconds waited for it, or None when none was free within ``max_wait`` seconds.
-
-        The lock is held only to look at the slots, never while waiting, so that a waiter is not
-        held up by the others' waits either.
-        """
-        if not rate or rate <= 0:
-            return 0.0
-        waited = 0.0
-        while True:
-            pause = self._try(bucket, int(rate))
-            if pause is None:
-                return waited
-            if max_wait is not None and waited + pause > max_wait:
-                return None
-            self._sleep(pause)
-            waited += pause
-
-    def _try(self, bucket, limit):
-        """Take a slot (None) or say how long to wait before the next try."""
-        with self._lock:
-            if self.directory is None:
-                return self._take(self._local.setdefault(bucket, []), limit)
-            path = os.path.join(self.directory, "rate-" + _key_name(bucket) + ".json")
-            with _FileLock(path + ".lock"):
-                stamps = _read_json(path)
-                if not isinstance(stamps, list):
-                    stamps = []
-                pause = self._take(stamps, limit)
-                if pause is None:
-                    try:
-                        _write_json(path, stamps)
-                    except (OSError, TypeError, ValueError):
-                        pass
-                return pause
-
-    def _take(self, stamps, limit):
-        now = self._clock()
-        stamps[:] = [stamp for stamp in stamps if isinstance(stamp, (int, float)) and 0 <= now - stamp < self.window]
-        if len(stamps) < limit:
-            stamps.append(now)
-            return None
-        return max(0.005, self.window - (now - min(stamps)) + 0.005)
+def _outcome(fetch):
+    """(outcome, value) of ``fetch()``: ``{"value": value}``, or ``{"error": record}`` when it raised an ImdsError."""
+    try:
+        value = fetch()
+    except ImdsError as exc:
+        return {"error": error_record(exc)}, None
+    return {"value": value}, value
 
 
-class PacedTransport(object):
+class PacedTransport(_pacing.PacedTransport):
     """Wraps the client's transport: paces requests (IMDS limits) and reuses the run's
     ``/metadata/versions`` answer. It never changes what is requested or where."""
 
-    METADATA_RATE = 5       # IMDS: 5 requests/s per VM
-    IDENTITY_RATE = 20      # IMDS: 20 requests/s per VM for /metadata/identity
-
     def __init__(self, inner, limiter, cache, endpoint, response_class):
-        self.inner = inner
-        self.limiter = limiter
+        super(PacedTransport, self).__init__(inner, limiter, endpoint)
         self.cache = cache
-        self.endpoint = endpoint
         self.response_class = response_class
-        self.requests = 0
 
     def request(self, method, url, headers, body, timeout):
-        path = url[len(self.endpoint):].split("?", 1)[0] if url.startswith(self.endpoint) else url
+        path = self.path(url)
         if method == "GET" and path == "/metadata/versions":
             key = ("imds.azure", "versions", self.endpoint)
             stored = self.cache.peek(key)
@@ -274,18 +182,6 @@ class PacedTransport(object):
                 return holder["response"]
             return self.response_class(stored["status"], stored["headers"], stored["body"].encode("utf-8"))
         return self._send(method, url, headers, body, timeout, path)
-
-    def _send(self, method, url, headers, body, timeout, path):
-        """Wait for a slot, then send; the wait is part of the attempt's ``timeout`` (and so of the deadline)."""
-        identity = path.startswith("/metadata/identity")
-        bucket = (self.endpoint, "identity" if identity else "metadata")
-        rate = self.IDENTITY_RATE if identity else self.METADATA_RATE
-        waited = self.limiter.acquire(bucket, rate, max_wait=timeout)
-        if waited is None or timeout - waited <= 0:
-            raise NotSent("no free request slot within %s s: this run's lookups share IMDS's limit of %d requests/s"
-                          % (format_seconds(timeout), rate))
-        self.requests += 1
-        return self.inner.request(method, url, headers, body, timeout - waited)
 
 
 class _NotCacheable(Exception):

@@ -31,8 +31,17 @@ class TokenError(ValueError):
 
 
 def identity_selector(options):
-    """``(name, value)`` of the user-assigned identity asked for, or ``(None, None)`` for system-assigned."""
-    given = [(name, options.get(name)) for name in SELECTORS if options.get(name) not in (None, "")]
+    """``(name, value)`` of the user-assigned identity asked for, or ``(None, None)`` for system-assigned.
+
+    Only an option that is not set at all means the system-assigned identity: an empty one (a variable that
+    templated to nothing) is refused, never taken to mean "no user-assigned identity".
+    """
+    given = [(name, options.get(name)) for name in SELECTORS if options.get(name) is not None]
+    empty = [name for name, value in given if isinstance(value, str) and not value.strip()]
+    if empty:
+        raise TokenError("%s is empty: name the user-assigned identity, or leave the option out for the system-assigned one. "
+                         "An empty value (for example a variable that templates to '') is refused, never taken to mean the "
+                         "system-assigned identity" % empty[0])
     if len(given) > 1:
         raise TokenError("client_id, object_id and msi_res_id are mutually exclusive; got %s" % ", ".join(name for name, _v in given))
     if not given:

@@ -1,15 +1,16 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Modules on Windows targets: their code runs on the controller, each IMDS request is a PowerShell command.
+"""Modules on Windows targets: their code runs on the controller, each IMDS request is a PowerShell module run.
 
 PRIVATE to the imds.azure collection: the interface may change without notice. Do not
 import it from outside the collection.
 
-No PowerShell module is shipped. An action plugin whose connection talks to Windows (winrm,
-psrp, ssh with the PowerShell or cmd shell; see ``is_windows``) runs the module_utils entry
-point ON THE CONTROLLER (``run_module_on_controller``) with a client whose transport turns
-each HTTP request into one PowerShell command (``_windows_transport``) and, for detection,
-the host's SMBIOS table (``_windows_hostinfo``)::
+An action plugin whose connection talks to Windows (winrm, psrp, ssh with the PowerShell or
+cmd shell; see ``is_windows``) runs the module_utils entry point ON THE CONTROLLER
+(``run_module_on_controller``) with a client whose transport runs the PowerShell module
+``imds.azure.win_metadata_request`` once per HTTP request (``_windows_transport``) and, for
+detection and environment fallbacks, ``imds.azure.win_metadata_host`` once
+(``_windows_hostinfo``); both through ``ActionBase._execute_module`` (``_windows_modules``)::
 
     from ansible_collections.imds.azure.plugins.plugin_utils import _windows
 
@@ -18,9 +19,9 @@ the host's SMBIOS table (``_windows_hostinfo``)::
 
 ``entry(module, client_factory=..., detector=...)`` is the module_utils entry point the
 module runs; ``module`` is an AnsibleActionModule (``_action_module``).
-``client_factory(**kwargs)`` builds an ImdsClient with the PowerShell transport;
+``client_factory(**kwargs)`` builds an ImdsClient with the module transport;
 ``detector()`` classifies the host from its SMBIOS table (only with ``detect=True``).
-``WindowsImds(action)`` holds the transport, client factory, detector and target
+``WindowsImds(action, task_vars)`` holds the transport, client factory, detector and target
 environment of one task.
 """
 
@@ -28,9 +29,9 @@ from __future__ import annotations
 
 from ansible_collections.imds.azure.plugins.module_utils._client import ImdsClient
 from ansible_collections.imds.azure.plugins.plugin_utils._action_module import run_module
-from ansible_collections.imds.azure.plugins.plugin_utils._commands import CommandRunner, RemoteCommandError
-from ansible_collections.imds.azure.plugins.plugin_utils._windows_hostinfo import HOSTINFO_TIMEOUT, detection_from_hostinfo, read_host_info
-from ansible_collections.imds.azure.plugins.plugin_utils._windows_transport import PowerShellTransport
+from ansible_collections.imds.azure.plugins.plugin_utils._windows_hostinfo import detection_from_hostinfo, read_host_info
+from ansible_collections.imds.azure.plugins.plugin_utils._windows_modules import RemoteModuleError, WindowsModules
+from ansible_collections.imds.azure.plugins.plugin_utils._windows_transport import ModuleTransport
 
 WINDOWS_SHELL_FAMILIES = ("powershell", "cmd")
 
@@ -40,35 +41,35 @@ def is_windows(action):
 
     The shell family is ``powershell`` (psrp, ssh with the PowerShell shell, winrm in older
     ansible-core releases) or ``cmd`` (winrm in ansible-core 2.21, ssh with the cmd shell);
-    both run the encoded PowerShell command lines of plugin_utils._commands.
+    both run ansible-core's PowerShell module execution.
     """
     shell = getattr(getattr(action, "_connection", None), "_shell", None)
     return getattr(shell, "SHELL_FAMILY", "") in WINDOWS_SHELL_FAMILIES
 
 
 class WindowsImds(object):
-    """The PowerShell transport, client factory, detector and target environment of one task.
+    """The module transport, client factory, detector and target environment of one task.
 
     The host information (SMBIOS table for ``detect``, environment variables for
-    ``env_names``) is read with ONE command, the first time either is needed.
+    ``env_names``) is read with ONE module run, the first time either is needed.
     """
 
-    def __init__(self, action, detect=False, env_names=(), runner=None):
-        self.runner = runner or CommandRunner(action, timeout=HOSTINFO_TIMEOUT)
-        self.transport = PowerShellTransport(self.runner)
+    def __init__(self, action, task_vars=None, detect=False, env_names=()):
+        self.modules = WindowsModules(action, task_vars)
+        self.transport = ModuleTransport(self.modules)
         self.detect = detect
         self.env_names = tuple(env_names)
         self._info = None
 
     @property
     def commands(self):
-        """Every command run so far (host information and requests)."""
-        return len(self.runner.history)
+        """Every module run so far (host information and requests)."""
+        return len(self.modules.runs)
 
     def host_info(self):
         if self._info is None:
             if self.detect or self.env_names:
-                self._info = read_host_info(self.runner, self.detect, self.env_names)
+                self._info = read_host_info(self.modules, self.detect, self.env_names)
             else:
                 self._info = {"env": {}}
         return self._info
@@ -100,26 +101,26 @@ def _env_fallbacks(spec):
     return names
 
 
-def run_module_on_controller(action, entry, argument_spec, args, detect=False, windows=None):
+def run_module_on_controller(action, entry, argument_spec, args, detect=False, windows=None, task_vars=None):
     """Run a module_utils entry point on the controller against a Windows target; return the result.
 
     ``args`` are validated with ``argument_spec`` (``_action_module.run_module``), except that
     environment fallbacks (``env_fallback``) read the TARGET's environment, in the same
-    command as the SMBIOS table. ``entry(module, client_factory=..., detector=...)`` must end
-    with ``module.exit_json``/``fail_json``; ImdsError and command failures raised out of it
+    module run as the SMBIOS table. ``entry(module, client_factory=..., detector=...)`` must end
+    with ``module.exit_json``/``fail_json``; ImdsError and module run failures raised out of it
     fail the task with ``imds_error`` set to their kind. ``windows`` (a WindowsImds) may be
     passed in to inspect the commands afterwards (tests, benchmarks).
     """
     missing = dict((option, names) for option, names in _env_fallbacks(argument_spec).items() if args.get(option) is None)
     if windows is None:
-        windows = WindowsImds(action, detect=detect, env_names=sorted(set(name for names in missing.values() for name in names)))
+        windows = WindowsImds(action, task_vars, detect=detect, env_names=sorted(set(name for names in missing.values() for name in names)))
     params = dict(args)
     try:
         for option, names in missing.items():
             values = [windows.env(name) for name in names]
             if any(value is not None for value in values):
                 params[option] = next(value for value in values if value is not None)
-    except RemoteCommandError as exc:
+    except RemoteModuleError as exc:
         return {"failed": True, "msg": str(exc), "imds_error": exc.kind}
     kwargs = {"client_factory": windows.client_factory}
     if detect:
@@ -136,6 +137,6 @@ def execute_module(action, module_name, entry, argument_spec, module_args, task_
     """The module's result for this task: on a Windows target its entry point runs here on the
     controller (``run_module_on_controller``), on any other target the module runs there."""
     if is_windows(action):
-        return run_module_on_controller(action, entry, argument_spec, module_args, detect=detect)
+        return run_module_on_controller(action, entry, argument_spec, module_args, detect=detect, task_vars=task_vars)
     return action._execute_module(module_name=module_name, module_args=module_args, task_vars=task_vars,  # pylint: disable=protected-access
                                   wrap_async=wrap_async)

@@ -5,10 +5,10 @@
 PRIVATE to the imds.azure collection: the interface may change without notice. Do not
 import it from outside the collection.
 
-One PowerShell command (``hostinfo_script``) prints the raw SMBIOS table (as the registry
-keeps it, what GetSystemFirmwareTable('RSMB') returns; CIM's two values when it is missing)
-and the environment variables asked for. The table is parsed here on the controller
-(``parse_smbios``) and classified with the same rules as DMI on Linux
+One run of the PowerShell module ``imds.azure.win_metadata_host`` returns the raw SMBIOS table
+(as the registry keeps it, what GetSystemFirmwareTable('RSMB') returns; CIM's two values when
+it is missing) and the environment variables asked for. The table is parsed here on the
+controller (``parse_smbios``) and classified with the same rules as DMI on Linux
 (``detection_from_hostinfo``).
 """
 
@@ -19,57 +19,16 @@ import binascii
 import struct
 
 from ansible_collections.imds.azure.plugins.module_utils._detect import UNKNOWN, Detection, classify
-from ansible_collections.imds.azure.plugins.plugin_utils._commands import CommandTimeout, RemoteCommandError
-from ansible_collections.imds.azure.plugins.plugin_utils._powershell import result_code, result_object, script
+from ansible_collections.imds.azure.plugins.plugin_utils._windows_modules import HOST_MODULE, RemoteModuleError, failure_text
 
-HOSTINFO_MARKER = "IMDS-AZURE-HOSTINFO:"
-HOSTINFO_TIMEOUT = 30      # seconds for the host information command
-SMBIOS_REGISTRY_KEY = r"HKLM:\SYSTEM\CurrentControlSet\Services\mssmbios\Data"
-
-# The code of the host information command (inputs: $imdsReadSmbios, $imdsEnvNames): the raw
-# SMBIOS table (registry, as GetSystemFirmwareTable('RSMB') returns it; CIM as a fallback) and
-# environment variables, parsed on the controller.
-HOSTINFO_CODE = r"""
-$ErrorActionPreference = 'Stop'
-$imdsInfo = [ordered]@{ smbios = $null; env = [ordered]@{} }
-if ($imdsReadSmbios) {
-    try {
-        $imdsRaw = (Get-ItemProperty -LiteralPath '@KEY@' -Name SMBiosData -ErrorAction Stop).SMBiosData
-        $imdsInfo.smbios = [Convert]::ToBase64String([byte[]]$imdsRaw)
-    } catch {
-        $imdsInfo.smbios_error = [string]$_.Exception.Message
-        try {
-            $imdsEnclosure = Get-CimInstance -ClassName Win32_SystemEnclosure -ErrorAction Stop | Select-Object -First 1
-            $imdsSystem = Get-CimInstance -ClassName Win32_ComputerSystem -ErrorAction Stop | Select-Object -First 1
-            $imdsInfo.cim = [ordered]@{ asset_tag = [string]$imdsEnclosure.SMBIOSAssetTag; vendor = [string]$imdsSystem.Manufacturer }
-        } catch {
-            $imdsInfo.cim_error = [string]$_.Exception.Message
-        }
-    }
-}
-foreach ($imdsName in $imdsEnvNames) { $imdsInfo.env[$imdsName] = [Environment]::GetEnvironmentVariable($imdsName) }
-@RESULT@
-""".replace("@KEY@", SMBIOS_REGISTRY_KEY).replace("@RESULT@", result_code(HOSTINFO_MARKER, "imdsInfo"))
+HOSTINFO_TIMEOUT = 30      # seconds for reading the host information
 
 
-def hostinfo_script(smbios=True, env_names=()):
-    """The PowerShell script that reads the SMBIOS table and/or environment variables."""
-    return script("hostinfo", HOSTINFO_CODE, imdsReadSmbios=bool(smbios), imdsEnvNames=[str(name) for name in env_names])
-
-
-def read_host_info(runner, smbios=True, env_names=()):
-    """Run the host information command; its answer (``smbios`` or ``cim``, ``env``). Raises RemoteCommandError."""
-    try:
-        res = runner.powershell(hostinfo_script(smbios, env_names), display="imds.azure: read SMBIOS table and environment",
-                                check_timeout=False, timeout=HOSTINFO_TIMEOUT)
-    except CommandTimeout as exc:
-        raise RemoteCommandError("reading the host information did not return from the connection: %s" % exc, kind="timeout")
-    data = result_object(res.stdout, HOSTINFO_MARKER)
-    if data is None and res.timed_out:
-        raise RemoteCommandError("reading the SMBIOS table and environment of the Windows host was stopped after %s s"
-                                 % HOSTINFO_TIMEOUT, kind="timeout")
-    if data is None:
-        raise RemoteCommandError("reading the SMBIOS table and environment of the Windows host failed (%s)" % res.failure())
+def read_host_info(modules, smbios=True, env_names=()):
+    """Run win_metadata_host; its answer (``smbios`` or ``cim``, ``env``). Raises RemoteModuleError."""
+    data = modules.run(HOST_MODULE, {"smbios": bool(smbios), "env": [str(name) for name in env_names]}, limit=HOSTINFO_TIMEOUT)
+    if data.get("failed") or "env" not in data:
+        raise RemoteModuleError("reading the SMBIOS table and environment of the Windows host failed (%s)" % failure_text(data))
     if not isinstance(data.get("env"), dict):
         data["env"] = {}
     return data

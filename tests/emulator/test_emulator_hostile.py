@@ -12,6 +12,7 @@ import zlib
 import pytest
 
 from tools.imds_emulator import FaultError, parse_fault
+from tools.imds_emulator.testing import running_emulator
 from imds_emu_helpers import call
 
 INSTANCE = "/metadata/instance?api-version=2021-02-01"
@@ -37,7 +38,8 @@ def raw_answer(port, timeout=1.0):
     return received
 
 
-@pytest.mark.parametrize("spec", ["trickle-body=-1", "nested=x", "oversize=-2", "gzip-bomb=abc", "endless=1,ratio=3"])
+@pytest.mark.parametrize("spec", ["trickle-body=-1", "nested=x", "oversize=-2", "gzip-bomb=abc", "endless=1,ratio=3", "short-body=-1",
+                                  "double-length=x", "no-status-line=2"])
 def test_bad_hostile_specs(spec):
     with pytest.raises(FaultError):
         parse_fault(spec)
@@ -125,3 +127,63 @@ def test_a_lone_surrogate_in_the_profile_goes_out_as_a_json_escape(imds_emulator
     reply = call(imds_emulator.url, INSTANCE)
     assert reply.status == 200 and b'"name":"env\\ud800"' in reply.body
     assert {"name": "env\ud800", "value": "prod"} in reply.json()["compute"]["tagsList"]
+
+
+# --------------------------------------------------------------------------- framing (what the emulator sends, byte for byte)
+
+NAME = "/metadata/instance/compute/name?api-version=2021-02-01&format=text"
+
+
+def raw_exchange(port, path):
+    """Everything the emulator sends for one request to ``path``, up to its orderly close."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\nMetadata: true\r\n\r\n")
+        received = b""
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                return received
+            received += data
+
+
+def split(answer):
+    head, _sep, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    return lines[0], lines[1:], body
+
+
+@pytest.mark.imds_emulator(faults=["short-body=1,path=/metadata/instance/compute/name"])
+def test_short_body_declares_the_whole_length_and_sends_less(imds_emulator):
+    status, headers, body = split(raw_exchange(imds_emulator.port, NAME))
+    assert status == "HTTP/1.1 200 OK" and "Content-Length: 6" in headers and body == b"web-0"
+    assert call(imds_emulator.url, INSTANCE).status == 200       # other paths are untouched
+
+
+@pytest.mark.imds_emulator(faults=["double-length=1"])
+def test_double_length_sends_two_content_lengths_the_shorter_first(imds_emulator):
+    status, headers, body = split(raw_exchange(imds_emulator.port, NAME))
+    assert [line for line in headers if line.startswith("Content-Length")] == ["Content-Length: 5", "Content-Length: 6"]
+    assert status == "HTTP/1.1 200 OK" and body == b"web-01"
+
+
+@pytest.mark.imds_emulator(faults=["chunked-length=1"])
+def test_chunked_length_sends_a_chunked_body_and_a_content_length(imds_emulator):
+    status, headers, body = split(raw_exchange(imds_emulator.port, NAME))
+    assert "Transfer-Encoding: chunked" in headers and "Content-Length: 5" in headers
+    assert status == "HTTP/1.1 200 OK" and body == b"6\r\nweb-01\r\n0\r\n\r\n"
+
+
+@pytest.mark.imds_emulator(faults=["no-status-line=1"])
+def test_no_status_line_sends_the_body_alone(imds_emulator):
+    assert raw_exchange(imds_emulator.port, NAME) == b"web-01"
+    assert json.loads(raw_exchange(imds_emulator.port, INSTANCE))["compute"]["name"] == "web-01"
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "NaN", "1e400"])
+def test_retry_after_answers_429_with_that_header(value):
+    with running_emulator(faults=["retry-after=%s" % value]) as emulator:
+        reply = call(emulator.url, INSTANCE)
+        assert reply.status == 429 and reply.headers["retry-after"] == value and reply.json() == {"error": "Too many requests"}
+        token = call(emulator.url, "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://vault.azure.net")
+        assert token.status == 429 and token.json()["error"] == "too_many_requests"
+        assert [record.status for record in emulator.request_log] == [429, 429]

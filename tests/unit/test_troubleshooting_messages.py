@@ -5,7 +5,7 @@
 The page quotes each message as a definition-list term (a line that starts and ends with two
 backquotes, then its explanation indented by three spaces), with run-time parts in angle brackets.
 A message is found when its words, between the run-time parts, are the words of string literals
-of plugins/, extensions/ or roles/ in order: a literal's format specifiers (%s, {name}) may sit
+of plugins/, extensions/, roles/ or examples/ in order: a literal's format specifiers (%s, {name}) may sit
 between two runs of words, so a message the code builds from several pieces is found too, but
 every run must be at least two words of one literal (or a whole literal), so a reworded message
 is not. Messages the page marks "From ansible-core" are ansible-core's and are not checked.
@@ -43,7 +43,7 @@ def _code_literals():
                 for value in node.values:
                     if isinstance(value, ast.Constant):
                         yield value.value
-    for path in sorted(ROOT.joinpath("roles").rglob("*.yml")):
+    for path in sorted(ROOT.joinpath("roles").rglob("*.yml")) + sorted(ROOT.joinpath("examples").rglob("*.yml")):
         for line in path.read_text(encoding="utf-8").splitlines():
             yield from re.split(r"\{\{.*?\}\}", line)
 

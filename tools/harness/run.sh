@@ -18,8 +18,9 @@
 # BUILD (default .build) holds the copies and logs; HARNESS_RESULTS names a file that gets the
 # summary lines (tools/harness/matrix.sh runs one VENV/BUILD pair per ansible-core).
 #
-# Steps: sanity units emulator integration eda demo lint docs changelog build
+# Steps: sanity units emulator integration eda demo lint docs changelog build examples
 # Not in the default run: render (rewrites docs/plugins/ from the plugins' documentation; make docs),
+# site (builds and checks the HTML site, part of docs; make docs),
 # fuzz (the unit tests with Hypothesis's "long" profile; make fuzz)
 set -uo pipefail
 
@@ -27,7 +28,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VENV="${VENV:-$ROOT/.venv}"
 HARNESS_BUILD="${BUILD:-$ROOT/.build}"
 PYVER="$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
-ALL_STEPS=(sanity units emulator integration eda demo lint docs changelog build)
+ALL_STEPS=(sanity units emulator integration eda demo lint docs changelog build examples)
 # Jobs known to take longest start first (a fresh clone has no timings of its own yet); the rest
 # follow in the order of the previous run's timings ($HARNESS_BUILD/timings), longest first.
 SLOW_FIRST=(integration/metadata_facts integration/metadata_facts_attested integration/scheduled_events eda
@@ -76,8 +77,27 @@ step_sanity() {
         echo "sanity ignore files are not allowed: $ignores"
         return 1
     fi
-    (cd "$COPY" && ansible-test sanity --venv --python "$PYVER" --color no) || return 1
+    if command -v pwsh > /dev/null; then
+        (cd "$COPY" && ansible-test sanity --venv --python "$PYVER" --color no) || return 1
+    else
+        sanity_without_powershell || return 1
+    fi
     compile_target_code_oldest
+}
+
+sanity_without_powershell() {
+    # validate-modules reads a PowerShell module's argument spec by running it with pwsh
+    # (ps_argspec.ps1) and stops with a traceback when pwsh is missing; pslint skips itself.
+    # PowerShell cannot be installed here, so validate-modules checks everything but the .ps1
+    # modules (their .py documentation included), and the units step checks what it would have
+    # checked of them: tests/unit/plugins/plugin_utils/test__windows_modules.py.
+    local excludes=() script
+    while IFS= read -r script; do
+        excludes+=(--exclude "$script")
+    done < <(cd "$COPY" && find plugins/modules -name '*.ps1' | sort)
+    echo "pwsh not found: validate-modules runs without the PowerShell modules ${excludes[*]//--exclude /}; pslint is skipped"
+    (cd "$COPY" && ansible-test sanity --venv --python "$PYVER" --color no --skip-test validate-modules) || return 1
+    (cd "$COPY" && ansible-test sanity --venv --python "$PYVER" --color no --test validate-modules "${excludes[@]}")
 }
 
 compile_target_code_oldest() {
@@ -142,7 +162,7 @@ step_demo() {
 
 step_lint() {
     local targets=()
-    for path in roles examples; do
+    for path in roles examples playbooks; do
         if [ -d "$COPY/$path" ]; then
             targets+=("$path")
         fi
@@ -174,11 +194,43 @@ step_docs() {
     if ! diff -ru "$COPY/docs/plugins" "$fresh"; then
         echo "docs/plugins/ is stale: run 'make docs' and commit the result"
         return 1
-    fi
+    fi &&
+    step_site
+}
+
+step_site() {
+    # The HTML site (tools/docs_site.py: antsibull-docs sphinx-init and its build, warnings are errors) into
+    # .build/docs-site/build/html, then its internal links and Chromium's rendering of every page
+    # (tests/docs_site, in a network namespace); the quick start's screenshot is .build/docs-site/quickstart.png.
+    (cd "$COPY" && python tools/docs_site.py build "$HARNESS_BUILD/docs-site") &&
+    (cd "$COPY" && DOCS_SITE="$HARNESS_BUILD/docs-site" "$COPY/tools/run-in-netns.sh" python -m pytest -q -p no:cacheprovider tests/docs_site)
+}
+
+step_examples() {
+    # Every example of the documentation (plugin EXAMPLES, the guides, the READMEs) run against the emulator,
+    # in network and mount namespaces of its own: tests/docs_examples/run.py, docs/testing.md "Documentation examples".
+    (cd "$COPY" && python tests/docs_examples/run.py)
 }
 
 step_changelog() {
     (cd "$COPY" && antsibull-changelog lint)
+}
+
+# shellcheck disable=SC2016  # the single-quoted script is expanded by the inner shell
+run_installed_playbooks() {
+    # "Try it without Azure" from the installed tarball ($1), as the README says, in a venv with only ansible-core
+    # and in a network namespace of its own (the emulator's port is the documented 127.0.0.1:8080).
+    local venv="$BUILD/core-venv"
+    python "$ROOT/tools/harness/core_venv.py" "$venv" > /dev/null &&
+    "$ROOT/tools/run-in-netns.sh" env -u PYTHONPATH PATH="$venv/bin:/usr/bin:/bin" HOME="$BUILD/core-home" \
+        ANSIBLE_COLLECTIONS_PATH="$1" bash -euo pipefail -c '
+            rm -rf "$HOME" && mkdir -p "$HOME"
+            trap "ansible-playbook imds.azure.emulator -e emulator_state=stopped > /dev/null" EXIT
+            ansible-playbook imds.azure.emulator -e emulator_lifetime=600
+            facts="$(AZURE_IMDS_ENDPOINT=http://127.0.0.1:8080 ansible localhost -m imds.azure.metadata_facts -a detect=false)"
+            grep -q "\"vmId\": \"[0-9a-f-]\{36\}\"" <<< "$facts" || { echo "$facts"; exit 1; }
+            demo="$(ansible-playbook imds.azure.demo)"
+            grep "demo finished in" <<< "$demo" || { echo "$demo"; exit 1; }'
 }
 
 step_build() {
@@ -196,6 +248,7 @@ step_build() {
         done
     done
     ANSIBLE_COLLECTIONS_PATH="$inst" ansible-doc -t role imds.azure.route > /dev/null &&
+    run_installed_playbooks "$inst" &&
     # Execution environments: ansible-builder must find the controller requirements.
     ansible-builder introspect "$inst" > "$BUILD/introspect.yml" &&
     cat "$BUILD/introspect.yml" &&
@@ -246,6 +299,12 @@ for job in "${requested[@]}"; do
     fi
 done
 
+mkdir -p "$HARNESS_BUILD"
+exec {lock}> "$HARNESS_BUILD/.harness.lock"
+if ! flock -n "$lock"; then
+    echo "another harness run uses $HARNESS_BUILD: wait for it to end, or give this one its own BUILD=..." >&2
+    exit 2
+fi
 copy_tree
 install_pip_shim
 jobs=()
@@ -274,7 +333,8 @@ while [ "$next" -lt "${#jobs[@]}" ] || [ "$running" -gt 0 ]; do
         next=$((next + 1))
         log="$LOGS/${job//\//-}"
         # `time` on the subshell counts the CPU of every process the job waited for.
-        ( TIMEFORMAT='%U %S'; { time ( run_job "$job" > "$log.log" 2>&1; echo $? > "$log.rc" ) ; } 2> "$log.cpu" ) &
+        # The lock stays with this shell: a process a job leaves behind must not hold it.
+        ( exec {lock}>&-; TIMEFORMAT='%U %S'; { time ( run_job "$job" > "$log.log" 2>&1; echo $? > "$log.rc" ) ; } 2> "$log.cpu" ) &
         job_of[$!]="$job"
         started[$job]=$SECONDS
         running=$((running + 1))
@@ -321,6 +381,9 @@ for job in "${jobs[@]}"; do
 done | sort -k3,3nr
 for job in "${jobs[@]}"; do total_cpu=$((total_cpu + ${cpu[$job]:-0})); done
 for job in "${jobs[@]}"; do echo "$job ${wall[$job]}"; done > "$HARNESS_BUILD/timings"
+if [ -n "${HARNESS_SETUP_SECONDS:-}" ]; then
+    printf '%s %-45s %6s %6s\n' PASS "set-up (packages, .venv)" "$HARNESS_SETUP_SECONDS" -
+fi
 echo
 echo "=== summary"
 printf '%s\n' "${results[@]}"

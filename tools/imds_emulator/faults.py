@@ -82,11 +82,13 @@ def parse_fault(spec):
                 raise ValueError(raw)
         elif KINDS[kind] == "count":
             value = int(raw)
+        elif KINDS[kind] == "text":
+            value = raw.strip()   # sent as is (a header value): any text without a comma
         else:
             value = float(raw)
     except ValueError:
         raise FaultError("bad value %r for fault %r in %r" % (raw, kind, spec)) from None
-    if value < 0 or (KINDS[kind] == "ratio" and value > 1):
+    if KINDS[kind] != "text" and (value < 0 or (KINDS[kind] == "ratio" and value > 1)):
         raise FaultError("value out of range for fault %r in %r" % (kind, spec))
     ratio, path = 1.0, None
     for part in parts[1:]:

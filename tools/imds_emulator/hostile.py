@@ -1,6 +1,7 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Hostile server modes: answers that trickle in, never end, are huge, deeply nested or bombs.
+"""Hostile server modes: answers that trickle in, never end, are huge, deeply nested or bombs, are cut
+short of their length, have an ambiguous length or no status line, or ask for retries without a pause.
 
 They are fault kinds (see faults.py and docs/docsite/rst/emulator.rst "Hostile servers") that take
 the answer the emulator would give and change what is sent or how it is sent. Each one stops as
@@ -23,9 +24,17 @@ KINDS = {
     "oversize": "mebibytes",        # the real JSON answer padded to this many MiB
     "nested": "count",              # the real JSON answer with an array nested this deep
     "gzip-bomb": "mebibytes",       # userData: base64 of gzip of this many MiB of zeros
+    "short-body": "count",          # the body's Content-Length, then this many bytes fewer, then the connection closed
+    "double-length": "count",       # two Content-Length headers: this many bytes short, then the true one
+    "chunked-length": "count",      # a chunked body, and a Content-Length this many bytes short
+    "no-status-line": "ratio",      # HTTP/0.9: the body alone, without a status line or headers
+    "retry-after": "text",          # 429 in the endpoint's error shape, with this Retry-After header (0, -1, NaN...)
 }
-# How the answer is delivered (Response.action); the others only change the body.
-DELIVERIES = ("trickle-body", "trickle-headers", "endless", "oversize")
+# How the answer is delivered (Response.action); the others only change the answer.
+DELIVERIES = ("trickle-body", "trickle-headers", "endless", "oversize", "short-body", "double-length", "chunked-length",
+              "no-status-line")
+# The deliveries that end with an orderly close (FIN): the client reads everything that was sent, then the end.
+_ORDERLY = ("short-body", "double-length", "chunked-length", "no-status-line")
 
 CHUNK = 64 * 1024
 ENDLESS_PAUSE = 0.01    # between two 64 KiB chunks of an endless body (about 6 MiB/s)
@@ -75,18 +84,29 @@ def _nest(body, depth):
     return b'{"nested":' + b"[" * depth + b"]" * depth + rest
 
 
+def _throttled(path, retry_after):
+    """IMDS's 429 (the identity endpoint's error shape under /metadata/identity) with ``Retry-After: retry_after``."""
+    if path.startswith("/metadata/identity"):
+        data = {"error": "too_many_requests", "error_description": "Too many requests"}
+    else:
+        data = {"error": "Too many requests"}
+    return json.dumps(data, separators=(",", ":")).encode("utf-8"), [("Retry-After", retry_after)]
+
+
 def apply(response, faults, path, response_class):
     """The answer to send instead of ``response`` when hostile ``faults`` fired (first delivery wins)."""
-    body = response.body
+    status, body, extra = response.status, response.body, list(response.extra)
     action, value = None, 0.0
     for fault in faults:
-        if fault.kind == "gzip-bomb" and response.status == 200 and path.startswith("/metadata/instance"):
+        if fault.kind == "gzip-bomb" and status == 200 and path.startswith("/metadata/instance"):
             body = _with_user_data(body, path, gzip_bomb(fault.value))
         elif fault.kind == "nested":
             body = _nest(body, int(fault.value))
+        elif fault.kind == "retry-after":
+            status, (body, extra) = 429, _throttled(path, fault.value)
         elif action is None and fault.kind in DELIVERIES:
             action, value = fault.kind, fault.value
-    out = response_class(response.status, body, response.content_type, list(response.extra))
+    out = response_class(status, body, response.content_type, extra)
     out.action = action
     out.stall = value
     return out
@@ -123,7 +143,22 @@ async def deliver(writer, response, encoded, reason):
     ``encoded`` is the answer as the emulator would send it (status line, headers, body).
     """
     action, value = response.action, response.stall
-    head = encoded[:len(encoded) - len(response.body)]
+    body = response.body
+    head = encoded[:len(encoded) - len(body)]
+    if action == "short-body":
+        await _send(writer, encoded[:len(encoded) - min(int(value), len(body))])
+    elif action == "double-length":
+        lengths = "Content-Length: %d\r\nContent-Length: %d" % (max(0, len(body) - int(value)), len(body))
+        await _send(writer, _head(response.status, reason, response.content_type, lengths) + body)
+    elif action == "chunked-length":
+        framing = "Transfer-Encoding: chunked\r\nContent-Length: %d" % max(0, len(body) - int(value))
+        chunks = (b"%x\r\n%s\r\n" % (len(body), body) if body else b"") + b"0\r\n\r\n"
+        await _send(writer, _head(response.status, reason, response.content_type, framing) + chunks)
+    elif action == "no-status-line":
+        await _send(writer, body)
+    if action in _ORDERLY:
+        writer.close()
+        return
     if action == "trickle-headers":
         if await _trickle(writer, head, value):
             await _send(writer, response.body)

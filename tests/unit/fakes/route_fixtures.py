@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import json
 
+from ansible_collections.imds.azure.tests.unit.fakes.route_captures import CAPTURES
+
 # ip -j -4 route show table main, Azure VM with the DHCP classless routes
 IP_JSON_AZURE = json.dumps([
     {"dst": "default", "gateway": "10.0.0.1", "dev": "eth0", "protocol": "dhcp", "prefsrc": "10.0.0.4", "metric": 100, "flags": []},
@@ -21,6 +23,10 @@ IP_JSON_CAPTURED = json.dumps([
     {"dst": "10.0.0.0/24", "dev": "eth0", "protocol": "kernel", "scope": "link", "prefsrc": "10.0.0.4", "metric": 100, "flags": []},
     {"dst": "169.254.0.0/16", "dev": "clu0", "protocol": "kernel", "scope": "link", "prefsrc": "169.254.1.1", "flags": []},
 ])
+
+# ip -j -4 rule show / ip -4 rule show of a host without policy routing rules of its own
+IP_RULE_JSON_DEFAULT = CAPTURES["cluster"]["rules_json"]
+IP_RULE_TEXT_DEFAULT = CAPTURES["cluster"]["rules_text"]
 
 IP_TEXT_TWO_DEFAULTS = """\
 default via 10.0.0.1 dev eth0 proto dhcp src 10.0.0.4 metric 100

@@ -10,13 +10,13 @@ type, an out-of-range number, a near-address such as ``999.1.1.1``, arbitrary te
 
 from __future__ import annotations
 
-import base64
 import ipaddress
 import json
 
 from hypothesis import strategies as st
 
 from ansible_collections.imds.azure.tests.unit.fakes import route_fixtures as fx
+from ansible_collections.imds.azure.tests.unit.fakes.route_captures import CAPTURES
 
 IPV4 = st.one_of(st.sampled_from(["0.0.0.0", "169.254.169.254", "169.254.0.0", "10.0.0.1", "10.0.1.10", "198.51.100.1", "127.0.0.1"]),
                  st.ip_addresses(v=4).map(str))
@@ -42,20 +42,22 @@ def sometimes_anything(strategy):
     return st.one_of(strategy, strategy, strategy, strategy, strategy, ANY_JSON)
 
 
-# ------------------------------------------------------------------ Linux: ip -j -4 route show table main
+# ------------------------------------------------------------------ Linux: ip -j -4 route show table all
 
 _VALID_HOP = st.fixed_dictionaries({"gateway": st.one_of(st.just(""), IPV4), "dev": DEVICE}, optional={"weight": st.integers(1, 9)})
 _HOP = st.fixed_dictionaries({}, optional={"gateway": sometimes_anything(ADDRESS), "dev": sometimes_anything(DEVICE),
                                            "weight": ANY_JSON, "flags": ANY_JSON})
 # What a working iproute2 prints ...
+_TYPE = st.sampled_from(["unicast", "blackhole", "unreachable", "prohibit", "throw", "local", "broadcast"])
+_TABLE = st.sampled_from(["main", "local", "default", "100", "51820"])
 _VALID_ENTRY = st.fixed_dictionaries({"dst": VALID_PREFIX, "dev": DEVICE}, optional={
-    "gateway": IPV4, "metric": METRIC, "type": st.sampled_from(["unicast", "blackhole"]), "protocol": st.sampled_from(["dhcp", "kernel"]),
-    "nexthops": st.lists(_VALID_HOP, min_size=1, max_size=3), "flags": st.just([]),
+    "gateway": IPV4, "metric": METRIC, "type": _TYPE, "table": _TABLE, "protocol": st.sampled_from(["dhcp", "kernel"]),
+    "nexthops": st.lists(_VALID_HOP, min_size=1, max_size=3), "flags": st.just([]), "tos": st.just("0x10"),
 })
 # ... and entries where any field may be anything.
 _ENTRY = st.fixed_dictionaries({}, optional={
     "dst": sometimes_anything(PREFIX), "gateway": sometimes_anything(ADDRESS), "dev": sometimes_anything(DEVICE),
-    "metric": sometimes_anything(NUMBER), "type": sometimes_anything(st.sampled_from(["unicast", "blackhole", "local", "unreachable"])),
+    "metric": sometimes_anything(NUMBER), "type": sometimes_anything(_TYPE), "table": sometimes_anything(_TABLE),
     "nexthops": sometimes_anything(st.lists(_HOP, max_size=3)), "flags": ANY_JSON,
 })
 IP_JSON = st.one_of(
@@ -65,18 +67,72 @@ IP_JSON = st.one_of(
     st.text(max_size=80),
 )
 
-# ------------------------------------------------------------------ Linux: ip -4 route show table main
+# Often a real table of tests/unit/fakes/route_captures.py, whose default route leads somewhere.
+IP_JSON_OR_CAPTURED = st.one_of(st.sampled_from([capture["routes_json"] for capture in CAPTURES.values()]), IP_JSON)
+
+# ------------------------------------------------------------------ Linux: ip -4 route show table all
 
 _KEYWORD = st.sampled_from(["default", "via", "dev", "metric", "proto", "scope", "link", "src", "nexthop", "unicast", "blackhole",
-                            "unreachable", "local", "inet", "inet6", "onlink", "linkdown", "weight", "table", "main", "dhcp"])
+                            "unreachable", "prohibit", "throw", "local", "inet", "inet6", "onlink", "linkdown", "weight", "table",
+                            "main", "dhcp", "tos"])
 _TOKEN = st.one_of(_KEYWORD, _KEYWORD, ADDRESS, PREFIX, DEVICE, NUMBER.map(str))
 _LINE = st.tuples(st.sampled_from(["", "", "\t"]), st.lists(_TOKEN, max_size=10)).map(lambda parts: parts[0] + " ".join(parts[1]))
 _VALID_LINE = st.builds("{} {}dev {}{}".format, VALID_PREFIX, st.one_of(st.just(""), IPV4.map("via {} ".format)),
                         st.sampled_from(["eth0", "eth1", "clu0"]), st.one_of(st.just(""), METRIC.map(" metric {}".format)))
-_REAL_LINES = (fx.IP_TEXT_TWO_DEFAULTS + fx.IP_TEXT_MULTIPATH).splitlines()
+_REAL_LINES = (fx.IP_TEXT_TWO_DEFAULTS + fx.IP_TEXT_MULTIPATH + "".join(capture["routes_text"] for capture in CAPTURES.values())).splitlines()
 IP_TEXT = st.one_of(
     st.lists(st.one_of(_VALID_LINE, st.sampled_from(_REAL_LINES)), max_size=10).map("\n".join),
     st.lists(st.one_of(_VALID_LINE, _LINE, st.sampled_from(_REAL_LINES)), max_size=10).map("\n".join),
+    st.text(max_size=120),
+)
+
+# ------------------------------------------------------------------ Linux: ip -j -4 rule show / ip -4 rule show
+
+_SELECTOR = st.sampled_from(["not", "src", "dst", "tos", "fwmark", "iif", "oif", "l3mdev", "uidrange", "ipproto", "sport", "dport",
+                             "tun_id", "dscp"])
+_RULE_VALUES = {
+    "not": st.none(), "src": st.one_of(st.just("all"), IPV4), "dst": IPV4, "tos": st.just("0x10"),
+    "fwmark": st.sampled_from(["0", "0x1", "0x80000"]), "iif": st.sampled_from(["lo", "eth0"]), "oif": DEVICE, "l3mdev": st.none(),
+    "uidrange": st.just((0, 1000)), "ipproto": st.sampled_from(["tcp", "udp", "ipproto-6"]), "sport": st.integers(0, 65535),
+    "dport": st.sampled_from([80, 443]), "tun_id": st.integers(0, 9), "dscp": WORD,
+}
+
+
+def _valid_rule(priority, selectors, draw_action):
+    rule = {"priority": priority, "src": "all"}
+    rule.update(selectors)
+    if "uidrange" in rule:
+        rule["uid_start"], rule["uid_end"] = rule.pop("uidrange")
+    rule.update(draw_action)
+    return rule
+
+
+_ACTION = st.one_of(st.fixed_dictionaries({"table": _TABLE}), st.just({"action": "prohibit"}), st.just({"action": "blackhole"}),
+                    st.builds(lambda target: {"goto": target}, st.integers(0, 40000)), st.just({"nop": None}),
+                    st.fixed_dictionaries({"table": _TABLE, "suppress_prefixlen": st.integers(0, 32)}))
+_VALID_RULE = st.builds(_valid_rule, st.integers(0, 40000),
+                        st.dictionaries(_SELECTOR, st.none(), max_size=3).flatmap(
+                            lambda keys: st.fixed_dictionaries(dict((key, _RULE_VALUES[key]) for key in keys))),
+                        _ACTION)
+_RULE = st.dictionaries(st.one_of(_SELECTOR, st.sampled_from(["priority", "table", "action", "goto", "srclen", "dstlen", "fwmask",
+                                                              "uid_start", "uid_end", "sport_start", "dport_end", "suppress_ifgroup"])),
+                        sometimes_anything(st.one_of(NUMBER, ADDRESS, _TABLE)), max_size=5)
+_REAL_RULES = [json.loads(capture["rules_json"]) for capture in CAPTURES.values()]
+IP_RULE_JSON = st.one_of(
+    st.sampled_from(_REAL_RULES).map(json.dumps),
+    st.lists(_VALID_RULE, max_size=6).map(lambda rules: json.dumps(sorted(rules, key=lambda rule: rule["priority"]))),
+    st.tuples(st.sampled_from(_REAL_RULES), st.lists(_VALID_RULE, max_size=3)).map(
+        lambda parts: json.dumps(sorted(parts[0] + parts[1], key=lambda rule: rule["priority"]))),
+    st.lists(st.one_of(_VALID_RULE, _RULE, ANY_JSON), max_size=5).map(json.dumps),
+    st.text(max_size=80),
+)
+_RULE_WORD = st.sampled_from(["from", "to", "all", "not", "lookup", "table", "main", "goto", "nop", "iif", "lo", "[detached]",
+                              "fwmark", "0x1/0xff", "uidrange", "1-2", "dport", "80", "sport", "1-9", "prohibit", "suppress_prefixlength"])
+_REAL_RULE_LINES = "".join(capture["rules_text"] for capture in CAPTURES.values()).splitlines()
+IP_RULE_TEXT = st.one_of(
+    st.lists(st.sampled_from(_REAL_RULE_LINES), max_size=6).map("\n".join),
+    st.lists(st.one_of(st.sampled_from(_REAL_RULE_LINES), st.builds("{}:\t{}".format, NUMBER, st.lists(
+        st.one_of(_RULE_WORD, _RULE_WORD, ADDRESS, NUMBER.map(str)), max_size=8).map(" ".join))), max_size=6).map("\n".join),
     st.text(max_size=120),
 )
 
@@ -146,8 +202,5 @@ VALID_NETROUTE_READ = st.fixed_dictionaries({
 })
 ROUTE_PRINT_READ = st.fixed_dictionaries({"admin": st.booleans(), "netroute": st.just(False),
                                           "route_print": st.one_of(ROUTE_PRINT, ROUTE_PRINT, ANY_JSON)})
-# What the read command prints: the encoded document, or something else entirely.
-WINDOWS_READ_OUTPUT = st.one_of(
-    VALID_NETROUTE_READ.map(fx.encode), NETROUTE_READ.map(fx.encode), ROUTE_PRINT_READ.map(fx.encode), ANY_JSON.map(fx.encode),
-    st.binary(max_size=60).map(lambda data: base64.b64encode(data).decode()), st.text(max_size=80),
-)
+# What the win_metadata_route module returns (its JSON result), or something else entirely.
+WINDOWS_READ_OUTPUT = st.one_of(VALID_NETROUTE_READ, NETROUTE_READ, ROUTE_PRINT_READ, ANY_JSON)

@@ -1,28 +1,32 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A fake Windows host: it acts out the PowerShell the collection sends, the way Windows would.
+"""A fake Windows host: it receives ansible-core's real module payload and answers as the
+collection's PowerShell modules would, the way Windows would.
 
-Layers, each modelled on documentation (cited next to each rule):
+Layers, each modelled on documentation or on ansible-core's own scripts (cited next to each rule):
 
 * processes: ``cmd_exe`` (cmd.exe /c, what WinRS and OpenSSH with the cmd default shell
   run), ``powershell_default_shell`` (OpenSSH with PowerShell as default shell) and
   ``process`` (powershell.exe with ``-EncodedCommand``: stdin lines are ``$input``, pipeline
-  output and ``[Console]`` writes go to stdout, error records to stderr);
-* ``runspace``: one script in a PowerShell runspace, the layer psrp talks to. It records
-  what the script did (pipeline output, ``[Console]`` writes, error records, ``exit``)
-  and each caller maps that to what its transport returns;
-* the scripts the collection generates: the bootstrap and its timeout wrapper, the IMDS
-  request (made with http.client against the URL it names), the host information, the
-  route read and the route change (NetTCPIP cmdlets and route.exe against ``FakeNetwork``).
+  output goes to stdout, error records to stderr);
+* ``runspace``: one script in a PowerShell runspace, the layer psrp talks to. The only script
+  the collection's Windows path sends is ansible-core's bootstrap wrapper with its payload on
+  the input (``ActionBase._execute_module``): the fake finds the exec wrapper's manifest in that
+  input as the bootstrap of the running core does (2.16 to 2.18: the input joined by
+  ``Out-String`` and split at four NUL characters, exec wrapper then JSON; 2.19 and later: JSON
+  lines up to a line of four NULs, then the exec manifest), takes the module script and its
+  arguments from it, and recognises the collection's module by its exact text (the shipped
+  plugins/modules/*.ps1). It validates the arguments against the module's own ``$spec`` (read
+  from the script with tree-sitter-powershell) as Ansible.Basic does, and answers with the
+  module's JSON as pipeline output (module_wrapper.ps1 captures [Console]::Out "for things like
+  async or psrp");
+* the modules: ``win_metadata_request`` (an HTTP exchange with http.client against the URL it
+  names, with the module's bounds), ``win_metadata_host`` (SMBIOS table, CIM, environment) and
+  ``win_metadata_route`` (the route cmdlets and route.exe against ``FakeNetwork``).
 
-The fake acts on what a script means, never on how its code is written: every script the
-collection generates follows the layout of plugins/plugin_utils/_powershell.py (a name line,
-then its inputs as literal assignments, and a result line), so the fake reads the name and
-the inputs with a real PowerShell parser (tree-sitter-powershell, ``script_name_and_inputs``)
-and answers with the result line; a route change script is the cmdlets and route.exe calls it
-makes, read with the same parser. Nothing here uses the collection's own code to read or
-decode. Used by the unit tests (with the real ansible-core connection plugins in
-windows_wire.py), by bench/windows.py and by the fakewin connection of the integration tests.
+Nothing here uses the collection's own Python code. Used by the unit tests (with the real
+ansible-core connection plugins in windows_wire.py), by bench/windows.py and by the fakewin
+connection of the integration tests.
 """
 
 from __future__ import annotations
@@ -30,25 +34,26 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
-import hmac
 import http.client
 import json
 import os
 import re
 import socket
 import struct
+import threading
+import time
 from urllib.parse import urlsplit
 
 import tree_sitter
 import tree_sitter_powershell
-from cryptography.hazmat.primitives import padding
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from ansible.plugins.connection import ConnectionBase
+from ansible.plugins.loader import shell_loader
 
 from ansible_collections.imds.azure.tests.unit.fakes import route_fixtures
 
 AZURE_TAG = "7783-7084-3265-9085-8269-3286-77"
 MICROSOFT = "Microsoft Corporation"
-HANG = "hang"  # an override's answer: the script does not finish before the wrapper's timeout
+HANG = "hang"  # an override's answer: the module does not return (until ``release``)
 
 # cmd.exe: "The maximum length of the string that you can use at the command prompt is 8191
 # characters" (Microsoft, "Command prompt (Cmd.exe) command-line string limitation"); a
@@ -58,184 +63,126 @@ CMD_TOO_LONG = "The command line is too long.\r\n"
 # CreateProcess: lpCommandLine "can be up to 32,767 characters" (Win32 API reference).
 CREATE_PROCESS_MAX = 32767
 
-# The characters PowerShell reads as a single quote: the apostrophe and U+2018, U+2019, U+201A,
-# U+201B (about_Quoting_Rules; CharTraits.IsSingleQuote in PowerShell's tokenizer). Inside a
-# single-quoted string a quote character is written twice.
-SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
 # How ansible-core's powershell shell plugin starts PowerShell (``_common_args``), the command line of every process.
-_PWSH_RE = re.compile(r"^PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand (\S+)$", re.I)
-# The result line markers of the collection's scripts (the collection's documented wire format).
-RESPONSE_MARKER = "IMDS-AZURE-RESPONSE:"
-HOSTINFO_MARKER = "IMDS-AZURE-HOSTINFO:"
-
-
-def ps_unquote(literal):
-    """The value of a PowerShell single-quoted literal (doubled quotes are one quote)."""
-    assert len(literal) >= 2 and literal[0] in SINGLE_QUOTES and literal[-1] in SINGLE_QUOTES, literal
-    inner = literal[1:-1]
-    out = []
-    index = 0
-    while index < len(inner):
-        char = inner[index]
-        if char in SINGLE_QUOTES:
-            assert index + 1 < len(inner) and inner[index + 1] in SINGLE_QUOTES, "unescaped quote in %r" % literal
-            index += 1
-        out.append(char)
-        index += 1
-    return "".join(out)
-
-
-# --------------------------------------------------------------------------- reading scripts
-
+_PWSH_RE = re.compile(r"^PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand '?(\S+?)'?$", re.I)
+# The constrained language mode refusal (PowerShell's ParserStrings / about_Language_Modes).
+CLM_REFUSAL = "Cannot invoke method. Method invocation is supported only on core types in this language mode."
+MODULES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, os.pardir, "plugins", "modules")
 PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
-_NAME_PREFIX = "# imds.azure: "
-# Node types a literal is made of; every other node with a single named child only wraps it.
-_LITERAL_NODES = ("string_literal", "integer_literal", "variable", "invokation_expression", "array_expression",
-                  "cast_expression", "element_access", "command")
+# An array_literal_expression of one element only wraps it; of several, it is a list ("a", "b").
+_VALUE_NODES = ("hash_literal_expression", "string_literal", "integer_literal", "variable", "array_expression")
 
 
-class Parsed(object):
-    """A script parsed with tree-sitter-powershell: ``source`` bytes and the ``root`` node."""
-
-    def __init__(self, text):
-        self.source = text.encode("utf-8")
-        self.root = PARSER.parse(self.source).root_node
-
-    def text(self, node):
-        return self.source[node.start_byte:node.end_byte].decode("utf-8")
-
-    def statements(self):
-        """The top-level statements (pipelines), in order."""
-        lists = [child for child in self.root.children if child.type == "statement_list"]
-        return [node for body in lists for node in body.named_children if node.type != "empty_statement"]
-
-    def commands(self):
-        """(name, elements) of every command the script runs, in source order; elements are the
-        parameter and argument nodes after the name (redirections and separators left out)."""
-        found = []
-
-        def walk(node):
-            if node.type == "command":
-                name = next(child for child in node.named_children if child.type in ("command_name", "command_name_expr"))
-                found.append((self.text(name), _command_elements(node)))
-            for child in node.children:
-                walk(child)
-
-        walk(self.root)
-        return found
-
-    def nodes(self, node_type):
-        """Every node of ``node_type``, in source order."""
-        found, stack = [], [self.root]
-        while stack:
-            node = stack.pop()
-            if node.type == node_type:
-                found.append(node)
-            stack.extend(node.children)
-        return sorted(found, key=lambda node: node.start_byte)
-
-    def reads_input(self):
-        """Whether the script reads ``$input`` (what the bootstrap does)."""
-        return any(self.text(node).lower() == "$input" for node in self.nodes("variable"))
-
-    def calls_method(self, name):
-        """Whether the script calls a .NET method ``name`` anywhere."""
-        return any(node.type == "member_name" and self.text(node) == name
-                   for invocation in self.nodes("invokation_expression") for node in invocation.named_children)
-
-    def act_out(self, run):
-        """Act out a plain script statement by statement: literals and ``Write-Output`` go to the
-        pipeline, ``[Console]::Out.WriteLine`` to the console, ``exit N`` ends it. Anything else is
-        beyond this fake, and the test that sent it is wrong."""
-        for statement in self.statements():
-            node = _unwrap(statement)
-            text = self.text(node)
-            if node.type == "flow_control_statement" and text.lower().startswith("exit"):
-                run.exit = self.value(node.named_children[0]) if node.named_children else 0
-                return
-            if node.type == "command" and self.text(node.named_children[0]) == "Write-Output":
-                run.pipeline += [str(self.value(element)) for element in _command_elements(node)]
-            elif node.type == "invokation_expression" and text.startswith("[Console]::Out.WriteLine("):
-                run.console_out.append(str(self.value(node.named_children[-1])))
-            else:
-                run.pipeline.append(str(self.value(node)))
-
-    def value(self, node):
-        """The value of a literal node (see plugin_utils/_powershell.py for the literals scripts use)."""
-        node = _unwrap(node)
-        if node.type == "string_literal":
-            return ps_unquote(self.text(node))
-        if node.type == "integer_literal":
-            return int(self.text(node))
-        if node.type == "variable" and self.text(node).lower() in ("$null", "$true", "$false"):
-            return {"$null": None, "$true": True, "$false": False}[self.text(node).lower()]
-        if node.type == "invokation_expression" and self.text(node).startswith("[Convert]::FromBase64String("):
-            return base64.b64decode(self.value(node.child_by_field_name("argument_list") or node.named_children[-1]))
-        if node.type == "argument_list":
-            return self.value(node.named_children[0])
-        if node.type == "array_expression":
-            body = [child for child in node.named_children if child.type == "statement_list"]
-            if not body:
-                return []
-            items = _unwrap(body[0].named_children[0])
-            if items.type == "array_literal_expression":
-                return [self.value(item) for item in items.named_children]
-            return [self.value(items)]
-        if node.type == "cast_expression" and self.text(node).replace(" ", "").lower() == "[ordered]@{}":
-            return {}
-        if node.type in ("generic_token", "command_parameter"):  # a bare word, or a -word, of a native command line
-            return self.text(node)
-        raise ValueError("not a literal: %r" % self.text(node))
-
-
-def _command_elements(command):
-    """The parameter and argument nodes of a command, after its name (separators and redirections left out)."""
-    return [child for body in command.named_children if body.type == "command_elements"
-            for child in body.named_children if child.type not in ("command_argument_sep", "redirection")]
-
+# --------------------------------------------------------------------------- the modules' own specs
 
 def _unwrap(node):
-    while node.type not in _LITERAL_NODES and node.named_child_count == 1:
+    while node.type not in _VALUE_NODES and node.named_child_count == 1:
         node = node.named_children[0]
     return node
 
 
-def _assignment(parsed, statement):
-    """(variable, key or None, value node) of a ``$v = ...`` or ``$v['key'] = ...`` statement, else None."""
-    node = _unwrap(statement)
-    if node.type != "assignment_expression" or parsed.text(node.children[1]) != "=":
-        return None
-    target = _unwrap(node.children[0])
-    if target.type == "variable":
-        return parsed.text(target)[1:], None, node.children[2]
-    if target.type == "element_access":
-        return parsed.text(target.named_children[0])[1:], parsed.value(target.named_children[1]), node.children[2]
-    return None
+def _literal(source, node):
+    """The value of a literal in a module's ``$spec``: hashtables, arrays, strings, integers, $true/$false/$null."""
+    node = _unwrap(node)
+    text = source[node.start_byte:node.end_byte].decode("utf-8")
+    if node.type == "hash_literal_expression":
+        entries = [entry for child in node.named_children
+                   for entry in (child.named_children if child.type == "hash_literal_body" else [child]) if entry.type == "hash_entry"]
+        return dict((source[entry.named_children[0].start_byte:entry.named_children[0].end_byte].decode("utf-8").strip("'"),
+                     _literal(source, entry.named_children[-1])) for entry in entries)
+    if node.type == "array_expression":
+        if not node.named_children:
+            return []
+        inner = _unwrap(node.named_children[0])
+        items = inner.named_children if inner.type == "array_literal_expression" else [inner]
+        return [_literal(source, item) for item in items]
+    if node.type == "array_literal_expression":
+        return [_literal(source, item) for item in node.named_children]
+    if node.type == "string_literal":
+        return text[1:-1].replace("''", "'")
+    if node.type == "integer_literal":
+        return int(text)
+    if node.type == "variable" and text.lower() in ("$true", "$false", "$null"):
+        return {"$true": True, "$false": False, "$null": None}[text.lower()]
+    raise ValueError("not a literal in a module spec: %r" % text)
 
 
-def script_name_and_inputs(text):
-    """(name, inputs) of a script in the collection's layout (plugin_utils/_powershell.py): the name
-    from its first line, then its inputs, the statements that assign literals to ``$imds...``
-    variables (or keys of them) before any other statement. (None, {}) for any other script."""
-    first = text.split("\n", 1)[0].strip()
-    if not first.startswith(_NAME_PREFIX):
-        return None, {}
-    parsed = Parsed(text)
-    inputs = {}
-    for statement in parsed.statements():
-        found = _assignment(parsed, statement)
-        if found is None or not found[0].startswith("imds"):
-            break
-        variable, key, value_node = found
-        try:
-            value = parsed.value(value_node)
-        except ValueError:
-            break
-        if key is None:
-            inputs[variable] = value
-        else:
-            inputs[variable][key] = value
-    return first[len(_NAME_PREFIX):], inputs
+def module_spec(script):
+    """The ``$spec = @{...}`` a module passes to AnsibleModule::Create, as Python data."""
+    source = script.encode("utf-8")
+    stack = [PARSER.parse(source).root_node]
+    while stack:
+        node = stack.pop()
+        if node.type == "assignment_expression" and source[node.start_byte:node.end_byte].startswith(b"$spec"):
+            return _literal(source, node.children[-1])
+        stack.extend(node.children)
+    raise ValueError("no $spec in the module")
+
+
+def shipped_modules():
+    """{sha256 of the text: module name} of the collection's PowerShell modules."""
+    found = {}
+    for name in sorted(os.listdir(MODULES_DIR)):
+        if name.endswith(".ps1"):
+            with open(os.path.join(MODULES_DIR, name), "rb") as handle:
+                found[hashlib.sha256(handle.read()).hexdigest()] = name[:-4]
+    return found
+
+
+class ModuleFailure(Exception):
+    """What Ansible.Basic's FailJson reports."""
+
+
+def _convert(name, kind, value):
+    """Ansible.Basic's type conversion for the types the collection's specs use (Ansible.Basic.cs, optionTypes)."""
+    if kind == "str":
+        return value if isinstance(value, str) else str(value)
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).lstrip("-").isdigit():
+            raise ModuleFailure("argument for %s is of type %s and we were unable to convert to int" % (name, type(value).__name__))
+        return int(value)
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        lowered = str(value).lower()
+        if lowered in ("yes", "on", "1", "true", "y", "t"):
+            return True
+        if lowered in ("no", "off", "0", "false", "n", "f"):
+            return False
+        raise ModuleFailure("argument for %s is of type %s and we were unable to convert to bool" % (name, type(value).__name__))
+    if kind in ("dict", "list"):
+        if not isinstance(value, dict if kind == "dict" else list):
+            raise ModuleFailure("argument for %s is of type %s and we were unable to convert to %s" % (name, type(value).__name__, kind))
+        return value
+    raise AssertionError("the fake does not model option type %s" % kind)
+
+
+def validate(spec, params, context="module"):
+    """``params`` checked and completed as Ansible.Basic's CheckArguments does: unsupported names,
+    required options, types (list elements and suboptions too), choices, defaults."""
+    options = spec["options"]
+    unknown = sorted(name for name in params if name not in options and not name.startswith("_ansible_"))
+    if unknown:
+        raise ModuleFailure("Unsupported parameters for (%s) module: %s. Supported parameters include: %s"
+                            % (context, ", ".join(unknown), ", ".join(sorted(options))))
+    missing = sorted(name for name, option in options.items() if option.get("required") and params.get(name) is None)
+    if missing:
+        raise ModuleFailure("missing required arguments: %s" % ", ".join(missing))
+    out = {}
+    for name, option in options.items():
+        value = params.get(name)
+        if value is None:
+            out[name] = copy.deepcopy(option.get("default"))
+            continue
+        value = _convert(name, option.get("type", "str"), value)
+        if option.get("type") == "list" and option.get("elements"):
+            value = [_convert(name, option["elements"], item) for item in value]
+            if option.get("options"):
+                value = [validate({"options": option["options"]}, item, context) for item in value]
+        if option.get("choices") and value not in option["choices"]:
+            raise ModuleFailure("value of %s must be one of: %s. Got no match for: %s" % (name, ", ".join(option["choices"]), value))
+        out[name] = value
+    return out
 
 
 def build_smbios(asset_tag=AZURE_TAG, vendor=MICROSOFT, header=True):
@@ -258,49 +205,11 @@ def build_smbios(asset_tag=AZURE_TAG, vendor=MICROSOFT, header=True):
     return struct.pack("<BBBBI", 0, 3, 1, 0, len(table)) + table
 
 
-def _encode(marker, data):
-    return marker + base64.b64encode(json.dumps(data).encode("utf-8")).decode("ascii")
-
-
-def _chain(*items):
-    return [dict(item) for item in items]
-
-
-class Request(object):
-    """One request command as the fake host understood it: the inputs of the ``request`` script."""
-
-    def __init__(self, script, wrapper_ms=None):
-        name, inputs = script_name_and_inputs(script)
-        assert name == "request", "not a request command:\n%s" % script[:400]
-        self.script = script
-        self.wrapper_ms = wrapper_ms
-        self.url = inputs["imdsUrl"]
-        self.method = inputs["imdsMethod"]
-        self.timeout_ms = inputs["imdsTimeoutMs"]
-        self.max_bytes = inputs["imdsMaxBytes"]
-        self.body = inputs["imdsBody"]
-        self.headers = inputs["imdsHeaders"]
-
-    @property
-    def path(self):
-        return urlsplit(self.url).path
-
-
-def encrypt_result(key, plain):
-    """What the wrapper's .NET code emits: IV | AES-256-CBC (PKCS7) | HMAC-SHA256 over both."""
-    iv = os.urandom(16)
-    padder = padding.PKCS7(128).padder()
-    encryptor = Cipher(algorithms.AES(key[:32]), modes.CBC(iv)).encryptor()
-    data = iv + encryptor.update(padder.update(plain) + padder.finalize()) + encryptor.finalize()
-    return data + hmac.new(key[32:], data, hashlib.sha256).digest()
-
-
 class ScriptRun(object):
     """What one script did in a runspace; each transport maps it to what it returns."""
 
     def __init__(self):
         self.pipeline = []     # pipeline output (strings)
-        self.console_out = []  # [Console]::Out writes: the process's stdout, LOST in a psrp runspace
         self.console_err = []  # [Console]::Error writes and a native command's stderr
         self.errors = []       # error records (the error stream)
         self.exit = None       # the argument of ``exit``, if the script called it
@@ -313,15 +222,10 @@ class ScriptRun(object):
         code is 0 ... 1 when the script ... fails"; approximated by "an error record was
         written").
         """
-        stdout = "".join(line + "\r\n" for line in self.pipeline + self.console_out)
+        stdout = "".join(line + "\r\n" for line in self.pipeline)
         stderr = "".join(line + "\r\n" for line in self.console_err + self.errors)
         rc = self.exit if self.exit is not None else (1 if self.errors else 0)
         return rc, stdout, stderr
-
-
-def _ps_json(data):
-    """ConvertTo-Json -Compress of plain data (PowerShell writes no spaces)."""
-    return json.dumps(data, separators=(",", ":"))
 
 
 class FakeNetwork(object):
@@ -357,25 +261,32 @@ class FakeNetwork(object):
     def imds(self, store):
         return [route for route in getattr(self, store) if route["DestinationPrefix"] == "169.254.169.254/32"]
 
-    # ------------------------------------------------------------------ the read script
+    # ------------------------------------------------------------------ the module
+
+    def module(self, params, check_mode):
+        """What win_metadata_route returns: the changes carried out (none in check mode), then the read."""
+        result = {"changed": False}
+        if params["changes"] and not check_mode:
+            result.update(changed=True, change=self.change(params["changes"]))
+        result.update(self.read())
+        return result
 
     def read(self):
-        """What the route read script prints: base64 of its JSON (route print without NetTCPIP)."""
+        """The read part: Get-NetRoute and friends, or route print and the adapters without NetTCPIP."""
         keep = ("0.0.0.0/0", "169.254.169.254/32", "169.254.0.0/16")
         pick = ("DestinationPrefix", "NextHop", "InterfaceIndex", "InterfaceAlias", "RouteMetric")
-        out = {"admin": self.admin, "netroute": self.netroute, "active": [], "persistent": [], "interfaces": [],
-               "addresses": [], "route_print": None, "adapters": []}
+        out = {"admin": self.admin, "netroute": self.netroute}
         if self.netroute:
             for store in ("active", "persistent"):
                 out[store] = [dict((key, route[key]) for key in pick) for route in getattr(self, store)
                               if route["DestinationPrefix"] in keep]
-            out["interfaces"] = self.interfaces
-            out["addresses"] = self.addresses
+            out["interfaces"] = copy.deepcopy(self.interfaces)
+            out["addresses"] = copy.deepcopy(self.addresses)
         else:
             out["route_print"] = self.route_print()
             out["adapters"] = [{"InterfaceIndex": item["InterfaceIndex"], "IPAddress": [item["IPAddress"]]}
                                for item in self.addresses if item["InterfaceIndex"] != 1]
-        return base64.b64encode(_ps_json(out).encode("utf-8")).decode("ascii")
+        return out
 
     def route_print(self):
         """``route print -4`` in English, laid out as route.exe prints it."""
@@ -491,51 +402,42 @@ class FakeNetwork(object):
             self.persistent.append(dict(route))
         return 0, " OK!\r\n"
 
-    # ------------------------------------------------------------------ the change scripts
+    # ------------------------------------------------------------------ the changes
 
-    def change(self, script):
-        """Carry out a change script, command by command as the parser reads them; its output line
-        (base64 of the ok/denied/error JSON)."""
-        parsed = Parsed(script)
-        calls = [(name, elements) for name, elements in parsed.commands() if name in ("route.exe", "New-NetRoute", "Remove-NetRoute")]
-        result = {"ok": True, "denied": False, "error": ""}
-        if any(name == "route.exe" for name, dummy in calls):
-            outputs, codes = [], []
-            for name, elements in calls:  # each route.exe runs; the script collects every exit code
-                argv = [str(parsed.value(element)) for element in elements]
+    def change(self, changes):
+        """Carry out the module's changes as win_metadata_route.ps1 does: route.exe commands all run and
+        each exit code counts; NetTCPIP cmdlets run with -ErrorAction Stop in one try block, so the first
+        error ends them. ``denied``: the CIM error's NativeErrorCode is AccessDenied."""
+        if any(change["action"].startswith("route_") for change in changes):
+            outputs, ok = [], True
+            for change in changes:
+                if change["action"] == "route_delete":
+                    argv = ["delete", "169.254.169.254", "mask", "255.255.255.255"]
+                else:
+                    argv = (["-p"] if change["persistent"] else []) + [
+                        "add", "169.254.169.254", "mask", "255.255.255.255", change["interface_address"],
+                        "metric", str(change["metric"]), "IF", str(change["interface_index"])]
                 rc, output = self.route_exe(argv)
                 self.changes.append("route.exe " + " ".join(argv))
                 outputs.append(output)
-                codes.append(rc)
-            result = {"ok": not any(codes), "denied": False, "error": "\n".join(outputs)}
-        else:
-            try:  # $ErrorActionPreference = 'Stop' in a try block: the first error ends it
-                for name, elements in calls:
-                    params = _parameters(parsed, elements)
-                    self.changes.append("%s %s" % (name, " ".join("-%s %s" % item for item in sorted(params.items()))))
-                    if not self.admin:
-                        raise FakeCmdletError("Access denied", "AccessDenied")
-                    if name == "Remove-NetRoute":
-                        self.remove_netroute(params["DestinationPrefix"], params["InterfaceIndex"], params["NextHop"], params["PolicyStore"])
-                    else:
-                        self.new_netroute(params["DestinationPrefix"], params["InterfaceIndex"], params["NextHop"], params["RouteMetric"],
-                                          params.get("PolicyStore"))
-            except FakeCmdletError as exc:
-                result = {"ok": False, "denied": exc.native == "AccessDenied", "error": str(exc)}
-        return base64.b64encode(_ps_json(result).encode("utf-8")).decode("ascii")
-
-
-def _parameters(parsed, elements):
-    """{name: value} of a cmdlet call's named parameters (``-Name value`` and ``-Name:value``)."""
-    params, name = {}, None
-    for element in elements:
-        if element.type == "command_parameter":
-            name = parsed.text(element).lstrip("-").rstrip(":")
-            params[name] = True
-        elif name is not None:
-            params[name] = parsed.value(element)
-            name = None
-    return params
+                ok = ok and rc == 0
+            return {"ok": ok, "denied": False, "error": "\n".join(outputs)}
+        try:
+            for change in changes:
+                if not self.admin:
+                    raise FakeCmdletError("Access denied", "AccessDenied")
+                if change["action"] == "remove":
+                    self.changes.append("Remove-NetRoute -InterfaceIndex %s -NextHop %s -PolicyStore %s"
+                                        % (change["interface_index"], change["next_hop"], change["store"]))
+                    self.remove_netroute("169.254.169.254/32", change["interface_index"], change["next_hop"], change["store"])
+                else:
+                    store = None if change["persistent"] else "ActiveStore"
+                    self.changes.append("New-NetRoute -InterfaceIndex %s -NextHop 0.0.0.0 -RouteMetric %s -PolicyStore %s"
+                                        % (change["interface_index"], change["metric"], store))
+                    self.new_netroute("169.254.169.254/32", change["interface_index"], "0.0.0.0", change["metric"], store)
+        except FakeCmdletError as exc:
+            return {"ok": False, "denied": exc.native == "AccessDenied", "error": str(exc)}
+        return {"ok": True, "denied": False, "error": ""}
 
 
 class FakeCmdletError(Exception):
@@ -546,29 +448,59 @@ class FakeCmdletError(Exception):
         self.native = native
 
 
-class FakeWindowsHost(object):
-    """A Windows host: processes, runspaces and the scripts the collection sends.
+class Request(object):
+    """One run of win_metadata_request as the fake host received it (its validated arguments)."""
 
-    ``smbios``: raw table bytes (None: the registry value is missing; then ``cim`` answers,
+    def __init__(self, params):
+        self.url = params["url"]
+        self.method = params["method"]
+        self.headers = params["headers"]
+        self.body = base64.b64decode(params["body"]) if params["body"] is not None else None
+        self.timeout_ms = params["timeout_ms"]
+        self.max_bytes = params["max_bytes"]
+
+    @property
+    def path(self):
+        return urlsplit(self.url).path
+
+
+def _failure(phase, message, timeout=False, *chain):
+    return {"failed": True, "msg": message, "transport_error": {"phase": phase, "timeout": timeout, "chain": [dict(item) for item in chain]}}
+
+
+class FakeWindowsHost(object):
+    """A Windows host: processes, runspaces, ansible-core's exec wrapper and the collection's modules.
+
+    ``smbios``: raw table bytes (False: the registry value is missing; then ``cim`` answers,
     a dict or None for "CIM failed too"). ``env``: the target's environment. ``network``: a
     FakeNetwork. ``edition``: "5.1" (Windows PowerShell) or "7" (PowerShell 7, where
-    ``HttpWebRequest.ReadWriteTimeout`` has no effect: dotnet/corefx#34550). ``override``:
-    callable(inner script) returning (rc, stdout, stderr), HANG or None to take over a script.
-    Calling the host runs a powershell.exe process (``process``).
+    ``HttpWebRequest.ReadWriteTimeout`` has no effect: dotnet/corefx#34550, so only a module
+    that bounds each read itself gives up a stalled body). ``language_mode``: "FullLanguage", or
+    "ConstrainedLanguage" (AppLocker/WDAC with nothing signed). ``override``: callable(module
+    name, arguments) returning a module result (dict), HANG, (rc, stdout, stderr) of the whole
+    process, or None to let the module answer.
     """
 
-    def __init__(self, smbios=None, cim=None, env=None, override=None, network=None, edition="5.1"):
+    def __init__(self, smbios=None, cim=None, env=None, override=None, network=None, edition="5.1",
+                 language_mode="FullLanguage"):
         self.smbios = build_smbios() if smbios is None else smbios
         self.cim = cim
         self.env = dict(env or {})
         self.override = override
         self.network = network or FakeNetwork()
         self.edition = edition
-        self.commands = []       # every inner script, in order
-        self.wait_ms = []        # the timeout wrapper's bound of each inner script
-        self.requests = []       # Request objects, in order
+        self.language_mode = language_mode
+        self.modules = shipped_modules()
+        self.runs = []           # (module name, validated arguments) of every module run, in order
+        self.requests = []       # Request of every win_metadata_request run, in order
         self.hostinfo = 0
         self.command_lines = []  # (program, command line) of every process started
+        self.payloads = []       # (bootstrap script, exec manifest) of every module run
+        self._released = threading.Event()
+
+    def release(self):
+        """End every HANG."""
+        self._released.set()
 
     # ------------------------------------------------------------------ processes
 
@@ -611,8 +543,7 @@ class FakeWindowsHost(object):
         """Act out ``script`` with ``input_objects`` as $input; a ScriptRun."""
         run = ScriptRun()
         text = script.strip()
-        native = _PWSH_RE.match(text)
-        if native:
+        if _PWSH_RE.match(text):
             # The script is one native command (ansible-core's _encode_script of an encoded
             # command line): a child powershell.exe that inherits stdin. A non-zero exit code
             # of a native command makes the script's $? false, so powershell.exe exits 1
@@ -622,177 +553,194 @@ class FakeWindowsHost(object):
             run.console_err += stderr.splitlines()
             run.exit = 1 if rc else 0
             return run
-        name, inputs = script_name_and_inputs(text)
-        if name == "command":
-            self._timeout_wrapper(inputs, run)
+        assert re.search(r"\$input\b", text, re.I), "the fake Windows host runs only ansible-core's bootstrap wrapper: %r" % text[:300]
+        legacy = "Out-String" in text  # 2.16 to 2.18: $input | Out-String, split at four NULs
+        if legacy and self.language_mode != "FullLanguage":
+            # [ScriptBlock]::Create is a method of a type that is not a core type (about_Language_Modes).
+            run.errors.append(CLM_REFUSAL)
+            run.exit = 1
             return run
-        parsed = Parsed(text)
-        if name is None and parsed.reads_input():
-            # The bootstrap: it runs the script that its input carries, base64 of UTF-8.
-            stage_two = base64.b64decode("".join(str(item) for item in input_objects).strip()).decode("utf-8")
-            return self.runspace(stage_two, [])
-        parsed.act_out(run)
+        manifest, module_text, params = self._manifest(legacy, [str(item) for item in input_objects])
+        self.payloads.append((text, manifest))
+        name = self.modules.get(hashlib.sha256(module_text.encode("utf-8")).hexdigest())
+        assert name is not None, "the fake Windows host was sent a module that is not one of the collection's:\n%s" % module_text[:300]
+        if self.language_mode != "FullLanguage":
+            # 2.19+ module_wrapper.ps1: an untrusted script with module util imports is refused.
+            answer = {"failed": True, "msg": "Unhandled exception while executing module: Cannot run untrusted PowerShell script "
+                      "'%s.ps1' in ConstrainedLanguage mode with module util imports." % name}
+        else:
+            answer = self._module(name, module_text, params)
+        if isinstance(answer, tuple):  # an override's whole process result
+            rc, stdout, stderr = answer
+            run.pipeline += stdout.splitlines()
+            run.console_err += stderr.splitlines()
+            run.exit = rc
+            return run
+        run.pipeline.append(json.dumps(answer))
+        run.exit = 1 if answer.get("failed") else 0
         return run
 
-    def _timeout_wrapper(self, inputs, run):
-        """The command wrapper: runs its inner script in a runspace of its own, stops it after the
-        wait, and prints the encrypted result (IV | AES-256-CBC | HMAC-SHA256) as the only pipeline output."""
-        inner = inputs["imdsScript"].decode("utf-8")
-        self.commands.append(inner)
-        self.wait_ms.append(inputs["imdsWaitMs"])
-        answer = self.inner(inner)
-        if answer == HANG:
-            result = {"rc": inputs["imdsTimeoutRc"], "timeout": True, "out": [], "err": [inputs["imdsTimeoutMessage"]]}
-        else:
-            result = {"rc": 1 if answer[1] else 0, "timeout": False, "out": answer[0], "err": answer[1]}
-        sealed = encrypt_result(inputs["imdsKey"], _ps_json(result).encode("utf-8"))
-        run.pipeline.append(inputs["imdsResultMarker"] + base64.b64encode(sealed).decode("ascii"))
+    @staticmethod
+    def _manifest(legacy, lines):
+        """(exec manifest, module text, module arguments) from the bootstrap's input."""
+        if legacy:
+            # bootstrap_wrapper.ps1 of 2.16 to 2.18: "$input | Out-String" then Split("`0`0`0`0", 2).
+            wrapper, sep, raw = ("\r\n".join(lines) + "\r\n").partition("\0\0\0\0")
+            assert sep and "begin {" in wrapper, "not an exec wrapper payload"
+            manifest = json.loads(raw)
+            return manifest, base64.b64decode(manifest["module_entry"]).decode("utf-8"), manifest["module_args"]
+        # bootstrap_wrapper.ps1 of 2.19+: JSON up to a line of four NULs (the exec wrapper), then the
+        # exec wrapper reads the manifest; module_wrapper.ps1 gets Script and Variables (complex_args).
+        marker = lines.index("\0\0\0\0")
+        assert json.loads("".join(lines[:marker]))["name"] == "exec_wrapper"
+        manifest = json.loads("".join(lines[marker + 1:]))
+        action = next(item for item in manifest["actions"] if item["name"] == "module_wrapper.ps1")
+        script = manifest["scripts"][action["params"]["Script"]]["script"]
+        variables = dict((item["Name"], item["Value"]) for item in action["params"]["Variables"])
+        return manifest, base64.b64decode(script).decode("utf-8"), variables["complex_args"]
 
-    # ------------------------------------------------------------------ the inner scripts
+    # ------------------------------------------------------------------ the collection's modules
 
-    def inner(self, script):
-        """(pipeline output lines, error records) of an inner script, or HANG."""
+    def _module(self, name, module_text, args):
+        try:
+            params = validate(module_spec(module_text), args, "imds.azure." + name)
+        except ModuleFailure as exc:
+            return {"failed": True, "msg": str(exc)}
+        self.runs.append((name, params))
         if self.override is not None:
-            answer = self.override(script)
+            answer = self.override(name, params)
             if answer == HANG:
-                return HANG
+                self._released.wait(60)
+                return {"failed": True, "msg": "released"}
             if answer is not None:
-                rc, stdout, stderr = answer
-                return stdout.splitlines(), ([stderr] if stderr or rc else [])
-        name, inputs = script_name_and_inputs(script)
-        if name == "hostinfo":
-            return [self._hostinfo(inputs)], []
-        if name == "route-read":
-            return [self.network.read()], []
-        if name == "route-change":
-            return [self.network.change(script)], []
-        if name == "request":
-            request = Request(script, self.wait_ms[-1] if self.wait_ms else None)
+                return answer
+        if name == "win_metadata_request":
+            request = Request(params)
             self.requests.append(request)
-            # PowerShell 7: HttpWebRequest.ReadWriteTimeout has no effect (dotnet/corefx#34550);
-            # a body read is bounded only when the script bounds each read itself (an asynchronous
-            # read that it waits for).
-            line = self.perform(request, RESPONSE_MARKER, bounded_reads=self.edition == "5.1" or Parsed(script).calls_method("ReadAsync"))
-            return HANG if line == HANG else ([line], [])
-        run = ScriptRun()
-        Parsed(script).act_out(run)
-        return run.pipeline + run.console_out, run.errors
+            return self.perform(request, bounded_reads=self.edition == "5.1" or ".ReadAsync(" in module_text)
+        if name == "win_metadata_host":
+            return self._hostinfo(params)
+        return self.network.module(params, bool(args.get("_ansible_check_mode")))
 
-    def _hostinfo(self, inputs):
+    def _hostinfo(self, params):
+        """win_metadata_host: the registry copy of the SMBIOS table, CIM when it is missing, the environment."""
         self.hostinfo += 1
-        info = {"smbios": None, "env": {}}
-        if inputs["imdsReadSmbios"]:
-            if self.smbios is not False and self.smbios is not None:
+        info = {"changed": False, "smbios": None}
+        if params["smbios"]:
+            if self.smbios:
                 info["smbios"] = base64.b64encode(self.smbios).decode("ascii")
             else:
-                info["smbios_error"] = "Property SMBiosData does not exist"
+                info["smbios_error"] = "Property SMBiosData does not exist at path HKEY_LOCAL_MACHINE\\SYSTEM\\..."
                 if self.cim is not None:
                     info["cim"] = self.cim
                 else:
                     info["cim_error"] = "Access denied"
-        for name in inputs["imdsEnvNames"]:
-            info["env"][name] = self.env.get(name)
-        return _encode(HOSTINFO_MARKER, info)
+        info["env"] = dict((name, self.env.get(name)) for name in params["env"])
+        return info
 
-    @staticmethod
-    def perform(request, marker, bounded_reads=True):
-        """Carry out the request as the PowerShell script does; its output line, or HANG.
+    def perform(self, request, bounded_reads=True):
+        """win_metadata_request: the exchange with the module's bounds (one deadline of timeout_ms over
+        connect, request, answer and body; at most max_bytes + 1 bytes read; no redirects, no proxy)."""
+        stop_at = time.monotonic() + request.timeout_ms / 1000.0
 
-        ``bounded_reads`` False: a stalled body is never given up by the script itself, so
-        the command wrapper's timeout stops it (HANG).
-        """
+        def remaining():
+            return max(0.001, stop_at - time.monotonic())
+
         parts = urlsplit(request.url)
-        timeout = request.timeout_ms / 1000.0
         host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
         try:
-            probe = socket.create_connection((host, port), timeout=timeout)
-            probe.close()
+            # TcpClient.BeginConnect waited for at most the deadline
+            socket.create_connection((host, port), timeout=remaining()).close()
         except socket.timeout:
-            return _encode(marker, {"error": {"phase": "connect", "timeout": True, "chain": []}})
+            return _failure("connect", "connection timed out after %d ms" % request.timeout_ms, True)
         except OSError as exc:
-            return _encode(marker, {"error": {"phase": "connect", "timeout": False, "chain": _chain(
-                {"type": "System.Management.Automation.MethodInvocationException", "message": "Exception calling \"EndConnect\""},
-                {"type": "System.Net.Sockets.SocketException", "socket": "ConnectionRefused",
-                 "message": "No connection could be made because the target machine actively refused it (%s)" % exc})}})
+            return _failure("connect", "No connection could be made because the target machine actively refused it", False,
+                            {"type": "System.Management.Automation.MethodInvocationException", "message": "Exception calling \"EndConnect\""},
+                            {"type": "System.Net.Sockets.SocketException", "socket": "ConnectionRefused",
+                             "message": "No connection could be made because the target machine actively refused it (%s)" % exc})
         connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        conn = connection_class(host, port, timeout=timeout)
+        conn = connection_class(host, port, timeout=remaining())
         target = parts.path + ("?" + parts.query if parts.query else "")
         headers = dict(request.headers)
-        headers["Connection"] = "Close"
+        headers["Connection"] = "Close"  # KeepAlive = $false
         try:
             conn.request(request.method, target, body=request.body, headers=headers)
-            response = conn.getresponse()
+            sock = conn.sock  # kept: with Connection: close, http.client lets go of it once the headers are read
+            sock.settimeout(remaining())
+            response = conn.getresponse()  # HttpWebRequest.Timeout: what is left of the deadline
         except socket.timeout:
             conn.close()
-            return _encode(marker, {"error": {"phase": "request", "timeout": False, "chain": _chain(
-                {"type": "System.Management.Automation.MethodInvocationException", "message": "Exception calling \"GetResponse\""},
-                {"type": "System.Net.WebException", "status": "Timeout", "message": "The operation has timed out"})}})
+            return _failure("request", "The operation has timed out", time.monotonic() >= stop_at,
+                            {"type": "System.Net.WebException", "status": "Timeout", "message": "The operation has timed out"})
         except (http.client.HTTPException, OSError) as exc:
             conn.close()
-            return _encode(marker, {"error": {"phase": "request", "timeout": False, "chain": _chain(
-                {"type": "System.Management.Automation.MethodInvocationException", "message": "Exception calling \"GetResponse\""},
-                {"type": "System.Net.WebException", "status": "ReceiveFailure",
-                 "message": "The underlying connection was closed: An unexpected error occurred on a receive (%s)" % type(exc).__name__})}})
-        headers = dict(response.getheaders())
-        declared = response.getheader("content-length")
+            return _failure("request", "The underlying connection was closed", False,
+                            {"type": "System.Net.WebException", "status": "ReceiveFailure",
+                             "message": "The underlying connection was closed: An unexpected error occurred on a receive (%s)"
+                             % type(exc).__name__})
+        result = {"changed": False, "status": response.status, "headers": dict(response.getheaders()), "body": "", "truncated": False}
         try:
-            # At most imdsMaxBytes + 1 bytes are read; more (or a Content-Length saying more) is
-            # reported as truncated, without the body.
-            body = b"" if declared and declared.isdigit() and int(declared) > request.max_bytes else response.read(request.max_bytes + 1)
+            declared = response.getheader("content-length")
+            if declared and declared.isdigit() and int(declared) > request.max_bytes:
+                result["truncated"] = True
+                return result
+            kept = b""
+            while True:
+                # Each read waits for what is left of the deadline (ReadAsync(...).Wait(remaining)).
+                if bounded_reads:
+                    sock.settimeout(remaining())
+                    if time.monotonic() >= stop_at:
+                        raise socket.timeout()
+                else:
+                    sock.settimeout(None)
+                chunk = response.read1(min(65536, request.max_bytes + 1 - len(kept)))
+                if not chunk:
+                    break
+                kept += chunk
+                if len(kept) > request.max_bytes:
+                    result["truncated"] = True
+                    return result
         except socket.timeout:
-            if not bounded_reads:
-                return HANG
-            return _encode(marker, {"error": {"phase": "read", "timeout": False, "chain": _chain(
-                {"type": "System.IO.IOException", "message": "Unable to read data from the transport connection"},
-                {"type": "System.Net.Sockets.SocketException", "socket": "TimedOut",
-                 "message": "A connection attempt failed because the connected party did not properly respond after a period of time"})}})
+            return _failure("read", "the answer did not complete within %d ms" % request.timeout_ms, True)
         except (http.client.HTTPException, OSError) as exc:
-            return _encode(marker, {"error": {"phase": "read", "timeout": False, "chain": _chain(
-                {"type": "System.IO.IOException", "message": "The connection was closed prematurely (%s)" % type(exc).__name__})}})
+            return _failure("read", "The connection was closed prematurely", False,
+                            {"type": "System.IO.IOException", "message": "The connection was closed prematurely (%s)" % type(exc).__name__})
         finally:
             conn.close()
-        if len(body) > request.max_bytes or (declared and declared.isdigit() and int(declared) > request.max_bytes):
-            return _encode(marker, {"status": response.status, "headers": headers, "truncated": True, "body": ""})
-        return _encode(marker, {"status": response.status, "headers": headers, "body": base64.b64encode(body).decode("ascii")})
+        result["body"] = base64.b64encode(kept).decode("ascii")
+        return result
 
 
-class HostAction(object):
-    """What CommandRunner needs from an action plugin (``_low_level_execute_command``), whose connection
-    starts powershell.exe on ``host`` (a FakeWindowsHost). ``calls`` records (command, input, sudoable)."""
+class FakeWindowsConnection(ConnectionBase):
+    """A whole-connection double for quick tests and the benchmark: ansible-core's own powershell or
+    cmd shell plugin, and exec_command starts powershell.exe on ``host`` with the command line and its
+    input (what ssh does on 2.18+). The wire-level tests use the real connection plugins instead
+    (windows_wire.py); the integration target's fakewin connection is this one."""
 
-    def __init__(self, host):
-        self.host = host
-        self.calls = []
-
-    def _low_level_execute_command(self, cmd, sudoable=True, in_data=None):
-        self.calls.append((cmd, in_data, sudoable))
-        rc, stdout, stderr = self.host.process(cmd, in_data)
-        return {"rc": rc, "stdout": stdout, "stderr": stderr}
-
-
-class FakeShell(object):
-    SHELL_FAMILY = "powershell"
-    tmpdir = None
-    executable = None
-
-
-class FakePowerShellConnection(object):
-    """A whole-connection double for quick tests: exec_command starts powershell.exe on ``host``
-    with the command line and its input (what ssh with the powershell shell does on 2.18+).
-    The wire-level tests use the real connection plugins instead (windows_wire.py)."""
-
-    transport = "fake"
-    become = None
+    transport = "fakewin"
+    has_pipelining = True
+    always_pipeline_modules = True
     allow_executable = False
+    module_implementation_preferences = (".ps1", ".exe", "")
 
-    def __init__(self, host, play_context=None):
-        self._shell = FakeShell()
-        self.host = host
-        self._play_context = play_context
+    def __init__(self, play_context, *args, host=None, shell_type="powershell", **kwargs):
+        kwargs["shell"] = shell_loader.get(shell_type)
+        super(FakeWindowsConnection, self).__init__(play_context, *args, **kwargs)
+        self.host = host or FakeWindowsHost()
 
-    def exec_command(self, cmd, in_data=None, sudoable=True):  # pylint: disable=unused-argument
+    def _connect(self):
+        self._connected = True
+        return self
+
+    def exec_command(self, cmd, in_data=None, sudoable=True):
+        super(FakeWindowsConnection, self).exec_command(cmd, in_data=in_data, sudoable=sudoable)
         rc, stdout, stderr = self.host.process(cmd, in_data)
         return rc, stdout.encode("utf-8"), stderr.encode("utf-8")
 
-    def get_option(self, name):  # pylint: disable=unused-argument
-        return None
+    def put_file(self, in_path, out_path):
+        raise AssertionError("the collection's Windows path never copies files")
+
+    fetch_file = put_file
+
+    def close(self):
+        self._connected = False

@@ -5,6 +5,7 @@ a server with a canned answer."""
 
 from __future__ import annotations
 
+import multiprocessing
 import socket
 import threading
 
@@ -122,3 +123,37 @@ def canned_server():
     yield start
     for server in servers:
         server.close()
+
+
+@pytest.fixture
+def raw_server():
+    """raw_server(answer_bytes) -> a CannedServer that sends exactly those bytes (no Content-Length added):
+    for answers whose framing is the point (cut short, two lengths, no status line)."""
+    servers = []
+
+    def start(answer):
+        server = CannedServer(answer)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def _forked(target, count, *args):
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=target, args=args + (queue,)) for _attempt in range(count)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(60)
+    return [queue.get(timeout=5) for _attempt in procs]
+
+
+@pytest.fixture
+def forked():
+    """forked(target, count, *args) -> what ``count`` forked workers (as ansible-playbook's) running ``target(*args, queue)``
+    at once put on their queue, one item each."""
+    return _forked

@@ -35,6 +35,9 @@ description:
     (410 for up to 70 seconds, 429 after C(Retry-After)). When a read still fails, the source logs a warning once,
     keeps what it knows and tries again at the next poll, so a temporary outage neither stops the rulebook
     nor repeats events. Configuration errors (bad arguments, an api-version IMDS rejects) stop the source.
+  - A document that cannot be vouched for counts as a failed read, logged the same way, and changes nothing - an answer
+    cut short of its length, or a document that lists one C(EventId) twice (which event a status belongs to cannot be
+    told, so there is no C(status_changed) for either).
   - The source never approves anything. Approve from the playbook the rule runs, for example with
     M(imds.azure.scheduled_events) (O(imds.azure.scheduled_events#module:approve=true)).
   - IMDS answers only on the VM itself, so the source must run there (one C(ansible-rulebook) per VM). See the
@@ -47,7 +50,8 @@ options:
     description:
       - Base URL of the Instance Metadata Service, C(scheme://host[:port]) without a path.
       - If not set, the E(AZURE_IMDS_ENDPOINT) environment variable of the C(ansible-rulebook) process, else
-        V(http://169.254.169.254).
+        V(http://169.254.169.254). An empty value (here or in the environment) stops the source with an error; it never
+        means the default.
       - Proxies are always bypassed and redirects never followed.
     type: str
     default: http://169.254.169.254
@@ -65,7 +69,10 @@ options:
     default: 1
   event_types:
     description:
-      - Only events of these C(EventType) values are put on the queue. Default, all of them.
+      - Only events of these C(EventType) values are put on the queue.
+      - Without it every event is, including an event whose C(EventType) is missing or not one of the five below (a
+        type Azure added later). Such an event is put on the queue as IMDS sent it, and a warning naming it is logged once.
+        With it, such an event is not put on the queue, and the same warning says so. It is never dropped without a word.
     type: list
     elements: str
     choices: [Freeze, Reboot, Redeploy, Preempt, Terminate]
@@ -163,8 +170,11 @@ def check_args(args):
     if unknown:
         raise _scheduled.ScheduledEventsError("unknown argument%s %s for imds.azure.scheduled_events (known: %s)" % (
             "" if len(unknown) == 1 else "s", ", ".join(unknown), ", ".join(OPTIONS)))
-    out = {"endpoint": args.get("endpoint") or os.environ.get("AZURE_IMDS_ENDPOINT") or _client.DEFAULT_ENDPOINT,
-           "api_version": args.get("api_version") or "latest"}
+    # An empty endpoint (argument or environment) is refused by the client, never read as "the default".
+    endpoint = args.get("endpoint")
+    if endpoint is None:
+        endpoint = os.environ.get("AZURE_IMDS_ENDPOINT", _client.DEFAULT_ENDPOINT)
+    out = {"endpoint": endpoint, "api_version": args.get("api_version") or "latest"}
     for key, default in (("poll_interval", _scheduled.MIN_POLL_INTERVAL), ("timeout", 5.0), ("deadline", _scheduled.DEFAULT_DEADLINE)):
         value = args.get(key)
         try:
@@ -176,15 +186,15 @@ def check_args(args):
             "poll_interval must be at least %g second: Microsoft asks clients to poll scheduled events at most once per second"
             % _scheduled.MIN_POLL_INTERVAL)
     types = args.get("event_types")
-    if types is None:
-        types = list(_scheduled.EVENT_TYPES)
-    elif isinstance(types, str) or not isinstance(types, list):
-        raise _scheduled.ScheduledEventsError("event_types must be a list of event types, got %r" % (types,))
-    bad = [value for value in types if value not in _scheduled.EVENT_TYPES]
-    if bad:
-        raise _scheduled.ScheduledEventsError("unknown event_types %s (known: %s)" % (
-            ", ".join(repr(value) for value in bad), ", ".join(_scheduled.EVENT_TYPES)))
-    out["event_types"] = list(types)
+    if types is not None:   # None: every event, whatever its type
+        if isinstance(types, str) or not isinstance(types, list):
+            raise _scheduled.ScheduledEventsError("event_types must be a list of event types, got %r" % (types,))
+        bad = [value for value in types if value not in _scheduled.EVENT_TYPES]
+        if bad:
+            raise _scheduled.ScheduledEventsError("unknown event_types %s (known: %s)" % (
+                ", ".join(repr(value) for value in bad), ", ".join(_scheduled.EVENT_TYPES)))
+        types = list(types)
+    out["event_types"] = types
     this_host = args.get("this_host", False)
     if not isinstance(this_host, bool):
         raise _scheduled.ScheduledEventsError("this_host must be true or false, got %r" % (this_host,))
@@ -203,10 +213,11 @@ class Tracker(object):
 
     def __init__(self, vm_name, event_types, this_host):
         self.vm_name = vm_name
-        self.event_types = set(event_types)
+        self.event_types = None if event_types is None else set(event_types)   # None: every type, known or not
         self.this_host = this_host
         self.incarnation = None
         self._known = {}    # EventId (lower case) -> the event as last seen
+        self._odd_types = set()   # EventIds whose missing or unknown EventType was logged
 
     def update(self, document):
         """Return the change events between the last document and ``document`` (in document order)."""
@@ -229,12 +240,26 @@ class Tracker(object):
             if key not in current:
                 changes.append(("disappeared", before, before.get("EventStatus")))
         self._known = current
-        return [self._event(change, event, previous, incarnation) for change, event, previous in changes if self._wanted(event)]
+        events = [self._event(change, event, previous, incarnation) for change, event, previous in changes if self._wanted(event)]
+        self._odd_types &= set(current)
+        return events
 
     def _wanted(self, event):
-        if event.get("EventType") not in self.event_types:
+        if self.this_host and not _scheduled.affects(event, [self.vm_name]):
             return False
-        return not self.this_host or _scheduled.affects(event, [self.vm_name])
+        event_type = event.get("EventType")
+        known = isinstance(event_type, str) and event_type in _scheduled.EVENT_TYPES
+        wanted = self.event_types is None or (known and event_type in self.event_types)
+        key = event["EventId"].lower()
+        if not known and key not in self._odd_types:
+            # Never dropped without a word: Azure may add a type, and a document may lack the field.
+            self._odd_types.add(key)
+            LOGGER.warning("imds.azure.scheduled_events: event %s has %s, not one of %s; %s", event["EventId"],
+                           "no EventType" if event_type is None else "EventType %s" % _shown(event_type),
+                           ", ".join(_scheduled.EVENT_TYPES),
+                           "it is put on the queue as is" if wanted else
+                           "event_types does not name it, so it is not put on the queue (leave event_types out to get every event)")
+        return wanted
 
     def _event(self, change, event, previous, incarnation):
         payload = dict(event)
@@ -243,13 +268,19 @@ class Tracker(object):
         return {EVENT_KEY: payload}
 
 
+def _shown(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 class _Reader(object):
     """Runs the blocking IMDS client in one worker thread; a stop interrupts it at its next pause."""
 
     def __init__(self, args):
         self._stop = threading.Event()
-        self.client = _client.ImdsClient(endpoint=args["endpoint"], api_version=args["api_version"], timeout=args["timeout"],
-                                         deadline=args["deadline"], warn=LOGGER.warning, sleep=self._sleep)
+        # The VM's request budget is shared with the playbooks the rules start (module_utils/_pacing.py).
+        self.client = _scheduled.vm_client(endpoint=args["endpoint"], api_version=args["api_version"], timeout=args["timeout"],
+                                           deadline=args["deadline"], warn=LOGGER.warning, sleep=self._sleep)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imds-scheduled-events")
 
     def _sleep(self, seconds):

@@ -12,7 +12,8 @@ partial facts or a token in a message. Three bounds hold for every case:
   plus SLACK seconds (a correctness bound: without it a trickled answer took hours);
 * memory: the peak RSS of the whole process tree (os.wait4 of the ansible process, which covers the
   workers and the module it waited for) at most MEMORY_SLACK above the healthy run's;
-* secrets: no 16-character piece of the token the emulator issued appears in any output.
+* secrets: no 16-character piece of the token the emulator issued appears in any output;
+* requests: in the "paced" modes (Retry-After: 0), at most REQUESTS_PER_CALL requests per IMDS call.
 
 Usage: python hostile.py   (from runme.sh, which sets up the network guard and the environment)
 """
@@ -58,10 +59,17 @@ MODES = [
     ("gzip-bomb", ["--fault", "gzip-bomb=40"], {"userdata": True}),
     ("gzip-bomb-large", ["--fault", "gzip-bomb=100"], {"userdata": True}),
     ("surrogate", ["--profile", "SURROGATE"], {}),
-    ("fault-domain-list", ["--profile", "FAULT_DOMAIN_LIST"], {}),   # a wrong-typed placement field (issue 22)
-    ("duplicate-tag", ["--profile", "DUPLICATE_TAG"], {}),           # one tag name twice (Azure's are unique, without case)
+    # A wrong-typed placement field (issue 22; the units try every field, value and tag rule on every path).
+    ("fault-domain-list", ["--profile", "FAULT_DOMAIN_LIST"], {}),
     ("stall-probe", ["--fault", "stall=120"], {"probe": True}),
     ("reset-probe", ["--fault", "reset=1"], {"probe": True}),
+    # Issue 22: where an answer ends must be certain, and a throttled client must pause.
+    ("short-body", ["--fault", "short-body=1"], {}),             # "web-01" arrives as "web-0", then the connection closes
+    # Two Content-Length headers (the shorter first) for the documents, and for tokens an HTTP/0.9 answer (the token
+    # record where the status line belongs): one mode, so one ansible-playbook and one ansible-inventory run (the units
+    # try every framing, chunked with a Content-Length too, on every path).
+    ("malformed", ["--fault", "double-length=1,path=/metadata/instance", "--fault", "no-status-line=1,path=/metadata/identity"], {}),
+    ("retry-after-0", ["--fault", "retry-after=0"], {"paced": True}),
 ]
 PLUGINS = ("module", "metadata", "token", "inventory")
 PROFILES = {}   # placeholder argument -> profile file (written by main)
@@ -83,10 +91,16 @@ EXPECTED.update({
     ("gzip-bomb-large", "metadata"): "too_large",
     ("surrogate", "module"): "not_imds", ("surrogate", "metadata"): "not_imds", ("surrogate", "inventory"): "not_imds",
     ("fault-domain-list", "module"): "not_imds", ("fault-domain-list", "metadata"): "not_imds", ("fault-domain-list", "inventory"): "not_imds",
-    ("duplicate-tag", "module"): "not_imds", ("duplicate-tag", "metadata"): "not_imds", ("duplicate-tag", "inventory"): "not_imds",
     ("stall-probe", "module"): "timeout", ("stall-probe", "inventory"): "timeout",
     ("reset-probe", "module"): "unreachable", ("reset-probe", "inventory"): "unreachable",
 })
+for _plugin in PLUGINS:
+    EXPECTED[("short-body", _plugin)] = "unreachable"
+    EXPECTED[("malformed", _plugin)] = "not_imds"
+    EXPECTED[("retry-after-0", _plugin)] = "throttled"
+# "paced" modes: every pause of the client is at least RETRY_AFTER_FLOOR (1 s), so one call of DEADLINE seconds makes at most
+# this many requests (Retry-After: 0 once meant thousands).
+REQUESTS_PER_CALL = 1 + DEADLINE
 
 # How a lookup's or the inventory's message names the kind (the module returns imds_error).
 KIND_PATTERNS = [
@@ -94,6 +108,7 @@ KIND_PATTERNS = [
     ("timeout", r"did not answer in time|did not complete within|no complete status line"),
     ("not_imds", r"this is not IMDS"),
     ("unreachable", r"closed without a complete answer|cannot connect"),
+    ("throttled", r"HTTP 429"),
 ]
 BROKEN = re.compile(r"Traceback|RecursionError|recursion depth|deserializ|Unexpected failure|answered 200 .*\b0 bytes", re.IGNORECASE)
 
@@ -142,6 +157,12 @@ class EmulatorProcess(object):
         with urllib.request.urlopen(self.url + path, timeout=10) as response:
             return json.load(response)
 
+    def take_log_count(self):
+        """The count of IMDS requests since the last call (the emulator's request log, then cleared)."""
+        count = len([record for record in self.get("/_emulator/log") if record["path"].startswith("/metadata/")])
+        urllib.request.urlopen(urllib.request.Request(self.url + "/_emulator/log", method="DELETE"), timeout=10).close()
+        return count
+
     def stop(self):
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -174,13 +195,14 @@ def run_mode(mode, args, options):
         play_log = os.path.join(case_dir, "playbook.log")
         rc, seconds, rss = run_measured(["ansible-playbook", "-i", os.environ["TEST_INVENTORY"], os.path.join(HERE, "play.yml"),
                                          "-e", json.dumps(extra)], env, play_log)
+        requests = emulator.take_log_count() if options.get("paced") else None
         results = {}
         for plugin in ("module", "metadata", "token"):
             path = os.path.join(case_dir, plugin + ".json")
             if os.path.exists(path):
                 with open(path) as handle:
                     record = json.load(handle)
-                results[plugin] = dict(record, rss=rss, log=play_log, rc=rc)
+                results[plugin] = dict(record, rss=rss, log=play_log, rc=rc, requests=requests, calls=3)
             elif (mode, plugin) in EXPECTED:
                 results[plugin] = {"missing": True, "seconds": seconds, "rss": rss, "log": play_log, "rc": rc}
         config = os.path.join(case_dir, "local.azure_placement.yml")
@@ -193,7 +215,8 @@ def run_mode(mode, args, options):
         rc, seconds, rss = run_measured(["ansible-inventory", "-i", config, "--list", "--output", os.path.join(case_dir, "inventory.json")],
                                         env_inventory, inventory_log)
         results["inventory"] = {"seconds": seconds, "rss": rss, "rc": rc, "log": inventory_log,
-                                "inventory": os.path.join(case_dir, "inventory.json")}
+                                "inventory": os.path.join(case_dir, "inventory.json"),
+                                "requests": emulator.take_log_count() if options.get("paced") else None, "calls": 1}
         token = None
         if any(plugin == "token" for _mode, plugin in EXPECTED if _mode == mode):
             emulator.get("/_emulator/log")   # still answering
@@ -286,8 +309,7 @@ def main():
     with open(os.path.join(DMI_AZURE, "sys_vendor"), "w") as handle:
         handle.write("Microsoft Corporation\n")
     for name, text in (("SURROGATE", '{"tags": {"env\\ud800": "prod"}}'),   # a tag name with a lone surrogate (a JSON escape)
-                       ("FAULT_DOMAIN_LIST", '{"compute": {"platformFaultDomain": [0, 1]}}'),
-                       ("DUPLICATE_TAG", '{"tags": [{"name": "env", "value": "a"}, {"name": "Env", "value": "b"}]}')):
+                       ("FAULT_DOMAIN_LIST", '{"compute": {"platformFaultDomain": [0, 1]}}')):
         PROFILES[name] = os.path.join(WORK, name.lower() + ".json")
         with open(PROFILES[name], "w") as handle:
             handle.write(text)
@@ -333,6 +355,8 @@ def main():
             limit_seconds = DEADLINE + baseline[plugin][0] + SLACK
             if record["seconds"] > limit_seconds:
                 problems.append("took %.1f s, more than %.1f s" % (record["seconds"], limit_seconds))
+            if record.get("requests") is not None and record["requests"] > record["calls"] * REQUESTS_PER_CALL:
+                problems.append("%d requests for %d calls: a pause was skipped" % (record["requests"], record["calls"]))
             if record["rss"] > baseline[plugin][1] + MEMORY_SLACK:
                 problems.append("peak RSS %d MiB, more than the healthy %d MiB + %d MiB" % (
                     record["rss"] >> 20, baseline[plugin][1] >> 20, MEMORY_SLACK >> 20))

@@ -79,6 +79,10 @@ def main(manifest_path, list_path, graph_path, err_path, unplaced=""):
         graph = open(graph_path, encoding="utf-8").read()
         assert "@azure_fault_domains:" in graph and "|--@azure_fault_domain_0:" in graph, graph
         assert "@azure_no_imds:" in graph and "not-gathered" in graph, graph
+        # domains in numeric order, whatever order the hosts came in (weird-01 is in update domain 12)
+        for dimension in ("fault_domain", "update_domain"):
+            listed = [int(number) for number in re.findall(r"\|--@azure_%s_([0-9]+):" % dimension, graph)]
+            assert listed == sorted(listed) and len(listed) > 1, (dimension, listed)
     if err_path != "-":
         err = open(err_path, encoding="utf-8").read()
         assert "1 host(s) have no IMDS data" in err and "not-gathered" in err, err

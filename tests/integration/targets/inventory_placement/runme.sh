@@ -32,6 +32,9 @@ print("[fleet]")
 for vm in vms:
     print("%s azure_imds_endpoint=%s" % (vm["name"], vm["url"]))
 print("weird-01 azure_imds_endpoint=%s" % weird)
+# the groups the spread filter's EXAMPLES use
+print("[web]\n" + "\n".join(vm["name"] for vm in vms if vm["name"].startswith("web-")))
+print("[db]\n" + "\n".join(sorted(vm["name"] for vm in vms if not vm["name"].startswith("web-"))[:3]))
 print("[nodata]")
 print("not-gathered")
 print("[all:vars]")
@@ -52,23 +55,52 @@ ansible-inventory -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" --graph > 
 cat "$W/graph.txt"
 "$PYTHON" "$HERE/check_inventory.py" "$W/manifest.json" "$W/list.json" "$W/graph.txt" "$W/list.err"
 
-# --- playbooks: groups, host vars, the spread filter and the recipes ----------------------
-ansible-playbook -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" "$HERE/playbooks/test.yml" \
+# --- AWX without Redis: ansible.builtin.constructed over the stored facts makes the same groups --
+# (as AWX runs a constructed inventory update: the source vars in a file of their own, --playbook-dir set,
+# which is where a lookup evaluated by ansible-core 2.18 and older runs)
+mkdir "$W/constructed"
+cp "$COLLECTION_ROOT/examples/placement/placement.constructed.yml" "$W/constructed/"
+ANSIBLE_INVENTORY_ENABLED=ansible.builtin.ini,ansible.builtin.constructed ansible-inventory -i "$W/hosts.ini" \
+    -i "$W/constructed/placement.constructed.yml" --playbook-dir "$W/constructed" --list --export > "$W/constructed.json"
+"$PYTHON" "$HERE/check_constructed.py" "$W/list.json" "$W/constructed.json" "$W/constructed"
+
+# --- playbooks: groups, host vars, the spread filter (and its EXAMPLES, as documented) -----
+# host_vars: auto (the default), so a play sees azure_placement and azure_tags as AWX's export does
+"$PYTHON" - "$COLLECTION_ROOT/plugins/filter/spread.py" "$HERE/playbooks/spread_examples_check.yml" > "$W/spread_examples.yml" <<'PY'
+import ast, sys, yaml
+tree = ast.parse(open(sys.argv[1], encoding="utf-8").read())
+examples = next(node.value.value for node in tree.body if isinstance(node, ast.Assign) and node.targets[0].id == "EXAMPLES")
+plays = [{"name": "The EXAMPLES of imds.azure.spread", "hosts": "web", "gather_facts": False, "tasks": yaml.safe_load(examples)}]
+print(yaml.safe_dump(plays + yaml.safe_load(open(sys.argv[2], encoding="utf-8")), sort_keys=False))
+PY
+ansible-playbook -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" "$HERE/playbooks/test.yml" "$W/spread_examples.yml" \
     -e "manifest_file=$W/manifest.json" "$@"
-# the same with the host variables asked for (what host_vars: auto sets for an export or another cache)
-printf 'plugin: imds.azure.placement\nhost_vars: [placement, tags]\n' > "$W/vars.azure_placement.yml"
-ansible-playbook -i "$W/hosts.ini" -i "$W/vars.azure_placement.yml" "$HERE/playbooks/test.yml" \
-    -e "manifest_file=$W/manifest.json" -e host_vars_set=true "$@"
-ansible-playbook -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" \
-    "$COLLECTION_ROOT/examples/placement/rolling_update_domains.yml" -e rolling_hosts=fleet "$@" | tee "$W/rolling.out"
+# the rolling recipe: one play, one serial batch per update domain (weird-01 is in update domain 12,
+# after 0-4), in order
+ROLLING=("$COLLECTION_ROOT/examples/placement/rolling_update_domains.yml" -e rolling_hosts=fleet)
+ansible-playbook -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" "${ROLLING[@]}" "$@" | tee "$W/rolling.out"
 "$PYTHON" "$HERE/check_order.py" rolling "$W/list.json" "$W/rolling.out"
-# a failure in one update domain stops the rollout: no later update domain is touched
-FIRST_UD_HOST="$("$PYTHON" "$HERE/check_order.py" first-ud-host "$W/list.json" -)"
-if ansible-playbook -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" "$COLLECTION_ROOT/examples/placement/rolling_update_domains.yml" \
-        -e rolling_hosts=fleet -e "rolling_fail_host=$FIRST_UD_HOST" "$@" > "$W/rolling-fail.out"; then
-    echo "the rollout went on after a failure"; exit 1
+eval "$("$PYTHON" "$HERE/check_order.py" plan "$W/list.json")"
+# With --limit leaving part of several update domains, each batch is still one whole (limited) update
+# domain. A host that fails stops the roll, and so does an unreachable one (max_fail_percentage: 0 would not).
+printf '%s ansible_python_interpreter=/nonexistent/python\n' "$ROLLING_FAIL_HOST" > "$W/rolling-fail.ini"
+printf '%s ansible_remote_tmp=/proc/self/nonexistent/tmp\n' "$ROLLING_UNREACHABLE_HOST" > "$W/rolling-unreachable.ini"
+for case in fail unreachable; do
+    limit="" stop="$ROLLING_UNREACHABLE_HOST"
+    [ "$case" = unreachable ] || limit="$ROLLING_LIMIT" stop="$ROLLING_FAIL_HOST"
+    if ansible-playbook -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" -i "$W/rolling-$case.ini" "${ROLLING[@]}" \
+            --limit "${limit:-all}" "$@" > "$W/rolling-$case.out"; then
+        echo "the roll went on after a host failed ($case)"; exit 1
+    fi
+    "$PYTHON" "$HERE/check_order.py" rolling "$W/list.json" "$W/rolling-$case.out" "$limit" "$stop"
+done
+# Batches that are not one update domain each (a play edited wrongly) stop before any host is changed.
+if ansible-playbook -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" "${ROLLING[@]}" -e "$ROLLING_MIXED" "$@" \
+        > "$W/rolling-mixed.out"; then
+    echo "a batch of several update domains ran"; exit 1
 fi
-"$PYTHON" "$HERE/check_order.py" stopped "$W/list.json" "$W/rolling-fail.out"
+grep "failed or unreachable: none; update domains in this batch: [2-9]" "$W/rolling-mixed.out"
+if grep "TASK \[Apply the change" "$W/rolling-mixed.out"; then echo "a batch of several update domains was changed"; exit 1; fi
 ansible-playbook -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" \
     "$COLLECTION_ROOT/examples/placement/canary_per_zone.yml" -e canary_hosts=fleet "$@" | tee "$W/canary.out"
 "$PYTHON" "$HERE/check_order.py" canary "$W/list.json" "$W/canary.out"
@@ -134,10 +166,26 @@ ANSIBLE_CACHE_PLUGIN=community.general.redis ANSIBLE_CACHE_PLUGIN_CONNECTION="$R
 # controller 1: the fact cache comes from Ansible's configuration
 ANSIBLE_CACHE_PLUGIN=community.general.redis ANSIBLE_CACHE_PLUGIN_CONNECTION="$REDIS_CONN" \
     ansible-inventory -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" --list --export > "$W/redis1.json"
-# controller 2: no fact cache configured (jsonfile dir is empty), the plugin config names Redis
+# controller 2, as AWX runs an inventory source from a project directory: no fact cache configured;
+# discovery first (a stand-in of azure.azcollection.azure_rm), then placement naming the shared Redis
+# (add_hosts: true also adds weird-01, which only the cache knows)
+mkdir "$W/awx-inventory"
+"$PYTHON" "$HERE/make_discovery.py" "$W/manifest.json" > "$W/awx-inventory/01-fleet.yml"
 printf 'plugin: imds.azure.placement\nfact_cache_plugin: community.general.redis\nfact_cache_connection: "%s"\nadd_hosts: true\n' \
-    "$REDIS_CONN" > "$W/redis.azure_placement.yml"
-ANSIBLE_CACHE_PLUGIN=memory ansible-inventory -i "$W/redis.azure_placement.yml" --list --export > "$W/redis2.json" 2> "$W/redis2.err"
+    "$REDIS_CONN" > "$W/awx-inventory/02-fleet.azure_placement.yml"
+(unset ANSIBLE_INVENTORY_ENABLED; ANSIBLE_CACHE_PLUGIN=memory ANSIBLE_INVENTORY_UNPARSED_FAILED=true \
+    ansible-inventory -i "$W/awx-inventory" --list --export > "$W/redis2.json" 2> "$W/redis2.err")
+cat "$W/redis2.err"
+"$PYTHON" - "$W/manifest.json" "$W/redis2.json" "$HERE" <<'PY'
+import json, sys
+sys.path.insert(0, sys.argv[3])
+from check_inventory import unwrap
+hostvars = unwrap(json.load(open(sys.argv[2]))["_meta"]["hostvars"])
+for vm in json.load(open(sys.argv[1])):
+    found = hostvars[vm["name"]]
+    assert found["id"] == vm["resource_id"] and found["location"] == vm["location"], found   # discovery's variables stay
+    assert found["azure_placement"]["update_domain"] == vm["update_domain"], found            # placement's are added
+PY
 "$PYTHON" "$HERE/check_inventory.py" "$W/manifest.json" "$W/redis1.json" - -
 "$PYTHON" "$HERE/check_inventory.py" "$W/manifest.json" "$W/redis2.json" - - wrong-fd
 "$PYTHON" "$HERE/crafted.py" check "$W/redis2.json" "$W/redis2.err"

@@ -71,7 +71,7 @@ http_proxy="$dead_proxy" HTTP_PROXY="$dead_proxy" https_proxy="$dead_proxy" HTTP
     "${PLAY[@]}" gather.yml -e "imds_endpoint=$EMULATOR_URL" "$@"
 expect_requests -eq 2
 
-# --- the endpoint from AZURE_IMDS_ENDPOINT ----------------------------------------------------
+# --- the endpoint from azure_imds_endpoint, then AZURE_IMDS_ENDPOINT ----------------------------
 AZURE_IMDS_ENDPOINT="$EMULATOR_URL" "${PLAY[@]}" env_endpoint.yml -e "imds_endpoint=$EMULATOR_URL" "$@"
 
 # --- not Azure by DMI: no request at all --------------------------------------------------------
@@ -82,9 +82,11 @@ expect_requests -eq 0
 # No DMI data (a container) and detect=true: no request either.
 IMDS_AZURE_DMI_PATH="" "${PLAY[@]}" not_azure.yml -e "imds_endpoint=$EMULATOR_URL" -e expect_detection=none -e detect=true "$@"
 expect_requests -eq 0
-# No DMI data and nothing listening: probed once, not Azure, no failure.
-IMDS_AZURE_DMI_PATH="" "${PLAY[@]}" not_azure.yml -e "imds_endpoint=http://127.0.0.1:9" -e expect_detection=imds "$@"
 echo "not-Azure cases took $(elapsed_since "$start") s"
+# No DMI data and nothing listening at an endpoint set to another address: a failure, never "not Azure"
+# (silence at the default address is: metadata_facts_netns).
+IMDS_AZURE_DMI_PATH="" "${PLAY[@]}" fail.yml -e "imds_endpoint=http://127.0.0.1:9" -e deadline=3 \
+    -e "expect_msg='cannot connect.*never means that this is not Azure'" "$@"
 # No DMI data but IMDS answers: Azure.
 IMDS_AZURE_DMI_PATH="" "${PLAY[@]}" gather.yml -e "imds_endpoint=$EMULATOR_URL" "$@"
 # Azure by DMI and nothing listening: a failure that says what to do.

@@ -3,9 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 #
 # imds.azure.metadata_facts on Windows hosts, with real ansible-playbook: the test connection
-# plugin connection_plugins/fakewin.py carries out the PowerShell commands against the emulator
-# (one host with the cmd shell like winrm, one with the PowerShell shell like psrp). Checks the
-# facts, the request count, and that no user data reaches -vvvvv output.
+# plugin connection_plugins/fakewin.py receives ansible-core's module payloads and answers as the
+# collection's PowerShell modules would, against the emulator (one host with the cmd shell like
+# winrm of 2.21, one with the PowerShell shell like psrp). Checks the facts, the request count,
+# and that no IMDS answer or user data reaches -vvvvv output.
 set -euo pipefail
 source ../setup_emulator/emulator.sh
 set -x
@@ -27,10 +28,11 @@ if [ "$count" -ne 8 ]; then
     echo "FAILED: expected 8 IMDS requests for two Windows hosts, got $count" >&2
     exit 1
 fi
-# The connection printed command output at -vvvvv (as winrm and psrp of ansible-core 2.16/2.17 do
-# whatever no_log says): only the encrypted result lines.
-grep -q "FAKEWIN RESULT rc=0 stdout='IMDS-AZURE-RESULT:" "$out" || { echo "FAILED: no command output at -vvvvv" >&2; exit 1; }
-if grep -q -e 'IMDS-AZURE-RESPONSE:' -e 'hello from' -e 'I2Nsb3VkLWNvbmZpZ' "$out"; then
+# The connection printed module output at -vvvvv unless no_log (as winrm and psrp of ansible-core
+# 2.18 and later do): the host module's output, never an IMDS answer (the request module runs no_log).
+grep -q "FAKEWIN RESULT rc=0 stdout='{\"changed\": false, \"smbios\"" "$out" || { echo "FAILED: no module output at -vvvvv" >&2; exit 1; }
+grep -q "FAKEWIN RESULT rc=0 stdout='<censored due to no log>'" "$out" || { echo "FAILED: no censored request output" >&2; exit 1; }
+if grep -q -e '"body":' -e 'hello from' -e 'I2Nsb3VkLWNvbmZpZ' -e 'SW1Oc2IzVmtMV052Ym1acFp' "$out"; then
     echo "FAILED: an IMDS answer or user data leaked into -vvvvv output" >&2
     exit 1
 fi

@@ -85,12 +85,34 @@ for type in Freeze Reboot Redeploy Preempt Terminate; do
             grep -qx "restore testhost $type left=0" "$log" || fail "$type: not restored after the event"
             [ "$(wc -l < "$log")" -eq 2 ] || fail "$type: unexpected log" ;;
     esac
-    # Run again: nothing Scheduled for this host, so no drain and no approval.
+    # Run again (once a Preempt or Terminate is over: the VM would be gone): nothing for this host, so no
+    # drain and no approval.
+    until [ "$(status_of "$IMDS" "$mine")" = gone ]; do sleep 0.2; done
     emulator_clear_log "$IMDS"
     "${PLAY[@]}" "$RECIPE" "${RECIPE_ARGS[@]}" -e "maintenance_log=$log.again" "$@"
     [ ! -e "$log.again" ] || fail "$type: the second run drained again"
     [ -z "$(posts "$IMDS")" ] || fail "$type: the second run approved again"
 done
+
+# An event that is already Started when the recipe reads it (it came with no notice, or started between two
+# reads, or the run came late): the host is drained (late), nothing is approved, it is put back once the event
+# is over, and the run fails naming it. The event appears while the recipe is watching, whenever that is.
+log="$EMULATOR_WORKDIR/recipe-late.log"
+emulator_clear_log "$IMDS"
+( trap - EXIT
+  until [ "$(emulator_request_count "$IMDS" /metadata/scheduledevents)" -gt 0 ]; do sleep 0.5; done
+  add_event "$IMDS" '{"scenario": "Freeze", "EventStatus": "Started", "started": 3}' > "$log.id" ) &
+announcer=$!
+if "${PLAY[@]}" "$RECIPE" "${RECIPE_ARGS[@]}" -e "maintenance_log=$log" -e maintenance_watch=60 "$@" > "$log.out"; then
+    cat "$log.out"; fail "late: the run reported success"
+fi
+wait "$announcer"
+cat "$log" "$log.out"
+grep -qxE "drain testhost Freeze (Started)?" "$log" || fail "late: not drained"   # (the event may be over by then)
+grep -qx "restore testhost Freeze left=0" "$log" || fail "late: not put back after the event"
+[ -z "$(posts "$IMDS")" ] || fail "late: approved $(posts "$IMDS")"
+grep -q "Maintenance began before its host was out of the load balancer: testhost ($(cat "$log.id"))" "$log.out" ||
+    fail "late: not reported"
 
 # The recipe on a Windows host (the fakewin test connection of metadata_facts_windows, cmd shell like
 # winrm): the same code runs on the controller and every IMDS request is a PowerShell command.

@@ -37,7 +37,7 @@ def test_verified_on_the_controller(imds_emulator):
     attested = result["ansible_facts"]["azure_imds"]["attested"]
     assert not result.get("failed"), result.get("msg")
     assert attested["verified"] is True
-    assert len(calls) == 1 and calls[0]["_attested_nonce"] == attested["nonce"]
+    assert len(calls) == 1 and calls[0]["attested_nonce"] == attested["nonce"]
     sent = [r.query["nonce"] for r in imds_emulator.request_log if r.path == "/metadata/attested/document"]
     assert sent == [attested["nonce"]]
 
@@ -73,7 +73,7 @@ def test_issuer_urls_elsewhere_are_not_contacted(imds_emulator_factory):
 
 
 def test_bad_options_fail_before_the_module(imds_emulator, tmp_path):
-    for extra in ({"attested_ca_path": str(tmp_path / "missing.pem")}, {"_attested_nonce": "1234567890"}, {"attested_clock_skew": -5},
+    for extra in ({"attested_ca_path": str(tmp_path / "missing.pem")}, {"attested_nonce": "1234567890"}, {"attested_clock_skew": -5},
                   {"attested_aia_allowlist": ["169.254.169.254"]}, {"attested_clock_skew": "soon"}, {"attested_required": "maybe"}):
         action, calls = _action(_args(imds_emulator, **extra))
         result = action.run(task_vars={})
@@ -82,8 +82,16 @@ def test_bad_options_fail_before_the_module(imds_emulator, tmp_path):
     assert imds_emulator.request_log == []
 
 
+def test_a_task_cannot_set_the_nonce(imds_emulator):
+    """attested_nonce is documented (the module takes it) but internal: the controller chooses the nonce."""
+    action, calls = _action(_args(imds_emulator, attested_nonce="1234567890"))
+    result = action.run(task_vars={})
+    assert result["failed"] is True and result["imds_error"] == "config" and calls == []
+    assert result["msg"].startswith("attested_nonce is internal: the ") and result["msg"].endswith(" action sets it, so a task cannot set it")
+
+
 def test_other_subsets_untouched(imds_emulator):
     action, calls = _action({"endpoint": imds_emulator.url, "detect": "false"})
     result = action.run(task_vars={})
     assert "attested" not in result["ansible_facts"]["azure_imds"]
-    assert "_attested_nonce" not in calls[0]
+    assert "attested_nonce" not in calls[0]

@@ -1,7 +1,8 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""imds.azure.metadata_facts on a Windows target: the action plugin with a fake PowerShell
-connection whose commands are carried out against the IMDS emulator."""
+"""imds.azure.metadata_facts on a Windows target: the action plugin over a fake Windows connection
+(ansible-core's powershell shell plugin and module execution) whose host runs the collection's
+PowerShell modules against the IMDS emulator."""
 
 from __future__ import annotations
 
@@ -9,27 +10,16 @@ import functools
 
 import pytest
 
-from ansible.playbook.play_context import PlayContext
-
 from ansible_collections.imds.azure.plugins.action.metadata_facts import ActionModule
 from ansible_collections.imds.azure.plugins.module_utils import _client, _detect, _facts
-from ansible_collections.imds.azure.plugins.plugin_utils import _commands, _windows, _windows_transport
-from ansible_collections.imds.azure.tests.unit.fakes.action_fixtures import make_action as _make_action
+from ansible_collections.imds.azure.plugins.plugin_utils import _windows
+from ansible_collections.imds.azure.tests.unit.fakes.action_fixtures import windows_action
 from ansible_collections.imds.azure.tests.unit.fakes import windows_fake as wf
 
 
-def make_action(host, args=None, check_mode=False, no_log=False):
-    play_context = PlayContext()
-    play_context.no_log = no_log
-    conn = wf.FakePowerShellConnection(host, play_context)
-    action = _make_action(ActionModule, "imds.azure.metadata_facts", conn, args, check_mode=check_mode, no_log=no_log,
-                          play_context=play_context)
-    return action, conn
-
-
 def run(host, args=None, **kwargs):
-    action, conn = make_action(host, args, **kwargs)
-    return action.run(task_vars={}), conn
+    action = windows_action(host, ActionModule, "imds.azure.metadata_facts", args, **kwargs)
+    return action.run(task_vars={}), action._connection  # pylint: disable=protected-access
 
 
 @pytest.fixture
@@ -43,7 +33,7 @@ def metadata_log(emu):
     return [record for record in emu.request_log if record.path.startswith("/metadata")]
 
 
-def test_default_gather_runs_one_command_per_request(imds_emulator):
+def test_default_gather_runs_the_request_module_once_per_request(imds_emulator):
     host = wf.FakeWindowsHost()
     result, dummy = run(host, {"endpoint": imds_emulator.url})
     assert not result.get("failed"), result
@@ -52,9 +42,9 @@ def test_default_gather_runs_one_command_per_request(imds_emulator):
     assert facts["placement"]["vm_size"] == "Standard_D2s_v5"
     assert [r.path for r in host.requests] == ["/metadata/versions", "/metadata/instance"]
     assert [r.path for r in metadata_log(imds_emulator)] == ["/metadata/versions", "/metadata/instance"]
-    assert host.hostinfo == 1 and len(host.commands) == 3
-    # every command line is the same short bootstrap: the scripts travel on stdin
-    assert {line for program, line in host.command_lines} == {_commands.BOOTSTRAP_COMMAND}
+    assert host.hostinfo == 1 and len(host.runs) == 3
+    # every command line is ansible-core's bootstrap wrapper: the modules and their arguments travel on stdin
+    assert len({line for program, line in host.command_lines}) == 1
 
 
 def linux_facts(url, params, fake_time, no_log=False):
@@ -67,7 +57,7 @@ def linux_facts(url, params, fake_time, no_log=False):
                                detector=lambda: _detect.Detection(_detect.AZURE, "test"))
 
 
-def test_commands_carry_headers_proxy_bypass_and_timeouts(imds_emulator):
+def test_module_arguments_carry_url_headers_and_the_deadline(imds_emulator):
     host = wf.FakeWindowsHost()
     result, dummy = run(host, {"endpoint": imds_emulator.url, "timeout": 2, "api_version": "2021-02-01", "detect": "false"})
     assert not result.get("failed"), result
@@ -75,9 +65,7 @@ def test_commands_carry_headers_proxy_bypass_and_timeouts(imds_emulator):
     request = host.requests[0]
     assert request.url == imds_emulator.url + "/metadata/instance?api-version=2021-02-01"
     assert request.method == "GET" and request.headers == {"Metadata": "true"} and request.body is None
-    assert request.timeout_ms == 2000 and request.wrapper_ms == _windows_transport.command_timeout(2) * 1000
-    assert "$imdsRequest.Proxy = [System.Net.GlobalProxySelection]::GetEmptyWebProxy()" in request.script
-    assert "$imdsRequest.AllowAutoRedirect = $false" in request.script
+    assert request.timeout_ms == 2000 and request.max_bytes > 0
     record = metadata_log(imds_emulator)[0]
     assert record.query == {"api-version": "2021-02-01"} and record.status == 200
 
@@ -111,7 +99,7 @@ def test_commands_per_category_match_the_linux_requests(imds_emulator):
     assert windows_paths == linux_paths
     assert sorted(set(windows_paths)) == ["/metadata/instance", "/metadata/loadbalancer", "/metadata/scheduledevents",
                                           "/metadata/versions"]
-    assert len(host.commands) == len(windows_paths) + 1  # + the SMBIOS/environment read
+    assert len(host.runs) == len(windows_paths) + 1  # + the SMBIOS/environment read
 
 
 def test_not_azure_smbios_makes_no_request(imds_emulator):
@@ -128,12 +116,34 @@ def test_cim_fallback_when_the_registry_has_no_smbios_table(imds_emulator):
     assert result["ansible_facts"]["azure_imds"]["is_azure"] is True and len(host.requests) == 1
 
 
+class AtDefaultEndpoint(wf.FakeWindowsHost):
+    """A Windows host whose requests to http://169.254.169.254 reach ``url`` on loopback (the network guard stays on)."""
+
+    def __init__(self, url, **kwargs):
+        super(AtDefaultEndpoint, self).__init__(**kwargs)
+        self.url = url
+
+    def perform(self, request, bounded_reads=True):
+        assert request.url.startswith(_client.DEFAULT_ENDPOINT + "/")
+        request.url = self.url + request.url[len(_client.DEFAULT_ENDPOINT):]
+        return super(AtDefaultEndpoint, self).perform(request, bounded_reads)
+
+
 def test_unknown_host_is_probed_once_without_connect_retries(closed_port, fast_client):
-    host = wf.FakeWindowsHost(smbios=wf.build_smbios("", wf.MICROSOFT))  # Hyper-V without Azure's tag
-    result, dummy = run(host, {"endpoint": "http://127.0.0.1:%d" % closed_port})
+    host = AtDefaultEndpoint("http://127.0.0.1:%d" % closed_port, smbios=wf.build_smbios("", wf.MICROSOFT))  # Hyper-V, no Azure tag
+    result, dummy = run(host, {})
     facts = result["ansible_facts"]["azure_imds"]
     assert not result.get("failed") and facts["is_azure"] is False and facts["detection"] == "imds"
     assert len(host.requests) == 1 and fast_client.sleeps == []
+
+
+def test_unknown_host_and_an_endpoint_that_does_not_answer_fails(closed_port, fast_client):
+    """Only silence at IMDS's own address means "not Azure", on Windows targets too (issue 22, item 6)."""
+    host = wf.FakeWindowsHost(smbios=wf.build_smbios("", wf.MICROSOFT))
+    result, dummy = run(host, {"endpoint": "http://127.0.0.1:%d" % closed_port})
+    assert result["failed"] and result["imds_error"] == "unreachable"
+    assert "never means that this is not Azure" in result["msg"] and "ansible_facts" not in result
+    assert len(host.requests) == 4           # the usual connection retries, not one quick probe
 
 
 def test_unknown_host_where_imds_answers_is_azure(imds_emulator):
@@ -156,7 +166,7 @@ def test_endpoint_comes_from_the_targets_environment(imds_emulator, monkeypatch)
     result, dummy = run(host, {"api_version": "2021-02-01"})
     assert not result.get("failed"), result
     assert result["ansible_facts"]["azure_imds"]["endpoint"] == imds_emulator.url
-    assert host.hostinfo == 1 and len(host.commands) == 2  # SMBIOS + environment in one command
+    assert host.hostinfo == 1 and len(host.runs) == 2  # SMBIOS + environment in one module run
 
 
 def test_userdata_needs_no_log_and_never_leaks(imds_emulator):
@@ -176,19 +186,28 @@ def test_check_mode_gathers_the_same(imds_emulator):
     assert checked == normal and checked["changed"] is False
 
 
-def test_bad_options_fail_before_any_command():
+def test_bad_options_fail_before_any_module_run():
     host = wf.FakeWindowsHost()
     result, dummy = run(host, {"endpoint": "http://127.0.0.1:1", "detect": "maybe", "timeout": "soon"})
     assert result["failed"] and "detect" in result["msg"] and "timeout" in result["msg"]
-    assert host.commands == []
+    assert host.runs == []
 
 
-def test_powershell_failure_fails_the_task_clearly():
-    stderr = "Cannot create type. Only core types are supported in this language mode."
-    host = wf.FakeWindowsHost(override=lambda script: (1, "", stderr) if "HttpWebRequest" in script else None)
+def test_a_module_failure_fails_the_task_clearly():
+    message = "Unhandled exception while executing module: Cannot create type. Only core types are supported in this language mode."
+    host = wf.FakeWindowsHost(override=lambda name, params: {"failed": True, "msg": message} if name == "win_metadata_request" else None)
     result, dummy = run(host, {"endpoint": "http://127.0.0.1:1"})
     assert result["failed"] and result["imds_error"] == "command" and "language mode" in result["msg"]
     assert "ansible_facts" not in result
+
+
+def test_the_cmd_shell_runs_the_same_modules(imds_emulator):
+    """winrm of ansible-core 2.21 uses the cmd shell plugin; its build_module_command is the powershell one's."""
+    host = wf.FakeWindowsHost()
+    action = windows_action(host, ActionModule, "imds.azure.metadata_facts", {"endpoint": imds_emulator.url}, shell_type="cmd")
+    result = action.run(task_vars={})
+    assert not result.get("failed") and result["ansible_facts"]["azure_imds"]["is_azure"], result
+    assert [name for name, params in host.runs] == ["win_metadata_host", "win_metadata_request", "win_metadata_request"]
 
 
 FAULTS = [
@@ -206,7 +225,11 @@ FAULTS = [
 
 
 @pytest.mark.parametrize("faults, params", FAULTS, ids=[",".join(f) for f, p in FAULTS])
-def test_fault_modes_behave_as_on_linux(imds_emulator_factory, fast_client, faults, params):
+def test_fault_modes_behave_as_on_linux(imds_emulator_factory, request, faults, params):
+    # The emulator's 410 window runs on the wall clock: both paths must wait it out in real time
+    # (on the fake clock, the outcome depended on how fast the machine ran the retries).
+    gone = any(fault.startswith("gone=") for fault in faults)
+    fast_client = None if gone else request.getfixturevalue("fast_client")
     params = dict(params, api_version="2021-12-13")
     emu = imds_emulator_factory(faults=faults, seed=3)
     try:
@@ -230,3 +253,12 @@ def test_fault_modes_behave_as_on_linux(imds_emulator_factory, fast_client, faul
     assert windows == linux
     if not any(fault.startswith(("stall=", "gone=")) for fault in faults):  # those depend on wall-clock time
         assert len(host.requests) == len(metadata_log(emu)) == linux_requests
+
+
+def test_an_answer_cut_short_of_its_length_fails_on_windows_too(raw_server, fast_client):
+    """The client checks the framing of whatever Response a transport returns: the Windows transport's too (issue 22, item 1)."""
+    body = b'{"compute": {"name": "vm-1"}, "network": {}}'
+    server = raw_server(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body) + 1, body))
+    result, dummy = run(wf.FakeWindowsHost(), {"endpoint": server.url, "api_version": "2021-02-01", "deadline": 3})
+    assert result["failed"] and result["imds_error"] == "unreachable" and "ansible_facts" not in result
+    assert "the answer ended after %d of the %d bytes of its Content-Length" % (len(body), len(body) + 1) in result["msg"]

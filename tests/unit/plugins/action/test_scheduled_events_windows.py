@@ -1,7 +1,7 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""imds.azure.scheduled_events on a Windows target: the action plugin with a fake PowerShell
-connection whose commands are carried out against the IMDS emulator (same code as the module)."""
+"""imds.azure.scheduled_events on a Windows target: the action plugin over a fake Windows connection
+whose host runs the collection's PowerShell modules against the IMDS emulator (same code as the module)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ansible.playbook.play_context import PlayContext
 
 from ansible_collections.imds.azure.plugins.action.scheduled_events import ActionModule
 from ansible_collections.imds.azure.plugins.module_utils._scheduled import execute
-from ansible_collections.imds.azure.tests.unit.fakes.action_fixtures import make_action as _make_action
+from ansible_collections.imds.azure.tests.unit.fakes.action_fixtures import make_action as _make_action, windows_action
 from ansible_collections.imds.azure.tests.unit.fakes import windows_fake as wf
 
 SE = "/metadata/scheduledevents"
@@ -24,8 +24,7 @@ def make_action(conn, args, check_mode=False, async_val=0):
 
 
 def run(host, args, **kwargs):
-    conn = wf.FakePowerShellConnection(host, PlayContext())
-    return make_action(conn, args, **kwargs).run(task_vars={})
+    return windows_action(host, ActionModule, "imds.azure.scheduled_events", args, **kwargs).run(task_vars={})
 
 
 def posts(emu):
@@ -36,7 +35,7 @@ def status_of(emu, event_id):
     return dict((e["EventId"], e["EventStatus"]) for e in emu.events.document("2020-07-01")["Events"]).get(event_id)
 
 
-def test_read_and_approve_this_host_over_powershell(imds_emulator):
+def test_read_and_approve_this_host_over_the_request_module(imds_emulator):
     emu = imds_emulator
     mine = emu.add_scheduled_event({"scenario": "Reboot", "notice": 300})
     other = emu.add_scheduled_event({"scenario": "Freeze", "notice": 300, "Resources": ["web-02"]})
@@ -79,19 +78,25 @@ def test_check_mode_over_powershell_sends_no_approval(imds_emulator):
     assert status_of(emu, event_id) == "Scheduled"
 
 
-def test_wait_for_polls_through_powershell_once_per_second(imds_emulator):
+def test_wait_for_polls_through_the_request_module_once_per_second(imds_emulator):
     emu = imds_emulator
-    event_id = emu.add_scheduled_event({"scenario": "Preempt", "delay": 1.5, "notice": 300})
-    host = wf.FakeWindowsHost()
+    added = []
+
+    def announce_at_the_first_poll(name, params):
+        """The event appears 1.5 s after the first poll began, however slow the machine is."""
+        if name == "win_metadata_request" and params["url"].split("?")[0].endswith(SE) and not added:
+            added.append(emu.add_scheduled_event({"scenario": "Preempt", "delay": 1.5, "notice": 300}))
+
+    host = wf.FakeWindowsHost(override=announce_at_the_first_poll)
     result = run(host, {"endpoint": emu.url, "wait_for": ["Preempt"], "wait_timeout": 20})
     assert not result.get("failed"), result
-    assert [e["EventId"] for e in result["events"]] == [event_id] and result["polls"] >= 2
+    assert [e["EventId"] for e in result["events"]] == added and result["polls"] >= 2
     assert len(host.requests) == result["polls"] and all(r.path == SE for r in host.requests)
     times = [record.time for record in emu.request_log]
     assert all(later - earlier >= 0.99 for earlier, later in zip(times, times[1:]))
 
 
-def test_wait_timeout_and_bad_input_over_powershell(imds_emulator):
+def test_wait_timeout_and_bad_input_over_the_request_module(imds_emulator):
     host = wf.FakeWindowsHost()
     result = run(host, {"endpoint": imds_emulator.url, "wait_for": ["Terminate"], "wait_timeout": 1.5})
     assert result["failed"] is True and result["timed_out"] is True and result["polls"] == 2

@@ -427,7 +427,20 @@ def configured_cache(monkeypatch, fact_dir):
     return fact_dir
 
 
-def test_auto_sets_no_variables_that_the_cached_facts_hold(tmp_path, configured_cache, warnings):
+@pytest.mark.parametrize("cliargs", [{}, {"host": "vm"}, {"graph": True}, {"list": True, "export": True}],
+                         ids=["playbook", "inventory --host", "inventory --graph", "inventory --list --export"])
+def test_auto_sets_them_wherever_a_playbook_or_awx_reads_them(tmp_path, configured_cache, monkeypatch, cliargs):
+    """The same variables on the CLI and in AWX: playbooks (which also see the cached facts), ansible-inventory --host
+    and --graph, and --list --export (AWX, Automation Platform: host variables, never facts) all get them."""
+    monkeypatch.setattr(context, "CLIARGS", ImmutableDict(cliargs))
+    write_facts(configured_cache, {"vm": imds(fd="1", tags={"env": "prod"})})
+    host_vars = hvars(run(tmp_path, {}, hosts=["vm"]), "vm")
+    assert host_vars["azure_placement"]["fault_domain"] == "1" and host_vars["azure_tags"] == {"env": "prod"}
+
+
+def test_auto_does_not_print_them_twice_in_a_listing_of_the_cached_facts(tmp_path, configured_cache, monkeypatch, warnings):
+    """ansible-inventory --list (no --export) prints each host's cached facts, which hold the same placement and tags."""
+    monkeypatch.setattr(context, "CLIARGS", ImmutableDict(list=True, export=False))
     write_facts(configured_cache, {"vm": imds(fd="1", tags={"env": "prod"})})
     inv = run(tmp_path, {"compose": {"fd_copy": "azure_placement.fault_domain", "env_copy": "azure_tags.env"}}, hosts=["vm"])
     assert members(inv, "azure_fault_domain_1") == ["vm"]
@@ -438,15 +451,8 @@ def test_auto_sets_no_variables_that_the_cached_facts_hold(tmp_path, configured_
     assert not warnings
 
 
-def test_auto_sets_them_for_an_export(tmp_path, configured_cache, monkeypatch):
-    """ansible-inventory --export (AWX, Automation Platform) carries host variables, never facts."""
-    monkeypatch.setattr(context, "CLIARGS", ImmutableDict(export=True))
-    write_facts(configured_cache, {"vm": imds(fd="1", tags={"env": "prod"})})
-    host_vars = hvars(run(tmp_path, {}, hosts=["vm"]), "vm")
-    assert host_vars["azure_placement"]["fault_domain"] == "1" and host_vars["azure_tags"] == {"env": "prod"}
-
-
-def test_auto_sets_them_for_another_cache_and_the_tree(tmp_path, configured_cache):
+def test_auto_sets_them_for_another_cache_and_the_tree(tmp_path, configured_cache, monkeypatch):
+    monkeypatch.setattr(context, "CLIARGS", ImmutableDict(list=True))
     other = tmp_path / "other-facts"
     other.mkdir()
     write_facts(other, {"vm": imds(fd="2")})
@@ -710,3 +716,13 @@ def test_true_in_any_of_its_spellings_is_still_true(tmp_path, fact_dir, value):
     write_facts(fact_dir, {"vm": imds(fd="3")})
     inv = run(tmp_path, {"fact_cache_plugin": "jsonfile", "fact_cache_connection": str(fact_dir), "add_hosts": value})
     assert members(inv, "azure_fault_domain_3") == ["vm"]
+
+
+def test_groups_are_children_in_natural_order(tmp_path, fact_dir):
+    """ansible-inventory --graph (and the groups' order) lists domains as 0, 1, 2, 10, whatever order the hosts come in."""
+    hosts = {"h-%d" % number: imds(fd=str(number), ud=str(number), tags={"tier": "t%d" % number}) for number in (1, 2, 10, 0)}
+    write_facts(fact_dir, hosts)
+    inv = run(tmp_path, {"fact_cache_plugin": "jsonfile", "fact_cache_connection": str(fact_dir)}, hosts=list(hosts))
+    for parent, child in (("azure_fault_domains", "azure_fault_domain_%d"), ("azure_update_domains", "azure_update_domain_%d"),
+                          ("azure_tag_tier", "azure_tag_tier_t%d")):
+        assert [group.name for group in inv.groups[parent].child_groups] == [child % number for number in (0, 1, 2, 10)], parent

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import copy
-import multiprocessing
 import os
 import threading
 import time
@@ -317,15 +316,31 @@ def test_user_data_from_facts_hints_at_the_userdata_fact(imds_emulator):
         lookup().run(["compute/userData"], variables=host_vars(facts_of(imds_emulator)), endpoint=imds_emulator.url)
 
 
-def test_auto_without_facts_on_a_remote_host_warns_once(imds_emulator, warnings):
+@pytest.mark.parametrize("variables", [
+    {"inventory_hostname": "web-7", "ansible_host": "203.0.113.10"},
+    {"inventory_hostname": "web-7", "ansible_connection": "ssh", "ansible_facts": {}},
+    {"inventory_hostname": "web-7", "ansible_facts": {"azure_imds": {}}},
+])
+def test_auto_without_facts_on_a_remote_host_is_an_error_not_the_controllers_answer(imds_emulator, warnings, variables):
+    """Issue 22 item 7: the controller's VM was the answer for web-7, with a warning that AWX does not show."""
+    with pytest.raises(AnsibleLookupError) as info:
+        lookup().run(["compute/vmId"], variables=variables, endpoint=imds_emulator.url)
+    message = str(info.value)
+    assert message.startswith("imds.azure.metadata: config: cannot answer 'compute/vmId' from facts: host web-7 has no azure_imds facts")
+    assert "the answer would be the controller's VM, not web-7's; set source=live for that" in message
+    assert imds_emulator.request_log == [] and warnings == []
+
+
+def test_auto_without_facts_asks_live_for_the_controller_itself_and_live_for_anyone(imds_emulator, monkeypatch):
     plugin = lookup()
-    variables = {"inventory_hostname": "web-7", "ansible_host": "203.0.113.10"}
-    for _attempt in range(3):
-        plugin.run(["compute/vmId"], variables=variables, endpoint=imds_emulator.url)
-    assert len(warnings) == 1 and "controller" in warnings[0] and "web-7" in warnings[0]
-    plugin.run(["compute/vmId"], variables=host_vars(), endpoint=imds_emulator.url)                      # local: no warning
-    plugin.run(["compute/vmId"], variables=dict(variables, inventory_hostname="web-8"), endpoint=imds_emulator.url, source="live")
-    assert len(warnings) == 1
+    vm_id = imds_emulator.profile["compute"]["vmId"]
+    for variables in (host_vars(), {"inventory_hostname": "localhost"}, {"inventory_hostname": "me", "ansible_host": "127.0.0.1"}):
+        assert plugin.run(["compute/vmId"], variables=variables, endpoint=imds_emulator.url) == [vm_id]
+    remote = {"inventory_hostname": "web-7", "ansible_host": "203.0.113.10"}
+    assert plugin.run(["compute/vmId"], variables=remote, endpoint=imds_emulator.url, source="live") == [vm_id]
+    assert plugin.run(["compute/vmId"], variables=dict(remote, azure_imds_lookup_source="live"), endpoint=imds_emulator.url) == [vm_id]
+    monkeypatch.setenv("AZURE_IMDS_LOOKUP_SOURCE", "live")
+    assert plugin.run(["compute/vmId"], variables=remote, endpoint=imds_emulator.url) == [vm_id]
 
 
 # --------------------------------------------------------------------------- cache and rate limit
@@ -363,18 +378,34 @@ def _worker(url, run_dir, queue):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_workers_of_one_run_share_the_cache(imds_emulator, fresh_run):
+def test_workers_of_one_run_share_the_cache(imds_emulator, fresh_run, forked):
     """ansible-playbook runs each task in a forked worker: 6 workers, one request per category."""
-    ctx = multiprocessing.get_context("fork")
-    queue = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(imds_emulator.url, str(fresh_run), queue)) for _attempt in range(6)]
-    for proc in procs:
-        proc.start()
-    for proc in procs:
-        proc.join(60)
-    assert [proc.exitcode for proc in procs] == [0] * 6
-    assert {queue.get(timeout=5) for _attempt in procs} == {imds_emulator.profile["compute"]["vmId"]}
+    assert set(forked(_worker, 6, imds_emulator.url, str(fresh_run))) == {imds_emulator.profile["compute"]["vmId"]}
     assert paths(imds_emulator) == ["/metadata/versions", "/metadata/instance"]
+
+
+def _failing_worker(url, run_dir, queue):
+    from ansible import constants as C
+    from ansible_collections.imds.azure.plugins.plugin_utils import _lookup
+    C.DEFAULT_LOCAL_TMP = run_dir
+    _lookup.reset_run_state(remove_files=False)
+    try:
+        lookup_loader.get("imds.azure.metadata").run(["compute/vmId"], variables=host_vars(), endpoint=url, source="live",
+                                                     api_version="2021-02-01", timeout=1, deadline=1)
+    except AnsibleLookupError as exc:
+        queue.put(str(exc))
+    else:
+        queue.put("no error")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_workers_of_one_run_share_a_failure(imds_emulator_factory, fresh_run, forked):
+    """Issue 22 item 13: each worker asked again after the one before it failed, k deadlines for the k-th; now the
+    run's first failure is every worker's answer, at once."""
+    emulator = imds_emulator_factory(faults=["status=500"])
+    messages = set(forked(_failing_worker, 6, emulator.url, str(fresh_run)))
+    assert len(messages) == 1 and next(iter(messages)).startswith("imds.azure.metadata: server_error: cannot read /metadata/instance")
+    assert len(metadata_requests(emulator, "/metadata/instance")) == 1
 
 
 def test_requests_stay_under_the_rate_limit(imds_emulator_factory):

@@ -76,6 +76,20 @@ def test_client_id_from_a_variable(imds_emulator):
     assert claims(value)["appid"] == identity["clientId"]
 
 
+@pytest.mark.parametrize("kwargs, variables, name", [
+    ({"client_id": ""}, {}, "client_id"),
+    ({"object_id": ""}, {}, "object_id"),
+    ({"msi_res_id": "  "}, {}, "msi_res_id"),
+    ({}, {"azure_imds_identity_client_id": ""}, "client_id"),     # a group_vars value that templated to nothing
+])
+def test_an_empty_identity_is_refused_not_the_system_assigned_one(imds_emulator, kwargs, variables, name):
+    """Issue 22 item 7: client_id '' silently meant the VM's system-assigned identity."""
+    with pytest.raises(AnsibleLookupError) as info:
+        lookup().run([VAULT], variables=variables, endpoint=imds_emulator.url, **kwargs)
+    assert str(info.value).startswith("imds.azure.token: config: %s is empty: name the user-assigned identity" % name)
+    assert token_requests(imds_emulator) == []
+
+
 def test_full_record(imds_emulator):
     record = lookup().run([VAULT, ARM], variables={}, endpoint=imds_emulator.url, output="record")
     assert [item["resource"] for item in record] == [VAULT, ARM]
@@ -194,6 +208,43 @@ def test_no_message_holds_any_part_of_the_token_endpoints_answer(canned_server, 
     shown = " ".join([str(info.value), repr(info.value.__cause__), repr(info.value.__context__)] + warnings)
     assert server.requests, "the lookup never asked"
     for fragment in (SECRET, "OPAQUE", "0123456789abcdef"):
+        assert fragment not in shown, shown
+
+
+TOKEN_JSON = b'{"access_token": "%s", "expires_in": "3599", "token_type": "Bearer"}' % SECRET.encode()
+
+
+def _answer(*lines, **kwargs):
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + kwargs.get("body", b"")
+
+
+@pytest.mark.parametrize("answer", [
+    TOKEN_JSON + b"\r\n",                                                     # HTTP/0.9: no status line, the token first
+    b"%s 200 OK\r\n\r\n" % SECRET.encode(),                                     # the first word where HTTP/1.1 belongs
+    b"HTTP/%s 200 OK\r\nContent-Length: 2\r\n\r\n{}" % SECRET.encode(),            # an unknown protocol version
+    b"HTTP/1.1 %s\r\n\r\n" % SECRET.encode(),                                   # no status code
+    _answer("HTTP/1.1 200 OK", "X-Token: " + SECRET * 3000, body=b"{}"),        # a header line longer than http.client reads
+    _answer("HTTP/1.1 200 OK", "Content-Type: application/json", "Content-Length: %d" % (len(TOKEN_JSON) + 9), body=TOKEN_JSON),
+    _answer("HTTP/1.1 200 OK", "Content-Type: application/json", "Content-Length: 9", "Content-Length: %d" % len(TOKEN_JSON),
+            body=TOKEN_JSON),
+    _answer("HTTP/1.1 200 OK", "Transfer-Encoding: chunked", "Content-Length: 5", body=b"%x\r\n%s\r\n0\r\n\r\n" % (
+        len(TOKEN_JSON), TOKEN_JSON)),
+    _answer("HTTP/1.1 200 OK", "Content-Length: " + SECRET, body=TOKEN_JSON),
+    _answer("HTTP/1.1 200 OK", "Transfer-Encoding: " + SECRET, body=TOKEN_JSON),
+    _answer("HTTP/1.1 200 OK", "Content-Encoding: " + SECRET, "Content-Length: %d" % len(TOKEN_JSON), body=TOKEN_JSON),
+    _answer("HTTP/1.1 302 Found", "Location: http://127.0.0.1:9/?token=" + SECRET, "Content-Length: 0"),
+    _answer("HTTP/1.1 200 OK", "Transfer-Encoding: chunked", body=b"%x\r\n%s" % (len(TOKEN_JSON), TOKEN_JSON[:20])),
+], ids=["http-0.9", "first-word", "protocol", "no-status", "long-header", "short-body", "two-lengths", "chunked-and-length",
+        "length-text", "coding-text", "content-encoding", "redirect", "short-chunk"])
+def test_no_message_holds_any_part_of_a_broken_answer(raw_server, warnings, answer):
+    """Issue 22 item 9: the first line of an answer without a status line (a token record) went into the error and into
+    each "retrying" warning. Whatever the shape of the answer, no part of it reaches a message."""
+    server = raw_server(answer)
+    with pytest.raises(AnsibleLookupError) as info:
+        lookup().run([VAULT], variables={}, endpoint=server.url, api_version="2018-02-01", timeout=1, deadline=1.5)
+    shown = " ".join([str(info.value), repr(info.value.__cause__), repr(info.value.__context__)] + warnings)
+    assert server.requests, "the lookup never asked"
+    for fragment in (SECRET, "OPAQUE", "0123456789abcdef", "access_token"):
         assert fragment not in shown, shown
 
 

@@ -20,8 +20,10 @@ from ansible_collections.imds.azure.plugins.module_utils._client import (
     RESPONSE_LIMITS,
     ImdsClient,
     ImdsNotImds,
+    ImdsThrottled,
     ImdsTimeout,
     ImdsTooLarge,
+    ImdsUnreachable,
     Response,
     UrlTransport,
 )
@@ -184,3 +186,100 @@ def test_redirects_are_not_followed_on_the_wire(canned_server):
     with pytest.raises(ImdsNotImds, match="redirect"):
         client_for(server.url).get_json("instance")
     assert len(server.requests) == 1 and target.requests == []
+
+
+# --------------------------------------------------------------------------- framing: where an answer ends (issue 22, item 1)
+
+def head(*lines):
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def test_a_leaf_cut_short_of_its_content_length_is_never_a_value(raw_server, fake_time):
+    # compute/name "vm-10" cut to "vm-1": http.client hands the 4 bytes back without a word.
+    server = raw_server(head("HTTP/1.1 200 OK", "Content-Type: text/plain", "Content-Length: 5") + b"vm-1")
+    warnings = []
+    client = client_for(server.url, timeout=1, deadline=10, sleep=fake_time.sleep, clock=fake_time.clock, warn=warnings.append)
+    with pytest.raises(ImdsUnreachable) as info:
+        client.get_text("instance", "compute/name")
+    assert "the answer ended after 4 of the 5 bytes of its Content-Length" in str(info.value)
+    assert len(server.requests) > 1          # a broken transfer is retried, as a reset is
+    assert info.value.kind == "unreachable" and info.value.connected
+
+
+def test_a_document_cut_short_is_refused_even_when_the_part_is_valid_json(raw_server, fake_time):
+    body = b'{"compute": {"name": "vm-1"}, "network": {}}'
+    server = raw_server(head("HTTP/1.1 200 OK", "Content-Type: application/json", "Content-Length: %d" % (len(body) + 40)) + body)
+    client = client_for(server.url, timeout=1, deadline=5, sleep=fake_time.sleep, clock=fake_time.clock)
+    with pytest.raises(ImdsUnreachable, match="ended after %d of the %d bytes" % (len(body), len(body) + 40)):
+        client.get_json("instance")
+
+
+def test_a_short_answer_from_any_transport_is_refused(fake_time):
+    """The Windows transport and the lookups' paced one return a Response too: the client checks it, not UrlTransport."""
+    class Transport(object):
+        def request(self, method, url, headers, body, timeout):
+            return Response(200, {"Content-Type": "text/plain", "Content-Length": "5"}, b"vm-1")
+
+    client = ImdsClient(api_version="2021-02-01", transport=Transport(), deadline=5, sleep=fake_time.sleep, clock=fake_time.clock)
+    with pytest.raises(ImdsUnreachable, match="ended after 4 of the 5 bytes"):
+        client.get_text("instance", "compute/name")
+
+
+@pytest.mark.parametrize("framing, why", [
+    (["Content-Length: 4", "Content-Length: 5"], "Content-Length headers that disagree"),
+    (["Content-Length: 4, 5"], "Content-Length headers that disagree"),
+    (["Transfer-Encoding: chunked", "Content-Length: 4"], "both Transfer-Encoding and Content-Length"),
+    (["Content-Length: 4", "Transfer-Encoding: chunked"], "both Transfer-Encoding and Content-Length"),
+    (["Transfer-Encoding: gzip, chunked"], "Transfer-Encoding is not just chunked"),
+    (["Transfer-Encoding: identity"], "Transfer-Encoding is not just chunked"),
+    (["Content-Length: -5"], "Content-Length is not a number"),
+    (["Content-Length: +5"], "Content-Length is not a number"),
+    (["Content-Length: 5x"], "Content-Length is not a number"),
+    (["Content-Length: \xb2"], "Content-Length is not a number"),     # str.isdigit() says yes, int() says no
+])
+def test_an_answer_whose_end_is_ambiguous_is_not_imds(raw_server, framing, why):
+    chunked = any("chunked" in line for line in framing)
+    body = b"5\r\nvm-10\r\n0\r\n\r\n" if chunked else b"vm-10"
+    server = raw_server(head("HTTP/1.1 200 OK", "Content-Type: text/plain", *framing) + body)
+    with pytest.raises(ImdsNotImds) as info:
+        client_for(server.url).get_text("instance", "compute/name")
+    assert why in str(info.value) and "this is not IMDS" in str(info.value)
+    assert len(server.requests) == 1          # a protocol violation is not retried
+
+
+def test_identical_repeated_content_lengths_are_one_length(raw_server):
+    server = raw_server(head("HTTP/1.1 200 OK", "Content-Type: text/plain", "Content-Length: 5", "Content-Length: 5") + b"vm-10")
+    assert client_for(server.url).get_text("instance", "compute/name") == "vm-10"
+
+
+@pytest.mark.parametrize("answer", [
+    b'{"compute": {"name": "vm-10"}, "network": {}}\r\n',           # HTTP/0.9: the body and nothing else
+    b"ICY 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+    b"HTTP/1.1 2OO OK\r\nContent-Length: 2\r\n\r\n{}",
+    b"HTTP/2.0 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+])
+def test_an_answer_without_an_http_1_status_line_is_not_imds(raw_server, answer):
+    server = raw_server(answer)
+    with pytest.raises(ImdsNotImds, match="does not start with an HTTP/1.x status line") as info:
+        client_for(server.url).get_json("instance")
+    assert "vm-10" not in str(info.value) and "ICY" not in str(info.value) and "2OO" not in str(info.value)
+    assert len(server.requests) == 1
+
+
+def test_an_https_endpoint_that_speaks_plain_http_is_not_imds(imds_emulator):
+    url = imds_emulator.url.replace("http://", "https://")
+    with pytest.raises(ImdsNotImds, match=r"TLS handshake failed \(.*IMDS itself is plain http://\)") as info:
+        client_for(url).get_json("instance")
+    assert info.value.attempts == 1
+
+
+# --------------------------------------------------------------------------- Retry-After that asks for no pause (item 8)
+
+@pytest.mark.parametrize("value", ["0", "-1", "NaN", "1e400", "0.001"])
+def test_a_retry_after_that_asks_for_no_pause_is_no_request_storm(raw_server, value):
+    body = b'{"error": "Too many requests"}'
+    server = raw_server(head("HTTP/1.1 429 Too Many Requests", "Content-Type: application/json", "Retry-After: " + value,
+                             "Content-Length: %d" % len(body)) + body)
+    error, _elapsed = call_bounded(lambda: client_for(server.url, timeout=1, deadline=2.5).get_json("instance"), 2.5)
+    assert isinstance(error, ImdsThrottled) and "HTTP 429" in str(error)
+    assert len(server.requests) <= 3          # every pause at least a second: at most 1 + deadline / 1 s requests

@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.imds.azure.plugins.module_utils import _client, _facts
 from ansible_collections.imds.azure.plugins.module_utils._client import (
-    ImdsClient, ImdsConfigError, ImdsNotImds, ImdsTimeout, ImdsTooLarge, ImdsUnreachable, Response,
+    ImdsClient, ImdsConfigError, ImdsError, ImdsNotImds, ImdsTimeout, ImdsTooLarge, ImdsUnreachable, Response,
 )
 from ansible_collections.imds.azure.plugins.module_utils._detect import AZURE, NOT_AZURE, UNKNOWN, Detection
 from ansible_collections.imds.azure.plugins.module_utils._facts import (
@@ -78,7 +78,7 @@ def test_a_subset_may_be_named_by_its_fact_key(value, expected):
 def test_each_subset_fills_the_fact_keys_it_is_documented_with(imds_emulator):
     base = set(gather(imds_emulator, gather_subset=["versions"], api_version="2021-02-01")) - {"versions"}
     for subset in _facts.SUBSETS:
-        facts = gather(imds_emulator, no_log=True, gather_subset=[subset], api_version="2021-02-01", _attested_nonce="1234")
+        facts = gather(imds_emulator, no_log=True, gather_subset=[subset], api_version="2021-02-01", attested_nonce="1234")
         assert set(facts) - base == set(_facts.FACT_KEYS[subset]), subset
     assert _facts.SUBSET_ALIASES == {"scheduled_events": "scheduledevents"}
     assert set(_client.DOCUMENT_CATEGORIES) <= set(_facts.FACT_KEYS) & set(_client.CATEGORIES)
@@ -202,22 +202,72 @@ def test_detect_true_unknown_makes_no_request(imds_emulator):
     assert metadata_log(imds_emulator) == []
 
 
+class AtDefaultEndpoint(object):
+    """UrlTransport with the default endpoint's address swapped for ``url`` on loopback: the client keeps
+    http://169.254.169.254 as its endpoint (and so its rules for it), and the network guard is kept."""
+
+    def __init__(self, url):
+        self.url = url
+        self.inner = _client.UrlTransport()
+
+    def request(self, method, url, headers, body, timeout):
+        assert url.startswith(_client.DEFAULT_ENDPOINT + "/")
+        return self.inner.request(method, self.url + url[len(_client.DEFAULT_ENDPOINT):], headers, body, timeout)
+
+
+def probe_default_endpoint(url, **params):
+    """gather_facts with detect=auto on a host DMI cannot classify, at the default endpoint (played by ``url``)."""
+    params = dict({"detect": "auto", "api_version": "2021-02-01"}, **params)
+    return gather_facts(params, detector=detector(UNKNOWN),
+                        client_factory=lambda **kwargs: ImdsClient(transport=AtDefaultEndpoint(url), **kwargs))
+
+
 def test_detect_auto_unknown_probes_imds(imds_emulator):
     facts = gather(imds_emulator, detect="auto", result=UNKNOWN)
     assert facts["is_azure"] is True and facts["detection"] == "imds"
+    assert probe_default_endpoint(imds_emulator.url)["is_azure"] is True
 
 
-def test_detect_auto_unknown_and_nothing_listening_is_not_azure(closed_port):
+def test_detect_auto_unknown_and_nothing_listening_at_the_default_endpoint_is_not_azure(closed_port):
     started = time.monotonic()
-    facts = gather(None, endpoint="http://127.0.0.1:%d" % closed_port, detect="auto", result=UNKNOWN)
+    facts = probe_default_endpoint("http://127.0.0.1:%d" % closed_port)
     assert time.monotonic() - started < 1
-    assert facts["is_azure"] is False and facts["detection"] == "imds"
+    assert facts["is_azure"] is False and facts["detection"] == "imds" and facts["endpoint"] == _client.DEFAULT_ENDPOINT
+
+
+def test_detect_auto_unknown_and_a_plain_web_server_at_the_default_endpoint_is_not_azure(canned_server):
+    # Another cloud's metadata service at 169.254.169.254: a 404 page, not IMDS's JSON.
+    server = canned_server("HTTP/1.1 404 Not Found", [("Content-Type", "text/html")], b"<html>404</html>")
+    assert probe_default_endpoint(server.url)["is_azure"] is False
 
 
 def test_detect_auto_unknown_and_html_still_fails(imds_emulator_factory):
     emu = imds_emulator_factory(faults=["html=1"])
     with pytest.raises(ImdsNotImds):
         gather(emu, detect="auto", result=UNKNOWN)
+    with pytest.raises(ImdsNotImds):
+        probe_default_endpoint(emu.url)
+
+
+# An endpoint set to anything but IMDS's own address is never evidence of "not Azure" (issue 22, item 6).
+
+def test_detect_auto_unknown_and_an_endpoint_that_does_not_answer_fails(closed_port, monkeypatch):
+    monkeypatch.setattr(_facts.ImdsClient, "__init__", _fast_retries(_facts.ImdsClient.__init__))
+    with pytest.raises(ImdsUnreachable) as info:
+        gather(None, endpoint="http://127.0.0.1:%d" % closed_port, detect="auto", result=UNKNOWN)
+    assert "cannot connect" in str(info.value) and info.value.attempts == 4      # no quick probe: the usual retries
+    assert "the endpoint is set to http://127.0.0.1:%d: a failure there never means that this is not Azure" % closed_port in str(info.value)
+
+
+def test_detect_auto_unknown_and_an_https_endpoint_of_a_plain_http_server_fails(imds_emulator):
+    with pytest.raises(ImdsNotImds, match="TLS handshake failed"):
+        gather(None, endpoint=imds_emulator.url.replace("http://", "https://"), detect="auto", result=UNKNOWN)
+
+
+def test_detect_auto_unknown_and_a_plain_web_server_at_an_endpoint_fails(canned_server):
+    server = canned_server("HTTP/1.1 404 Not Found", [("Content-Type", "text/html")], b"<html>404</html>")
+    with pytest.raises(ImdsError, match="404 Not Found.*never means that this is not Azure"):
+        gather(None, endpoint=server.url, detect="auto", result=UNKNOWN, api_version="2021-02-01")
 
 
 def test_azure_by_dmi_and_unreachable_fails(closed_port, monkeypatch):
@@ -309,15 +359,22 @@ def test_bad_detect_value():
 def test_detect_auto_a_listener_that_stalls_is_an_imds_failure(imds_emulator_factory):
     emu = imds_emulator_factory(faults=["stall=30"])
     with pytest.raises(ImdsTimeout) as info:
-        gather(emu, detect="auto", result=UNKNOWN, timeout=0.5, deadline=2, api_version="2021-02-01")
+        probe_default_endpoint(emu.url, timeout=0.5, deadline=2)
     assert "accepted the connection" in str(info.value) and "not a sign that this is not Azure" in str(info.value)
 
 
 def test_detect_auto_a_listener_that_resets_is_an_imds_failure(imds_emulator_factory):
     emu = imds_emulator_factory(faults=["reset=1"])
     with pytest.raises(ImdsUnreachable, match="accepted the connection") as info:
-        gather(emu, detect="auto", result=UNKNOWN, timeout=0.5, deadline=2, api_version="2021-02-01")
+        probe_default_endpoint(emu.url, timeout=0.5, deadline=2)
     assert info.value.connected
+
+
+def test_detect_auto_an_answer_without_a_status_line_is_an_imds_failure(imds_emulator_factory):
+    emu = imds_emulator_factory(faults=["no-status-line=1"])
+    with pytest.raises(ImdsNotImds, match="does not start with an HTTP/1.x status line") as info:
+        probe_default_endpoint(emu.url)
+    assert "without answering" not in str(info.value)
 
 
 def test_empty_endpoint_is_an_error_not_the_default(imds_emulator):

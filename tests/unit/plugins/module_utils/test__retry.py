@@ -28,7 +28,7 @@ from ansible_collections.imds.azure.plugins.module_utils._retry import (
     transport_rule,
 )
 from ansible_collections.imds.azure.plugins.module_utils._transport import (
-    ConnectError, ConnectionReset, ConnectTimeout, NotSent, ReadTimeout, TransportError,
+    ConnectError, ConnectionReset, ConnectTimeout, MalformedAnswer, NotSent, ReadTimeout, TransportError,
 )
 
 GUIDE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "docs", "docsite", "rst", "facts.rst")
@@ -66,7 +66,8 @@ def answer(status, imds_json=True, error="", category_root=False, retry_after=No
 
 EXAMPLES = {
     _retry.NOT_IMDS: [answer(status, imds_json) for status in (100, 101, 301, 302, 307) for imds_json in (True, False)]
-    + [answer(status, imds_json=False) for status in (400, 401, 402, 403, 405, 418, 451)],
+    + [answer(status, imds_json=False) for status in (400, 401, 402, 403, 405, 418, 451)]
+    + [("transport", MalformedAnswer("it does not start with an HTTP/1.x status line"))],
     _retry.REJECTED: [answer(status) for status in (400, 401, 402, 403, 405, 418, 451)]
     + [answer(404, error="Bad request. Invalid version", category_root=root) for root in (True, False)],
     _retry.CATEGORY_UPDATING: [answer(404, category_root=True, error="Not found")],
@@ -83,6 +84,7 @@ EXAMPLES = {
 TRANSPORT_WORDS = {
     "refused": ConnectError, "unreachable": ConnectError, "connect timeout": ConnectTimeout,
     "read timeout": ReadTimeout, "reset": ConnectionReset, "truncated": ConnectionReset, "not sent": NotSent,
+    "status line": MalformedAnswer, "TLS handshake": MalformedAnswer,
 }
 STATUS_RE = re.compile(r"\b([1-5](?:[0-9]{2}|xx))\b")
 EXCLUDED_RE = re.compile(r"\(other than ([0-9, ]+)\)")
@@ -202,10 +204,31 @@ def test_backoff_counts_every_retry_of_the_call_and_jitter_only_stretches():
 
 
 @pytest.mark.parametrize("value, seconds", [
-    (None, None), ("7", 7.0), (" 2.5 ", 2.5), ("-3", 0.0), ("120", 60.0),
+    (None, None), ("7", 7.0), (" 7 ", 7.0), ("0", 0.0), ("120", 60.0), ("9" * 5000, 60.0),
     ("Wed, 21 Oct 2015 07:28:00 GMT", None), ("", None),
+    # Not delta-seconds (RFC 9110 10.2.3): no Retry-After at all, so the backoff applies.
+    ("2.5", None), ("-3", None), ("NaN", None), ("nan", None), ("inf", None), ("1e400", None), ("1_0", None), ("\u0663", None),
 ])
 def test_retry_after_seconds(value, seconds):
     assert retry_after_seconds(value) == seconds
     # The table's Retry-After row says where the cap is.
     assert "at most %d" % _retry.RETRY_AFTER_CAP in ROWS[RULES.index(_retry.RETRY_AFTER)][0]
+
+
+@pytest.mark.parametrize("retry_after", [0.0, 0.2])
+def test_a_short_retry_after_still_waits_a_second(retry_after):
+    """Retry-After: 0 once meant 8,024 requests in 10 s: every pause is at least RETRY_AFTER_FLOOR."""
+    delays, decision = walk(_retry.RETRY_AFTER, deadline=30.0, retry_after=retry_after)
+    assert delays and min(delays) >= _retry.RETRY_AFTER_FLOOR == 1.0
+    assert decision.stop == DEADLINE and len(delays) <= 30
+
+
+def test_the_backoff_never_overflows_however_many_retries_a_call_made():
+    """After 1,024 retries 2 ** retries no longer fits a float: the backoff raised OverflowError."""
+    clock = Clock()
+    policy = RetryPolicy(clock() + 10 ** 9, DEFAULT_CONNECT_RETRIES, clock, lambda: 0.0)
+    for _retry_number in range(1100):
+        decision = policy.decide(_retry.RETRY_AFTER, 1.0)
+        clock.now += decision.delay
+    assert policy.retries == 1100
+    assert [policy.decide(rule).delay for rule in (_retry.BUSY, _retry.BROKEN, _retry.GONE)] == [8.0, 8.0, 5.0]

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from ansible_collections.imds.azure.plugins.module_utils._client import ImdsClient, ImdsConfigError, ImdsNotImds, Response
+from ansible_collections.imds.azure.plugins.module_utils._client import ImdsClient, ImdsConfigError, ImdsNotImds, ImdsUnreachable, Response
 from ansible_collections.imds.azure.plugins.module_utils._scheduled import ScheduledEventsError, execute
 
 SE = "/metadata/scheduledevents"
@@ -56,7 +56,8 @@ def busy(imds_emulator):
     (dict(poll_interval=0.5), "at most once per second"),
     (dict(wait_timeout=0), "wait_timeout must be greater than 0"),
     (dict(approve=True), "approve needs event_ids or this_host"),
-    (dict(approve=True, event_ids=["  "]), "approve needs event_ids or this_host"),
+    (dict(approve=True, event_ids=["  "]), "event_ids entry 1 is empty"),
+    (dict(event_ids=["A", ""]), "event_ids entry 2 is empty"),
 ])
 def test_bad_input_is_refused_before_any_request(imds_emulator, bad, message):
     with pytest.raises(ScheduledEventsError, match=message):
@@ -294,6 +295,8 @@ def test_wait_for_completion_times_out(fake_time):
     ({"DocumentIncarnation": 1, "Events": [{"EventId": "A", "EventStatus": ["Scheduled"]}]}, "EventStatus of event A is an array"),
     ({"DocumentIncarnation": -1, "Events": []}, "DocumentIncarnation is not an integer"),
     ({"DocumentIncarnation": 1, "Events": [{"EventId": "A ", "Resources": ["vm"]}]}, "the EventId of event 0 is 'A '"),
+    # Two events under one id (case-insensitively, as ids are compared): which one an approval means cannot be told.
+    ({"DocumentIncarnation": 1, "Events": [{"EventId": "A"}, {"EventId": "B"}, {"EventId": "a"}]}, "EventId a appears more than once"),
 ])
 def test_documents_that_are_not_scheduled_events_fail(fake_time, body, message):
     class Odd(object):
@@ -324,3 +327,24 @@ def test_an_empty_endpoint_is_refused_before_any_request():
 
     with pytest.raises(ImdsConfigError, match="endpoint is empty"):
         execute({"endpoint": ""}, client_factory=lambda **kwargs: ImdsClient(transport=NoNetwork(), **kwargs))
+
+
+# --------------------------------------------------------------------------- nothing pending, a name cut short (issue 22)
+
+@pytest.mark.parametrize("extra", [{}, {"approve": True}, {"approve": True, "wait_for_completion": True}, {"wait_for": ["Freeze"]}])
+def test_an_empty_list_of_event_ids_does_nothing_and_succeeds(busy, extra):
+    emu, _ids = busy
+    result = execute(params(emu, event_ids=[], wait_timeout=30, **extra))
+    assert not result.get("failed") and result["changed"] is False
+    assert result["events"] == [] and result["approved"] == [] and result["missing_ids"] == [] and result["polls"] == 1
+    assert posts(emu) == [] and len(metadata_log(emu)) == 1
+
+
+def test_a_vm_name_cut_short_never_approves_another_vms_event(imds_emulator_factory):
+    """compute/name "web-01" cut to "web-0" by a server that closes early: the event of VM web-0 is not this host's."""
+    emu = imds_emulator_factory(faults=["short-body=1,path=/metadata/instance/compute/name"])
+    other = emu.add_scheduled_event({"scenario": "Freeze", "notice": 120, "Resources": ["web-0"]})
+    with pytest.raises(ImdsUnreachable, match="ended after 5 of the 6 bytes of its Content-Length") as info:
+        execute(params(emu, approve=True, this_host=True, timeout=1, deadline=2.5))
+    assert info.value.kind == "unreachable"
+    assert posts(emu) == [] and status_of(emu, other) == "Scheduled"

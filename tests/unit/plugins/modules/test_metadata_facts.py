@@ -9,6 +9,7 @@ import json
 from unittest.mock import patch
 
 import pytest
+import yaml
 
 from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
@@ -133,9 +134,17 @@ def test_argument_spec_matches_contract():
     spec = module_class.call_args.kwargs["argument_spec"]
     assert set(spec) == {"endpoint", "api_version", "timeout", "deadline", "gather_subset", "detect", "attested_required", "attested_ca_path",
                          "attested_domain", "attested_clock_skew", "attested_nonce_retries", "attested_fetch_intermediates", "attested_aia_allowlist",
-                         "_attested_nonce"}
+                         "attested_nonce"}
     assert spec["attested_required"]["default"] is True
     assert module_class.call_args.kwargs["supports_check_mode"] is True
+
+
+def test_the_internal_option_sits_with_its_siblings():
+    """ansible-doc and the HTML reference list options by name, and "_" sorts before every lower-case letter: the
+    internal nonce is named like the attested options it belongs to, and its description starts by saying it is internal."""
+    options = yaml.safe_load(metadata_facts.DOCUMENTATION)["options"]
+    assert [name for name in options if name.startswith("_")] == []
+    assert options["attested_nonce"]["description"][0].startswith("Internal, not for tasks.")
 
 
 # --------------------------------------------------------------------------- hostile answers (issue 14)

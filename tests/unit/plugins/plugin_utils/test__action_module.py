@@ -9,11 +9,19 @@ from unittest.mock import MagicMock
 import pytest
 
 from ansible.module_utils.basic import env_fallback
+from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.action import ActionBase
+from ansible.template import Templar
 
 from ansible_collections.imds.azure.plugins.module_utils._client import ImdsTimeout
-from ansible_collections.imds.azure.plugins.plugin_utils._action_module import ActionFailure, run_module
+from ansible_collections.imds.azure.plugins.plugin_utils._action_module import ActionFailure, run_module, with_host_endpoint
 from ansible_collections.imds.azure.tests.unit.fakes.action_fixtures import make_action
+
+try:  # ansible-core >= 2.19: only trusted strings are templates (inventory and playbook strings are)
+    from ansible.template import trust_as_template
+except ImportError:  # older cores: every string is a template
+    def trust_as_template(value):
+        return value
 
 SPEC = {
     "name": {"type": "str", "required": True},
@@ -89,3 +97,29 @@ def test_fail_json_and_returned_results():
     assert run_module(action(), SPEC, {"name": "x"}, returned) == {"changed": True, "warnings": ["from the result", "from the module"]}
     result = run_module(action(), SPEC, {"name": "x"}, lambda module: None)
     assert result["failed"] is True and result["imds_error"] == "error" and "returned without a result" in result["msg"]
+
+
+# --------------------------------------------------------------------------- the endpoint rule (issue 22, item 6)
+
+def endpoint_action(task_vars, delegate_to=None):
+    action = make_action(ExampleAction, "imds.azure.metadata_facts", MagicMock())
+    action._task.delegate_to = delegate_to  # pylint: disable=protected-access
+    action._templar = Templar(loader=DataLoader(), variables=task_vars)  # pylint: disable=protected-access
+    return action
+
+
+@pytest.mark.parametrize("args, task_vars, delegate_to, endpoint", [
+    ({}, {}, None, None),                                                             # the module's own fallbacks
+    ({}, {"azure_imds_endpoint": "http://127.0.0.1:8080"}, None, "http://127.0.0.1:8080"),
+    ({"endpoint": None}, {"azure_imds_endpoint": "http://127.0.0.1:8080"}, None, "http://127.0.0.1:8080"),
+    ({"endpoint": "http://127.0.0.1:1"}, {"azure_imds_endpoint": "http://127.0.0.1:8080"}, None, "http://127.0.0.1:1"),
+    ({}, {"azure_imds_endpoint": "", "x": 1}, None, ""),                              # empty: refused later, never the default
+    ({}, {"azure_imds_endpoint": trust_as_template("http://{{ vm }}:8080"), "vm": "127.0.0.2"}, None, "http://127.0.0.2:8080"),
+    # delegate_to: the delegated host's variables (ActionBase reads them from ansible_delegated_vars the same way)
+    ({}, {"azure_imds_endpoint": "http://127.0.0.1:1",
+          "ansible_delegated_vars": {"vm-2": {"azure_imds_endpoint": "http://127.0.0.2:8080"}}}, "vm-2", "http://127.0.0.2:8080"),
+    ({}, {"azure_imds_endpoint": "http://127.0.0.1:1", "ansible_delegated_vars": {"vm-2": {}}}, "vm-2", None),
+])
+def test_the_host_variable_azure_imds_endpoint_comes_after_the_option(args, task_vars, delegate_to, endpoint):
+    out = with_host_endpoint(endpoint_action(task_vars, delegate_to), dict(args), task_vars)
+    assert out.get("endpoint") == endpoint

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import re
 
 import pytest
 from asn1crypto import cms
@@ -25,7 +26,7 @@ def attested_knobs(**knobs):
 
 
 def gather(emu, nonce=None, subsets=("instance", "attested"), **params):
-    params.update(endpoint=emu.url, detect="false", gather_subset=list(subsets), _attested_nonce=nonce or _attest.new_nonce())
+    params.update(endpoint=emu.url, detect="false", gather_subset=list(subsets), attested_nonce=nonce or _attest.new_nonce())
     return gather_facts(params)
 
 
@@ -196,6 +197,17 @@ def test_emulator_tamper_knob(imds_emulator_factory, tamper):
 def test_malformed(imds_emulator, document):
     result = verify_document(document, "1234", {"vmId": "x"}, options_for(imds_emulator))
     assert (result["verified"], result["reason"]) == (False, "malformed")
+
+
+@pytest.mark.parametrize("document", [
+    {"encoding": "pkcs7" + "A" * 5000, "signature": "AAAA"},
+    {"encoding": "pkcs7", "signature": base64.b64encode(b"\x30\x82" + b"A" * 5000).decode()},
+])
+def test_a_malformed_document_is_not_quoted_whole(imds_emulator, document):
+    """Issue 22 item 16: a failed attestation never dumps the document into the error."""
+    result = verify_document(document, "1234", {"vmId": "x"}, options_for(imds_emulator))
+    assert result["reason"] == "malformed" and len(result["message"]) < 300, result["message"]
+    assert "A" * 100 not in result["message"]
 
 
 def test_truncated_and_trailing_data(imds_emulator):
@@ -480,8 +492,10 @@ def test_complete_retries_a_stale_nonce_with_fresh_ones(imds_emulator):
     assert attested["reason"] == "nonce_mismatch" and attested["attempts"] == 3
     assert "nonce_mismatch" in result["msg"] and result["imds_error"] == "attestation" and result["attested_reason"] == "nonce_mismatch"
     assert sleeps == [1.0, 2.0]
-    assert len({c["_attested_nonce"] for c in calls}) == 2 and all(c["gather_subset"] == ["attested"] for c in calls)
-    assert attested["nonce"] == calls[-1]["_attested_nonce"]
+    assert len({c["attested_nonce"] for c in calls}) == 2 and all(c["gather_subset"] == ["attested"] for c in calls)
+    assert attested["nonce"] == calls[-1]["attested_nonce"]
+    # The failed task's result is printed whole: it never holds the base64 document (issue 22 item 16).
+    assert "document" not in attested and not re.search(r"[A-Za-z0-9+/]{200,}", json.dumps(result))
 
 
 def test_complete_retry_recovers(imds_emulator):
@@ -532,7 +546,7 @@ def test_module_side_without_instance_reads_compute(imds_emulator):
 
 @pytest.mark.parametrize("nonce, message", [(None, "needs the nonce"), ("x" * 33, "1 to 32"), ("abc-def", "1 to 32")])
 def test_module_side_nonce_errors(imds_emulator, nonce, message):
-    params = dict(endpoint=imds_emulator.url, detect="false", gather_subset=["attested"], _attested_nonce=nonce)
+    params = dict(endpoint=imds_emulator.url, detect="false", gather_subset=["attested"], attested_nonce=nonce)
     with pytest.raises(FactsError, match=message):
         gather_facts(params)
 

@@ -33,7 +33,7 @@ def issuers_elsewhere(imds_emulator_factory, *urls):
 
 def verify(emu, **args):
     """Gather and verify one document; options go through from_params, as the action passes them."""
-    facts = gather_facts(dict(endpoint=emu.url, detect="false", gather_subset=["instance", "attested"], _attested_nonce=_attest.new_nonce()))
+    facts = gather_facts(dict(endpoint=emu.url, detect="false", gather_subset=["instance", "attested"], attested_nonce=_attest.new_nonce()))
     raw = facts["attested"]
     options = AttestOptions.from_params(dict({"attested_ca_path": emu.ca_cert_path}, **args))
     return verify_document(raw["document"], raw["nonce"], raw["instance_identity"], options)

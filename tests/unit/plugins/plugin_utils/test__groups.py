@@ -106,3 +106,10 @@ def test_host_names_that_are_group_names_are_reserved(name, prefix, reason):
                                           ("zone_1", "azure_"), ("db.example.com", "")])
 def test_other_host_names_are_fine(name, prefix):
     assert _groups.reserved_host_name(name, prefix, {"all", "ungrouped", "web"}) is None
+
+
+def test_natural_key_puts_numbers_in_numeric_order():
+    names = ["azure_fault_domain_10", "azure_fault_domain_none", "azure_fault_domain_2", "azure_fault_domain_0", "azure_fault_domain_1"]
+    assert sorted(names, key=_groups.natural_key) == [
+        "azure_fault_domain_0", "azure_fault_domain_1", "azure_fault_domain_2", "azure_fault_domain_10", "azure_fault_domain_none"]
+    assert sorted(["a7", "a07", "7a", "a", "b1c2", "b1c10"], key=_groups.natural_key) == ["7a", "a", "a07", "a7", "b1c2", "b1c10"]

@@ -40,10 +40,10 @@ def test_reset_keeps_the_run_files_for_a_new_worker(monkeypatch, tmp_path):
     reset_run_state()
     state = run_state()
     state.cache.get(("k",), lambda: {"v": 1}, persist=True)
-    state.warned_hosts.add("vm-1")
+    state.tokens.put(("t",), {"expires_on": 2 ** 40})
     reset_run_state(remove_files=False)   # a new worker of the same run
     fresh = run_state()
-    assert fresh is not state and not fresh.warned_hosts
+    assert fresh is not state and not len(fresh.tokens)
     assert fresh.cache.get(("k",), lambda: {"v": 2}, persist=True) == ({"v": 1}, "run")
     reset_run_state()                     # a new run
     assert not [name for name in os.listdir(fresh.directory) if name.endswith(".json")]

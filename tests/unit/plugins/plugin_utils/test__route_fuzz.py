@@ -19,7 +19,8 @@ from ansible_collections.imds.azure.tests.unit.fakes import route_strategies as 
 
 # The documented error keywords of imds.azure.metadata_route that decisions (not commands) can end in:
 # route.exe takes no metric 0 ("argument") and cannot spare a persistent route it must delete ("route_exe").
-DECISION_KINDS = ("no_default_route", "interface", "argument", "route_exe")
+# On Linux the way to IMDS may be blocked ("blocked").
+DECISION_KINDS = ("no_default_route", "interface", "argument", "route_exe", "blocked")
 OPTION_INTERFACE = st.one_of(st.none(), st.sampled_from(["eth0", "Ethernet", "6", "10.0.1.10", "clu0"]), rs.WORD)
 METRIC = st.integers(0, 9999)
 
@@ -47,16 +48,20 @@ def _check_route(route):
     _route.format_route(route)
 
 
-def _decide_linux(routes, interface, metric, state):
+def _decide_linux(every_table, interface, metric, state, rules=None, remove_blocks=False):
+    routes = _route_linux.main_routes(every_table)
     for route in routes:
         _check_route(route)
         assert isinstance(route["metric"], int)
+    for route in every_table:
+        assert isinstance(route.describe(), str) and all(isinstance(arg, str) for arg in route.delete_argv())
     try:
         if state == "present":
             choice = _route_linux.choose_linux(routes, interface)
         else:
             choice = _route.Choice(interface, "", "set by the interface option") if interface else None
-        plan = _route_linux.linux_plan(routes, choice, metric, state)
+        rules = _route_linux.parse_ip_rule_json(rs.fx.IP_RULE_JSON_DEFAULT) if rules is None else rules
+        plan = _route_linux.linux_plan(routes, choice, metric, state, (every_table, rules), remove_blocks)
     except _route.RouteError as exc:
         assert exc.kind in DECISION_KINDS, exc
         event("error %s" % exc.kind)
@@ -80,7 +85,7 @@ def _decide_windows(state, interface, metric, persistent, mode):
         event("error %s" % exc.kind)
         return
     event("plan, changed=%s" % plan.changed)
-    assert plan.changed == bool(plan.script)
+    assert plan.changed == bool(plan.changes)
     _route.format_routes(plan.after)
 
 
@@ -98,6 +103,19 @@ def test_ip_text(text, interface, metric, state):
         _decide_linux(routes, interface, metric, state)
 
 
+@given(rs.IP_JSON_OR_CAPTURED, st.one_of(rs.IP_RULE_JSON, rs.IP_RULE_TEXT), OPTION_INTERFACE, METRIC, st.booleans())
+def test_ip_rules_and_every_table(routes_text, rules_text, interface, metric, remove_blocks):
+    """Rules as 'ip -j rule' or 'ip rule' print them, with routes of every type and table: a plan, or a documented error."""
+    rules = _parsed(_route_linux.parse_ip_rule_json if rules_text.lstrip().startswith("[") else _route_linux.parse_ip_rule_text,
+                    rules_text)
+    every_table = _parsed(_route_linux.parse_ip_json, routes_text)
+    if rules is not None and every_table is not None:
+        for rule in rules:
+            assert rule.matches(_route_linux.ipaddress.IPv4Address("198.51.100.10")) in (True, False, None)
+            assert all(isinstance(word, str) for word in rule.delete_argv())
+        _decide_linux(every_table, interface, metric, "present", rules, remove_blocks)
+
+
 @given(st.text(max_size=120))
 def test_ip_route_get(text):
     device, gateway = _route_linux.parse_ip_route_get(text)
@@ -105,8 +123,8 @@ def test_ip_route_get(text):
 
 
 @given(rs.WINDOWS_READ_OUTPUT, OPTION_INTERFACE, METRIC, st.booleans(), st.sampled_from(["present", "absent"]))
-def test_windows_read(stdout, interface, metric, persistent, mode):
-    state = _parsed(_route_windows.decode_windows_read, stdout)
+def test_windows_read(answer, interface, metric, persistent, mode):
+    state = _parsed(_route_windows.windows_routes, answer)
     if state is not None:
         assert state.reader in ("netroute", "route-print")
         _decide_windows(state, interface, metric, persistent, mode)
@@ -119,7 +137,7 @@ def test_route_print(text, interface, metric, persistent):
         _decide_windows(state, interface, metric, persistent, "present")
 
 
-@given(st.one_of(rs.ANY_JSON.map(rs.fx.encode), st.text(max_size=80)))
-def test_windows_change_result(stdout):
-    ok, denied, error = _route_windows.decode_windows_change(stdout)
+@given(st.one_of(rs.ANY_JSON, st.fixed_dictionaries({"change": rs.ANY_JSON})))
+def test_windows_change_result(answer):
+    ok, denied, error = _route_windows.change_outcome(answer)
     assert isinstance(ok, bool) and isinstance(denied, bool) and isinstance(error, str)

@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 
 import pytest
 
@@ -14,11 +12,11 @@ from ansible_collections.imds.azure.tests.unit.fakes import route_fixtures as fx
 
 
 def _state(**kwargs):
-    return _route_windows.decode_windows_read(fx.encode(fx.netroute_data(**kwargs)))
+    return _route_windows.windows_routes(fx.netroute_data(**kwargs))
 
 
 def _rp(text, admin=True, adapters=None):
-    return _route_windows.decode_windows_read(fx.encode(fx.route_print_data(text, admin, adapters)))
+    return _route_windows.windows_routes(fx.route_print_data(text, admin, adapters))
 
 
 # ------------------------------------------------------------------ reading
@@ -35,17 +33,16 @@ def test_netroute_effective_metric_and_interface_address():
 def test_netroute_single_objects_are_accepted_as_lists():
     data = fx.netroute_data()
     data["persistent"] = fx.GOOD_ACTIVE  # ConvertTo-Json of a one-element pipeline
-    state = _route_windows.decode_windows_read(fx.encode(data))
+    state = _route_windows.windows_routes(data)
     assert len(state.persistent) == 1 and state.persistent[0]["store"] == "persistent"
     assert state.persistent[0]["effective_metric"] is None
 
 
-def test_read_output_garbage_is_a_parse_error():
+@pytest.mark.parametrize("answer", [None, "Get-NetRoute : something", {}, {"failed": True, "msg": "x"}, []])
+def test_an_answer_without_the_read_is_a_parse_error(answer):
     with pytest.raises(_route.RouteError) as err:
-        _route_windows.decode_windows_read("Get-NetRoute : something\r\n")
+        _route_windows.windows_routes(answer)
     assert err.value.kind == "parse"
-    with pytest.raises(_route.RouteError):
-        _route_windows.decode_windows_read("")
 
 
 @pytest.mark.parametrize("text", [fx.ROUTE_PRINT_EN, fx.ROUTE_PRINT_DE, fx.ROUTE_PRINT_JA])
@@ -88,11 +85,11 @@ def test_choose_equal_metric_picks_lowest_index_and_warns():
     defaults = [fx._netroute("0.0.0.0/0", "10.0.2.1", 9, "Ethernet 2", 0), fx._netroute("0.0.0.0/0", "10.0.1.1", 6, "Ethernet", 5)]
     data = fx.netroute_data(defaults=defaults)
     data["interfaces"] = [dict(i, InterfaceMetric=10) for i in fx.INTERFACES]
-    state = _route_windows.decode_windows_read(fx.encode(data))
+    state = _route_windows.windows_routes(data)
     # Ethernet: 5 + 10 = 15; Ethernet 2: 0 + 10 = 10 -> not a tie
     assert _route_windows.choose_windows(state).interface_index == 9
     data["active"][1]["RouteMetric"] = 0
-    state = _route_windows.decode_windows_read(fx.encode(data))
+    state = _route_windows.windows_routes(data)
     choice = _route_windows.choose_windows(state)
     assert choice.interface_index == 6
     assert "2 default routes share the lowest metric 10" in choice.reason and "picked Ethernet (ifindex 6, 10.0.1.10)" in choice.reason
@@ -143,7 +140,7 @@ def test_cluster_node_without_route_gets_the_microsoft_fix():
     assert plan.changed
     # New-NetRoute refuses -PolicyStore PersistentStore; without -PolicyStore it writes both stores
     assert plan.commands == [ADD_BOTH]
-    assert "    " + ADD_BOTH in plan.script and "PersistentStore" not in plan.script
+    assert plan.changes == [{"action": "add", "interface_index": 6, "metric": 1, "persistent": True}]
     assert [r["store"] for r in plan.after] == ["active", "persistent"]
     assert plan.actions == ["add active: 169.254.169.254/32 on-link dev Ethernet ifindex 6 ifaddr 10.0.1.10 metric 1",
                             "add persistent: 169.254.169.254/32 on-link dev Ethernet ifindex 6 ifaddr 10.0.1.10 metric 1"]
@@ -151,7 +148,7 @@ def test_cluster_node_without_route_gets_the_microsoft_fix():
 
 def test_correct_route_in_both_stores_is_left_alone():
     plan = _plan(_state(active=[fx.GOOD_ACTIVE], persistent=[fx.GOOD_ACTIVE]))
-    assert not plan.changed and plan.commands == [] and plan.script is None
+    assert not plan.changed and plan.commands == [] and plan.changes is None
     assert len(plan.after) == 2
 
 
@@ -215,12 +212,53 @@ def test_absent_removes_from_both_stores():
     assert not _plan(_state(), mode="absent").changed
 
 
-def test_change_script_reports_denied_language_independently():
-    plan = _plan(_state())
-    assert "NativeErrorCode" in plan.script and "-2147024891" in plan.script
-    ok = base64.b64encode(json.dumps({"ok": False, "denied": True, "error": "Zugriff verweigert"}).encode()).decode()
-    assert _route_windows.decode_windows_change(ok + "\r\n") == (False, True, "Zugriff verweigert")
-    assert _route_windows.decode_windows_change("junk")[0] is False
+def test_the_change_outcome_is_read_from_the_module_result():
+    answer = dict(fx.netroute_data(), change={"ok": False, "denied": True, "error": "Zugriff verweigert"})
+    assert _route_windows.change_outcome(answer) == (False, True, "Zugriff verweigert")
+    assert _route_windows.change_outcome(fx.netroute_data())[0] is False  # no outcome: not a success
+    assert _route_windows.change_outcome({"change": {"ok": False, "error": ["x"]}}) == (False, False, "['x']")
+
+
+# ------------------------------------------------------------------ what blocks IMDS traffic on Windows
+
+LOOPBACK_ACTIVE = fx._netroute("169.254.169.254/32", "0.0.0.0", 1, "Loopback Pseudo-Interface 1", 1)
+
+
+def _blocked(state, **kwargs):
+    with pytest.raises(_route.RouteError) as caught:
+        _plan(state, **kwargs)
+    assert caught.value.kind == "blocked"
+    return caught.value.message
+
+
+def test_a_route_through_the_loopback_interface_is_a_block_the_module_never_removes():
+    """Until now the plan removed it as a route "on another interface"."""
+    message = _blocked(_state(active=[LOOPBACK_ACTIVE], persistent=[LOOPBACK_ACTIVE]))
+    assert message == ("the route 'active: 169.254.169.254/32 on-link dev Loopback Pseudo-Interface 1 ifindex 1 ifaddr 127.0.0.1 "
+                       "metric 1 effective-metric 76' sends IMDS traffic to the loopback interface, which blocks it. The module does "
+                       "not remove a block it did not make: remove it yourself (Remove-NetRoute -DestinationPrefix "
+                       "'169.254.169.254/32' -InterfaceIndex 1 -NextHop '0.0.0.0' -PolicyStore ActiveStore -Confirm:$false)")
+    # only the stores the task looks at count; state absent removes what it is told to
+    assert "PolicyStore PersistentStore" in _blocked(_state(persistent=[LOOPBACK_ACTIVE]))
+    assert _plan(_state(persistent=[LOOPBACK_ACTIVE]), persistent=False).commands == [ADD_ACTIVE]
+    assert _plan(_state(active=[LOOPBACK_ACTIVE]), mode="absent").changed
+
+
+def test_imds_address_on_an_interface_of_the_host():
+    data = fx.netroute_data()
+    data["addresses"] = fx.ADDRESSES + [{"InterfaceIndex": 9, "IPAddress": "169.254.169.254", "PrefixLength": 32, "SkipAsSource": True}]
+    message = _blocked(_route_windows.windows_routes(data))
+    assert message == ("169.254.169.254 is an address of this host (Ethernet 2 (ifindex 9)), so IMDS traffic would stay on the host: "
+                       "remove that address (the module does not change addresses)")
+
+
+def test_route_print_loopback_route_and_local_address():
+    row = "  169.254.169.254  255.255.255.255         On-link         %s    331\n"
+    before = "===========================================================================\nPersistent Routes:"
+    assert "route.exe delete 169.254.169.254 mask 255.255.255.255" in _blocked(
+        _rp(fx.ROUTE_PRINT_EN.replace(before, row % "127.0.0.1" + before)))
+    assert "is an address of this host (169.254.169.254)" in _blocked(
+        _rp(fx.ROUTE_PRINT_EN.replace(before, row % "169.254.169.254" + before)))
 
 
 # ------------------------------------------------------------------ planning (route.exe fallback)
@@ -228,7 +266,8 @@ def test_change_script_reports_denied_language_independently():
 def test_route_print_cluster_node_gets_route_exe_fix():
     plan = _plan(_rp(fx.ROUTE_PRINT_EN))
     assert plan.commands == ["route.exe -p add 169.254.169.254 mask 255.255.255.255 10.0.1.10 metric 1 IF 6"]
-    assert "$lines += @(& route.exe -p add 169.254.169.254 mask 255.255.255.255 10.0.1.10 metric 1 IF 6 2>&1 | Out-String)" in plan.script
+    assert plan.changes == [{"action": "route_add", "interface_address": "10.0.1.10", "metric": 1, "interface_index": 6,
+                             "persistent": True}]
 
 
 def test_route_print_fixed_host_is_idempotent():
@@ -272,10 +311,3 @@ def test_route_print_route_is_bound_to_its_interface():
     with pytest.raises(_route.RouteError) as err:
         _plan(_rp(fx.ROUTE_PRINT_EN, adapters=[]))
     assert err.value.kind == "interface" and "IF <index>" in err.value.message
-
-
-def test_decoders_accept_a_leading_utf8_byte_order_mark():
-    read = fx.encode(fx.netroute_data(active=[fx.GOOD_ACTIVE]))
-    assert _route_windows.decode_windows_read("\ufeff" + read).active == _route_windows.decode_windows_read(read).active
-    change = base64.b64encode(b'{"ok": true, "denied": false, "error": ""}').decode() + "\r\n"
-    assert _route_windows.decode_windows_change("\ufeff" + change) == (True, False, "")

@@ -18,6 +18,9 @@ def test_identity_selector():
         _token.identity_selector({"client_id": "a", "object_id": "b"})
     with pytest.raises(TokenError, match="plain string"):
         _token.identity_selector({"client_id": "a\nb"})
+    for empty in ("", " "):
+        with pytest.raises(TokenError, match="object_id is empty"):
+            _token.identity_selector({"client_id": None, "object_id": empty})
 
 
 def test_describe_identity():

@@ -1,25 +1,25 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""plugin_utils._windows_transport: the request command, its answers, the transport against the emulator."""
+"""plugin_utils._windows_transport: the request module's arguments, its answers, the transport against the emulator."""
 
 from __future__ import annotations
 
-import base64
 import json
 import socket
 import threading
+import time
 import urllib.request
 
 import pytest
 
 from ansible_collections.imds.azure.plugins.module_utils import _client
-from ansible_collections.imds.azure.plugins.plugin_utils import _commands, _windows_transport
+from ansible_collections.imds.azure.plugins.plugin_utils import _windows_modules, _windows_transport
 from ansible_collections.imds.azure.tests.unit.fakes import windows_fake as wf
+from ansible_collections.imds.azure.tests.unit.fakes.action_fixtures import windows_action
 
 
 def transport_for(host):
-    action = wf.HostAction(host)
-    return _windows_transport.PowerShellTransport(_commands.CommandRunner(action, timeout=30)), action
+    return _windows_transport.ModuleTransport(_windows_modules.WindowsModules(windows_action(host)))
 
 
 def direct(url):
@@ -30,57 +30,37 @@ def direct(url):
         return response.status, response.read()
 
 
-# --------------------------------------------------------------------- the script
+# --------------------------------------------------------------------- the module's arguments
 
-def test_request_script_bypasses_proxies_and_bounds_every_step():
-    script = _windows_transport.request_script("GET", "http://169.254.169.254/metadata/instance?api-version=2021-02-01",
-                                               {"Metadata": "true"}, None, 2.5)
-    lines = script.splitlines()
-    assert "$imdsUrl = 'http://169.254.169.254/metadata/instance?api-version=2021-02-01'" in lines
-    assert "$imdsMethod = 'GET'" in lines and "$imdsTimeoutMs = 2500" in lines and "$imdsBody = $null" in lines
-    assert "$imdsHeaders['Metadata'] = 'true'" in lines
-    assert "$imdsRequest.Proxy = [System.Net.GlobalProxySelection]::GetEmptyWebProxy()" in script
-    assert "$imdsRequest.AllowAutoRedirect = $false" in script and "$imdsRequest.KeepAlive = $false" in script
-    assert "$imdsRequest.Timeout = $imdsTimeoutMs" in script and "$imdsRequest.ReadWriteTimeout = $imdsTimeoutMs" in script
-    assert "AsyncWaitHandle.WaitOne($imdsTimeoutMs)" in script  # the connect step
-    assert "Invoke-WebRequest" not in script and "Invoke-RestMethod" not in script  # no -NoProxy on 5.1
-    assert _windows_transport.command_timeout(2.5) == 13
-
-
-def test_request_script_body_and_restricted_headers():
+def test_request_arguments_carry_the_request_as_data():
     body = json.dumps({"StartRequests": [{"EventId": "a'b"}]}).encode()
-    script = _windows_transport.request_script("POST", "http://127.0.0.1:1/metadata/scheduledevents?api-version=2020-07-01",
-                                               {"Metadata": "true", "Content-Type": "application/json"}, body, 5)
-    request = wf.Request(script)
-    assert request.body == body and request.headers == {"Metadata": "true", "Content-Type": "application/json"}
-    assert "'content-type' { $imdsRequest.ContentType = $imdsValue }" in script
-    assert "a'b" not in script  # the body only travels as base64
-
-
-@pytest.mark.parametrize("headers", [{"Bad Name": "x"}, {"X-Ok": "line\r\nInjected: 1"}])
-def test_request_script_refuses_header_injection(headers):
-    with pytest.raises(ValueError):
-        _windows_transport.request_script("GET", "http://127.0.0.1/", headers, None, 1)
+    args = _windows_transport.request_args("POST", "http://169.254.169.254/metadata/scheduledevents?api-version=2020-07-01",
+                                           {"Metadata": "true", "Content-Type": "application/json"}, body, 2.5)
+    assert args == {"url": "http://169.254.169.254/metadata/scheduledevents?api-version=2020-07-01", "method": "POST",
+                    "headers": {"Metadata": "true", "Content-Type": "application/json"}, "timeout_ms": 2500,
+                    "max_bytes": _client.RESPONSE_LIMITS["scheduledevents"],
+                    "body": "eyJTdGFydFJlcXVlc3RzIjogW3siRXZlbnRJZCI6ICJhJ2IifV19"}
+    assert "body" not in _windows_transport.request_args("GET", "http://x/metadata/versions", {}, None, 1)
 
 
 # --------------------------------------------------------------------- the transport against the emulator
 
 def test_transport_returns_status_headers_and_the_raw_body(imds_emulator):
     host = wf.FakeWindowsHost()
-    transport, action = transport_for(host)
+    transport = transport_for(host)
     url = imds_emulator.url + "/metadata/instance?api-version=2021-02-01"
     response = transport.request("GET", url, {"Metadata": "true"}, None, 4)
     status, body = direct(url)
     assert (response.status, response.body) == (status, body) == (200, body)
     assert response.headers["content-type"].startswith("application/json")
-    assert transport.commands == 1 and len(action.calls) == 1
+    assert transport.commands == 1 and [name for name, params in host.runs] == ["win_metadata_request"]
+    assert host.requests[0].timeout_ms == 4000 and host.requests[0].max_bytes == _client.RESPONSE_LIMITS["instance"]
     record = [r for r in imds_emulator.request_log if r.path.startswith("/metadata")][-1]
     assert record.headers.get("Metadata") == "true" or record.headers.get("metadata") == "true"
-    assert host.wait_ms == [_windows_transport.command_timeout(4) * 1000]
 
 
 def test_error_statuses_come_back_as_responses(imds_emulator):
-    transport, dummy = transport_for(wf.FakeWindowsHost())
+    transport = transport_for(wf.FakeWindowsHost())
     response = transport.request("GET", imds_emulator.url + "/metadata/instance?api-version=1999-01-01", {"Metadata": "true"}, None, 4)
     assert response.status == 400 and b"newest-versions" in response.body
     response = transport.request("GET", imds_emulator.url + "/metadata/instance", {}, None, 4)
@@ -88,7 +68,7 @@ def test_error_statuses_come_back_as_responses(imds_emulator):
 
 
 def test_url_encoding_reaches_imds_unchanged(imds_emulator):
-    transport, dummy = transport_for(wf.FakeWindowsHost())
+    transport = transport_for(wf.FakeWindowsHost())
     client = _client.ImdsClient(endpoint=imds_emulator.url, api_version="2021-02-01", transport=transport)
     client.get_json("identity", "oauth2/token", query={"resource": "https://management.azure.com/"})
     url = transport.log[-1][1]
@@ -98,7 +78,7 @@ def test_url_encoding_reaches_imds_unchanged(imds_emulator):
 
 
 def test_connection_refused_is_a_connect_error(closed_port):
-    transport, dummy = transport_for(wf.FakeWindowsHost())
+    transport = transport_for(wf.FakeWindowsHost())
     with pytest.raises(_client.ConnectError) as err:
         transport.request("GET", "http://127.0.0.1:%d/metadata/versions" % closed_port, {"Metadata": "true"}, None, 2)
     assert not isinstance(err.value, _client.ConnectTimeout) and "refused" in str(err.value)
@@ -106,14 +86,14 @@ def test_connection_refused_is_a_connect_error(closed_port):
 
 def test_no_answer_is_a_read_timeout(imds_emulator_factory):
     emu = imds_emulator_factory(faults=["stall=5"])
-    transport, dummy = transport_for(wf.FakeWindowsHost())
+    transport = transport_for(wf.FakeWindowsHost())
     with pytest.raises(_client.ReadTimeout):
         transport.request("GET", emu.url + "/metadata/versions", {"Metadata": "true"}, None, 0.3)
 
 
 def test_reset_is_a_connection_reset(imds_emulator_factory):
     emu = imds_emulator_factory(faults=["reset=1"])
-    transport, dummy = transport_for(wf.FakeWindowsHost())
+    transport = transport_for(wf.FakeWindowsHost())
     with pytest.raises(_client.ConnectionReset):
         transport.request("GET", emu.url + "/metadata/versions", {"Metadata": "true"}, None, 2)
 
@@ -136,38 +116,56 @@ def test_dotnet_failures_map_to_transport_errors(error, expected):
     assert type(exc) is expected  # pylint: disable=unidiomatic-typecheck
 
 
-def test_script_failure_is_a_command_error_not_an_imds_error():
-    stderr = "Cannot create type. Only core types are supported in this language mode."
-    transport, dummy = transport_for(wf.FakeWindowsHost(override=lambda script: (1, "", stderr)))
-    with pytest.raises(_commands.RemoteCommandError) as err:
-        transport.request("GET", "http://169.254.169.254/metadata/versions", {"Metadata": "true"}, None, 2)
-    assert err.value.kind == "command" and "language mode" in str(err.value) and "rc 1" in str(err.value)
+def test_one_deadline_covers_the_whole_exchange(imds_emulator_factory):
+    """A body trickled one byte a second never lets a single read time out; the deadline still ends it."""
+    emu = imds_emulator_factory(faults=["trickle-body=1"])
+    transport = transport_for(wf.FakeWindowsHost())
+    started = time.monotonic()
+    with pytest.raises(_client.ReadTimeout) as err:
+        transport.request("GET", emu.url + "/metadata/instance?api-version=2021-02-01", {"Metadata": "true"}, None, 1.5)
+    assert "the answer did not complete within 1.5 s" in str(err.value)
+    assert time.monotonic() - started < 10
 
 
-def test_wrapper_timeout_is_a_read_timeout():
-    transport, dummy = transport_for(wf.FakeWindowsHost(override=lambda script: wf.HANG))
-    with pytest.raises(_client.ReadTimeout):
+def test_a_longer_answer_is_truncated_without_its_body(imds_emulator_factory):
+    emu = imds_emulator_factory(faults=["oversize=200"])
+    response = transport_for(wf.FakeWindowsHost()).request("GET", emu.url + "/metadata/instance?api-version=2021-02-01",
+                                                           {"Metadata": "true"}, None, 5)
+    assert response.truncated and response.body == b""
+
+
+@pytest.mark.parametrize("answer, expected", [
+    ({"failed": True, "msg": "Unhandled exception while executing module: Cannot create type."}, "could not run on the target (Unhandled"),
+    ({"failed": True, "msg": "broken", "transport_error": {"phase": "elsewhere"}}, "failed on the target: broken"),
+    ((1, "", "The command line is too long.\r\n"), "The command line is too long."),  # wording of the core
+])
+def test_a_module_failure_is_a_command_error_not_an_imds_error(answer, expected):
+    transport = transport_for(wf.FakeWindowsHost(override=lambda name, params: answer))
+    with pytest.raises(_windows_modules.RemoteModuleError) as err:
         transport.request("GET", "http://169.254.169.254/metadata/versions", {"Metadata": "true"}, None, 2)
+    assert err.value.kind == "command" and expected in str(err.value), str(err.value)
 
 
 def test_hung_connection_fails_without_retry(monkeypatch):
-    def hang(*args, **kwargs):
-        raise _commands.CommandTimeout("the connection did not return within 21 seconds")
-
-    transport, dummy = transport_for(wf.FakeWindowsHost())
-    monkeypatch.setattr(transport.runner, "powershell", hang)
-    with pytest.raises(_commands.RemoteCommandError) as err:
-        transport.request("GET", "http://169.254.169.254/metadata/versions", {"Metadata": "true"}, None, 2)
-    assert err.value.kind == "timeout"
+    monkeypatch.setattr(_windows_modules, "MODULE_SLACK", 0)
+    host = wf.FakeWindowsHost(override=lambda name, params: wf.HANG)
+    try:
+        with pytest.raises(_windows_modules.RemoteModuleError) as err:
+            transport_for(host).request("GET", "http://169.254.169.254/metadata/versions", {"Metadata": "true"}, None, 1)
+    finally:
+        host.release()
+    assert err.value.kind == "timeout" and str(err.value) == (
+        "the IMDS request GET http://169.254.169.254/metadata/versions: imds.azure.win_metadata_request did not return from "
+        "the connection: the connection did not return within 1 seconds")
 
 
 def test_garbled_answer_is_a_command_error():
-    bad = _windows_transport.RESPONSE_MARKER + base64.b64encode(b'{"status": "x"}').decode()
-    transport, dummy = transport_for(wf.FakeWindowsHost(override=lambda script: (0, bad, "")))
-    with pytest.raises(_commands.RemoteCommandError) as err:
+    transport = transport_for(wf.FakeWindowsHost(override=lambda name, params: {"status": "x", "body": "!"}))
+    with pytest.raises(_windows_modules.RemoteModuleError) as err:
         transport.request("GET", "http://169.254.169.254/metadata/attested/document?api-version=2021-02-01&nonce=1234", {}, None, 2)
     # as on Linux, messages name the path only: the query can hold the attested nonce
-    assert "/metadata/attested/document printed" in str(err.value) and "nonce" not in str(err.value)
+    assert "/metadata/attested/document: imds.azure.win_metadata_request gave an unreadable answer" in str(err.value)
+    assert "nonce" not in str(err.value)
 
 
 @pytest.fixture
@@ -199,8 +197,8 @@ def stalled_body():
 
 @pytest.mark.parametrize("edition", ["5.1", "7"])
 def test_a_stalled_body_is_bounded_by_the_timeout_on_powershell_5_and_7(stalled_body, edition):
-    """PowerShell 7's HttpWebRequest ignores ReadWriteTimeout (dotnet/corefx#34550): each read is bounded by the script."""
-    transport, dummy = transport_for(wf.FakeWindowsHost(edition=edition))
+    """PowerShell 7's HttpWebRequest ignores ReadWriteTimeout (dotnet/corefx#34550): each read is bounded by the module."""
+    transport = transport_for(wf.FakeWindowsHost(edition=edition))
     with pytest.raises(_client.ReadTimeout) as err:
         transport.request("GET", stalled_body + "/metadata/instance?api-version=2021-02-01", {"Metadata": "true"}, None, 0.5)
     assert "the answer did not complete within 0.5 s" in str(err.value)

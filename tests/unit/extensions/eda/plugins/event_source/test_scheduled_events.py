@@ -291,6 +291,123 @@ def test_endpoint_falls_back_to_the_environment(imds_emulator, monkeypatch):
     asyncio.run(scenario())
 
 
+@pytest.mark.parametrize("args, environment", [({"endpoint": ""}, None), ({}, "")])
+def test_an_empty_endpoint_stops_the_source_instead_of_the_default(monkeypatch, args, environment):
+    """Issue 22 item 14: endpoint '' fell back to http://169.254.169.254, as the modules and lookups never do."""
+    if environment is None:
+        monkeypatch.delenv("AZURE_IMDS_ENDPOINT", raising=False)
+    else:
+        monkeypatch.setenv("AZURE_IMDS_ENDPOINT", environment)
+
+    async def scenario():
+        await Running(dict(args, timeout=1, deadline=1)).next()
+
+    with pytest.raises(ImdsConfigError, match="endpoint is empty"):
+        asyncio.run(scenario())
+
+
+async def logged(caplog, text):
+    """Wait until a warning holding ``text`` was logged."""
+    for dummy in range(WAIT * 10):
+        if any(text in record.getMessage() for record in caplog.records):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("nothing logged %r" % text)
+
+
+def test_a_document_with_one_event_id_twice_changes_nothing(imds_emulator, caplog):
+    """Two events under one id gave two "appeared" and then a "status_changed" on every poll, forever."""
+    emu = imds_emulator
+    freeze = emu.add_scheduled_event({"scenario": "Freeze", "notice": 300})
+
+    async def scenario():
+        running = Running(args_for(emu))
+        assert (await running.next())["EventId"] == freeze
+        emu.add_scheduled_event({"scenario": "Reboot", "notice": 300, "EventId": "DUP"})
+        emu.add_scheduled_event({"scenario": "Redeploy", "notice": 0, "started": 300, "EventId": "dup"})
+        await logged(caplog, "EventId DUP appears more than once")
+        await polls(emu, 3)
+        assert running.queue.empty()
+        await running.stop()
+
+    with caplog.at_level(logging.WARNING, logger="imds.azure.scheduled_events"):
+        asyncio.run(scenario())
+    failures = [record for record in caplog.records if "reading /metadata/scheduledevents failed" in record.getMessage()]
+    assert len(failures) == 1 and "not a scheduled events document" in failures[0].getMessage()
+
+
+@pytest.mark.parametrize("event_types, queued", [(None, True), (["Freeze", "Reboot"], False)])
+def test_an_event_of_a_type_this_collection_does_not_know_is_logged(imds_emulator, caplog, event_types, queued):
+    emu = imds_emulator
+    odd = emu.add_scheduled_event({"EventType": "LiveMigration", "notice": 300})
+    freeze = emu.add_scheduled_event({"scenario": "Freeze", "notice": 300, "delay": 2})
+
+    async def scenario():
+        args = args_for(emu) if event_types is None else args_for(emu, event_types=event_types)
+        running = Running(args)
+        first = await running.next()
+        if queued:
+            assert (first["EventId"], first["EventType"], first["change"]) == (odd, "LiveMigration", "appeared")
+            first = await running.next()
+        assert first["EventId"] == freeze     # the known one, which appeared later
+        await running.stop()
+
+    with caplog.at_level(logging.WARNING, logger="imds.azure.scheduled_events"):
+        asyncio.run(scenario())
+    warnings = [record.getMessage() for record in caplog.records if odd in record.getMessage()]
+    assert len(warnings) == 1 and "EventType 'LiveMigration', not one of Freeze, Reboot, Redeploy, Preempt, Terminate" in warnings[0]
+    assert ("put on the queue as is" if queued else "event_types does not name it") in warnings[0]
+
+
+def test_tracker_logs_an_event_without_a_type_once(caplog):
+    tracker = source.Tracker("web-01", None, this_host=False)
+    untyped = event("U")
+    del untyped["EventType"]
+    with caplog.at_level(logging.WARNING, logger="imds.azure.scheduled_events"):
+        assert changes(tracker, 1, untyped) == [("appeared", "U")]
+        assert changes(tracker, 2, dict(untyped, EventStatus="Started")) == [("status_changed", "U")]
+        assert changes(tracker, 3) == [("disappeared", "U")]
+    messages = [record.getMessage() for record in caplog.records]
+    assert len(messages) == 1 and "event U has no EventType" in messages[0]
+    # a list where a type belongs is no type this collection knows, not a crash
+    assert changes(source.Tracker("web-01", ["Freeze"], False), 1, dict(event("L"), EventType=["Freeze"])) == []
+
+
+def test_a_vm_name_cut_short_is_never_this_host(imds_emulator, caplog):
+    """compute/name "web-01" arriving as "web-0" made another VM's event affects_this_host: true (issue 22, item 1)."""
+    emu = imds_emulator
+    emu.set_faults(["short-body=1,path=/metadata/instance/compute/name"])
+    emu.add_scheduled_event({"scenario": "Freeze", "notice": 300, "Resources": ["web-0"]})
+
+    async def scenario():
+        running = Running(args_for(emu, timeout=1, deadline=1.5))
+        await logged(caplog, "reading this VM's name failed")
+        assert running.queue.empty() and reads(emu) == []     # no event before the name is known for certain
+        await running.stop()
+
+    with caplog.at_level(logging.WARNING, logger="imds.azure.scheduled_events"):
+        asyncio.run(scenario())
+    assert any("ended after 5 of the 6 bytes of its Content-Length" in record.getMessage() for record in caplog.records)
+
+
+def test_retry_after_0_is_no_request_storm(imds_emulator, caplog):
+    """Retry-After: 0 made the client retry without a pause and then crash with OverflowError, stopping the source."""
+    emu = imds_emulator
+    emu.set_faults(["retry-after=0,path=%s" % SE])
+
+    async def scenario():
+        running = Running(args_for(emu, timeout=1, deadline=2))
+        await logged(caplog, "reading /metadata/scheduledevents failed")
+        assert not running.task.done()
+        count = len(reads(emu))
+        await running.stop()
+        return count
+
+    with caplog.at_level(logging.WARNING, logger="imds.azure.scheduled_events"):
+        count = asyncio.run(scenario())
+    assert 1 <= count <= 3 + 3    # one read of at most 1 + deadline requests, maybe the next poll's start
+
+
 # --------------------------------------------------------------------------- stopping
 
 @pytest.mark.parametrize("warmup", [30, 0], ids=["during-the-warm-up", "between-polls"])
