@@ -36,7 +36,7 @@ class Response(object):
     """What a transport returns: status code, headers (lower-case names) and raw body bytes.
 
     ``headers`` is a mapping or a list of (name, value) pairs; a name that comes more than once has
-    its values joined with ``, `` (RFC 9110 5.3), so two Content-Length headers stay visible as such.
+    its values joined by ``", "`` (RFC 9110 5.3), so two Content-Length headers stay visible as such.
     ``truncated`` is True when the transport stopped reading because the answer was larger than
     it accepts (``body`` then holds only the part it read).
     """

@@ -31,7 +31,7 @@ PYVER="$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2]
 ALL_STEPS=(sanity units emulator integration eda demo lint docs changelog build examples)
 # Jobs known to take longest start first (a fresh clone has no timings of its own yet); the rest
 # follow in the order of the previous run's timings ($HARNESS_BUILD/timings), longest first.
-SLOW_FIRST=(integration/metadata_facts integration/metadata_facts_attested integration/scheduled_events eda
+SLOW_FIRST=(integration/metadata_facts examples integration/metadata_facts_attested integration/scheduled_events eda
             integration/hostile units sanity integration/route_netns integration/inventory_placement)
 export PATH="$VENV/bin:$PATH" LANG=C.UTF-8 LC_ALL=C.UTF-8
 
