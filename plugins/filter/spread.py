@@ -28,13 +28,17 @@ options:
       - The hosts. Either a list of inventory hostnames (then O(hostvars) is required), or a list of
         dicts that carry their own placement.
       - "The placement of a hostname is read from O(hostvars): C(azure_placement) (set by the
-        P(imds.azure.placement#inventory) inventory plugin), else C(ansible_facts.azure_imds.placement)
-        (after M(imds.azure.metadata_facts)), else C(azure_imds.placement)."
+        P(imds.azure.placement#inventory) inventory plugin), else C(ansible_facts.azure_imds)
+        (after M(imds.azure.metadata_facts)), else C(azure_imds)."
       - "A dict is a host when it has C(name) or C(inventory_hostname), and its placement in
-        C(placement), C(azure_placement), C(azure_imds.placement) or C(ansible_facts.azure_imds.placement)."
+        C(azure_placement), C(ansible_facts.azure_imds), C(azure_imds) or C(placement)."
       - "An C(azure_imds) fact gives a placement only when it holds instance metadata, as in the
-        P(imds.azure.placement#inventory) inventory: a host with C(is_azure=false), or whose facts were gathered without
-        the C(instance) subset, has no placement (the error names the reason), never the empty placement V(\"\")."
+        P(imds.azure.placement#inventory) inventory, and it decides first: a host whose facts do not say C(is_azure=true)
+        has no placement whatever its other variables hold, and one whose facts were gathered without the C(instance)
+        subset has none from them (the error names the reason), never the empty placement V(\"\")."
+      - "Every placement is checked and normalised by the collection's placement model: V(0) and V(\"0\") are one
+        fault domain, V(EastUS) and V(eastus) one region; a value IMDS never sends (V(0.0), V(\" 0\"), a list, V(true))
+        is an error naming the host. A placement without a fault domain (V({})) places nothing."
     type: list
     elements: raw
     required: true
@@ -101,8 +105,10 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.imds.azure.plugins.module_utils._documents import as_text
-from ansible_collections.imds.azure.plugins.module_utils._placement import PLACEMENT_LEVELS, missing_reason, normalize_placement
+from ansible_collections.imds.azure.plugins.module_utils._placement import (
+    NOT_GATHERED, PLACEMENT_LEVELS, check_placement, missing_reason, normalize, unplaced_reason,
+)
+from ansible_collections.imds.azure.plugins.module_utils._shape import ShapeError
 
 MAX_LISTED = 20
 _WHOLE_NUMBER = re.compile(r"^\s*[+-]?[0-9]+\s*$")
@@ -117,21 +123,40 @@ def _get(mapping, *path):
     return value
 
 
-def _placement_from_vars(variables):
-    """(placement, None), or (None, why) when there is none. An ``azure_imds`` fact counts only when it
-    holds instance metadata: not on a host that is not Azure, nor after a gather without ``instance``."""
-    why = None
-    for path in (("azure_placement",), ("ansible_facts", "azure_imds"), ("azure_imds",), ("placement",)):
+def _facts(variables):
+    """The host's ``azure_imds`` fact (``ansible_facts.azure_imds``, else the injected ``azure_imds``), or None."""
+    for path in (("ansible_facts", "azure_imds"), ("azure_imds",)):
         value = _get(variables, *path)
-        if not isinstance(value, Mapping):
+        if value is not None:
+            return value
+    return None
+
+
+def _placement_from_vars(host, variables, own_placement):
+    """(placement, None), or (None, why) when there is none. The host's ``azure_imds`` facts decide first: a host
+    they say is not Azure has no placement, whatever its other variables hold. Then ``azure_placement`` (the
+    placement inventory), the facts' placement and, for a dict of the input (``own_placement``), its ``placement``.
+    Every placement is checked and normalised by the placement model: a value IMDS never sends is an error,
+    never a placement of its own."""
+    facts = _facts(variables)
+    reason = missing_reason(facts) if facts is not None else None
+    if reason is not None and reason != NOT_GATHERED:
+        return None, reason
+    candidates = [("azure_placement", _get(variables, "azure_placement"))]
+    if facts is not None and reason is None:
+        candidates.append(("azure_imds", facts))
+    if own_placement:
+        candidates.append(("placement", _get(variables, "placement")))
+    for source, value in candidates:
+        if value is None:
             continue
-        if path[-1] != "azure_imds":
-            return value, None
-        reason = missing_reason(value)
-        if reason is None:
-            return normalize_placement(value), None
-        why = why or reason
-    return None, why
+        try:
+            placement = normalize(value)[0] if source == "azure_imds" else check_placement(value, source)
+        except ShapeError as exc:
+            raise AnsibleFilterError("spread: host %s: %s: the collection cannot vouch for this placement" % (host, exc)) from None
+        why = unplaced_reason(placement, source)
+        return (None, why) if why else (placement, None)
+    return None, reason
 
 
 def _hosts(items, hostvars):
@@ -142,15 +167,14 @@ def _hosts(items, hostvars):
             name = item.get("name", item.get("inventory_hostname"))
             if name is None:
                 raise AnsibleFilterError("spread: item %d is a dict without 'name' or 'inventory_hostname'" % index)
-            placement, why = _placement_from_vars(item)
-            if placement is None and hostvars is not None:
-                placement, why_there = _placement_from_vars(_host_vars(hostvars, str(name)))
-                why = why or why_there
+            placement, why = _placement_from_vars(name, item, True)
+            if placement is None and why is None and hostvars is not None:
+                placement, why = _placement_from_vars(name, _host_vars(hostvars, str(name)), False)
         elif isinstance(item, str):
             name = item
             if hostvars is None:
                 raise AnsibleFilterError("spread: the hosts are names, so pass hostvars: hosts | imds.azure.spread(%s, hostvars)" % "N")
-            placement, why = _placement_from_vars(_host_vars(hostvars, name))
+            placement, why = _placement_from_vars(name, _host_vars(hostvars, name), False)
         else:
             raise AnsibleFilterError("spread: item %d is a %s; expected a hostname or a dict" % (index, type(item).__name__))
         out.append((str(name), placement, why, item))
@@ -217,8 +241,9 @@ def spread(hosts, count, hostvars=None, by=None, allow_missing=False):
         keys = []
         path = ()
         for level in levels:
-            path = path + (as_text(placement.get(level)) if placement is not None else "",)
-            keys.append(path if level != "update_domain" else (as_text(placement.get(level)) if placement is not None else "",))
+            value = placement[level] if placement is not None else ""
+            path = path + (value,)
+            keys.append(path if level != "update_domain" else (value,))
         candidates.append((placement is None, name, keys, item))
     candidates.sort(key=lambda entry: (entry[0], entry[1]))
 

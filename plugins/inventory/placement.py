@@ -32,9 +32,19 @@ description:
     C(_), as does a leading digit. So tag C(cost center=cc:1234;shared) gives
     C(azure_tag_cost_center_cc_1234_shared). Names from O(groups) and O(keyed_groups) follow the
     C(TRANSFORM_INVALID_GROUP_CHARS) setting, as in other inventory plugins."
+  - "A built-in name that would hold hosts of different values (C(tier=db-primary) and C(tier=db.primary) both
+    give C(azure_tag_tier_db_primary)) is not created, and a warning lists each such name with its values."
+  - "Every source's data is checked against the shape of the IMDS document (types and ranges of each field, at
+    most 50 tags per host, see the facts guide): a host whose data IMDS would never send (a fault domain given as
+    a list, C(NaN) or C(\"1 \"), a tag without a name or given twice) or that has no fault domain goes to
+    C(<group_prefix>no_imds) with the reason, never into a group of its own."
+  - "A cache entry named like a group (C(all), C(ungrouped), a group of an earlier source, or a name of the form
+    of the groups this plugin makes, such as C(azure_no_imds) or C(azure_tag_x)) is not added as a host, with a
+    warning: ansible-core would give its variables to the group."
   - Values that come from IMDS (placement, tags, facts) are marked unsafe, so Jinja in a tag value
     is never evaluated.
-  - The configuration file name must end with C(azure_placement.yml) or C(azure_placement.yaml).
+  - The configuration file name must end with C(azure_placement.yml) or C(azure_placement.yaml). Unknown keys,
+    values outside an option's choices and anything but true or false for a true/false option are errors.
   - List this source after the sources that define the hosts, for example
     C(-i hosts.ini -i fleet.azure_placement.yml).
 author:
@@ -179,12 +189,18 @@ plugin: imds.azure.placement
 # host_vars: [placement, placement_vars, tags]
 """
 
+import difflib
 import json
 import keyword
 import os
+import re
 
+from collections.abc import Mapping
+
+from ansible import constants as C
 from ansible import context
-from ansible.errors import AnsibleParserError
+from ansible.errors import AnsibleError, AnsibleParserError
+from ansible.module_utils.parsing.convert_bool import BOOLEANS
 from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.display import Display
@@ -192,25 +208,32 @@ from ansible.utils.unsafe_proxy import wrap_var
 from ansible.utils.vars import combine_vars
 
 from ansible_collections.imds.azure.plugins.module_utils import _client, _facts
-from ansible_collections.imds.azure.plugins.module_utils._placement import (
-    PLACEMENT_KEYS,
-    find_imds_facts,
-    missing_reason,
-    normalize_placement,
-    normalize_tags,
-)
+from ansible_collections.imds.azure.plugins.module_utils._placement import PLACEMENT_KEYS, check_placement, find_imds_facts, read_fact, unplaced_reason
+from ansible_collections.imds.azure.plugins.module_utils._responses import MIB
+from ansible_collections.imds.azure.plugins.module_utils._shape import ShapeError, json_type, nesting, tags_mapping
 from ansible_collections.imds.azure.plugins.plugin_utils import _fact_cache
-from ansible_collections.imds.azure.plugins.plugin_utils._groups import host_groups, natural_key, safe_group_name
+from ansible_collections.imds.azure.plugins.plugin_utils._groups import GroupPlan, host_groups, natural_key, reserved_host_name, safe_group_name
 
 display = Display()
 
 FILE_SUFFIXES = ("azure_placement.yml", "azure_placement.yaml")
+# A configuration of this plugin, whatever the file is called (YAML or JSON).
+_NAMES_THIS_PLUGIN = re.compile(r"""(?m)^[\s{,]*["']?plugin["']?\s*:\s*["']?imds\.azure\.placement(?![\w.])""")
 MAX_LISTED = 20
+SOURCES = ("fact_cache", "tree", "local")
+# A --tree result of imds.azure.metadata_facts holds at most a few answers of at most 1 MiB each.
+MAX_TREE_FILE = 16 * MIB
 
 # ansible-core 2.19+ trusts no value an inventory plugin sets (trusted_by_default is False), so
 # the plain strings built from IMDS data are never templates. Older cores template every string:
 # there the values are marked unsafe.
 _CORE_UNTRUSTS = getattr(BaseInventoryPlugin, "trusted_by_default", None) is False
+
+
+def _listed(items):
+    """``name (why), ...`` for at most MAX_LISTED items, and how many more there are."""
+    listed = ", ".join("%s (%s)" % item for item in items[:MAX_LISTED])
+    return listed + (" and %d more" % (len(items) - MAX_LISTED) if len(items) > MAX_LISTED else "")
 
 
 def _valid_variable_name(name):
@@ -223,7 +246,18 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     NAME = "imds.azure.placement"
 
     def verify_file(self, path):
-        return super().verify_file(path) and to_text(path).endswith(FILE_SUFFIXES)
+        """A file whose name ends with FILE_SUFFIXES; also one that names this plugin under another name, so
+        that parse() can say what the name must be (ansible-core would only say it could not parse it)."""
+        if not super().verify_file(path):
+            return False
+        if to_text(path).endswith(FILE_SUFFIXES):
+            return True
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(64 * 1024)
+        except OSError:
+            return False
+        return bool(_NAMES_THIS_PLUGIN.search(head.decode("utf-8", "replace")))
 
     # ---------------------------------------------------------------- collecting data
 
@@ -252,6 +286,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 continue
             try:
                 with open(path, "rb") as handle:
+                    size = os.fstat(handle.fileno()).st_size
+                    if size > MAX_TREE_FILE:
+                        yield name, _fact_cache.Unusable("tree file %s is %d bytes, more than the %d MiB a result of "
+                                                         "imds.azure.metadata_facts can be" % (path, size, MAX_TREE_FILE // MIB))
+                        continue
                     result = json.loads(handle.read().decode("utf-8"))
             except (OSError, ValueError, RecursionError) as exc:
                 # RecursionError: deeply nested JSON; it costs this file, not the whole source.
@@ -289,15 +328,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         if isinstance(facts, _fact_cache.Unusable):
             return {"missing": "%s: %s" % (source, facts.reason)}
         imds = find_imds_facts(facts)
-        reason = missing_reason(imds)
+        placement, tags, reason = read_fact(imds)
         if reason:
             return {"missing": "%s: %s" % (source, reason)}
-        try:
-            entry = {"source": source, "placement": normalize_placement(imds), "tags": normalize_tags(imds)}
-        except RecursionError:
-            return {"missing": "%s: azure_imds is nested too deeply to be IMDS data" % source}
+        entry = {"source": source, "placement": placement, "tags": tags}
         if keep_imds:
-            entry["imds"] = imds
+            try:
+                entry["imds"] = nesting(imds, "azure_imds")   # templates (compose...) walk it recursively
+            except ShapeError as exc:
+                return {"missing": "%s: %s" % (source, exc)}
         return entry
 
     def _collect(self, sources, wanted):
@@ -355,7 +394,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             out[prefix + "imds_facts"] = imds
         return out
 
-    def _populate(self, data, existing):
+    def _populate(self, data, existing, existing_groups):
         prefix = self.get_option("group_prefix")
         dimensions = [dim for dim in self.get_option("group_by") if dim]
         add_hosts = self.get_option("add_hosts")
@@ -363,8 +402,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         local_name = self.get_option("local_hostname") if "local" in self.get_option("sources") else None
         missing_group = safe_group_name(prefix + "no_imds")
         self.inventory.add_group(missing_group)
-        missing = []
-        children = {}   # parent -> its built-in groups, made its children at the end in natural order (--graph: 0, 1, 2, 10)
+        missing, refused = [], []
+        plan = GroupPlan()
         constructing = any(self.get_option(option) for option in ("compose", "groups", "keyed_groups"))
         whole_fact = self._needs_whole_fact()
         listing_prints_facts = ("auto" in self.get_option("host_vars") and "fact_cache" in self.get_option("sources")
@@ -373,51 +412,72 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         known = set(existing)
         for name in list(existing) + sorted(host for host in data if host not in known):
             entry = data.get(name) or {"missing": "no IMDS data in %s" % ", ".join(self.get_option("sources"))}
+            reserved = reserved_host_name(name, prefix, existing_groups)
             if name not in known:
                 if not (add_hosts or name == local_name):
                     continue
+                if reserved:
+                    refused.append((name, reserved))
+                    continue
                 self.inventory.add_host(name)
                 if name == local_name:
-                    self.inventory.set_variable(name, "ansible_connection", "local")
+                    self.inventory.hosts[name].set_variable("ansible_connection", "local")
+            elif reserved:
+                entry = {"missing": "the host name is %s, so the host is not placed: ansible-core would give its variables to that "
+                                    "group" % reserved}
             if "missing" in entry:
                 self.inventory.add_host(name, group=missing_group)
                 missing.append((name, entry["missing"]))
                 continue
-            # Entries of an inventory cache written before placement and tags were kept separately.
-            imds = entry.get("imds")
-            placement = entry["placement"] if "placement" in entry else normalize_placement(imds)
-            tags = entry["tags"] if "tags" in entry else normalize_tags(imds)
+            placement, tags = entry["placement"], entry["tags"]
             if not _CORE_UNTRUSTS:
                 placement, tags = wrap_var(placement), wrap_var(tags)
-            imds = wrap_var(imds) if whole_fact else None
+            imds = wrap_var(entry.get("imds")) if whole_fact else None
             new_vars = self._host_vars(self._host_var_entries(entry.get("source"), listing_prints_facts), imds, placement, tags)
+            host = self.inventory.hosts[name]
             for key, value in new_vars.items():
-                self.inventory.set_variable(name, key, value)
-            for parent, group in host_groups(placement, tags, prefix, dimensions):
-                kids = children.setdefault(parent, set())
-                if group not in kids:
-                    self.inventory.add_group(parent)
-                    self.inventory.add_group(group)
-                    kids.add(group)
-                self.inventory.add_host(name, group=group)
+                host.set_variable(key, value)   # never inventory.set_variable: it looks the name up among the groups first
+            plan.add(name, host_groups(placement, tags, prefix, dimensions))
             if not constructing:
                 continue
             # compose, groups and keyed_groups see placement and tags whether or not they are host variables
             template_vars = {var_prefix + "placement": placement, var_prefix + "tags": tags, "azure_imds": imds}
-            host_vars = combine_vars(self.inventory.get_host(name).get_vars(), dict(template_vars, **new_vars))
+            host_vars = combine_vars(host.get_vars(), dict(template_vars, **new_vars))
             self._set_composite_vars(self.get_option("compose"), host_vars, name, strict=strict)
-            host_vars = combine_vars(host_vars, self.inventory.get_host(name).get_vars())
+            host_vars = combine_vars(host_vars, host.get_vars())
             self._add_host_to_composed_groups(self.get_option("groups"), host_vars, name, strict=strict, fetch_hostvars=False)
             self._add_host_to_keyed_groups(self.get_option("keyed_groups"), host_vars, name, strict=strict, fetch_hostvars=False)
+        self._add_groups(plan)
+        if refused:
+            display.warning("imds.azure.placement: %d entr%s not added to the inventory, as a host of that name would give its variables to a group: "
+                            "%s" % (len(refused), "y is" if len(refused) == 1 else "ies are", _listed(refused)))
+        if missing:
+            display.warning("imds.azure.placement: %d host(s) have no IMDS data and are in group %s: %s"
+                            % (len(missing), missing_group, _listed(missing)))
+        return missing
+
+    def _add_groups(self, plan):
+        """Create the built-in groups of ``plan``, except those whose name would stand for two values; each parent gets
+        its groups as children at the end, in natural order (--graph: 0, 1, 2, 10)."""
+        ambiguous = plan.ambiguous()
+        children = {}   # parent -> its built-in groups
+        created = set()
+        for name, groups in plan.hosts:
+            for parent, group, _meaning in groups:
+                if group in ambiguous:
+                    continue
+                if group not in created:
+                    self.inventory.add_group(group)
+                    created.add(group)
+                if parent not in ambiguous:
+                    children.setdefault(parent, set()).add(group)
+                self.inventory.add_host(name, group=group)
         for parent, kids in children.items():
+            self.inventory.add_group(parent)
             for group in sorted(kids, key=natural_key):
                 self.inventory.add_child(parent, group)
-        if missing:
-            listed = ", ".join("%s (%s)" % item for item in missing[:MAX_LISTED])
-            more = " and %d more" % (len(missing) - MAX_LISTED) if len(missing) > MAX_LISTED else ""
-            display.warning("imds.azure.placement: %d host(s) have no IMDS data and are in group %s: %s%s"
-                            % (len(missing), missing_group, listed, more))
-        return missing
+        if ambiguous:
+            display.warning("imds.azure.placement: %s" % plan.warning(ambiguous))
 
     # ---------------------------------------------------------------- entry point
 
@@ -441,17 +501,82 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise AnsibleParserError("imds.azure.placement: compose names host variables that are not valid variable names: %s "
                                      "(use letters, digits and underscores, not starting with a digit)" % ", ".join(repr(name) for name in bad))
 
+    def _read_config(self, path):
+        """``_read_config_data``, then checks of what the file holds that ansible-core lets pass on some cores: unknown
+        keys, a list or a mapping for a true/false option (2.19+ reads a list as false), a value outside an option's
+        choices (2.19+ does not list them)."""
+        try:
+            config = self._read_config_data(path)
+        except AnsibleParserError:
+            raise
+        except (AnsibleError, TypeError) as exc:
+            try:
+                raw = self.loader.load_from_file(path)
+            except Exception:  # pylint: disable=broad-except
+                raw = None
+            if isinstance(raw, Mapping):
+                self._check_config(raw, path)   # raises the plugin's own message when it recognises the mistake
+            if isinstance(exc, TypeError):
+                # ansible-core 2.18 and older fail with a bare TypeError for some values of the wrong type.
+                raise AnsibleParserError("imds.azure.placement: %s: an option has a value of the wrong type (%s): give true/false options "
+                                         "true or false, and check the types in the plugin's documentation" % (to_native(path), to_native(exc))) from None
+            raise
+        self._check_config(config, path)
+
+    def _check_config(self, config, path):
+        definitions = C.config.get_configuration_definitions("inventory", self._load_name)
+        where = "imds.azure.placement: %s:" % to_native(path)
+        unknown = sorted(str(key) for key in config if key not in definitions)
+        if unknown:
+            hints = ["%r (did you mean %s?)" % (key, near[0]) if near else repr(key)
+                     for key, near in ((key, difflib.get_close_matches(key, list(definitions), 1, 0.6)) for key in unknown)]
+            raise AnsibleParserError("%s unknown option%s %s; the options are: %s" % (
+                where, "s" if len(unknown) > 1 else "", ", ".join(hints), ", ".join(sorted(definitions))))
+        for key, value in config.items():
+            definition = definitions[key]
+            if definition.get("type") in ("bool", "boolean") and not _is_boolean(value):
+                raise AnsibleParserError("%s %s must be true or false, got %s" % (where, key, json_type(value)))
+            choices = [str(choice) for choice in definition.get("choices") or ()]
+            if not choices or key == "plugin":
+                continue
+            values = value if isinstance(value, list) else value.split(",") if definition.get("type") == "list" and isinstance(value, str) else [value]
+            bad = [item for item in values if not isinstance(item, str) or item.strip() not in choices]
+            if bad:
+                near = [difflib.get_close_matches(item, choices, 1, 0.6) if isinstance(item, str) else [] for item in bad]
+                raise AnsibleParserError("%s %s: %s %s not one of its choices, which are: %s%s" % (
+                    where, key, ", ".join(repr(item) if isinstance(item, str) else json_type(item) for item in bad),
+                    "is" if len(bad) == 1 else "are", ", ".join(choices),
+                    "".join(" (did you mean %s?)" % hint[0] for hint in near if hint)))
+
+    def _cached_entries(self, cached, path):
+        """The entries of the inventory cache that this plugin could have written, checked as the sources' data is
+        (``{host: entry}``), and the hosts whose entries are damaged; ``(None, [])`` when it holds no entries. Each
+        damage is reported, and costs only its own entry: that host is read from the sources again."""
+        if not isinstance(cached, Mapping) or not cached:
+            display.warning("imds.azure.placement: %s: the inventory cache holds %s, not this plugin's entries: the inventory is built from "
+                            "the sources again" % (to_native(path), "nothing" if isinstance(cached, Mapping) else json_type(cached)))
+            return None, []
+        entries, damaged = {}, []
+        for name, entry in cached.items():
+            try:
+                entries[name] = _cached_entry(entry)
+            except ShapeError as exc:
+                damaged.append((name, str(exc)))
+        if damaged:
+            display.warning("imds.azure.placement: %s: %d inventory cache entr%s damaged and read from the sources again: %s" % (
+                to_native(path), len(damaged), "y is" if len(damaged) == 1 else "ies are", _listed(damaged)))
+        return entries, [name for name, _why in damaged]
+
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)
-        try:
-            self._read_config_data(path)
-        except TypeError as exc:
-            # ansible-core 2.18 and older fail with a bare TypeError when a list or mapping is given to a true/false option.
-            raise AnsibleParserError("imds.azure.placement: %s: an option has a value of the wrong type (%s): give true/false options true or "
-                                     "false, and check the types in the plugin's documentation" % (to_native(path), to_native(exc))) from None
+        if not to_text(path).endswith(FILE_SUFFIXES):
+            raise AnsibleParserError("imds.azure.placement: %s: the file name must end with %s (for example fleet.%s): rename the file"
+                                     % (to_native(path), " or ".join(FILE_SUFFIXES), FILE_SUFFIXES[0]))
+        self._read_config(path)
         self._check_options()
         sources = self.get_option("sources")
         existing = list(self.inventory.hosts)
+        existing_groups = set(self.inventory.groups)
         wanted = None if self.get_option("add_hosts") else existing
         if not existing and wanted is not None and sources != ["local"]:
             display.warning("imds.azure.placement: %s: the inventory has no hosts yet, so there is nothing to group; list this source "
@@ -459,24 +584,61 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
         cache_key = self.get_cache_key(path)
         use_cache = self.get_option("cache")
-        data = None
+        data, damaged = None, []
         cache_needs_update = use_cache and not cache
         if use_cache and cache:
             try:
-                data = self._cache[cache_key]
+                data, damaged = self._cached_entries(self._cache[cache_key], path)
             except KeyError:
-                cache_needs_update = True
+                pass
+            cache_needs_update = data is None
         if data is not None and self._needs_whole_fact() and any("imds" not in entry for entry in data.values() if "missing" not in entry):
             data = None  # written with options that kept only placement and tags
             cache_needs_update = True
         if data is None:
             data = self._collect(sources, wanted)
         else:
-            data = dict(data)
-            unknown = [name for name in existing if name not in data]
-            if unknown and any(source != "local" for source in sources):
-                data.update(self._collect([source for source in sources if source != "local"], unknown))
+            refresh = damaged + [name for name in existing if name not in data and name not in damaged]
+            local_name = self.get_option("local_hostname")
+            refresh_sources = [source for source in sources if source != "local" or local_name in damaged]
+            if refresh and refresh_sources:
+                data.update(self._collect(refresh_sources, refresh))
                 cache_needs_update = True
         if cache_needs_update:
             self._cache[cache_key] = data
-        self._populate(data, existing)
+        self._populate(data, existing, existing_groups)
+
+
+def _is_boolean(value):
+    """What ansible-core reads as true or false, and nothing else (2.19+ reads a list as false)."""
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return value in (0, 1)
+    return isinstance(value, str) and value.strip().lower() in BOOLEANS
+
+
+def _cached_entry(entry):
+    """An inventory cache entry as the plugin writes it (``_entry``), checked by the placement model: ``{"missing":
+    why}`` or ``{"source", "placement", "tags"[, "imds"]}``. ShapeError when it is anything else."""
+    if not isinstance(entry, Mapping):
+        raise ShapeError("the entry", "is %s, not an object" % json_type(entry))
+    if list(entry) == ["missing"] and isinstance(entry["missing"], str):
+        return dict(entry)
+    if entry.get("source") not in SOURCES:
+        raise ShapeError("the entry", "names no source (%s)" % ", ".join(SOURCES))
+    if "placement" not in entry and isinstance(entry.get("imds"), Mapping):
+        # written by versions that kept only the whole fact
+        placement, tags, reason = read_fact(entry["imds"])
+        if reason:
+            raise ShapeError("imds", "does not place the host: %s" % reason)
+    else:
+        placement, tags = check_placement(entry.get("placement")), tags_mapping(entry.get("tags"))
+        if unplaced_reason(placement):
+            raise ShapeError("placement", "has no fault_domain")
+    checked = {"source": entry["source"], "placement": placement, "tags": tags}
+    if "imds" in entry:
+        if not isinstance(entry["imds"], Mapping):
+            raise ShapeError("imds", "is %s, not an object" % json_type(entry["imds"]))
+        checked["imds"] = nesting(entry["imds"], "imds")
+    return checked

@@ -150,7 +150,8 @@ from ansible.utils.display import Display
 from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.imds.azure.plugins.module_utils._client import ImdsError, ImdsNotFound
-from ansible_collections.imds.azure.plugins.module_utils._documents import check_userdata_size, strip_user_data, unwrap_loadbalancer
+from ansible_collections.imds.azure.plugins.module_utils._documents import check_userdata_size, strip_user_data
+from ansible_collections.imds.azure.plugins.module_utils._shape import ShapeError, checked
 from ansible_collections.imds.azure.plugins.plugin_utils._lookup_paths import (
     LookupPathError, MissingPathError, QueryError, compile_query, facts_document, is_user_data, parse_path, search, walk,
 )
@@ -212,6 +213,9 @@ class LookupModule(ImdsLookupBase):
                 value = default
             except (LookupPathError, QueryError) as exc:
                 raise self._error("config", str(exc)) from None
+            except ShapeError as exc:
+                raise self._error("not_imds", "path %r: host %s's azure_imds facts do not hold what IMDS sends (%s): they were "
+                                              "changed after imds.azure.metadata_facts gathered them" % (path.display, host, exc)) from None
             results.append(value)
         return results
 
@@ -297,12 +301,9 @@ class LookupModule(ImdsLookupBase):
             if category == "loadbalancer" and exc.no_load_balancer:
                 return None
             raise
-        if category == "loadbalancer":
-            document = unwrap_loadbalancer(document)
-        elif category == "instance":
-            # As in the facts: the user data is not part of the document (read compute/userData for it).
-            document = strip_user_data(document)[0]
-        return document
+        shaped = checked(category, document, "%s/metadata/%s" % (client.endpoint, category))
+        # As in the facts: the user data is not part of the instance document (read compute/userData for it).
+        return strip_user_data(document)[0] if category == "instance" else shaped
 
     @staticmethod
     def _hint(path, facts, source):

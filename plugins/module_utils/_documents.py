@@ -6,7 +6,7 @@
 """IMDS documents as the collection hands them out, the same in the facts and the lookups.
 
 The user data (``compute.userData``) is kept out of the instance document and decoded only when
-asked for; the load balancer document is the object IMDS wraps in ``{"loadbalancer": ...}``.
+asked for. What each document must hold is in _shape.py.
 """
 
 from __future__ import annotations
@@ -45,12 +45,6 @@ def strip_user_data(document):
     out = dict(document)
     out["compute"] = dict((key, value) for key, value in compute.items() if key != "userData")
     return out, True
-
-
-def unwrap_loadbalancer(value):
-    """The object inside IMDS's ``{"loadbalancer": {...}}`` answer; anything else comes back unchanged."""
-    inner = value.get("loadbalancer") if isinstance(value, dict) else None
-    return inner if isinstance(inner, dict) else value
 
 
 def check_userdata_size(encoded):

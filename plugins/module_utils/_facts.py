@@ -24,14 +24,14 @@ from ansible_collections.imds.azure.plugins.module_utils._client import (
     ImdsClient,
     ImdsError,
     ImdsNotFound,
-    ImdsNotImds,
     ImdsTimeout,
     ImdsUnreachable,
     validate_endpoint,
 )
-from ansible_collections.imds.azure.plugins.module_utils._documents import as_text, decode_userdata, strip_user_data, unwrap_loadbalancer
+from ansible_collections.imds.azure.plugins.module_utils._documents import as_text, decode_userdata, strip_user_data
 from ansible_collections.imds.azure.plugins.module_utils._detect import AZURE, NOT_AZURE, UNKNOWN, detect_azure
-from ansible_collections.imds.azure.plugins.module_utils._placement import build_placement, build_tags
+from ansible_collections.imds.azure.plugins.module_utils._placement import EMPTY_PLACEMENT, from_fields
+from ansible_collections.imds.azure.plugins.module_utils._shape import checked
 
 FACT_NAME = "azure_imds"
 
@@ -141,7 +141,7 @@ def _base_facts(endpoint, detection):
 def empty_facts(endpoint, detection):
     """The fact shape for a host that is not Azure: the instance keys are there, and empty."""
     facts = _base_facts(endpoint, detection)
-    facts.update(compute={}, network={}, placement=build_placement({}), tags={})
+    facts.update(compute={}, network={}, placement=dict(EMPTY_PLACEMENT), tags={})
     return facts
 
 
@@ -166,11 +166,6 @@ def keep_earlier(earlier, facts, subsets):
     return merged
 
 
-def _not_imds(what, url):
-    return ImdsNotImds("IMDS answered %s with JSON that is not an IMDS %s: this is not IMDS. Nothing was gathered." % (url, what),
-                       url=url, status=200)
-
-
 def check_nonce(nonce):
     """The controller's nonce must be there and be what IMDS accepts (FactsError otherwise)."""
     if not nonce:
@@ -187,14 +182,11 @@ def _attested(client, nonce, compute):
     fact with the result; on its own it always says ``verified: false``.
     """
     check_nonce(nonce)
-    document = client.get_json("attested", "document", query={"nonce": nonce})
-    if (not isinstance(document, dict) or not isinstance(document.get("signature"), str)
-            or not isinstance(document.get("encoding"), str)):
-        raise _not_imds("attested document (no encoding and signature)", client.endpoint + "/metadata/attested/document")
+    document = checked("attested", client.get_json("attested", "document", query={"nonce": nonce}),
+                       client.endpoint + "/metadata/attested/document")
     if compute is None:
         compute = client.get_json("instance", "compute")
-        if not isinstance(compute, dict):
-            raise _not_imds("compute document", client.endpoint + "/metadata/instance/compute")
+        checked("compute", compute, client.endpoint + "/metadata/instance/compute")
     return {
         "verified": False,
         "reason": "not_verified",
@@ -210,15 +202,12 @@ def _collect(client, subsets, facts, warn, attested_nonce=None):
     user_data = None
     if "instance" in subsets:
         document = client.get_json("instance")
-        if not isinstance(document, dict) or not isinstance(document.get("compute"), dict) or not isinstance(document.get("network"), dict):
-            raise _not_imds("instance document (no compute and network objects)", client.endpoint + "/metadata/instance")
+        fields = checked("instance", document, client.endpoint + "/metadata/instance")
         # userData is a secret-ish blob: never part of the compute fact (see the userdata subset).
-        user_data = document["compute"].get("userData")
-        compute = dict(strip_user_data(document)[0]["compute"])
-        facts["compute"] = compute
+        user_data = fields.get("userData")
+        facts["compute"] = dict(strip_user_data(document)[0]["compute"])
         facts["network"] = document["network"]
-        facts["placement"] = build_placement(compute)
-        facts["tags"] = build_tags(compute)
+        facts["placement"], facts["tags"] = from_fields(fields)
     if "userdata" in subsets:
         version = client.api_version_for("instance")
         if version < USERDATA_MIN_VERSION:
@@ -235,17 +224,13 @@ def _collect(client, subsets, facts, warn, attested_nonce=None):
                 raise
             facts["loadbalancer"] = {"found": False, "publicIpAddresses": [], "inboundRules": [], "outboundRules": []}
         else:
-            inner = unwrap_loadbalancer(data)
-            if inner is data:  # not wrapped in {"loadbalancer": {...}} as IMDS does
-                raise _not_imds("load balancer document", client.endpoint + "/metadata/loadbalancer")
+            inner = checked("loadbalancer", data, client.endpoint + "/metadata/loadbalancer")
             loadbalancer = {"found": True, "publicIpAddresses": [], "inboundRules": [], "outboundRules": []}
             loadbalancer.update(inner)
             facts["loadbalancer"] = loadbalancer
     if "scheduledevents" in subsets:
-        data = client.get_json("scheduledevents")
-        if not isinstance(data, dict) or not isinstance(data.get("Events"), list):
-            raise _not_imds("scheduled events document (no Events list)", client.endpoint + "/metadata/scheduledevents")
-        facts["scheduled_events"] = data
+        facts["scheduled_events"] = checked("scheduledevents", client.get_json("scheduledevents"),
+                                            client.endpoint + "/metadata/scheduledevents")
     if "versions" in subsets:
         facts["versions"] = client.available_versions()
     if "attested" in subsets:

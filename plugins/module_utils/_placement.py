@@ -5,18 +5,23 @@
 # PRIVATE to the imds.azure collection: no compatibility promise outside the collection.
 """The placement and tags model: the one place that says how a VM's placement and tags are read.
 
-``build_placement`` and ``build_tags`` make the ``placement`` and ``tags`` facts from IMDS's
-``compute`` object (imds.azure.metadata_facts). ``normalize_placement`` and ``normalize_tags``
-read them back from an ``azure_imds`` fact (the placement inventory, the spread filter); where
-the fact lacks them, they apply the same rules to its ``compute``. ``missing_reason`` says why a
-fact holds no placement at all.
+``from_fields`` and ``from_compute`` make the ``placement`` and ``tags`` facts from IMDS's
+``compute`` object (imds.azure.metadata_facts). ``normalize`` reads them back from an
+``azure_imds`` fact (the placement inventory, the spread filter); where the fact lacks them, it
+applies the same rules to its ``compute``. ``check_placement`` checks a
+placement given on its own (the inventory's ``azure_placement``, the spread filter's input).
+Every value goes through the rules of _shape.py, so each is in one canonical form or refused
+with a ShapeError: a fault domain is never both ``0`` and ``"0"``, a region never both ``EastUS``
+and ``eastus``. ``missing_reason`` and ``unplaced_reason`` say why a fact or a placement does not
+place a host.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ansible_collections.imds.azure.plugins.module_utils._documents import as_text
+from ansible_collections.imds.azure.plugins.module_utils import _shape
+from ansible_collections.imds.azure.plugins.module_utils._shape import ShapeError
 
 # placement key -> compute fields tried in order
 _COMPUTE_FIELDS = (
@@ -34,88 +39,83 @@ _COMPUTE_FIELDS = (
 PLACEMENT_KEYS = tuple(key for key, _fields in _COMPUTE_FIELDS)
 # The levels a VM is placed at, outermost first (the spread filter's default order).
 PLACEMENT_LEVELS = ("location", "zone", "fault_domain", "update_domain")
+# The rule of each placement key: the rule of the compute field it comes from.
+_RULES = dict((key, _shape.COMPUTE_RULES[fields[0]]) for key, fields in _COMPUTE_FIELDS)
 
 # Why a host whose azure_imds lacks the instance subset's data has no placement.
 NOT_GATHERED = "the instance metadata was not gathered (azure_imds has no compute or placement data; gather_subset must include instance)"
 
 
-def build_placement(compute):
-    """The ``placement`` fact: strings, ``""`` when IMDS did not return the field."""
-    compute = compute if isinstance(compute, Mapping) else {}
+def _derived(fields):
+    """{placement key: value} for the keys ``fields`` (from ``_shape.compute_fields``) give a value for."""
     placement = {}
-    for key, fields in _COMPUTE_FIELDS:
-        value = ""
-        for field in fields:
-            if compute.get(field) not in (None, ""):
-                value = as_text(compute[field])
-                break
-        placement[key] = value
-    if not placement["scale_set"]:
+    for key, names in _COMPUTE_FIELDS:
+        given = [fields[name] for name in names if name in fields]
+        if given:
+            placement[key] = next((value for value in given if value != ""), "")
+    if not placement.get("scale_set"):
         # Flexible orchestration: vmScaleSetName may be empty while virtualMachineScaleSet.id is set.
-        vmss = compute.get("virtualMachineScaleSet")
-        vmss_id = vmss.get("id") if isinstance(vmss, Mapping) else None
-        if isinstance(vmss_id, str) and vmss_id.strip("/"):
-            placement["scale_set"] = vmss_id.rstrip("/").rsplit("/", 1)[-1]
+        vmss_id = fields.get("virtualMachineScaleSet.id", "").strip("/")
+        if vmss_id:
+            placement["scale_set"] = vmss_id.rsplit("/", 1)[-1]
     return placement
 
 
-def parse_tags_string(text):
-    """Parse the legacy ``compute.tags`` string (``name:value;name:value``) into a dict.
-
-    The format is ambiguous: a value that contains ``;`` cannot be told apart from a new tag.
-    A piece without ``:`` is taken as the continuation of the previous value (so ``a:x;y``
-    gives ``{"a": "x;y"}``), but ``a:x;b:y`` is always two tags. Use an api_version of
-    2019-06-04 or newer to get the unambiguous ``tagsList``.
-    """
-    tags = {}
-    last = None
-    if not isinstance(text, str) or not text:
-        return tags
-    for piece in text.split(";"):
-        if ":" in piece:
-            name, value = piece.split(":", 1)
-            tags[name] = value
-            last = name
-        elif last is not None:
-            tags[last] = tags[last] + ";" + piece
-        elif piece:
-            tags[piece] = ""
-            last = piece
-    return tags
+def from_fields(fields):
+    """``(placement, tags)`` facts from checked compute fields (``_shape.compute_fields``): strings, ``""``
+    when IMDS did not return the field."""
+    derived = _derived(fields)
+    return dict((key, derived.get(key, "")) for key in PLACEMENT_KEYS), dict(fields["tags"])
 
 
-def build_tags(compute):
-    """The ``tags`` fact: a dict from ``tagsList`` when present, else from the ``tags`` string."""
-    compute = compute if isinstance(compute, Mapping) else {}
-    tags_list = compute.get("tagsList")
-    if isinstance(tags_list, list):
-        tags = {}
-        for item in tags_list:
-            if isinstance(item, Mapping) and "name" in item:
-                tags[as_text(item["name"])] = as_text(item.get("value"))
-        return tags
-    return parse_tags_string(compute.get("tags"))
+def from_compute(compute):
+    """``(placement, tags)`` facts from IMDS's ``compute`` object; ShapeError when a field is not what IMDS sends."""
+    return from_fields(_shape.compute_fields(compute))
 
 
-def normalize_placement(imds):
-    """The placement summary of an ``azure_imds`` fact: its ``placement``, and for the keys that lacks,
-    what ``build_placement`` makes of its ``compute`` (so the fallback follows the facts' rules)."""
-    placement = imds.get("placement") if isinstance(imds, Mapping) else None
+EMPTY_PLACEMENT = dict.fromkeys(PLACEMENT_KEYS, "")
+
+
+def check_placement(placement, field="placement"):
+    """A placement summary given on its own, each value checked by its field's rule and in canonical form;
+    missing keys are ``""``. ShapeError otherwise."""
     if not isinstance(placement, Mapping):
-        placement = {}
-    values = [placement.get(key) for key in PLACEMENT_KEYS]
-    if None in values:
-        derived = build_placement(imds.get("compute") if isinstance(imds, Mapping) else None)
-        values = [derived[key] if value is None else value for key, value in zip(PLACEMENT_KEYS, values)]
-    return {key: as_text(value) for key, value in zip(PLACEMENT_KEYS, values)}
+        raise ShapeError(field, "is %s, not an object" % _shape.json_type(placement))
+    return dict((key, _RULES[key](placement[key], "%s.%s" % (field, key)) if key in placement else "") for key in PLACEMENT_KEYS)
 
 
-def normalize_tags(imds):
-    """The tags of an ``azure_imds`` fact: its ``tags``, else what ``build_tags`` makes of its ``compute``."""
-    tags = imds.get("tags") if isinstance(imds, Mapping) else None
-    if isinstance(tags, Mapping):
-        return {as_text(name): as_text(value) for name, value in tags.items()}
-    return build_tags(imds.get("compute") if isinstance(imds, Mapping) else None)
+def unplaced_reason(placement, name="the placement"):
+    """Why a checked placement (``name``) does not place a host, or None: every placement has a fault domain."""
+    return None if placement["fault_domain"] else "%s has no fault_domain (IMDS always sends platformFaultDomain)" % name
+
+
+def normalize(imds):
+    """``(placement, tags)`` of an ``azure_imds`` fact: its ``placement`` and ``tags``, and for what those lack,
+    what ``from_compute`` makes of its ``compute`` (so the fallback follows the facts' rules). Where both give a
+    value they must agree; ShapeError otherwise, as for any value IMDS never sends."""
+    compute = imds.get("compute", {})
+    if compute != {}:   # {}: what older versions of the module stored when instance was not gathered
+        fields = _shape.compute_fields(compute)
+        derived, derived_tags = _derived(fields), fields["tags"] if "tagsList" in compute or "tags" in compute else None
+    else:
+        derived, derived_tags = {}, None
+    if "placement" in imds:
+        summary = imds["placement"]
+        placement = check_placement(summary)
+        for key in PLACEMENT_KEYS:
+            if key not in summary:
+                placement[key] = derived.get(key, "")
+            elif key in derived and derived[key] != placement[key]:
+                raise ShapeError("placement.%s" % key, "is %r, but compute says %r: the fact was changed after "
+                                 "imds.azure.metadata_facts gathered it" % (placement[key][:40], derived[key][:40]))
+    else:
+        placement = dict((key, derived.get(key, "")) for key in PLACEMENT_KEYS)
+    if "tags" not in imds:
+        return placement, derived_tags or {}
+    tags = _shape.tags_mapping(imds["tags"])
+    if derived_tags is not None and derived_tags != tags:
+        raise ShapeError("tags", "differ from the tags in compute: the fact was changed after imds.azure.metadata_facts gathered it")
+    return placement, tags
 
 
 def has_instance_data(imds):
@@ -124,7 +124,7 @@ def has_instance_data(imds):
     compute = imds.get("compute")
     placement = imds.get("placement")
     return bool((isinstance(compute, Mapping) and compute)
-                or (isinstance(placement, Mapping) and any(as_text(value) for value in placement.values())))
+                or (isinstance(placement, Mapping) and any(value not in ("", None) for value in placement.values())))
 
 
 def missing_reason(imds):
@@ -133,11 +133,25 @@ def missing_reason(imds):
         return "no azure_imds facts"
     if not isinstance(imds, Mapping):
         return "azure_imds is not a dict"
-    if imds.get("is_azure") is False:
-        return "is_azure is false"
+    if imds.get("is_azure") is not True:
+        return "is_azure is false" if imds.get("is_azure") is False else "is_azure is %s, not true" % _shape.json_type(imds.get("is_azure"))
     if not has_instance_data(imds):
         return NOT_GATHERED
     return None
+
+
+def read_fact(imds):
+    """``(placement, tags, None)`` from an ``azure_imds`` fact, or ``(None, None, why not)``: no facts, not
+    Azure, not gathered, a value IMDS never sends, or no fault domain. The inventory's one rule."""
+    reason = missing_reason(imds)
+    if reason:
+        return None, None, reason
+    try:
+        placement, tags = normalize(imds)
+    except ShapeError as exc:
+        return None, None, "azure_imds does not hold what IMDS sends: %s" % exc
+    reason = unplaced_reason(placement)
+    return (None, None, reason) if reason else (placement, tags, None)
 
 
 def find_imds_facts(facts):

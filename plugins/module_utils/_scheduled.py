@@ -24,6 +24,7 @@ from ansible_collections.imds.azure.plugins.module_utils._client import (
     ImdsNotImds,
 )
 from ansible_collections.imds.azure.plugins.module_utils._pacing import share_vm_budget
+from ansible_collections.imds.azure.plugins.module_utils._shape import ShapeError, scheduled_events_document
 
 EVENT_TYPES = ("Freeze", "Reboot", "Redeploy", "Preempt", "Terminate")
 EVENT_STATUSES = ("Scheduled", "Started")
@@ -102,45 +103,12 @@ def _bad_document(client, why):
                        "Nothing was approved." % (url, why), url=url, status=200)
 
 
-def _json_type(value):
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    return "an array" if isinstance(value, list) else "an object"
-
-
 def read_document(client):
-    """GET /metadata/scheduledevents, checked: ``{"DocumentIncarnation": int, "Events": [event, ...]}``."""
-    data = client.get_json("scheduledevents")
-    if not isinstance(data, dict) or not isinstance(data.get("Events"), list):
-        raise _bad_document(client, "no Events list")
-    incarnation = data.get("DocumentIncarnation")
-    if isinstance(incarnation, bool) or not isinstance(incarnation, int):
-        raise _bad_document(client, "DocumentIncarnation is not an integer")
-    for index, event in enumerate(data["Events"]):
-        if not isinstance(event, dict):
-            raise _bad_document(client, "event %d is %s, not an object" % (index, _json_type(event)))
-        event_id = event.get("EventId")
-        if event_id is None or event_id == "":
-            raise _bad_document(client, "event %d has no EventId" % index)
-        if not isinstance(event_id, str):
-            # Never approve under a guess: Microsoft documents EventId as a GUID string.
-            raise _bad_document(client, "the EventId of event %d is %s, not a string" % (index, _json_type(event_id)))
-        resources = event.get("Resources", [])
-        if not isinstance(resources, list):
-            raise _bad_document(client, "Resources of event %s is not a list" % event["EventId"])
-    seen = set()
-    for event in data["Events"]:
-        if event["EventId"].lower() in seen:
-            # Two events under one id: which one an approval or a status refers to cannot be told.
-            raise _bad_document(client, "EventId %s appears more than once" % event["EventId"])
-        seen.add(event["EventId"].lower())
-    return data
+    """GET /metadata/scheduledevents, checked against the document's shape (_shape.scheduled_events_document)."""
+    try:
+        return scheduled_events_document(client.get_json("scheduledevents"))
+    except ShapeError as exc:
+        raise _bad_document(client, str(exc)) from None
 
 
 def affects(event, names):

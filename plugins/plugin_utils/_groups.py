@@ -6,6 +6,10 @@
 """The built-in group names of the ``imds.azure.placement`` inventory (controller side only).
 
 The placement and tags they are made from come from the model in module_utils/_placement.py.
+Sanitising makes names that are easy to use but lossy (``a-b`` and ``a.b`` both give ``a_b``), so
+a name may stand for two different values; ``GroupPlan`` finds every such name among the hosts of
+one run, so that the inventory creates none of them. ``reserved_host_name`` says which host names
+the inventory must not use, because a host of that name would take a group's variables.
 """
 
 from __future__ import annotations
@@ -24,11 +28,15 @@ PARENT_SUFFIXES = {
     "vm_size": "vm_sizes",
     "scale_set": "scale_sets",
     "priority": "priorities",
+    "tags": "tags",
 }
 DIMENSION_ORDER = ("fault_domain", "update_domain", "zone", "location", "vm_size", "scale_set", "priority", "tags")
 
 # Value used in group names when IMDS has no value for a dimension (regional VM: zone "").
 NONE_VALUE = "none"
+# Ansible's own groups: every host is in them.
+CORE_GROUPS = ("all", "ungrouped")
+MAX_LISTED = 20
 
 _NUMBERS = re.compile(r"([0-9]+)")
 
@@ -42,23 +50,81 @@ def safe_group_name(name):
 
 
 def host_groups(placement, tags, prefix="azure_", dimensions=DIMENSION_ORDER):
-    """The built-in groups of one host: a list of ``(parent_group, group)`` pairs, names
-    sanitised. Tags give ``<prefix>tag_<name>`` (parent ``<prefix>tags``) and, for a
-    non-empty value, ``<prefix>tag_<name>_<value>`` (parent ``<prefix>tag_<name>``)."""
-    pairs = []
+    """The built-in groups of one host: a list of ``(parent_group, group, meaning)``, names sanitised;
+    ``meaning`` is what the group stands for: ``(dimension, value)``, ``("tag", name)`` or ``("tag", name,
+    value)``. Tags give ``<prefix>tag_<name>`` (parent ``<prefix>tags``) and, for a non-empty value,
+    ``<prefix>tag_<name>_<value>`` (parent ``<prefix>tag_<name>``)."""
+    groups = []
     for dimension in dimensions:
+        parent = safe_group_name(prefix + PARENT_SUFFIXES[dimension])
         if dimension == "tags":
             for name in sorted(tags):
                 name_group = safe_group_name("%stag_%s" % (prefix, name))
-                pairs.append((safe_group_name("%stags" % prefix), name_group))
+                groups.append((parent, name_group, ("tag", name)))
                 value = tags[name]
                 if value != "":
-                    pairs.append((name_group, safe_group_name("%stag_%s_%s" % (prefix, name, value))))
+                    groups.append((name_group, safe_group_name("%stag_%s_%s" % (prefix, name, value)), ("tag", name, value)))
             continue
         value = placement.get(dimension, "")
-        group = safe_group_name("%s%s_%s" % (prefix, dimension, value if value != "" else NONE_VALUE))
-        pairs.append((safe_group_name(prefix + PARENT_SUFFIXES[dimension]), group))
-    return pairs
+        groups.append((parent, safe_group_name("%s%s_%s" % (prefix, dimension, value if value != "" else NONE_VALUE)), (dimension, value)))
+    return groups
+
+
+def reserved_host_name(name, prefix, existing_groups):
+    """Why ``name`` cannot be a host of this inventory (a short text), or None.
+
+    ansible-core looks a name up among the groups before the hosts when it sets a variable, so a
+    host named ``all``, like a group of the inventory or like a group this plugin makes or could
+    make (``<prefix>no_imds``, ``<prefix>fault_domain_<n>``, ``<prefix>tag_<name>``...), would give
+    its variables to that group and so to every host in it.
+    """
+    if not name:
+        return "an empty host name"
+    if name in CORE_GROUPS or name in existing_groups:
+        return "the name of the group %s" % name
+    if safe_group_name(name) != name:
+        return None   # the plugin's group names are always sanitised
+    fixed = [safe_group_name(prefix + "no_imds")] + [safe_group_name(prefix + suffix) for suffix in PARENT_SUFFIXES.values()]
+    stems = [safe_group_name(prefix + stem + "_x")[:-1] for stem in [dimension for dimension in PARENT_SUFFIXES if dimension != "tags"] + ["tag"]]
+    if name in fixed or any(name.startswith(stem) for stem in stems):
+        return "a name of the form of the groups this inventory makes (group_prefix %r)" % prefix
+    return None
+
+
+def _describe(meaning):
+    if meaning[0] == "tag":
+        return "tag %r" % meaning[1] if len(meaning) == 2 else "tag %r = %r" % meaning[1:]
+    return "%s %r" % meaning
+
+
+class GroupPlan(object):
+    """The built-in groups of the hosts of one run, collected before any is created, so that a name that
+    would stand for two different values (``tier=db-primary`` and ``tier=db.primary``; tag ``x=y`` and tag
+    ``x_y``) is found whichever hosts and sources it comes from. Memory: one entry per distinct group name
+    and meaning (at most 8 + 2 x 50 tags per host)."""
+
+    def __init__(self):
+        self.hosts = []
+        self._meanings = {}   # group -> {meaning: first host}
+
+    def add(self, host, groups):
+        self.hosts.append((host, groups))
+        for _parent, group, meaning in groups:
+            self._meanings.setdefault(group, {}).setdefault(meaning, host)
+
+    def ambiguous(self):
+        """The names that stand for more than one value: ``{group: {meaning: first host}}``."""
+        return dict((group, meanings) for group, meanings in self._meanings.items() if len(meanings) > 1)
+
+    def warning(self, ambiguous):
+        """The text of the warning for ``ambiguous`` (the result of ``ambiguous()``), or None."""
+        if not ambiguous:
+            return None
+        listed = ["%s (%s)" % (group, "; ".join("%s: %s" % (_describe(meaning), host) for meaning, host in sorted(meanings.items())))
+                  for group, meanings in sorted(ambiguous.items())[:MAX_LISTED]]
+        more = " and %d more" % (len(ambiguous) - MAX_LISTED) if len(ambiguous) > MAX_LISTED else ""
+        return ("%d group name(s) would hold hosts of different values, so they are not created (sanitising makes every character "
+                "that is not a letter, digit or _ a _): %s%s" % (len(ambiguous), ", ".join(listed), more))
 
 
 def natural_key(name):

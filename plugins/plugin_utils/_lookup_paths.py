@@ -19,9 +19,9 @@ import difflib
 import re
 
 from ansible_collections.imds.azure.plugins.module_utils._client import CATEGORIES
-from ansible_collections.imds.azure.plugins.module_utils._documents import unwrap_loadbalancer
 from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsConfigError
 from ansible_collections.imds.azure.plugins.module_utils._paths import validate_path
+from ansible_collections.imds.azure.plugins.module_utils._shape import instance_document, loadbalancer_document, scheduled_events_document
 
 # The client's categories this lookup cannot read, and why.
 OTHER_CATEGORIES = {
@@ -211,6 +211,9 @@ def facts_document(facts, category):
     * ``("none", None)``: gathered, and IMDS had nothing (no Standard load balancer);
     * ``("not_azure", None)``: the facts say the host is not an Azure VM;
     * ``("absent", None)``: no facts, or the category was not gathered.
+
+    Raises ShapeError when the document is not what IMDS sends (the facts were changed after they
+    were gathered): the same rules as for a live answer.
     """
     if not isinstance(facts, dict) or not facts:
         return "absent", None
@@ -219,18 +222,20 @@ def facts_document(facts, category):
     if category == "instance":
         if not isinstance(facts.get("compute"), dict) or not facts.get("compute"):
             return "absent", None
-        return "ok", {"compute": facts.get("compute"), "network": facts.get("network") or {}}
+        document = {"compute": facts.get("compute"), "network": facts.get("network") or {}}
+        instance_document(document)
+        return "ok", document
     key = FACT_KEYS[category]
     if key not in facts or facts[key] is None:
         return "absent", None
     value = facts[key]
-    if category == "loadbalancer":
-        value = unwrap_loadbalancer(value)
-        if isinstance(value, dict) and "found" in value:
-            if not value.get("found"):
-                return "none", None
-            value = dict((name, item) for name, item in value.items() if name != "found")
-    return "ok", value
+    if category == "scheduledevents":
+        return "ok", scheduled_events_document(value)
+    if isinstance(value, dict) and "found" in value:
+        if not value.get("found"):
+            return "none", None
+        value = {"loadbalancer": dict((name, item) for name, item in value.items() if name != "found")}
+    return "ok", loadbalancer_document(value)
 
 
 def is_user_data(parsed):

@@ -17,11 +17,12 @@ import re
 import threading
 import time
 
+from ansible_collections.imds.azure.plugins.module_utils._shape import ShapeError, token_answer
+
 SELECTORS = ("client_id", "object_id", "msi_res_id")
 # Refresh a cached token when less than this many seconds of validity remain (or half of its
 # lifetime, for very short-lived tokens).
 REFRESH_MARGIN = 300
-_NUMERIC = ("expires_in", "expires_on", "ext_expires_in", "not_before")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -66,19 +67,11 @@ def check_resource(resource):
 
 
 def normalize_record(data):
-    """The token answer with numbers as numbers; TokenError (no content shown) if unusable."""
-    if not isinstance(data, dict):
-        raise TokenError("the token endpoint answered with JSON that is not an object")
-    token = data.get("access_token")
-    if not isinstance(token, str) or not token:
-        raise TokenError("the token endpoint answered without an access_token")
-    record = dict(data)
-    for name in _NUMERIC:
-        value = record.get(name)
-        if isinstance(value, str) and value.strip().isdigit():
-            record[name] = int(value.strip())
-        elif isinstance(value, float) and value.is_integer():
-            record[name] = int(value)
+    """The token answer with numbers as numbers (_shape.token_answer); TokenError (no content shown) if unusable."""
+    try:
+        record = token_answer(data)
+    except ShapeError as exc:
+        raise TokenError("the token endpoint answered with a token answer that IMDS never sends: %s" % exc) from None
     if not isinstance(record.get("expires_on"), int):
         expires_in = record.get("expires_in")
         if isinstance(expires_in, int):

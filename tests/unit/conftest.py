@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, settings, strategies
 
 # Property-based fuzzing (Hypothesis). "ci", the default, keeps each property to a few seconds
 # and is derandomised, so make test is reproducible; HYPOTHESIS_PROFILE=long (make fuzz) runs far
@@ -35,6 +35,13 @@ from tools.imds_emulator import attested as _emulator_attested  # noqa: E402  py
 # here, at import, is inherited by every test, what a test builds dies with its fork. Every emulator
 # needs the test CA (three RSA keys, about 0.2 s of CPU), so it is built once per worker.
 _emulator_attested.get_ca()
+
+
+def pytest_collection_finish(session):  # pylint: disable=unused-argument
+    """Hypothesis builds the character table behind st.text() on first use (about 2.5 s of CPU), which every
+    forked test that draws text paid again: built once per worker, after collection (Hypothesis warns when a
+    conftest does it at import) and before the first fork."""
+    strategies.text().validate()
 
 
 @pytest.fixture

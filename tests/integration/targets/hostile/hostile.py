@@ -59,6 +59,8 @@ MODES = [
     ("gzip-bomb", ["--fault", "gzip-bomb=40"], {"userdata": True}),
     ("gzip-bomb-large", ["--fault", "gzip-bomb=100"], {"userdata": True}),
     ("surrogate", ["--profile", "SURROGATE"], {}),
+    # A wrong-typed placement field (issue 22; the units try every field, value and tag rule on every path).
+    ("fault-domain-list", ["--profile", "FAULT_DOMAIN_LIST"], {}),
     ("stall-probe", ["--fault", "stall=120"], {"probe": True}),
     ("reset-probe", ["--fault", "reset=1"], {"probe": True}),
     # Issue 22: where an answer ends must be certain, and a throttled client must pause.
@@ -70,6 +72,7 @@ MODES = [
     ("retry-after-0", ["--fault", "retry-after=0"], {"paced": True}),
 ]
 PLUGINS = ("module", "metadata", "token", "inventory")
+PROFILES = {}   # placeholder argument -> profile file (written by main)
 
 # (mode, plugin) -> "complete" or the kind of error expected. Not listed: skipped.
 EXPECTED = {}
@@ -87,6 +90,7 @@ EXPECTED.update({
     ("gzip-bomb-large", "module"): "too_large",          # more than the 64 KiB of user data Azure allows
     ("gzip-bomb-large", "metadata"): "too_large",
     ("surrogate", "module"): "not_imds", ("surrogate", "metadata"): "not_imds", ("surrogate", "inventory"): "not_imds",
+    ("fault-domain-list", "module"): "not_imds", ("fault-domain-list", "metadata"): "not_imds", ("fault-domain-list", "inventory"): "not_imds",
     ("stall-probe", "module"): "timeout", ("stall-probe", "inventory"): "timeout",
     ("reset-probe", "module"): "unreachable", ("reset-probe", "inventory"): "unreachable",
 })
@@ -180,7 +184,7 @@ def run_mode(mode, args, options):
     """{plugin: (outcome record)} for one mode."""
     case_dir = os.path.join(WORK, mode)
     os.makedirs(case_dir)
-    args = [SURROGATE if arg == "SURROGATE" else arg for arg in args]
+    args = [PROFILES.get(arg, arg) for arg in args]
     emulator = EmulatorProcess(args)
     try:
         env = environment(options)
@@ -297,16 +301,18 @@ def leaked(token, paths, size=16):
 
 
 def main():
-    global DMI_AZURE, SURROGATE  # pylint: disable=global-statement
+    global DMI_AZURE  # pylint: disable=global-statement
     DMI_AZURE = os.path.join(WORK, "dmi-azure")
     os.makedirs(DMI_AZURE, exist_ok=True)
     with open(os.path.join(DMI_AZURE, "chassis_asset_tag"), "w") as handle:
         handle.write("7783-7084-3265-9085-8269-3286-77\n")
     with open(os.path.join(DMI_AZURE, "sys_vendor"), "w") as handle:
         handle.write("Microsoft Corporation\n")
-    SURROGATE = os.path.join(WORK, "surrogate.json")
-    with open(SURROGATE, "w") as handle:
-        handle.write('{"tags": {"env\\ud800": "prod"}}')   # a tag name with a lone surrogate (a JSON escape)
+    for name, text in (("SURROGATE", '{"tags": {"env\\ud800": "prod"}}'),   # a tag name with a lone surrogate (a JSON escape)
+                       ("FAULT_DOMAIN_LIST", '{"compute": {"platformFaultDomain": [0, 1]}}')):
+        PROFILES[name] = os.path.join(WORK, name.lower() + ".json")
+        with open(PROFILES[name], "w") as handle:
+            handle.write(text)
 
     profile_emulator = EmulatorProcess([])
     try:

@@ -107,9 +107,13 @@ ansible-playbook -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" \
 
 # --- tree source: ansible --tree DIR, no other inventory source ----------------------------
 ansible fleet -i "$W/hosts.ini" -m imds.azure.metadata_facts -a 'endpoint={{ azure_imds_endpoint }} detect=false' --tree "$W/tree" > /dev/null
+# plus crafted results: host names that are group names (all, azure_no_imds...), tags that sanitise alike, a wrong-typed field
+"$PYTHON" "$HERE/crafted.py" tree "$W/manifest.json" "$W/tree"
 printf 'plugin: imds.azure.placement\nsources: [tree]\ntree_dir: %s\nadd_hosts: true\n' "$W/tree" > "$W/tree.azure_placement.yml"
-ansible-inventory -i "$W/tree.azure_placement.yml" --list --export > "$W/tree.json"
-"$PYTHON" "$HERE/check_inventory.py" "$W/manifest.json" "$W/tree.json" - -
+ansible-inventory -i "$W/tree.azure_placement.yml" --list --export > "$W/tree.json" 2> "$W/tree.err"
+cat "$W/tree.err"
+"$PYTHON" "$HERE/check_inventory.py" "$W/manifest.json" "$W/tree.json" - - wrong-fd
+"$PYTHON" "$HERE/crafted.py" check "$W/tree.json" "$W/tree.err"
 
 # --- local source (ansible-pull on a VM): the plugin queries IMDS itself ------------------
 printf 'plugin: imds.azure.placement\nsources: [local]\ndetect: "false"\nhost_vars: [placement_vars, tags]\n' > "$W/local.azure_placement.yml"
@@ -158,6 +162,7 @@ done
 REDIS_CONN="127.0.0.1:$REDIS_PORT:0"
 ANSIBLE_CACHE_PLUGIN=community.general.redis ANSIBLE_CACHE_PLUGIN_CONNECTION="$REDIS_CONN" \
     ansible-playbook -i "$W/hosts.ini" playbooks/gather.yml "$@"
+"$PYTHON" "$HERE/crafted.py" redis "$W/manifest.json" "$REDIS_CONN"
 # controller 1: the fact cache comes from Ansible's configuration
 ANSIBLE_CACHE_PLUGIN=community.general.redis ANSIBLE_CACHE_PLUGIN_CONNECTION="$REDIS_CONN" \
     ansible-inventory -i "$W/hosts.ini" -i "$W/fleet.azure_placement.yml" --list --export > "$W/redis1.json"
@@ -169,7 +174,8 @@ mkdir "$W/awx-inventory"
 printf 'plugin: imds.azure.placement\nfact_cache_plugin: community.general.redis\nfact_cache_connection: "%s"\nadd_hosts: true\n' \
     "$REDIS_CONN" > "$W/awx-inventory/02-fleet.azure_placement.yml"
 (unset ANSIBLE_INVENTORY_ENABLED; ANSIBLE_CACHE_PLUGIN=memory ANSIBLE_INVENTORY_UNPARSED_FAILED=true \
-    ansible-inventory -i "$W/awx-inventory" --list --export > "$W/redis2.json")
+    ansible-inventory -i "$W/awx-inventory" --list --export > "$W/redis2.json" 2> "$W/redis2.err")
+cat "$W/redis2.err"
 "$PYTHON" - "$W/manifest.json" "$W/redis2.json" "$HERE" <<'PY'
 import json, sys
 sys.path.insert(0, sys.argv[3])
@@ -181,5 +187,6 @@ for vm in json.load(open(sys.argv[1])):
     assert found["azure_placement"]["update_domain"] == vm["update_domain"], found            # placement's are added
 PY
 "$PYTHON" "$HERE/check_inventory.py" "$W/manifest.json" "$W/redis1.json" - -
-"$PYTHON" "$HERE/check_inventory.py" "$W/manifest.json" "$W/redis2.json" - -
+"$PYTHON" "$HERE/check_inventory.py" "$W/manifest.json" "$W/redis2.json" - - wrong-fd
+"$PYTHON" "$HERE/crafted.py" check "$W/redis2.json" "$W/redis2.err"
 stop_redis

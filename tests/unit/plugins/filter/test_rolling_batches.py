@@ -25,7 +25,7 @@ def inventory_groups(placements, prefix="azure_"):
     """The groups variable the placement inventory gives hosts with these placements ({host: {level: value}})."""
     groups = {"all": sorted(placements), "ungrouped": []}
     for host, placement in placements.items():
-        for parent, group in host_groups(placement, {}, prefix, ("fault_domain", "update_domain", "zone", "location")):
+        for parent, group, _meaning in host_groups(placement, {}, prefix, ("fault_domain", "update_domain", "zone", "location")):
             groups.setdefault(parent, []).append(host)
             groups.setdefault(group, []).append(host)
     return groups

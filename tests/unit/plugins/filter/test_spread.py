@@ -99,8 +99,8 @@ def test_coverage_matches_brute_force_for_zones():
 def test_placement_sources_in_hostvars():
     hostvars = {
         "inv": {"azure_placement": {"fault_domain": "0"}},
-        "facts": {"ansible_facts": {"azure_imds": {"placement": {"fault_domain": "1"}}}},
-        "injected": {"azure_imds": {"placement": {"fault_domain": "2"}}},
+        "facts": {"ansible_facts": {"azure_imds": {"is_azure": True, "placement": {"fault_domain": "1"}}}},
+        "injected": {"azure_imds": {"is_azure": True, "placement": {"fault_domain": "2"}}},
     }
     assert sorted(spread(["inv", "facts", "injected"], 3, hostvars)) == ["facts", "injected", "inv"]
     assert len({*spread(["inv", "facts", "injected"], 3, hostvars)}) == 3
@@ -211,3 +211,54 @@ def test_allow_missing_must_be_a_boolean(allow_missing):
 def test_by_must_be_a_list_of_level_names(by):
     with pytest.raises(AnsibleFilterError, match="spread: 'by' must be a non-empty list of"):
         spread(["a"], 1, hv({"a": ("1", "0")}), by=by)
+
+
+# --------------------------------------------------------------------------- only placements the collection can vouch for
+
+def test_facts_that_say_not_azure_win_over_any_placement_variable():
+    hostvars = hv({"a": ("1", "0")})
+    not_azure = {"ansible_facts": {"azure_imds": {"is_azure": False}}}
+    hostvars["x"] = dict(not_azure, azure_placement={"fault_domain": "1"})
+    hostvars["y"] = dict(not_azure, placement={"fault_domain": "2"})
+    with pytest.raises(AnsibleFilterError, match=r"spread: no placement for x \(is_azure is false\), y \(is_azure is false\)"):
+        spread(["a", "x", "y"], 2, hostvars)
+    # a dict of the input that carries a placement, for a host whose facts say it is not Azure
+    with pytest.raises(AnsibleFilterError, match=r"no placement for x \(is_azure is false\)"):
+        spread([{"name": "x", "placement": {"fault_domain": "1"}, "azure_imds": {"is_azure": False}}], 1)
+
+
+def test_a_host_variable_named_placement_is_not_a_placement():
+    # Only the inventory's azure_placement and the facts place a hostname; "placement" is just a variable name.
+    hostvars = {"a": {"placement": {"fault_domain": "0"}}, "b": {"azure_placement": {"fault_domain": "1"}}}
+    with pytest.raises(AnsibleFilterError, match=r"spread: no placement for a;"):
+        spread(["a", "b"], 2, hostvars)
+
+
+def test_an_empty_azure_placement_is_not_placed():
+    hostvars = hv({"b": ("1", "0")})
+    hostvars["a"] = {"azure_placement": {}}
+    with pytest.raises(AnsibleFilterError, match=r"no placement for a \(azure_placement has no fault_domain"):
+        spread(["a", "b"], 1, hostvars)
+    assert spread(["a", "b"], 2, hostvars, allow_missing=True) == ["b", "a"]
+
+
+def test_one_domain_whatever_the_spelling():
+    # 0 and "0" are one fault domain, EastUS and eastus one region: never two.
+    hostvars = {"a": {"azure_placement": {"location": "EastUS", "fault_domain": 0}},
+                "b": {"azure_placement": {"location": "eastus", "fault_domain": "0"}},
+                "c": {"azure_placement": {"location": "eastus", "fault_domain": "1"}}}
+    assert spread(["a", "b", "c"], 2, hostvars) == ["a", "c"]
+
+
+@pytest.mark.parametrize("value", [0.0, " 0", "0 ", "00", [0], True, float("nan"), None, "-1"], ids=repr)
+def test_values_imds_never_sends_are_refused(value):
+    hostvars = hv({"a": ("1", "0")})
+    hostvars["b"] = {"azure_placement": {"location": "westeurope", "zone": "1", "fault_domain": value}}
+    with pytest.raises(AnsibleFilterError, match=r"^spread: host b: azure_placement.fault_domain is .*: the collection cannot vouch"):
+        spread(["a", "b"], 1, hostvars)
+
+
+def test_facts_changed_after_gathering_are_refused():
+    facts = {"is_azure": True, "compute": {"platformFaultDomain": "1"}, "placement": {"fault_domain": "2"}}
+    with pytest.raises(AnsibleFilterError, match=r"^spread: host a: placement.fault_domain is '2', but compute says '1'"):
+        spread(["a"], 1, {"a": {"ansible_facts": {"azure_imds": facts}}})

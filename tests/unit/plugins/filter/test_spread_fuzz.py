@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from hypothesis import event, given, strategies as st
+from hypothesis import event, given, settings, strategies as st
 
 from ansible.errors import AnsibleFilterError
 
@@ -66,3 +66,33 @@ def test_spread_arguments(arguments):
     assert len({id(item) for item in picks}) == len(picks) and all(any(item is host for host in hosts) for item in picks)
     if all(isinstance(host, str) for host in hosts):
         assert spread(list(reversed(hosts)), count, hostvars, by=by, allow_missing=allow_missing) == picks
+
+
+LOCATIONS = ("westeurope", "eastus2")
+
+
+@st.composite
+def _one_fleet_two_spellings(draw):
+    """A fleet's placements as the collection writes them, and the same placements in other forms the model reads
+    as the same values (numbers for domains and zones, region names in any case)."""
+    canonical, variant = {}, {}
+    for index in range(draw(st.integers(1, 10))):
+        zone, fault_domain, update_domain = draw(st.sampled_from(["", "1", "2"])), draw(st.integers(0, 3)), draw(st.integers(0, 4))
+        location = draw(st.sampled_from(LOCATIONS))
+        name = "h%02d" % index
+        canonical[name] = {"azure_placement": {"location": location, "zone": zone, "fault_domain": str(fault_domain),
+                                               "update_domain": str(update_domain)}}
+        variant[name] = {"azure_placement": {
+            "location": draw(st.sampled_from([location, location.upper(), location.title()])),
+            "zone": draw(st.sampled_from([zone, int(zone)])) if zone else zone,
+            "fault_domain": draw(st.sampled_from([str(fault_domain), fault_domain])),
+            "update_domain": draw(st.sampled_from([str(update_domain), update_domain]))}}
+    return canonical, variant, draw(st.integers(0, len(canonical))), draw(st.one_of(st.none(), st.permutations(LEVELS)))
+
+
+@settings(max_examples=max(settings.default.max_examples // 4, 10))
+@given(_one_fleet_two_spellings())
+def test_one_value_in_any_spelling_is_one_domain(fleet):
+    canonical, variant, count, by = fleet
+    names = sorted(canonical)
+    assert spread(names, count, variant, by=by) == spread(names, count, canonical, by=by)

@@ -84,16 +84,37 @@ def hvars(inventory, host):
     ("fleet.azure_placement.yml", True),
     ("azure_placement.yaml", True),
     ("x/prod.azure_placement.yaml", True),
-    ("fleet.azure_placement.yml.bak", False),
-    ("fleet.placement.yml", False),
-    ("fleet.azure_placement.json", False),
-    ("hosts.yml", False),
 ])
 def test_verify_file(tmp_path, name, valid):
     path = tmp_path / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("plugin: imds.azure.placement\n")
     assert inventory_loader.get("imds.azure.placement").verify_file(str(path)) is valid
+
+
+@pytest.mark.parametrize("name, text", [
+    ("fleet.azure_placement.yml.bak", "plugin: imds.azure.placement\n"),
+    ("fleet.placement.yml", "# fleet\nplugin: 'imds.azure.placement'  # groups\n"),
+    ("fleet.azure_placement.json", '{"plugin": "imds.azure.placement", "add_hosts": true}'),
+    ("hosts.yml", 'plugin: "imds.azure.placement"\n'),
+])
+def test_a_configuration_under_another_name_is_told_the_suffix(tmp_path, name, text):
+    # ansible-core alone would only say that no plugin could parse the file.
+    path = tmp_path / name
+    path.write_text(text)
+    plugin = inventory_loader.get("imds.azure.placement")
+    assert plugin.verify_file(str(path))
+    with pytest.raises(AnsibleParserError, match=r"imds.azure.placement: .*%s: the file name must end with azure_placement.yml or "
+                                                 r"azure_placement.yaml \(for example fleet.azure_placement.yml\): rename the file" % name):
+        plugin.parse(InventoryData(), DataLoader(), str(path))
+
+
+@pytest.mark.parametrize("name, text", [("hosts.yml", "all:\n  hosts:\n    vm-0:\n"), ("other.yml", "plugin: imds.azure.placementx\n"),
+                                        ("hosts.ini", "[web]\nplugin\n")])
+def test_other_files_are_not_ours(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    assert not inventory_loader.get("imds.azure.placement").verify_file(str(path))
 
 
 def test_groups_from_jsonfile_fact_cache(tmp_path, fact_dir, warnings):
@@ -352,16 +373,6 @@ def test_a_damaged_cache_entry_costs_only_its_host(tmp_path, fact_dir, warnings,
         assert "deleted the entry" in ours[0] and "gather facts for this host again" in ours[0], ours[0]
 
 
-@pytest.mark.parametrize("value", [[], {"a": 1}])
-def test_a_list_or_mapping_for_a_true_false_option_ends_in_an_inventory_or_a_clear_error(tmp_path, value):
-    # ansible-core 2.18 raised a bare TypeError from its own option handling (found by the fuzzing);
-    # 2.16 and 2.17 wrap it in an error naming the option, newer cores convert the value themselves.
-    try:
-        run(tmp_path, {"add_hosts": value}, hosts=["vm-0"])
-    except AnsibleError as exc:
-        assert "add_hosts" in str(exc) or ("imds.azure.placement" in str(exc) and "wrong type" in str(exc)), str(exc)
-
-
 def test_a_deeply_nested_tree_file_costs_only_itself(tmp_path, warnings):
     tree = tmp_path / "tree"
     tree.mkdir()
@@ -470,6 +481,241 @@ def test_facts_without_instance_metadata_go_to_no_imds_with_a_reason(tmp_path, f
     assert "azure_zone_none" not in inv.groups and "azure_placement" not in hvars(inv, "placeholder")
     assert "events-only (fact_cache: the instance metadata was not gathered (azure_imds has no compute or placement data; " \
            "gather_subset must include instance))" in warnings[0]
+
+
+# ---------------------------------------------------------------- the document's shape (issue 22)
+
+HUGE = int("9" * 4000)   # a 4,000-digit number, as json.loads reads one
+WRONG_FAULT_DOMAINS = [[0, 1], {"fd": 0}, True, 1.0, float("nan"), float("inf"), HUGE, "-1", "1 ", None]
+
+
+def test_a_wrong_typed_fault_domain_is_refused_never_grouped(tmp_path, fact_dir, warnings):
+    # every value of the issue, in the placement summary and in compute: one parse for all of them
+    hosts = {"vm-ok": imds(fd="1")}
+    for index, value in enumerate(WRONG_FAULT_DOMAINS):
+        in_summary, in_compute = imds(fd="1"), imds(fd="1")
+        in_summary["placement"]["fault_domain"] = value
+        in_compute["compute"]["platformFaultDomain"] = value
+        del in_compute["placement"]
+        hosts.update({"summary-%d" % index: in_summary, "compute-%d" % index: in_compute})
+    write_facts(fact_dir, hosts)
+    inv = run(tmp_path, {"fact_cache_plugin": "jsonfile", "fact_cache_connection": str(fact_dir), "add_hosts": True})
+    assert members(inv, "azure_no_imds") == sorted(name for name in hosts if name != "vm-ok")
+    assert sorted(name for name in inv.groups if name.startswith("azure_fault_domain_")) == ["azure_fault_domain_1"]
+    assert members(inv, "azure_fault_domain_1") == ["vm-ok"]
+    for index in range(len(WRONG_FAULT_DOMAINS)):
+        for name, field in (("summary-%d" % index, "placement.fault_domain"), ("compute-%d" % index, "compute.platformFaultDomain")):
+            assert "%s (fact_cache: azure_imds does not hold what IMDS sends: %s is " % (name, field) in warnings[0], (name, warnings)
+            assert "azure_placement" not in hvars(inv, name)
+
+
+def test_a_zone_list_and_a_missing_fault_domain_are_not_placements(tmp_path, warnings):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    zone_list = imds(fd="0")
+    del zone_list["placement"]
+    zone_list["compute"]["zone"] = ["1", "2"]
+    for name, facts in (("vm-zones", zone_list), ("vm-no-fd", imds(fd="")), ("vm-ok", imds(fd="0"))):
+        (tree / name).write_text(json.dumps({"ansible_facts": {"azure_imds": facts}}))
+    inv = run(tmp_path, {"sources": ["tree"], "tree_dir": str(tree), "add_hosts": True})
+    assert members(inv, "azure_no_imds") == ["vm-no-fd", "vm-zones"]
+    assert "azure_fault_domain_none" not in inv.groups and not [name for name in inv.groups if "zone__" in name]
+    assert "vm-zones (tree: azure_imds does not hold what IMDS sends: compute.zone is an array" in warnings[0]
+    assert "vm-no-fd (tree: the placement has no fault_domain" in warnings[0]
+
+
+@pytest.mark.parametrize("tags_list, reason", [
+    ([{"value": "prod"}], "compute.tagsList[0] has null as its name"),
+    ([{"name": "env", "value": "a"}, {"name": "env", "value": "b"}], "compute.tagsList names tag 'env' twice"),
+])
+def test_tags_without_a_name_or_twice_refuse_the_host(tmp_path, fact_dir, warnings, tags_list, reason):
+    bad = imds(fd="1")
+    del bad["tags"]
+    bad["compute"]["tagsList"] = tags_list
+    write_facts(fact_dir, {"vm": bad})
+    inv = run(tmp_path, {"fact_cache_plugin": "jsonfile", "fact_cache_connection": str(fact_dir)}, hosts=["vm"])
+    assert members(inv, "azure_no_imds") == ["vm"] and reason in warnings[0]
+
+
+def test_one_host_with_100000_tags_costs_only_itself(tmp_path, fact_dir, warnings):
+    # Azure allows 50 tags per resource; more are refused by their count, before any group is made.
+    many = imds(fd="2", tags=dict(("t%d" % index, "v") for index in range(100000)))
+    write_facts(fact_dir, {"vm-many": many, "vm-ok": imds(fd="1", tags={"env": "prod"})})
+    inv = run(tmp_path, {"fact_cache_plugin": "jsonfile", "fact_cache_connection": str(fact_dir), "add_hosts": True})
+    assert members(inv, "azure_no_imds") == ["vm-many"]
+    assert "vm-many (fact_cache: azure_imds does not hold what IMDS sends: tags holds 100000 tags, more than the 50 Azure allows" in warnings[0]
+    assert members(inv, "azure_tag_env_prod") == ["vm-ok"] and len([name for name in inv.groups if name.startswith("azure_tag")]) == 3
+
+
+def test_a_fact_too_deep_for_templating_costs_only_its_host(tmp_path, warnings):
+    # compose walks the whole fact recursively: 900 levels used to end the whole source in a RecursionError
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    deep = imds(fd="1")
+    deep["compute"]["storageProfile"] = json.loads('{"x": ' * 900 + "{}" + "}" * 900)
+    (tree / "vm-deep").write_text(json.dumps({"ansible_facts": {"azure_imds": deep}}))
+    (tree / "vm-ok").write_text(json.dumps({"ansible_facts": {"azure_imds": imds(fd="1")}}))
+    inv = run(tmp_path, {"sources": ["tree"], "tree_dir": str(tree), "add_hosts": True, "compose": {"os": "azure_imds.compute.osType"}})
+    assert members(inv, "azure_no_imds") == ["vm-deep"] and members(inv, "azure_fault_domain_1") == ["vm-ok"]
+    assert "vm-deep (tree: azure_imds is nested more than 32 levels deep, deeper than IMDS ever sends)" in warnings[0]
+
+
+# ---------------------------------------------------------------- host names that are group names
+
+CRAFTED = ["all", "ungrouped", "azure_no_imds", "azure_fault_domain_0", "azure_tag_env", "web"]
+
+
+def _crafted_inventory():
+    inventory = InventoryData()
+    inventory.add_group("web")
+    inventory.add_host("vm-0", group="web")
+    inventory.add_host("nodata")
+    return inventory
+
+
+def _check_crafted_refused(inv, warnings, source):
+    assert sorted(inv.hosts) == ["nodata", "vm-0", "vm-1"]   # no entry became a host
+    for group in ("all", "ungrouped", "web", "azure_no_imds", "azure_fault_domain_0"):
+        assert not [key for key in inv.groups[group].get_vars() if key.startswith("azure")], (group, inv.groups[group].get_vars())
+    assert members(inv, "azure_no_imds") == ["nodata"] and "azure_placement" not in hvars(inv, "nodata")
+    assert members(inv, "azure_fault_domain_0") == ["vm-0"]
+    refusal = [warning for warning in warnings if "not added to the inventory" in warning]
+    assert len(refusal) == 1 and refusal[0].startswith("imds.azure.placement: 6 entries are not added to the inventory, as a host of that name "
+                                                       "would give its variables to a group: "), warnings
+    for name in CRAFTED:
+        assert " %s (" % name in refusal[0], (name, refusal[0])
+    assert "all (the name of the group all)" in refusal[0] and "azure_no_imds (a name of the form of the groups" in refusal[0]
+
+
+def test_cache_entries_named_like_groups_are_refused_jsonfile(tmp_path, fact_dir, warnings):
+    write_facts(fact_dir, dict({"vm-0": imds(fd="0"), "vm-1": imds(fd="1")}, **dict((name, imds(fd="2", zone="3")) for name in CRAFTED)))
+    inv = run(tmp_path, {"fact_cache_plugin": "jsonfile", "fact_cache_connection": str(fact_dir), "add_hosts": True,
+                         "host_vars": ["placement", "tags"]}, inventory=_crafted_inventory())
+    _check_crafted_refused(inv, warnings, "fact_cache")
+
+
+def test_cache_entries_named_like_groups_are_refused_tree(tmp_path, warnings):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for name, facts in dict({"vm-0": imds(fd="0"), "vm-1": imds(fd="1")}, **dict((name, imds(fd="2")) for name in CRAFTED)).items():
+        (tree / name).write_text(json.dumps({"ansible_facts": {"azure_imds": facts}}))
+    inv = run(tmp_path, {"sources": ["tree"], "tree_dir": str(tree), "add_hosts": True}, inventory=_crafted_inventory())
+    _check_crafted_refused(inv, warnings, "tree")
+
+
+def test_cache_entries_named_like_groups_are_refused_memory(tmp_path, warnings, monkeypatch):
+    # A cache plugin that lists its entries from memory (as community.general.redis lists its keys).
+    cache = cache_loader.get("ansible.builtin.memory")
+    for name, facts in dict({"vm-0": imds(fd="0"), "vm-1": imds(fd="1")}, **dict((name, imds(fd="2")) for name in CRAFTED)).items():
+        cache.set(name, {"azure_imds": facts})
+    monkeypatch.setattr(placement_module._fact_cache, "open_fact_cache", lambda **options: cache)
+    monkeypatch.setattr(placement_module._fact_cache, "is_persistent", lambda plugin: True)
+    inv = run(tmp_path, {"fact_cache_plugin": "ansible.builtin.memory", "add_hosts": True}, inventory=_crafted_inventory())
+    _check_crafted_refused(inv, warnings, "fact_cache")
+
+
+def test_a_host_of_an_earlier_source_named_like_a_group_gets_no_variables(tmp_path, fact_dir, warnings):
+    inventory = InventoryData()
+    inventory.add_group("db")
+    inventory.add_host("db")           # ansible-core lets a host and a group share a name
+    inventory.add_host("vm-0", group="db")
+    write_facts(fact_dir, {"db": imds(fd="2"), "vm-0": imds(fd="0")})
+    inv = run(tmp_path, {"fact_cache_plugin": "jsonfile", "fact_cache_connection": str(fact_dir), "host_vars": ["placement"]},
+              inventory=inventory)
+    assert members(inv, "azure_no_imds") == ["db"] and "azure_placement" not in hvars(inv, "db")
+    assert not [key for key in inv.groups["db"].get_vars() if key.startswith("azure")]
+    assert "db (the host name is the name of the group db, so the host is not placed" in warnings[0]
+
+
+def test_local_hostname_all_is_refused(tmp_path, imds_emulator, warnings):
+    inv = run(tmp_path, {"sources": ["local"], "endpoint": imds_emulator.url, "detect": "false", "local_hostname": "all"})
+    assert not inv.hosts and not inv.groups["all"].get_vars()
+    assert "1 entry is not added to the inventory" in warnings[0] and "all (the name of the group all)" in warnings[0]
+
+
+# ---------------------------------------------------------------- tag group names that collide
+
+def test_tag_group_names_that_would_mean_two_values_are_not_created(tmp_path, fact_dir, warnings):
+    hosts = {"a": {"x": "y"}, "b": {"x_y": ""}, "c": {"tier": "db-primary"}, "d": {"tier": "db.primary"},
+             "e": {"env_prod": "false"}, "f": {"env": "prod"}, "g": {"tier": "db-primary"}}
+    write_facts(fact_dir, dict((name, imds(fd="0", tags=tags)) for name, tags in hosts.items()))
+    inv = run(tmp_path, {"fact_cache_plugin": "jsonfile", "fact_cache_connection": str(fact_dir), "add_hosts": True})
+    for group in ("azure_tag_x_y", "azure_tag_tier_db_primary", "azure_tag_env_prod"):
+        assert group not in inv.groups
+    # the names that mean one thing are there, with their parents where those are not ambiguous themselves
+    assert members(inv, "azure_tag_x") == ["a"] and members(inv, "azure_tag_tier") == ["c", "d", "g"]
+    assert members(inv, "azure_tag_env_prod_false") == ["e"] and members(inv, "azure_tag_env") == ["f"]
+    assert inv.groups["azure_tag_env_prod_false"].parent_groups == [] or \
+        [group.name for group in inv.groups["azure_tag_env_prod_false"].parent_groups] == ["all"]
+    collision = [warning for warning in warnings if "would hold hosts of different values" in warning]
+    assert len(collision) == 1 and collision[0].startswith("imds.azure.placement: 3 group name(s) would hold hosts of different values")
+    assert "azure_tag_tier_db_primary (tag 'tier' = 'db-primary': c; tag 'tier' = 'db.primary': d)" in collision[0]
+    assert "azure_tag_x_y (tag 'x' = 'y': a; tag 'x_y': b)" in collision[0]
+
+
+# ---------------------------------------------------------------- the inventory cache: damage costs only the entry
+
+def _inventory_cache(tmp_path):
+    return cache_loader.get("ansible.builtin.jsonfile", _uri=str(tmp_path / "inv-cache"), _timeout=0, _prefix="ansible_inventory_")
+
+
+@pytest.mark.parametrize("damage", ["garbage", [1], {"source": "fact_cache", "placement": ["0"], "tags": {}},
+                                    {"source": "fact_cache", "placement": {"fault_domain": "1"}, "tags": []}], ids=repr)
+def test_a_damaged_inventory_cache_entry_costs_only_itself(tmp_path, fact_dir, warnings, damage):
+    write_facts(fact_dir, {"vm-0": imds(fd="0"), "vm-1": imds(fd="1")})
+    config = {"fact_cache_plugin": "jsonfile", "fact_cache_connection": str(fact_dir), "add_hosts": True,
+              "cache": True, "cache_plugin": "ansible.builtin.jsonfile", "cache_connection": str(tmp_path / "inv-cache")}
+    run(tmp_path, config, cache=False)
+    store = _inventory_cache(tmp_path)
+    key = list(store.keys())[0]
+    store.set(key, dict(store.get(key), **{"vm-1": damage}))
+    os.remove(next(path for path in fact_dir.iterdir() if path.name.endswith("vm-0")))   # now only in the inventory cache
+    inv = run(tmp_path, config, cache=True)
+    assert members(inv, "azure_fault_domain_0") == ["vm-0"] and members(inv, "azure_fault_domain_1") == ["vm-1"]
+    assert len(warnings) == 1 and "1 inventory cache entry is damaged and read from the sources again: vm-1 (" in warnings[0]
+    assert _inventory_cache(tmp_path).get(key)["vm-1"]["placement"]["fault_domain"] == "1"   # repaired
+
+
+@pytest.mark.parametrize("cached, shown", [([], "an array"), ("garbage", "a string"), ({}, "nothing")])
+def test_a_damaged_or_empty_inventory_cache_is_rebuilt_with_a_warning(tmp_path, fact_dir, warnings, cached, shown):
+    write_facts(fact_dir, {"vm-0": imds(fd="0")})
+    config = {"fact_cache_plugin": "jsonfile", "fact_cache_connection": str(fact_dir), "add_hosts": True,
+              "cache": True, "cache_plugin": "ansible.builtin.jsonfile", "cache_connection": str(tmp_path / "inv-cache")}
+    run(tmp_path, config, cache=False)
+    store = _inventory_cache(tmp_path)
+    store.set(list(store.keys())[0], cached)
+    inv = run(tmp_path, config, cache=True)
+    assert members(inv, "azure_fault_domain_0") == ["vm-0"]
+    assert len(warnings) == 1 and "the inventory cache holds %s, not this plugin's entries: the inventory is built from the sources " \
+                                  "again" % shown in warnings[0]
+
+
+# ---------------------------------------------------------------- configuration mistakes ansible-core lets pass
+
+@pytest.mark.parametrize("config, message", [
+    ({"add_host": True}, r"unknown option 'add_host' \(did you mean add_hosts\?\); the options are: add_hosts, api_version,"),
+    ({"group-by": ["zone"]}, r"unknown option 'group-by' \(did you mean group_by\?\)"),
+    ({"group_bi": ["zone"], "sourcez": ["tree"]}, r"unknown options 'group_bi' \(did you mean group_by\?\), 'sourcez' \(did you mean sources\?\)"),
+    ({"add_hosts": [1]}, "add_hosts must be true or false, got an array"),
+    ({"add_hosts": {}}, "add_hosts must be true or false, got an object"),
+    ({"add_hosts": 2}, "add_hosts must be true or false, got a number"),
+    ({"strict": "maybe"}, "strict must be true or false, got a string"),
+    ({"group_by": ["zone", "fault_domian"]}, r"group_by: 'fault_domian' is not one of its choices, which are: fault_domain, update_domain, "
+                                             r"zone, location, vm_size, scale_set, priority, tags \(did you mean fault_domain\?\)"),
+    ({"sources": "fact_cache,trees"}, r"sources: 'trees' is not one of its choices, which are: fact_cache, tree, local"),
+    ({"detect": True}, r"detect: a boolean is not one of its choices, which are: auto, true, false"),
+])
+def test_configuration_mistakes_are_errors_on_every_core(tmp_path, fact_dir, config, message):
+    write_facts(fact_dir, {"vm": imds()})
+    with pytest.raises(AnsibleParserError, match=r"^imds.azure.placement: .*test.azure_placement.yml: " + message):
+        run(tmp_path, dict({"fact_cache_plugin": "jsonfile", "fact_cache_connection": str(fact_dir)}, **config), hosts=["vm"])
+
+
+@pytest.mark.parametrize("value", [True, "yes", "true", 1, "on"])
+def test_true_in_any_of_its_spellings_is_still_true(tmp_path, fact_dir, value):
+    write_facts(fact_dir, {"vm": imds(fd="3")})
+    inv = run(tmp_path, {"fact_cache_plugin": "jsonfile", "fact_cache_connection": str(fact_dir), "add_hosts": value})
+    assert members(inv, "azure_fault_domain_3") == ["vm"]
 
 
 def test_groups_are_children_in_natural_order(tmp_path, fact_dir):

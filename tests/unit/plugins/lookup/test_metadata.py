@@ -290,6 +290,27 @@ def test_facts_without_load_balancer_give_the_default(imds_emulator_factory):
         lookup().run(["/loadbalancer/inboundRules"], variables=host_vars(facts))
 
 
+@pytest.mark.parametrize("source", ["live", "facts"])
+def test_a_field_that_imds_never_sends_that_way_is_refused_live_and_from_facts(imds_emulator_factory, source):
+    # even when the path asked for is another field: the whole document is not IMDS's
+    emulator = imds_emulator_factory(profile={"compute": {"platformFaultDomain": [0, 1]}})
+    with pytest.raises(AnsibleLookupError) as info:
+        lookup().run(["compute/vmId"], variables=host_vars(facts_of(emulator)), endpoint=emulator.url, source=source, api_version="2021-02-01")
+    message = str(info.value)
+    assert message.startswith("imds.azure.metadata: not_imds: ") and "compute.platformFaultDomain is an array, not a whole number" in message
+    if source == "facts":
+        assert "host vm-1's azure_imds facts do not hold what IMDS sends" in message and emulator.request_log == []
+
+
+def test_facts_changed_to_other_shapes_are_refused(imds_emulator):
+    for key, value, message in [("scheduled_events", {"DocumentIncarnation": 1, "Events": [{"EventId": 5}]}, "the EventId of event 0 is a number"),
+                                ("loadbalancer", {"found": True, "inboundRules": "all"}, "loadbalancer.inboundRules is a string")]:
+        facts = dict(facts_of(imds_emulator), **{key: value})
+        term = "/scheduledevents/Events" if key == "scheduled_events" else "/loadbalancer/inboundRules"
+        with pytest.raises(AnsibleLookupError, match=message):
+            lookup().run([term], variables=host_vars(facts), endpoint=imds_emulator.url)
+
+
 def test_user_data_from_facts_hints_at_the_userdata_fact(imds_emulator):
     with pytest.raises(AnsibleLookupError, match=r"gather_subset=userdata"):
         lookup().run(["compute/userData"], variables=host_vars(facts_of(imds_emulator)), endpoint=imds_emulator.url)

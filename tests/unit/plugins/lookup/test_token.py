@@ -272,4 +272,5 @@ def test_an_answer_without_a_token_is_not_imds(canned_server):
     server = canned_server("HTTP/1.1 200 OK", [("Content-Type", "application/json")], b'{"token_type": "Bearer", "expires_in": "3599"}')
     with pytest.raises(AnsibleLookupError) as info:
         lookup().run([VAULT], variables={}, endpoint=server.url, api_version="2018-02-01")
-    assert str(info.value).startswith("imds.azure.token: not_imds: the token endpoint answered without an access_token")
+    assert str(info.value).startswith("imds.azure.token: not_imds: the token endpoint answered with a token answer that IMDS never "
+                                      "sends: access_token is missing")

@@ -1,6 +1,6 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""IMDS documents as the facts and the lookups hand them out: user data and the load balancer."""
+"""IMDS documents as the facts and the lookups hand them out: user data."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from ansible_collections.imds.azure.plugins.module_utils._documents import (
     as_text,
     decode_userdata,
     strip_user_data,
-    unwrap_loadbalancer,
 )
 
 INSTANCE = {"compute": {"vmId": "id-1", "userData": "c2VjcmV0"}, "network": {"interface": []}}
@@ -25,15 +24,6 @@ def test_strip_user_data_copies_only_when_there_is_user_data():
     assert strip_user_data(stripped) == (stripped, False) and strip_user_data(stripped)[0] is stripped
     for other in (None, [], "x", {"compute": "x"}, {"loadbalancer": {}}):
         assert strip_user_data(other) == (other, False)
-
-
-def test_unwrap_loadbalancer():
-    inner = {"publicIpAddresses": [], "inboundRules": [{"frontendPort": 80}], "outboundRules": []}
-    assert unwrap_loadbalancer({"loadbalancer": inner}) is inner
-    # Fields IMDS may add next to it in a later version do not hide the document.
-    assert unwrap_loadbalancer({"loadbalancer": inner, "newField": 1}) is inner
-    for other in (inner, {"loadbalancer": []}, {"loadbalancer": None}, [], None, "loadbalancer"):
-        assert unwrap_loadbalancer(other) is other
 
 
 def test_as_text():

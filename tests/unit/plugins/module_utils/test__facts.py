@@ -302,6 +302,53 @@ def test_instance_document_without_compute_is_not_imds():
         gather_facts({"api_version": "2021-02-01", "detect": "false"}, client_factory=factory)
 
 
+@pytest.mark.parametrize("compute, message", [
+    ({"platformFaultDomain": [0, 1]}, "compute.platformFaultDomain is an array, not a whole number from 0 to 999"),
+    ({"platformFaultDomain": float("nan")}, "compute.platformFaultDomain is a number with a fraction or an exponent"),
+    ({"tagsList": [{"name": "env", "value": "a"}, {"name": "env", "value": "b"}]}, "compute.tagsList names tag 'env' twice"),
+])
+def test_a_field_that_imds_never_sends_that_way_fails_the_module(imds_emulator_factory, compute, message):
+    emu = imds_emulator_factory(profile={"compute": compute})
+    with pytest.raises(ImdsNotImds) as caught:
+        gather(emu, api_version="2021-02-01")
+    assert ("IMDS answered %s/metadata/instance with JSON that is not an IMDS instance document (%s" % (emu.url, message)) in str(caught.value)
+    assert str(caught.value).endswith("): this is not IMDS. Nothing was gathered.")
+
+
+def _canned(body):
+    class Canned(object):
+        def request(self, method, url, headers, body_, timeout):  # pylint: disable=unused-argument
+            return Response(200, {"Content-Type": "application/json"}, body)
+
+    return lambda **kwargs: ImdsClient(transport=Canned(), **kwargs)
+
+
+@pytest.mark.parametrize("body, message", [
+    (b'{"compute": {"tagsList": [{"value": "prod"}]}, "network": {}}', r"compute.tagsList\[0\] has null as its name"),
+    (b'{"compute": {"platformFaultDomain": 1e400}, "network": {}}', "compute.platformFaultDomain is a number with a fraction"),
+    (b'{"compute": {"platformFaultDomain": ' + b"9" * 4000 + b'}, "network": {}}', "is a number of more than 12 digits"),
+    (b'{"compute": {}, "network": []}', "network is an array, not an object"),
+    (b'{"compute": {"platformFaultDomain": true}, "network": {}}', "compute.platformFaultDomain is a boolean"),
+    (b'{"compute": {"platformFaultDomain": "1 "}, "network": {}}', "compute.platformFaultDomain is '1 '"),
+    (b'{"compute": {"platformUpdateDomain": "-1"}, "network": {}}', "compute.platformUpdateDomain is '-1'"),
+    (b'{"compute": {"zone": ["1"]}, "network": {}}', "compute.zone is an array"),
+    (b'{"compute": {"location": {"name": "westeurope"}}, "network": {}}', "compute.location is an object"),
+])
+def test_answers_a_server_makes_up_fail_the_module(body, message):
+    with pytest.raises(ImdsNotImds, match=message):
+        gather_facts({"api_version": "2021-02-01", "detect": "false"}, client_factory=_canned(body))
+
+
+def test_other_subsets_are_checked_too():
+    for subset, body, message in [
+        ("loadbalancer", b'{"publicIpAddresses": []}', "not an IMDS load balancer document"),
+        ("scheduledevents", b'{"DocumentIncarnation": 1, "Events": [{"EventId": "A", "Resources": [1]}]}',
+         r"not an IMDS scheduled events document \(Resources of event A is not a list of strings\)"),
+    ]:
+        with pytest.raises(ImdsNotImds, match=message):
+            gather_facts({"api_version": "2021-02-01", "detect": "false", "gather_subset": [subset]}, client_factory=_canned(body))
+
+
 def test_bad_detect_value():
     with pytest.raises(FactsError):
         gather_facts({"detect": "maybe"})

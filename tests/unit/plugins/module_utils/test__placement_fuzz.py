@@ -1,20 +1,21 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Fuzzing the placement and tags model: compute objects and tag strings of any shape.
+"""Fuzzing the placement and tags model: compute objects and facts of any shape.
 
 Profiles: tests/unit/conftest.py (``make fuzz`` for a long run).
 """
 
 from __future__ import annotations
 
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from ansible_collections.imds.azure.plugins.module_utils._placement import (
-    PLACEMENT_KEYS, build_placement, build_tags, normalize_placement, normalize_tags, parse_tags_string,
+    PLACEMENT_KEYS, check_placement, from_compute, normalize, read_fact,
 )
+from ansible_collections.imds.azure.plugins.module_utils._shape import ShapeError
 
-TEXT = st.one_of(st.text(max_size=12), st.sampled_from(["", ";", ":", "a:b;c", "\ud800", "0", "Spot", "/"]))
-SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), TEXT)
+TEXT = st.one_of(st.text(max_size=12), st.sampled_from(["", ";", ":", "a:b;c", "\ud800", "0", "1", "Spot", "/", "EastUS", " 1"]))
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(-1, 4), st.floats(), TEXT)
 JSON_VALUES = st.recursive(SCALARS, lambda children: st.one_of(st.lists(children, max_size=3),
                                                                st.dictionaries(TEXT, children, max_size=3)), max_leaves=8)
 # Every compute field the model reads (docs/docsite/rst/facts.rst), each any JSON value or a well-formed one.
@@ -24,34 +25,40 @@ COMPUTE = st.fixed_dictionaries({}, optional=dict(
                                                        "priority", "Priority")},
     virtualMachineScaleSet=st.one_of(JSON_VALUES, st.fixed_dictionaries({"id": TEXT})),
     tags=st.one_of(TEXT, JSON_VALUES),
-    tagsList=st.one_of(JSON_VALUES, st.lists(st.fixed_dictionaries({"name": JSON_VALUES}, optional={"value": JSON_VALUES}), max_size=4)),
+    tagsList=st.one_of(JSON_VALUES, st.lists(st.fixed_dictionaries({"name": st.one_of(TEXT, JSON_VALUES)},
+                                                                   optional={"value": st.one_of(TEXT, JSON_VALUES)}), max_size=4)),
 ))
 
 
-@given(text=st.one_of(st.text(max_size=60), st.lists(st.sampled_from(["a", ":", ";", "b", "\u00e9", " "]), max_size=20).map("".join)))
-def test_any_tags_string_parses_to_a_dict_of_strings(text):
-    tags = parse_tags_string(text)
-    assert all(isinstance(name, str) and isinstance(value, str) for name, value in tags.items())
+# Each example is cheap, drawing it is not: a quarter of the profile's examples keeps these to a few seconds in "ci".
+FEWER = settings(max_examples=max(settings.default.max_examples // 4, 10))
 
 
-@given(tags=st.dictionaries(st.text(st.characters(blacklist_characters=":;"), min_size=1, max_size=8),
-                            st.text(st.characters(blacklist_characters=";"), max_size=8), max_size=5))
-def test_an_unambiguous_tags_string_round_trips(tags):
-    assert parse_tags_string(";".join("%s:%s" % item for item in tags.items())) == tags
-
-
+@FEWER
 @given(compute=st.one_of(COMPUTE, JSON_VALUES))
-def test_placement_and_tags_from_any_compute(compute):
-    placement = build_placement(compute)
+def test_any_compute_gives_canonical_facts_or_a_shape_error(compute):
+    try:
+        placement, tags = from_compute(compute)
+    except ShapeError as exc:
+        assert str(exc).startswith("compute")   # the message names the field
+        return
     assert set(placement) == set(PLACEMENT_KEYS)
-    assert all(isinstance(value, str) for value in placement.values())
-    tags = build_tags(compute)
-    assert all(isinstance(name, str) and isinstance(value, str) for name, value in tags.items())
+    assert check_placement(placement) == placement   # already in the one canonical form
+    assert all(isinstance(name, str) and name and isinstance(value, str) for name, value in tags.items())
+    # What the module stores reads back the same, with or without the summaries
+    for imds in ({"is_azure": True, "compute": compute}, {"is_azure": True, "compute": compute, "placement": placement, "tags": tags}):
+        assert normalize(imds) == (placement, tags)
+        assert read_fact(imds)[:2] == ((placement, tags) if placement["fault_domain"] else (None, None))
 
 
-@given(compute=st.one_of(COMPUTE, JSON_VALUES))
-def test_a_fact_without_the_summaries_reads_as_the_facts_would(compute):
-    # The inventory's and the spread filter's fallback to compute follows the rules of the placement and tags facts.
-    imds = {"is_azure": True, "compute": compute}
-    assert normalize_placement(imds) == build_placement(compute)
-    assert normalize_tags(imds) == build_tags(compute)
+@FEWER
+@given(imds=st.fixed_dictionaries({}, optional={"is_azure": st.one_of(st.just(True), JSON_VALUES), "compute": st.one_of(COMPUTE, JSON_VALUES),
+                                                "placement": st.one_of(st.dictionaries(st.sampled_from(PLACEMENT_KEYS), SCALARS), JSON_VALUES),
+                                                "tags": st.one_of(st.dictionaries(TEXT, TEXT, max_size=3), JSON_VALUES)}))
+def test_any_fact_places_the_host_or_says_why_not(imds):
+    placement, tags, why = read_fact(imds)
+    if why is not None:
+        assert placement is None and tags is None and isinstance(why, str) and why
+        return
+    assert check_placement(placement) == placement and placement["fault_domain"]
+    assert imds["is_azure"] is True

@@ -290,6 +290,11 @@ def test_wait_for_completion_times_out(fake_time):
     ({"DocumentIncarnation": 1, "Events": [{"EventId": True}]}, r"\(the EventId of event 0 is a boolean, not a string\)"),
     ({"DocumentIncarnation": 1, "Events": [["A"]]}, r"\(event 0 is an array, not an object\)"),
     ({"DocumentIncarnation": 1, "Events": [{"EventId": "A", "Resources": "web-01"}]}, "Resources of event A is not a list"),
+    # The same rules for every field an approval or the event source reads (plugins/module_utils/_shape.py)
+    ({"DocumentIncarnation": 1, "Events": [{"EventId": "A", "Resources": ["vm", 1]}]}, "Resources of event A is not a list of strings"),
+    ({"DocumentIncarnation": 1, "Events": [{"EventId": "A", "EventStatus": ["Scheduled"]}]}, "EventStatus of event A is an array"),
+    ({"DocumentIncarnation": -1, "Events": []}, "DocumentIncarnation is not an integer"),
+    ({"DocumentIncarnation": 1, "Events": [{"EventId": "A ", "Resources": ["vm"]}]}, "the EventId of event 0 is 'A '"),
     # Two events under one id (case-insensitively, as ids are compared): which one an approval means cannot be told.
     ({"DocumentIncarnation": 1, "Events": [{"EventId": "A"}, {"EventId": "B"}, {"EventId": "a"}]}, "EventId a appears more than once"),
 ])

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from ansible_collections.imds.azure.plugins.module_utils._shape import ShapeError
 from ansible_collections.imds.azure.plugins.plugin_utils import _lookup_paths
 from ansible_collections.imds.azure.plugins.plugin_utils._lookup_paths import (
     LookupPathError, MissingPathError, ParsedPath, QueryError, compile_query, facts_document, is_user_data, parse_path, walk,
@@ -186,11 +187,17 @@ def test_search_runtime_error_is_a_query_error():
 
 def test_facts_document_shapes():
     facts = {"is_azure": True, "compute": {"vmId": "a"}, "network": {"interface": []},
-             "loadbalancer": {"found": True, "inboundRules": [1], "publicIpAddresses": [], "outboundRules": []},
+             "loadbalancer": {"found": True, "inboundRules": [{"frontendPort": 80}], "publicIpAddresses": [], "outboundRules": []},
              "scheduled_events": {"DocumentIncarnation": 1, "Events": []}}
     assert facts_document(facts, "instance") == ("ok", {"compute": {"vmId": "a"}, "network": {"interface": []}})
-    assert facts_document(facts, "loadbalancer") == ("ok", {"inboundRules": [1], "publicIpAddresses": [], "outboundRules": []})
+    assert facts_document(facts, "loadbalancer") == ("ok", {"inboundRules": [{"frontendPort": 80}], "publicIpAddresses": [], "outboundRules": []})
     assert facts_document(facts, "scheduledevents") == ("ok", {"DocumentIncarnation": 1, "Events": []})
+    # the rules of a live answer (plugins/module_utils/_shape.py): facts changed after they were gathered are refused
+    for category, changed, message in [("instance", {"compute": {"zone": [1]}}, "compute.zone is an array"),
+                                       ("loadbalancer", {"loadbalancer": {"found": True, "inboundRules": [1]}}, r"loadbalancer.inboundRules\[0\] is a number"),
+                                       ("scheduledevents", {"scheduled_events": {"Events": []}}, "DocumentIncarnation is not an integer")]:
+        with pytest.raises(ShapeError, match=message):
+            facts_document(dict(facts, **changed), category)
 
 
 def test_facts_document_states():
