@@ -371,10 +371,11 @@ class Context(object):
         self.procs.append(redis)
         if not _wait_listening("127.0.0.1", 6379, redis):
             raise SystemExit("docs examples: redis-server did not start")
-        hosts = "azure_vms"
-        for extra_env, argv in (({}, ["ansible", hosts, "-m", "imds.azure.metadata_facts", "--tree", "/var/tmp/imds"]),
+        # Every VM, the task blocks' own included: a play over all hosts (the rolling recipe) places each of them.
+        hosts = ["-i", "hosts.ini", "-i", "examples.ini", "azure_vms:examples"]
+        for extra_env, argv in (({}, ["ansible"] + hosts + ["-m", "imds.azure.metadata_facts", "--tree", "/var/tmp/imds"]),
                                 ({"ANSIBLE_CACHE_PLUGIN": "community.general.redis", "ANSIBLE_CACHE_PLUGIN_CONNECTION": "redis.example.com:6379:0"},
-                                 ["ansible", hosts, "-m", "imds.azure.metadata_facts"])):
+                                 ["ansible"] + hosts + ["-m", "imds.azure.metadata_facts"])):
             done = self.run(argv, env=dict(self.env, **extra_env))
             if done.returncode != 0:
                 raise SystemExit("docs examples: gathering the facts failed:\n%s" % done.stdout)
