@@ -26,12 +26,13 @@ setup:
 	@PYTHON="$(PYTHON)" tools/harness/setup.sh
 
 # uv (pinned in constraints-dev.txt) installs the pinned requirements in about a quarter of pip's
-# time; the matrix venvs use the same uv (tools/harness/matrix.sh).
+# time; the matrix venvs use the same uv (tools/harness/matrix.sh). --system-certs: trust the
+# system's CA store as pip and curl do (uv's own bundle fails behind a TLS-inspecting proxy).
 $(STAMP): requirements-dev.txt constraints-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.12 not found (set PYTHON=...)"; exit 1; }
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q -c constraints-dev.txt uv
-	$(VENV)/bin/uv pip install -q --python $(VENV)/bin/python -r requirements-dev.txt -c constraints-dev.txt
+	$(VENV)/bin/uv pip install -q --system-certs --python $(VENV)/bin/python -r requirements-dev.txt -c constraints-dev.txt
 	touch $@
 
 # The set-up's time (packages, .venv) goes into the harness's time table; the last line is the whole.

@@ -58,7 +58,7 @@ venv_for() {
         rm -rf "$venv"
         # uv comes from the project venv (make venv), which the newest core's steps need anyway.
         if ! make -C "$ROOT" --no-print-directory venv >&2 || ! "$python" -m venv "$venv" ||
-           ! "$ROOT/.venv/bin/uv" pip install -q --python "$venv/bin/python" -r "$req" -c "$con" >&2; then
+           ! "$ROOT/.venv/bin/uv" pip install -q --system-certs --python "$venv/bin/python" -r "$req" -c "$con" >&2; then
             echo "installing $venv failed" >&2
             return 1
         fi
