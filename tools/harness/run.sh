@@ -64,6 +64,15 @@ PY
     cp "$ROOT/tools/harness/ansible_test_pip_shim.py" "$HOME/.ansible/test/cache/get_pip_${version//./_}.py"
 }
 
+ensure_ansible_test_key() {
+    # ansible-test integration makes its SSH key pair (~/.ansible/test/id_rsa) on first use, with no
+    # lock: integration jobs starting together in a fresh HOME raced for it and all but one failed
+    # ("id_rsa already exists"). Make it once, before any job, with ansible-test's own command.
+    local key="$HOME/.ansible/test/id_rsa"
+    [ -f "$key" ] && [ -f "$key.pub" ] && return 0
+    mkdir -p "${key%/*}" && rm -f "$key" "$key.pub" && ssh-keygen -m PEM -q -t rsa -N '' -f "$key"
+}
+
 step_sanity() {
     local ignores
     # Without shellcheck ansible-test skips its shellcheck test with a mere notice.
@@ -307,6 +316,7 @@ if ! flock -n "$lock"; then
 fi
 copy_tree
 install_pip_shim
+ensure_ansible_test_key || { echo "ssh-keygen failed: ansible-test integration needs its key pair (Debian package openssh-client)" >&2; exit 2; }
 jobs=()
 for job in "${requested[@]}"; do
     if [ "$job" = integration ]; then
