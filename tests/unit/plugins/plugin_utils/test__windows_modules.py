@@ -104,3 +104,30 @@ def test_spec_matches_the_documentation(path):
     _compare(spec["options"], documentation["options"], documentation["module"])
     assert spec.get("supports_check_mode") is True and documentation["attributes"]["check_mode"]["support"] == "full"
     assert returned
+
+
+def _assignments(path, prefix):
+    """{target: value} of every assignment to ``prefix...`` in the module, as the PowerShell grammar reads them."""
+    with open(path, "rb") as handle:
+        source = handle.read()
+    found, stack = {}, [PARSER.parse(source).root_node]
+    while stack:
+        node = stack.pop()
+        if node.type == "assignment_expression":
+            target, _operator, value = node.children[:3]
+            name = source[target.start_byte:target.end_byte].decode()
+            if name.startswith(prefix):
+                found[name] = source[value.start_byte:value.end_byte].decode()
+        stack.extend(node.children)
+    return found
+
+
+def test_the_request_module_bypasses_proxies_and_redirects_and_bounds_every_wait():
+    # The guarantees of the Python transport (no proxy, no redirects, one deadline, the raw body), on the
+    # HttpWebRequest the request module builds: a change to any of these lines fails here, not on a host.
+    request = _assignments(os.path.join(MODULES, "win_metadata_request.ps1"), "$request.")
+    assert request["$request.Proxy"] == "$null"
+    assert request["$request.AllowAutoRedirect"] == "$false"
+    assert request["$request.KeepAlive"] == "$false"
+    assert request["$request.AutomaticDecompression"] == "[System.Net.DecompressionMethods]::None"
+    assert request["$request.Timeout"] == request["$request.ReadWriteTimeout"] == "Get-RemainingMs"
