@@ -682,16 +682,25 @@ def setup_namespaces(work):
         if time.monotonic() > deadline or platform.poll() is not None:
             raise SystemExit("docs examples: the platform's network namespace did not appear")
         time.sleep(0.01)
-    in_platform = ["nsenter", "--net=/proc/%d/ns/net" % platform.pid, "--"]
+    try:
+        _configure(hosts, platform.pid)
+    except BaseException:
+        platform.kill()
+        platform.wait()
+        raise
+    return platform
+
+
+def _configure(hosts, platform_pid):
+    in_platform = ["nsenter", "--net=/proc/%d/ns/net" % platform_pid, "--"]
     for argv in (["mount", "--make-rprivate", "/"], ["mount", "--bind", str(hosts), "/etc/hosts"], ["mount", "-t", "tmpfs", "tmpfs", "/var/tmp"],
                  ["ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0-peer"], ["ip", "addr", "add", "198.51.100.10/24", "dev", "eth0"],
-                 ["ip", "link", "set", "eth0-peer", "netns", str(platform.pid)], ["ip", "link", "set", "eth0", "up"],
+                 ["ip", "link", "set", "eth0-peer", "netns", str(platform_pid)], ["ip", "link", "set", "eth0", "up"],
                  ["ip", "route", "add", "default", "via", "198.51.100.1", "dev", "eth0", "metric", "100"],
                  ["ip", "addr", "del", "169.254.169.254/32", "dev", "lo"],
                  in_platform + ["ip", "link", "set", "lo", "up"], in_platform + ["ip", "addr", "add", "169.254.169.254/32", "dev", "lo"],
                  in_platform + ["ip", "addr", "add", "198.51.100.1/24", "dev", "eth0-peer"], in_platform + ["ip", "link", "set", "eth0-peer", "up"]):
         subprocess.run(argv, check=True)
-    return platform
 
 
 def _in_namespace(pid, call):
@@ -733,7 +742,12 @@ def main(argv=None):
     platform = setup_namespaces(work)
     batch = [b for b in blocks if b.status != "failed" and not b.parse_only and b.kind in ("tasks", "playbook", "variables")]
     phase = time.monotonic()
-    context = Context(work, [b for b in batch if b.kind == "tasks"], platform)
+    try:
+        context = Context(work, [b for b in batch if b.kind == "tasks"], platform)
+    except BaseException:
+        platform.kill()
+        platform.wait()
+        raise
     try:
         context.gather()
         print("docs examples: context ready and facts gathered in %.0f s" % (time.monotonic() - phase), flush=True)
