@@ -675,7 +675,9 @@ def setup_namespaces(work):
     route, so the route role's examples see a real path to repair. Returns the platform's process."""
     hosts = work / "hosts"
     hosts.write_text(HOSTS_FILE)
-    platform = subprocess.Popen(["unshare", "--net", "--", "sleep", "infinity"])  # pylint: disable=consider-using-with
+    # setpriv --pdeathsig: the platform ends with this process, however this process ends.
+    platform = subprocess.Popen(["setpriv", "--pdeathsig", "KILL", "--", "unshare", "--net", "--",  # pylint: disable=consider-using-with
+                                 "sleep", "infinity"])
     ours = os.stat("/proc/self/ns/net").st_ino
     deadline = time.monotonic() + 30
     while os.stat("/proc/%d/ns/net" % platform.pid).st_ino == ours:
