@@ -233,9 +233,12 @@ run_installed_playbooks() {
     python "$ROOT/tools/harness/core_venv.py" "$venv" > /dev/null &&
     "$ROOT/tools/run-in-netns.sh" env -u PYTHONPATH PATH="$venv/bin:/usr/bin:/bin" HOME="$BUILD/core-home" \
         ANSIBLE_COLLECTIONS_PATH="$1" bash -euo pipefail -c '
-            rm -rf "$HOME" && mkdir -p "$HOME"
+            rm -rf "$HOME" && mkdir -p "$HOME/.ansible/imds_emulator"
             trap "ansible-playbook imds.azure.emulator -e emulator_state=stopped > /dev/null" EXIT
-            ansible-playbook imds.azure.emulator -e emulator_lifetime=600
+            # An earlier emulator'"'"'s log at the same address must not pass for the new one'"'"'s.
+            echo "listening on http://127.0.0.1:1" > "$HOME/.ansible/imds_emulator/127.0.0.1_8080.log"
+            started="$(ansible-playbook imds.azure.emulator -e emulator_lifetime=600)"
+            grep -q "listening on http://127.0.0.1:8080 " <<< "$started" || { echo "$started"; exit 1; }
             facts="$(AZURE_IMDS_ENDPOINT=http://127.0.0.1:8080 ansible localhost -m imds.azure.metadata_facts -a detect=false)"
             grep -q "\"vmId\": \"[0-9a-f-]\{36\}\"" <<< "$facts" || { echo "$facts"; exit 1; }
             demo="$(ansible-playbook imds.azure.demo)"
