@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 
 from ansible_collections.imds.azure.plugins.module_utils._client import CATEGORIES
@@ -91,6 +92,11 @@ def parse_path(term):
     """
     if not isinstance(term, str):
         raise LookupPathError("a path must be a string, got %s %r" % (type(term).__name__, term))
+    return _parse_text(term)
+
+
+@functools.lru_cache(maxsize=1024)   # a ParsedPath is immutable; a lookup in a loop parses each term once
+def _parse_text(term):
     shown = repr(term)
     if term == "":
         raise LookupPathError("an empty path is not allowed; use '/instance' for the whole instance document")

@@ -274,3 +274,17 @@ def test_an_answer_without_a_token_is_not_imds(canned_server):
         lookup().run([VAULT], variables={}, endpoint=server.url, api_version="2018-02-01")
     assert str(info.value).startswith("imds.azure.token: not_imds: the token endpoint answered with a token answer that IMDS never "
                                       "sends: access_token is missing")
+
+
+def _token_worker(url, run_dir, queue):
+    from ansible import constants as C
+    C.DEFAULT_LOCAL_TMP = run_dir
+    queue.put(bool(lookup_loader.get("imds.azure.token").run([VAULT], endpoint=url)[0]))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_workers_of_one_run_negotiate_the_api_version_once(imds_emulator, fresh_run, forked):
+    """Each worker asks for its own token; the api-version 'latest' stands for is asked once per run."""
+    assert set(forked(_token_worker, 4, imds_emulator.url, str(fresh_run))) == {True}
+    asked = [record.path for record in imds_emulator.request_log]
+    assert asked.count("/metadata/versions") == 1 and len(token_requests(imds_emulator)) == 4
