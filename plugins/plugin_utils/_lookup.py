@@ -130,6 +130,11 @@ def run_state():
     return state
 
 
+def _frozen(options):
+    """``options`` as part of a key: with each value's type, since ``True == 1`` and would share a key."""
+    return tuple(sorted((name, value.__class__, value) for name, value in options.items()))
+
+
 _SETTINGS = {}
 _SETTINGS_LIMIT = 256   # distinct settings kept per process; more (a loop over endpoints) starts over
 
@@ -146,7 +151,7 @@ class ImdsLookupBase(LookupBase):
         given = var_options(self, variables)
         direct = dict((name, value) for name, value in kwargs.items() if name not in self.CALL_KEYWORDS)
         environ = os.environ
-        key = (self.FQCN, tuple(sorted(given.items())), tuple(sorted(direct.items())),
+        key = (self.FQCN, _frozen(given), _frozen(direct),
                tuple(environ.get(name) for name in _option_sources(self.plugin_type, self._load_name)[1]))
         try:
             settings = _SETTINGS.get(key)

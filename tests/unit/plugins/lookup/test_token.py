@@ -288,3 +288,10 @@ def test_workers_of_one_run_negotiate_the_api_version_once(imds_emulator, fresh_
     assert set(forked(_token_worker, 4, imds_emulator.url, str(fresh_run))) == {True}
     asked = [record.path for record in imds_emulator.request_log]
     assert asked.count("/metadata/versions") == 1 and len(token_requests(imds_emulator)) == 4
+
+
+def test_settings_never_mistake_one_value_for_an_equal_one_of_another_type(imds_emulator):
+    """True == 1: client_id=True (the string 'True') must not reuse the settings of client_id=1 (the string '1')."""
+    for value in (1, True):
+        with pytest.raises(AnsibleLookupError, match="client_id '%s'" % value):
+            lookup().run([VAULT], endpoint=imds_emulator.url, client_id=value)
