@@ -39,7 +39,6 @@ DOC = {
 def test_parse_path_accepts(term, category, segments):
     parsed = parse_path(term)
     assert (parsed.category, parsed.segments) == (category, segments)
-    assert parsed.text == term
 
 
 @pytest.mark.parametrize("term, words", [
@@ -91,7 +90,7 @@ def test_parsed_path_display_and_equality():
 
 
 def test_parsed_path_repr():
-    assert repr(ParsedPath("instance", ["a"], "a")) == "ParsedPath('instance', ('a',))"
+    assert repr(ParsedPath("instance", ["a"])) == "ParsedPath('instance', ('a',))"
 
 
 # --------------------------------------------------------------------------- walk
