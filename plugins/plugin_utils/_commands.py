@@ -10,7 +10,7 @@ action plugin runs a few small, read-only commands through
 ``ActionBase._low_level_execute_command`` (no module is shipped to the target), parses
 their output on the controller, and runs at most one change command. Used by the Linux path
 of the ``imds.azure.metadata_route`` action. (Windows targets run the collection's PowerShell
-modules instead: ``_windows_modules``.)
+modules instead: ``_windows.modules``.)
 
 Every command gets two bounds:
 

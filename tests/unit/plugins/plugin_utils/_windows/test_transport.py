@@ -1,6 +1,6 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""plugin_utils._windows_transport: the request module's arguments, its answers, the transport against the emulator."""
+"""plugin_utils._windows.transport: the request module's arguments, its answers, the transport against the emulator."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 
 from ansible_collections.imds.azure.plugins.module_utils import _client
-from ansible_collections.imds.azure.plugins.plugin_utils import _windows_modules, _windows_transport
+from ansible_collections.imds.azure.plugins.plugin_utils._windows import modules as _windows_modules, transport as _windows_transport
 from ansible_collections.imds.azure.tests.unit.fakes import windows_fake as wf
 from ansible_collections.imds.azure.tests.unit.fakes.action_fixtures import windows_action
 
