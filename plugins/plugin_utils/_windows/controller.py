@@ -61,11 +61,6 @@ class WindowsImds(object):
         self.env_names = tuple(env_names)
         self._info = None
 
-    @property
-    def commands(self):
-        """Every module run so far (host information and requests)."""
-        return len(self.modules.runs)
-
     def host_info(self):
         if self._info is None:
             if self.detect or self.env_names:

@@ -91,21 +91,13 @@ def transport_error(error, timeout):
 
 
 class ModuleTransport(object):
-    """ImdsClient transport: each request is one run of win_metadata_request on the Windows target.
-
-    ``commands`` counts the requests; ``log`` holds ``(method, url)`` of each (no headers, no
-    bodies: answers may hold secrets).
-    """
+    """ImdsClient transport: each request is one run of win_metadata_request on the Windows target."""
 
     def __init__(self, modules):
         self.modules = modules
-        self.commands = 0
-        self.log = []
 
     def request(self, method, url, headers, body, timeout):
         args = request_args(method, url, headers, body, timeout)
-        self.commands += 1
-        self.log.append((method, url))
         shown = url.split("?", 1)[0]  # messages never show the query, as on Linux
         try:
             data = self.modules.run(REQUEST_MODULE, args, limit=math.ceil(float(timeout)), secret=True)

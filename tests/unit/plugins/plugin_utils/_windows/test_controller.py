@@ -41,7 +41,7 @@ def test_one_host_module_run_serves_detection_and_environment():
     assert windows.detector().result == _detect.AZURE
     assert windows.env("AZURE_IMDS_ENDPOINT") == "http://127.0.0.1:9" and windows.env("OTHER") is None
     assert windows.detector().result == _detect.AZURE
-    assert host.hostinfo == 1 and windows.commands == 1
+    assert host.hostinfo == 1
     assert host.runs == [("win_metadata_host", {"smbios": True, "env": ["AZURE_IMDS_ENDPOINT", "OTHER"]})]
 
 
