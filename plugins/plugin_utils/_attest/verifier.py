@@ -104,7 +104,6 @@ def pem_certificates(data):
     return certs
 
 
-
 def _hash_for(name):
     if name not in _HASHES:
         raise _Failed("signature", "the document uses the digest algorithm %s; only %s are accepted" % (name, ", ".join(_HASHES)))
@@ -395,5 +394,3 @@ def verify(document, nonce, identity, anchors, anchors_from, now, domain=None, c
     result["verified"] = True
     result["message"] = "the document is signed by %s for this VM and this run" % result["signer"]["subject"]
     return result
-
-

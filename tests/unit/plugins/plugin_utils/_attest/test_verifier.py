@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import datetime
 import json
-import re
 
 import pytest
 from asn1crypto import cms
