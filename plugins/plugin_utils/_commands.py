@@ -80,7 +80,7 @@ def run_bounded(call, limit):
 
 def posix_with_timeout(argv, timeout):
     """A /bin/sh command line running ``argv`` under ``timeout`` when the target has it, with LC_ALL=C (messages not localised)."""
-    command = " ".join(shlex.quote(str(arg)) for arg in argv)
+    command = shlex.join(str(arg) for arg in argv)
     return "LC_ALL=C; export LC_ALL; if command -v timeout >/dev/null 2>&1; then timeout %d %s; else %s; fi" % (int(timeout), command, command)
 
 
@@ -96,8 +96,7 @@ class CommandRunner:
         """Run ``argv`` (list) with /bin/sh on a POSIX target; returns CommandResult (CommandTimeout when either bound ran out)."""
         line = posix_with_timeout(argv, self.timeout)
         raw = run_bounded(lambda: self._action._low_level_execute_command(line, sudoable=True), self.timeout + self.grace)
-        result = CommandResult(raw.get("rc", 0) or 0, raw.get("stdout", "") or "", raw.get("stderr", "") or "",
-                               " ".join(shlex.quote(str(arg)) for arg in argv))
+        result = CommandResult(raw.get("rc", 0) or 0, raw.get("stdout", "") or "", raw.get("stderr", "") or "", shlex.join(str(arg) for arg in argv))
         if result.rc == TIMEOUT_RC:
             raise CommandTimeout("command timed out after %s seconds on the target: %s" % (self.timeout, result.command))
         return result
