@@ -134,7 +134,7 @@ def _compare_pacing(workdir, emulator_class, env):
     for name in ("plugins", "meta"):
         shutil.copytree(os.path.join(ROOT, name), os.path.join(unpaced, name))
     shutil.copy(os.path.join(ROOT, "galaxy.yml"), unpaced)
-    path = os.path.join(unpaced, "plugins", "plugin_utils", "_lookup.py")
+    path = os.path.join(unpaced, "plugins", "plugin_utils", "_lookup", "base.py")
     with open(path) as handle:
         text = handle.read()
     if PACED not in text:

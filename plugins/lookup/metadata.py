@@ -152,10 +152,10 @@ from ansible.utils.unsafe_proxy import wrap_var
 from ansible_collections.imds.azure.plugins.module_utils._client import ImdsError, ImdsNotFound
 from ansible_collections.imds.azure.plugins.module_utils._documents import check_userdata_size, strip_user_data
 from ansible_collections.imds.azure.plugins.module_utils._shape import ShapeError, checked
-from ansible_collections.imds.azure.plugins.plugin_utils._lookup_paths import (
+from ansible_collections.imds.azure.plugins.plugin_utils._lookup.paths import (
     LookupPathError, MissingPathError, QueryError, compile_query, facts_document, is_user_data, parse_path, search, walk,
 )
-from ansible_collections.imds.azure.plugins.plugin_utils._lookup import ImdsLookupBase, run_state
+from ansible_collections.imds.azure.plugins.plugin_utils._lookup.base import ImdsLookupBase, run_state
 
 display = Display()
 

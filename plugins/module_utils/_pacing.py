@@ -9,7 +9,7 @@
 directory that several processes share (a file per bucket, changed under a lock file).
 ``PacedTransport`` wraps a client transport and takes a slot before each request.
 
-Two directories are used: the run directory of the controller's live lookups (plugin_utils/_run_cache.py),
+Two directories are used: the run directory of the controller's live lookups (plugin_utils/_lookup/run_cache.py),
 and the VM's budget (``share_vm_budget``): the event source and the scheduled_events module running on
 the same VM (ansible-rulebook and the playbooks its rules start) take their requests from one budget
 there, so they queue for a slot instead of drawing 429s from each other.

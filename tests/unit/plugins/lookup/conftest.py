@@ -8,7 +8,7 @@ import pytest
 
 from ansible import constants as C
 
-from ansible_collections.imds.azure.plugins.plugin_utils import _lookup
+from ansible_collections.imds.azure.plugins.plugin_utils._lookup import base as _lookup
 
 
 @pytest.fixture(autouse=True)

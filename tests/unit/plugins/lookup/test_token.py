@@ -15,7 +15,7 @@ from ansible.errors import AnsibleLookupError
 from ansible.plugins.loader import lookup_loader
 
 from ansible_collections.imds.azure.plugins.lookup import token as token_lookup
-from ansible_collections.imds.azure.plugins.plugin_utils import _lookup
+from ansible_collections.imds.azure.plugins.plugin_utils._lookup import base as _lookup
 
 VAULT = "https://vault.azure.net"
 ARM = "https://management.azure.com/"

@@ -12,8 +12,8 @@ import time
 import pytest
 
 from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsNotFound, ImdsServerError
-from ansible_collections.imds.azure.plugins.plugin_utils import _run_cache
-from ansible_collections.imds.azure.plugins.plugin_utils._run_cache import RunCache
+from ansible_collections.imds.azure.plugins.plugin_utils._lookup import run_cache as _run_cache
+from ansible_collections.imds.azure.plugins.plugin_utils._lookup.run_cache import RunCache
 
 
 # --------------------------------------------------------------------------- run cache

@@ -8,8 +8,8 @@ import os
 
 from ansible import constants as C
 
-from ansible_collections.imds.azure.plugins.plugin_utils import _lookup
-from ansible_collections.imds.azure.plugins.plugin_utils._lookup import run_state, scrub
+from ansible_collections.imds.azure.plugins.plugin_utils._lookup import base as _lookup
+from ansible_collections.imds.azure.plugins.plugin_utils._lookup.base import run_state, scrub
 
 
 def test_scrub_removes_jwt_shaped_text():

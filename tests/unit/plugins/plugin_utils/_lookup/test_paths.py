@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from ansible_collections.imds.azure.plugins.module_utils._shape import ShapeError
-from ansible_collections.imds.azure.plugins.plugin_utils import _lookup_paths
-from ansible_collections.imds.azure.plugins.plugin_utils._lookup_paths import (
+from ansible_collections.imds.azure.plugins.plugin_utils._lookup import paths as _lookup_paths
+from ansible_collections.imds.azure.plugins.plugin_utils._lookup.paths import (
     LookupPathError, MissingPathError, ParsedPath, QueryError, compile_query, facts_document, is_user_data, parse_path, walk,
 )
 

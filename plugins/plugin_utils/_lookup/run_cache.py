@@ -29,7 +29,7 @@ A value found in the process costs one dict look-up: no lock, no file.
 What the lookups cache: documents *without* ``compute.userData`` (as in the facts; the
 ``compute/userData`` path is read with its own request and kept in the process only), and the
 versions IMDS offers (the negotiation of ``api_version: latest``; a failed negotiation is not kept).
-Access tokens are never written anywhere (see _token.py).
+Access tokens are never written anywhere (see token.py).
 """
 
 from __future__ import annotations

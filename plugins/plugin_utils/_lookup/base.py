@@ -11,7 +11,7 @@
   their warnings and their errors, which read ``<fqcn>: <keyword>: <message>`` with the keywords
   the modules return as ``imds_error`` (docs/docsite/rst/lookups.rst);
 * ``LookupState``: what live lookups keep in the worker process for the run -- the run cache
-  (_run_cache.py), the request pacing, one client per settings, tokens.
+  (run_cache.py), the request pacing, one client per settings, tokens.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from ansible.utils.display import Display
 
 from ansible_collections.imds.azure.plugins.module_utils._client import ImdsClient, ImdsError, UrlTransport, validate_endpoint
 from ansible_collections.imds.azure.plugins.module_utils._pacing import PacedTransport, RateLimiter
-from ansible_collections.imds.azure.plugins.plugin_utils._run_cache import RunCache, run_cache_dir
-from ansible_collections.imds.azure.plugins.plugin_utils._token import TokenCache
+from ansible_collections.imds.azure.plugins.plugin_utils._lookup.run_cache import RunCache, run_cache_dir
+from ansible_collections.imds.azure.plugins.plugin_utils._lookup.token import TokenCache
 
 display = Display()
 
