@@ -42,7 +42,7 @@ class ActionModule(ActionModuleBase):
         if "attested" in str(args.get("gather_subset")):
             result = self._gather_attested(args, gather, task_vars)
         else:
-            result = gather(with_host_endpoint(self, args, task_vars))
+            result = gather(with_host_endpoint(self, dict(args), task_vars))  # a copy: _execute_module adds to it
         return self._keep_earlier(result, task_vars)
 
     def _gather(self, module_args, task_vars):
