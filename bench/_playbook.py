@@ -145,7 +145,7 @@ def run_timed_playbook(build_playbook, prefix, **emulator_options):
     failure), the emulator's /metadata requests in order, and the run's wall time.
     """
     with playbook_session(prefix, **emulator_options) as session:
-        times, _, seconds = session.run(build_playbook(session.emu))
+        times, dummy, seconds = session.run(build_playbook(session.emu))
         log = [record for record in session.emu.request_log if record.path.startswith("/metadata")]
     return times, log, seconds
 

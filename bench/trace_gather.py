@@ -127,9 +127,9 @@ def main():
     functions = 0
     for role in ("controller", "target"):
         kinds = found.get(role, {})
-        role_files = [name for name, _ in kinds.get("file", [])]
+        role_files = [name for name, dummy in kinds.get("file", [])]
         role_functions = kinds.get("function", [])
-        called = sorted(set(name for name, _ in role_functions))
+        called = sorted(set(name for name, dummy in role_functions))
         files.update(role_files)
         called_files.update(called)
         functions += len(role_functions)

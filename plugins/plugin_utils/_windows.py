@@ -33,6 +33,7 @@ from ansible_collections.imds.azure.plugins.plugin_utils._windows_hostinfo impor
 from ansible_collections.imds.azure.plugins.plugin_utils._windows_modules import RemoteModuleError, WindowsModules
 from ansible_collections.imds.azure.plugins.plugin_utils._windows_transport import ModuleTransport
 
+
 class WindowsImds(object):
     """The module transport, client factory, detector and target environment of one task.
 
