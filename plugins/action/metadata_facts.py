@@ -9,12 +9,12 @@ endpoint rule (``with_host_endpoint``), runs the module and keeps what an earlie
 wholesale, and only the action sees the host's current facts. Only what a task asks for is imported:
 
 - ``gather_subset`` naming ``attested``: the attested_* options are the controller's own. They are
-  validated here (``plugin_utils._attest``), the controller chooses the nonce before the module runs
+  validated here (``plugin_utils._attest.action``), the controller chooses the nonce before the module runs
   and verifies the document after; the module gets neither those options nor anything but the
   nonce (``attested_nonce``, internal).
 - Windows targets (the connection's shell is PowerShell: winrm, psrp, ssh with the PowerShell
   shell) get no module: the module's entry point runs here on the controller and each IMDS
-  request is one PowerShell command over the connection (``plugin_utils._windows``).
+  request is one PowerShell command over the connection (``plugin_utils._windows.controller``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ MAIN_LINE_KEYS = ("compute", "loadbalancer", "versions", "userdata")
 
 
 class ActionModule(ActionModuleBase):
-    INTERNAL_OPTIONS = ("attested_nonce",)  # plugin_utils._attest.NONCE_OPTION: the controller chooses the nonce
+    INTERNAL_OPTIONS = ("attested_nonce",)  # plugin_utils._attest.action.NONCE_OPTION: the controller chooses the nonce
     _supports_check_mode = True
     _supports_async = False
 
@@ -50,7 +50,7 @@ class ActionModule(ActionModuleBase):
         if not is_windows(self):
             return self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars)
         from ansible_collections.imds.azure.plugins.module_utils import _facts  # pylint: disable=import-outside-toplevel
-        from ansible_collections.imds.azure.plugins.plugin_utils import _windows  # pylint: disable=import-outside-toplevel
+        from ansible_collections.imds.azure.plugins.plugin_utils._windows import controller as _windows  # pylint: disable=import-outside-toplevel
         detect = str(module_args.get("detect", "auto")).lower() != "false"  # validated there; decides whether SMBIOS is read
         return _windows.run_module_on_controller(self, _facts.run_module, _facts.ARGUMENT_SPEC, module_args, detect=detect,
                                                  task_vars=task_vars)
@@ -59,7 +59,7 @@ class ActionModule(ActionModuleBase):
         """The attested subset: its options validated here, the nonce chosen before the module runs, the document
         verified after (``_attest``)."""
         from ansible_collections.imds.azure.plugins.module_utils._facts import ARGUMENT_SPEC  # pylint: disable=import-outside-toplevel
-        from ansible_collections.imds.azure.plugins.plugin_utils import _attest  # pylint: disable=import-outside-toplevel
+        from ansible_collections.imds.azure.plugins.plugin_utils._attest import action as _attest  # pylint: disable=import-outside-toplevel
 
         module_args = with_host_endpoint(self, dict((name, value) for name, value in args.items() if name not in _attest.OPTION_NAMES),
                                          task_vars)
