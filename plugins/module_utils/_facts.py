@@ -41,8 +41,9 @@ ARGUMENT_SPEC = dict(
     deadline=dict(type="float", default=90.0),
     gather_subset=dict(type="list", elements="str", default=["instance"]),
     detect=dict(type="str", default="auto", choices=["auto", "true", "false"]),
-    # Options of the task that the action plugin reads on the controller (plugins/plugin_utils/_attest/action.py) and
-    # does not pass on; declared here so that the module's documentation and argument spec agree.
+    # Options that the action plugin reads on the controller when gather_subset names attested
+    # (plugins/plugin_utils/_attest/action.py) and then does not pass on; declared here so that the module's
+    # documentation and argument spec agree.
     attested_required=dict(type="bool", default=True),
     attested_ca_path=dict(type="path"),
     attested_domain=dict(type="str"),
