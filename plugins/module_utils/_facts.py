@@ -31,9 +31,8 @@ from ansible_collections.imds.azure.plugins.module_utils._shape import checked
 FACT_NAME = "azure_imds"
 
 # The module's options, validated once where the module's code runs: by the module on the target, and
-# on the controller for a Windows target (plugin_utils._windows; the environment fallback is read on the
-# target there). The attested_* options are the action plugin's: it validates them when gather_subset
-# names attested, and the module gets none of them but the nonce.
+# on the controller for a Windows target (plugin_utils._windows.controller; the environment fallback is
+# read on the target there).
 ARGUMENT_SPEC = dict(
     endpoint=dict(type="str", default="http://169.254.169.254", fallback=(env_fallback, ["AZURE_IMDS_ENDPOINT"])),
     api_version=dict(type="str", default="latest"),
