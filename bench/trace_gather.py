@@ -11,8 +11,8 @@ says Azure, and prints what ran of the collection (files under ``imds/azure/plug
 
 A ``sitecustomize`` on PYTHONPATH installs ``sys.setprofile`` in every Python process of the run and appends
 each collection code object the first time it runs: a file counts when its module body ran (it was imported),
-a function when it was called (class bodies and comprehensions are not counted as functions). Not part of
-``make bench`` (it prints lists, not ratios); use it to see what a change adds to or removes from the path.
+a function when it was called (class bodies and comprehensions are not counted as functions). ``make bench``
+prints it too (one playbook run); use it to see what a change adds to or removes from the path.
 """
 
 from __future__ import annotations
