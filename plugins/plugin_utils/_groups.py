@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 
 from ansible.inventory.group import to_safe_group_name
 
@@ -46,7 +47,31 @@ def safe_group_name(name):
     """Ansible's group-name sanitising, always applied: every character that is not valid in a
     Python identifier (and a leading digit) becomes ``_``. Remembered: a fleet has few distinct
     names and each host asks for a dozen."""
-    return to_safe_group_name(name, force=True, silent=True)
+    return sys.intern(to_safe_group_name(name, force=True, silent=True))
+
+
+def _meanings(placement, tags, dimensions):
+    """What each built-in group of one host stands for: ``(dimension, value)``, ``("tag", name)`` or ``("tag", name, value)``."""
+    for dimension in dimensions:
+        if dimension != "tags":
+            yield dimension, placement.get(dimension, "")
+            continue
+        for name in sorted(tags):
+            yield "tag", name
+            if tags[name] != "":
+                yield "tag", name, tags[name]
+
+
+def _name(meaning, prefix):
+    """``(parent_group, group)`` of a meaning, names sanitised and interned (a fleet has few distinct names)."""
+    if meaning[0] != "tag":
+        dimension, value = meaning
+        return (safe_group_name(prefix + PARENT_SUFFIXES[dimension]),
+                safe_group_name("%s%s_%s" % (prefix, dimension, value if value != "" else NONE_VALUE)))
+    name_group = safe_group_name("%stag_%s" % (prefix, meaning[1]))
+    if len(meaning) == 2:
+        return safe_group_name(prefix + PARENT_SUFFIXES["tags"]), name_group
+    return name_group, safe_group_name("%stag_%s_%s" % (prefix, meaning[1], meaning[2]))
 
 
 def host_groups(placement, tags, prefix="azure_", dimensions=DIMENSION_ORDER):
@@ -54,20 +79,7 @@ def host_groups(placement, tags, prefix="azure_", dimensions=DIMENSION_ORDER):
     ``meaning`` is what the group stands for: ``(dimension, value)``, ``("tag", name)`` or ``("tag", name,
     value)``. Tags give ``<prefix>tag_<name>`` (parent ``<prefix>tags``) and, for a non-empty value,
     ``<prefix>tag_<name>_<value>`` (parent ``<prefix>tag_<name>``)."""
-    groups = []
-    for dimension in dimensions:
-        parent = safe_group_name(prefix + PARENT_SUFFIXES[dimension])
-        if dimension == "tags":
-            for name in sorted(tags):
-                name_group = safe_group_name("%stag_%s" % (prefix, name))
-                groups.append((parent, name_group, ("tag", name)))
-                value = tags[name]
-                if value != "":
-                    groups.append((name_group, safe_group_name("%stag_%s_%s" % (prefix, name, value)), ("tag", name, value)))
-            continue
-        value = placement.get(dimension, "")
-        groups.append((parent, safe_group_name("%s%s_%s" % (prefix, dimension, value if value != "" else NONE_VALUE)), (dimension, value)))
-    return groups
+    return [_name(meaning, prefix) + (meaning,) for meaning in _meanings(placement, tags, dimensions)]
 
 
 def reserved_host_name(name, prefix, existing_groups):
@@ -100,17 +112,31 @@ def _describe(meaning):
 class GroupPlan(object):
     """The built-in groups of the hosts of one run, collected before any is created, so that a name that
     would stand for two different values (``tier=db-primary`` and ``tier=db.primary``; tag ``x=y`` and tag
-    ``x_y``) is found whichever hosts and sources it comes from. Memory: one entry per distinct group name
-    and meaning (at most 8 + 2 x 50 tags per host)."""
+    ``x_y``) is found whichever hosts and sources it comes from. Each meaning is named once; memory: one
+    entry per distinct meaning, and one host name per membership."""
 
-    def __init__(self):
-        self.hosts = []
+    def __init__(self, prefix="azure_", dimensions=DIMENSION_ORDER):
+        self._prefix = prefix
+        self._dimensions = tuple(dimensions)
+        self._named = {}      # meaning -> group
         self._meanings = {}   # group -> {meaning: first host}
+        self.parents = {}     # group -> its parent group
+        self.members = {}     # group -> [host, ...] in the order the hosts were added
 
-    def add(self, host, groups):
-        self.hosts.append((host, groups))
-        for _parent, group, meaning in groups:
-            self._meanings.setdefault(group, {}).setdefault(meaning, host)
+    def add(self, host, placement, tags):
+        named = self._named
+        for meaning in _meanings(placement, tags, self._dimensions):
+            group = named.get(meaning)
+            if group is None:
+                group = named[meaning] = self._new(meaning, host)
+            self.members[group].append(host)
+
+    def _new(self, meaning, host):
+        parent, group = _name(meaning, self._prefix)
+        self._meanings.setdefault(group, {})[meaning] = host
+        self.parents.setdefault(group, parent)
+        self.members.setdefault(group, [])
+        return group
 
     def ambiguous(self):
         """The names that stand for more than one value: ``{group: {meaning: first host}}``."""
