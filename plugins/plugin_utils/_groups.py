@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import re
-import sys
 
 from ansible.inventory.group import to_safe_group_name
 
@@ -47,7 +46,7 @@ def safe_group_name(name):
     """Ansible's group-name sanitising, always applied: every character that is not valid in a
     Python identifier (and a leading digit) becomes ``_``. Remembered: a fleet has few distinct
     names and each host asks for a dozen."""
-    return sys.intern(to_safe_group_name(name, force=True, silent=True))
+    return to_safe_group_name(name, force=True, silent=True)
 
 
 def _meanings(placement, tags, dimensions):
@@ -63,7 +62,7 @@ def _meanings(placement, tags, dimensions):
 
 
 def _name(meaning, prefix):
-    """``(parent_group, group)`` of a meaning, names sanitised and interned (a fleet has few distinct names)."""
+    """``(parent_group, group)`` of a meaning, names sanitised."""
     if meaning[0] != "tag":
         dimension, value = meaning
         return (safe_group_name(prefix + PARENT_SUFFIXES[dimension]),
