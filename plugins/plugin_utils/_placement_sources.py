@@ -21,7 +21,8 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native, to_text
 
-from ansible_collections.imds.azure.plugins.module_utils import _client, _facts
+from ansible_collections.imds.azure.plugins.module_utils import _facts
+from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsError
 from ansible_collections.imds.azure.plugins.module_utils._placement import check_placement, find_imds_facts, read_fact, unplaced_reason
 from ansible_collections.imds.azure.plugins.module_utils._responses import MIB
 from ansible_collections.imds.azure.plugins.module_utils._shape import ShapeError, json_type, nesting, tags_mapping
@@ -86,7 +87,7 @@ def read_local(params, name, warn):
     warnings = []
     try:
         facts = _facts.gather_facts(dict(params, gather_subset=["instance"]), warn=warnings.append)
-    except (_client.ImdsError, _facts.FactsError) as exc:
+    except (ImdsError, _facts.FactsError) as exc:
         return [(name, _fact_cache.Unusable("IMDS query failed: %s" % to_native(exc)))]
     finally:
         for warning in warnings:
