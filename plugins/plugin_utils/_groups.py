@@ -81,6 +81,14 @@ def host_groups(placement, tags, prefix="azure_", dimensions=DIMENSION_ORDER):
     return [_name(meaning, prefix) + (meaning,) for meaning in _meanings(placement, tags, dimensions)]
 
 
+@functools.lru_cache(maxsize=16)
+def _group_forms(prefix):
+    """The fixed names of the groups the plugin makes with ``prefix``, and the stems of the others."""
+    fixed = frozenset([safe_group_name(prefix + "no_imds")] + [safe_group_name(prefix + suffix) for suffix in PARENT_SUFFIXES.values()])
+    stems = tuple(safe_group_name(prefix + stem + "_x")[:-1] for stem in [dimension for dimension in PARENT_SUFFIXES if dimension != "tags"] + ["tag"])
+    return fixed, stems
+
+
 def reserved_host_name(name, prefix, existing_groups):
     """Why ``name`` cannot be a host of this inventory (a short text), or None.
 
@@ -95,9 +103,8 @@ def reserved_host_name(name, prefix, existing_groups):
         return "the name of the group %s" % name
     if safe_group_name(name) != name:
         return None   # the plugin's group names are always sanitised
-    fixed = [safe_group_name(prefix + "no_imds")] + [safe_group_name(prefix + suffix) for suffix in PARENT_SUFFIXES.values()]
-    stems = [safe_group_name(prefix + stem + "_x")[:-1] for stem in [dimension for dimension in PARENT_SUFFIXES if dimension != "tags"] + ["tag"]]
-    if name in fixed or any(name.startswith(stem) for stem in stems):
+    fixed, stems = _group_forms(prefix)
+    if name in fixed or name.startswith(stems):
         return "a name of the form of the groups this inventory makes (group_prefix %r)" % prefix
     return None
 
