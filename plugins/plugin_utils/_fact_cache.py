@@ -227,4 +227,3 @@ def read_facts(cache, hostnames=None):
         _core_cache.forget(cache, name)
         if facts is not None and not _is_newer_core_entry(name, facts):
             yield name, facts
-
