@@ -50,9 +50,13 @@ def _derived(fields):
     """{placement key: value} for the keys ``fields`` (from ``_shape.compute_fields``) give a value for."""
     placement = {}
     for key, names in _COMPUTE_FIELDS:
-        given = [fields[name] for name in names if name in fields]
-        if given:
-            placement[key] = next((value for value in given if value != ""), "")
+        for name in names:
+            if name in fields:
+                # the first of the names that IMDS gave a value, else ""
+                if fields[name] != "" or key not in placement:
+                    placement[key] = fields[name]
+                if fields[name] != "":
+                    break
     if not placement.get("scale_set"):
         # Flexible orchestration: vmScaleSetName may be empty while virtualMachineScaleSet.id is set.
         vmss_id = fields.get("virtualMachineScaleSet.id", "").strip("/")
@@ -76,12 +80,21 @@ def from_compute(compute):
 EMPTY_PLACEMENT = dict.fromkeys(PLACEMENT_KEYS, "")
 
 
+_PLACEMENT_NAMES = dict((key, "placement." + key) for key in PLACEMENT_KEYS)
+
+
 def check_placement(placement, field="placement"):
     """A placement summary given on its own, each value checked by its field's rule and in canonical form;
     missing keys are ``""``. ShapeError otherwise."""
     if not isinstance(placement, Mapping):
         raise ShapeError(field, "is %s, not an object" % _shape.json_type(placement))
-    return dict((key, _RULES[key](placement[key], "%s.%s" % (field, key)) if key in placement else "") for key in PLACEMENT_KEYS)
+    names = _PLACEMENT_NAMES if field == "placement" else dict((key, "%s.%s" % (field, key)) for key in PLACEMENT_KEYS)
+    checked = {}
+    for key in PLACEMENT_KEYS:
+        value = placement[key] if key in placement else ""
+        # "" (not given, or IMDS sent none) is what every rule accepts as it is
+        checked[key] = value if value == "" and type(value) is str else _RULES[key](value, names[key])  # pylint: disable=unidiomatic-typecheck
+    return checked
 
 
 def unplaced_reason(placement, name="the placement"):
@@ -112,7 +125,10 @@ def normalize(imds):
         placement = dict((key, derived.get(key, "")) for key in PLACEMENT_KEYS)
     if "tags" not in imds:
         return placement, derived_tags or {}
-    tags = _shape.tags_mapping(imds["tags"])
+    given = imds["tags"]
+    if derived_tags is not None and _shape.same_tags(given, derived_tags):
+        return placement, dict(given)   # what compute holds, checked once
+    tags = _shape.tags_mapping(given)
     if derived_tags is not None and derived_tags != tags:
         raise ShapeError("tags", "differ from the tags in compute: the fact was changed after imds.azure.metadata_facts gathered it")
     return placement, tags

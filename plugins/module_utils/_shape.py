@@ -52,6 +52,9 @@ _LOCATION_RE = re.compile(r"[A-Za-z0-9]{1,%d}\Z" % MAX_LOCATION)
 _SECONDS_RE = re.compile(r"[0-9]{1,%d}\Z" % MAX_SECONDS_DIGITS)
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
+# The usual text at once: printable ASCII without a space at either end (or ""). Whatever it matches passes every
+# check of ``text``; anything else goes through those checks, which decide and name the problem.
+_PLAIN_TEXT_RE = re.compile(r"(?:[!-~](?:[ -~]*[!-~])?)?\Z")
 
 
 class ShapeError(ValueError):
@@ -121,6 +124,13 @@ def location(value, field):
 def text(value, field, limit=MAX_TEXT):
     """A name, size or id: a string of at most ``limit`` characters, without control characters or
     whitespace around it (so that "Spot" and "Spot " never count as two values)."""
+    if type(value) is str and len(value) <= limit and _PLAIN_TEXT_RE.match(value):  # pylint: disable=unidiomatic-typecheck
+        return value
+    return _checked_text(value, field, limit)
+
+
+def _checked_text(value, field, limit):
+    """``text`` for any value: every check, each with its message."""
     if not isinstance(value, str):
         raise ShapeError(field, "is %s, not a string" % _shown(value))
     if len(value) > limit:
@@ -159,6 +169,15 @@ COMPUTE_RULES = {
     "azEnvironment": text,
     "userData": string,
 }
+# the field names of a ``compute`` object's fields, made once rather than for each host of an inventory
+_COMPUTE_NAMES = dict((name, "compute." + name) for name in COMPUTE_RULES)
+
+
+def _plain_tag(name, value):
+    """True for the usual tag, at once: a name and a value that are ASCII strings within Azure's limits. Such a tag passes
+    every check of ``_check_tag`` (ASCII holds no lone surrogate); any other goes through those checks."""
+    return (type(name) is str and type(value) is str  # pylint: disable=unidiomatic-typecheck
+            and 0 < len(name) <= MAX_TAG_NAME and len(value) <= MAX_TAG_VALUE and name.isascii() and value.isascii())
 
 
 def _check_tag(name, value, where):
@@ -198,6 +217,9 @@ def tags_list(items, field="compute.tagsList"):
         raise _too_many(field, len(items))
     tags, seen = {}, {}
     for index, item in enumerate(items):
+        if type(item) is dict and _plain_tag(item.get("name"), item.get("value")):  # pylint: disable=unidiomatic-typecheck
+            _add_tag(tags, seen, item["name"], item["value"], field)
+            continue
         where = "%s[%d]" % (field, index)
         if not isinstance(item, Mapping):
             raise ShapeError(where, "is %s, not an object with name and value" % json_type(item))
@@ -248,9 +270,17 @@ def tags_mapping(value, field="tags"):
         raise _too_many(field, len(value))
     tags, seen = {}, {}
     for name, tag_value in value.items():
-        _check_tag(name, tag_value, field)
+        if not _plain_tag(name, tag_value):
+            _check_tag(name, tag_value, field)
         _add_tag(tags, seen, name, tag_value, field)
     return tags
+
+
+def same_tags(value, checked):
+    """True when ``value`` holds exactly the tags of ``checked`` (what ``tags_list`` or ``tags_mapping`` returned), as
+    plain strings: then ``tags_mapping(value)`` is ``dict(value)`` without checking each tag a second time."""
+    return (type(value) is dict and value == checked  # pylint: disable=unidiomatic-typecheck
+            and all(type(name) is str and type(tag) is str for name, tag in value.items()))  # pylint: disable=unidiomatic-typecheck
 
 
 def nesting(value, field):
@@ -272,9 +302,10 @@ def compute_fields(compute, field="compute"):
     if not isinstance(compute, Mapping):
         raise ShapeError(field, "is %s, not an object" % json_type(compute))
     out = {}
+    names = _COMPUTE_NAMES if field == "compute" else dict((name, "%s.%s" % (field, name)) for name in COMPUTE_RULES)
     for name, rule in COMPUTE_RULES.items():
         if name in compute:
-            out[name] = rule(compute[name], "%s.%s" % (field, name))
+            out[name] = rule(compute[name], names[name])
     if "virtualMachineScaleSet" in compute:
         vmss = compute["virtualMachineScaleSet"]
         where = field + ".virtualMachineScaleSet"

@@ -192,3 +192,47 @@ def test_every_rule_gives_one_canonical_form_or_names_the_field(value):
             assert not isinstance(value, float)   # a float is never a domain: 1.0, NaN, 1e400 are refused
         if isinstance(value, str) and rule is not _shape.location:
             assert result == value   # never trimmed or rewritten, only refused
+
+
+# The fast paths of the rules (issue 25: the inventory checks 10,000 facts) accept only what the full checks accept,
+# unchanged: any text, any tag and any tags object they take, the full check takes too and gives the same.
+ANY_TEXT = st.one_of(st.text(max_size=8), st.text(st.characters(max_codepoint=0x7f), max_size=8),
+                     st.sampled_from(["", " ", "a ", " a", "a b", "\x7f", "\x1f", "\u00a0x", "x\u2003", "\ud800", "é"]))
+
+
+@given(value=st.one_of(ANY_TEXT, st.integers(), st.none()), limit=st.sampled_from([0, 1, 3, _shape.MAX_TEXT]))
+def test_the_fast_text_check_agrees_with_the_full_one(value, limit):
+    try:
+        expected = _shape._checked_text(value, "f", limit)   # pylint: disable=protected-access
+    except _shape.ShapeError:
+        expected = None
+    if type(value) is str and len(value) <= limit and _shape._PLAIN_TEXT_RE.match(value):  # pylint: disable=protected-access,unidiomatic-typecheck
+        assert expected == value
+    try:
+        assert _shape.text(value, "f", limit) == expected
+    except _shape.ShapeError:
+        assert expected is None
+
+
+@given(name=st.one_of(ANY_TEXT, st.text(min_size=510, max_size=514), st.integers(), st.none()),
+       value=st.one_of(ANY_TEXT, st.text(min_size=254, max_size=258), st.integers(), st.none()))
+def test_the_fast_tag_check_agrees_with_the_full_one(name, value):
+    if _shape._plain_tag(name, value):   # pylint: disable=protected-access
+        _shape._check_tag(name, value, "tags")   # pylint: disable=protected-access
+
+
+@given(tags=st.dictionaries(ANY_TEXT, ANY_TEXT, max_size=4), items=st.lists(st.tuples(ANY_TEXT, ANY_TEXT), max_size=4))
+def test_tags_equal_to_checked_ones_need_no_second_check(tags, items):
+    for given_tags in (tags, dict(items)):
+        try:
+            checked = _shape.tags_list([{"name": name, "value": value} for name, value in given_tags.items()])
+        except _shape.ShapeError:
+            continue
+        assert _shape.same_tags(given_tags, checked)
+        assert list(_shape.tags_mapping(given_tags).items()) == list(dict(given_tags).items())
+
+
+def test_every_placement_rule_takes_the_empty_string_as_it_is():
+    # check_placement takes "" without calling the rule
+    for rule in set(_shape.COMPUTE_RULES.values()):
+        assert rule("", "f") == ""
