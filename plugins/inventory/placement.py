@@ -207,7 +207,7 @@ from ansible.utils.vars import combine_vars
 
 from ansible_collections.imds.azure.plugins.module_utils._placement import PLACEMENT_KEYS
 from ansible_collections.imds.azure.plugins.module_utils._shape import json_type
-from ansible_collections.imds.azure.plugins.plugin_utils import _fact_cache, _placement_sources as sources
+from ansible_collections.imds.azure.plugins.plugin_utils._inventory import fact_cache, sources
 from ansible_collections.imds.azure.plugins.plugin_utils._groups import GroupPlan, natural_key, reserved_host_name, safe_group_name
 
 display = Display()
@@ -314,7 +314,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         listing's cost). Playbooks, ``--host``, ``--graph`` and ``--export`` (what AWX runs) get the variables."""
         if not context.CLIARGS.get("list") or context.CLIARGS.get("export"):
             return False
-        return _fact_cache.reads_configured_cache(**self._fact_cache_options())
+        return fact_cache.reads_configured_cache(**self._fact_cache_options())
 
     def _host_var_entries(self, source, listing_prints_facts):
         """The host_vars entries for one host: ``auto`` is placement and tags, except in a listing that

@@ -19,7 +19,7 @@ from ansible.module_utils.common.collections import ImmutableDict
 from ansible.template import Templar
 
 from ansible_collections.imds.azure.plugins.inventory import placement as placement_module
-from ansible_collections.imds.azure.plugins.plugin_utils import _fact_cache
+from ansible_collections.imds.azure.plugins.plugin_utils._inventory import fact_cache
 
 JINJA = "{{ lookup('pipe', 'touch EVALUATED') }}"
 
@@ -628,8 +628,8 @@ def test_cache_entries_named_like_groups_are_refused_memory(tmp_path, warnings, 
     cache = cache_loader.get("ansible.builtin.memory")
     for name, facts in dict({"vm-0": imds(fd="0"), "vm-1": imds(fd="1")}, **dict((name, imds(fd="2")) for name in CRAFTED)).items():
         cache.set(name, {"azure_imds": facts})
-    monkeypatch.setattr(_fact_cache, "open_fact_cache", lambda **options: cache)
-    monkeypatch.setattr(_fact_cache, "is_persistent", lambda plugin: True)
+    monkeypatch.setattr(fact_cache, "open_fact_cache", lambda **options: cache)
+    monkeypatch.setattr(fact_cache, "is_persistent", lambda plugin: True)
     inv = run(tmp_path, {"fact_cache_plugin": "ansible.builtin.memory", "add_hosts": True}, inventory=_crafted_inventory())
     _check_crafted_refused(inv, warnings, "fact_cache")
 

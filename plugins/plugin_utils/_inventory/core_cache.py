@@ -5,7 +5,7 @@
 # PRIVATE to the imds.azure collection: no compatibility promise, may change at any time.
 """The private parts of ansible-core's cache plugins that reading a fact cache needs, and only here.
 
-ansible-core has no public interface for these; ``tests/unit/plugins/plugin_utils/test__core_cache.py``
+ansible-core has no public interface for these; ``tests/unit/plugins/plugin_utils/_inventory/test_core_cache.py``
 fails on a supported core that changes any of them:
 
 - ``PluginInterposer.__wrapped__`` (2.19+ wraps every persistent cache plugin in this proxy): the plugin itself;

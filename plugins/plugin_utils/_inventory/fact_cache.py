@@ -25,7 +25,7 @@ from ansible.errors import AnsibleError
 from ansible.plugins.cache import BaseFileCacheModule
 from ansible.plugins.loader import cache_loader
 
-from ansible_collections.imds.azure.plugins.plugin_utils import _core_cache
+from ansible_collections.imds.azure.plugins.plugin_utils._inventory import core_cache
 
 
 class FactCacheError(AnsibleError):
@@ -132,7 +132,7 @@ def open_fact_cache(plugin=None, connection=None, prefix=None, timeout=None):
 
 
 # False for plugins that keep nothing between runs (``memory``): they are empty here.
-is_persistent = _core_cache.persistent
+is_persistent = core_cache.persistent
 
 
 def _is_newer_core_entry(key, value):
@@ -158,10 +158,10 @@ def cached_hosts(cache):
         try:
             return [_text_key(key) for key in cache.keys()]
         except TypeError:
-            plugin = _core_cache.plugin(cache)
+            plugin = core_cache.plugin(cache)
             if plugin is cache:
                 raise
-            keys = (_core_cache.host_of_key(cache, _text_key(key)) for key in plugin.keys())
+            keys = (core_cache.host_of_key(cache, _text_key(key)) for key in plugin.keys())
             return [key for key in keys if key is not None]
     except Exception as exc:  # pylint: disable=broad-except
         raise FactCacheError("cannot list the fact cache: %s: %s" % (type(exc).__name__, exc)) from exc
@@ -224,6 +224,6 @@ def read_facts(cache, hostnames=None):
         except Exception as exc:  # pylint: disable=broad-except
             raise FactCacheError("cannot read the cached facts of %s: %s: %s" % (name, type(exc).__name__, exc)) from exc
         # the plugins keep every entry they return: an inventory of 100,000 hosts needs a few values of each
-        _core_cache.forget(cache, name)
+        core_cache.forget(cache, name)
         if facts is not None and not _is_newer_core_entry(name, facts):
             yield name, facts

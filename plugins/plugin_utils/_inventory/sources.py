@@ -26,7 +26,7 @@ from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsErro
 from ansible_collections.imds.azure.plugins.module_utils._placement import check_placement, find_imds_facts, read_fact, unplaced_reason
 from ansible_collections.imds.azure.plugins.module_utils._responses import MIB
 from ansible_collections.imds.azure.plugins.module_utils._shape import ShapeError, json_type, nesting, tags_mapping
-from ansible_collections.imds.azure.plugins.plugin_utils import _fact_cache
+from ansible_collections.imds.azure.plugins.plugin_utils._inventory import fact_cache
 
 SOURCES = ("fact_cache", "tree", "local")
 # A --tree result of imds.azure.metadata_facts holds at most a few answers of at most 1 MiB each.
@@ -42,12 +42,12 @@ def listed(items):
 
 def read_fact_cache(options, wanted, warn):
     """``(host, facts)`` from the fact cache ``options`` name (fact_cache_* options without the prefix)."""
-    cache = _fact_cache.open_fact_cache(**options)
-    if not _fact_cache.is_persistent(cache):
+    cache = fact_cache.open_fact_cache(**options)
+    if not fact_cache.is_persistent(cache):
         warn("the fact cache plugin %r keeps nothing between runs, so it holds no facts here; "
              "configure a persistent fact cache (ANSIBLE_CACHE_PLUGIN=jsonfile and ANSIBLE_CACHE_PLUGIN_CONNECTION=DIR) "
-             "or set fact_cache_plugin" % (options["plugin"] or _fact_cache.configured_plugin_name()))
-    return _fact_cache.read_facts(cache, wanted)
+             "or set fact_cache_plugin" % (options["plugin"] or fact_cache.configured_plugin_name()))
+    return fact_cache.read_facts(cache, wanted)
 
 
 def _read_tree_file(path):
@@ -56,16 +56,16 @@ def _read_tree_file(path):
         with open(path, "rb") as handle:
             size = os.fstat(handle.fileno()).st_size
             if size > MAX_TREE_FILE:
-                return _fact_cache.Unusable("tree file %s is %d bytes, more than the %d MiB a result of "
+                return fact_cache.Unusable("tree file %s is %d bytes, more than the %d MiB a result of "
                                             "imds.azure.metadata_facts can be" % (path, size, MAX_TREE_FILE // MIB))
             result = json.loads(handle.read().decode("utf-8"))
     except (OSError, ValueError, RecursionError) as exc:
         # RecursionError: deeply nested JSON; it costs this file, not the whole source.
-        return _fact_cache.Unusable("unreadable tree file %s: %s: %s" % (path, type(exc).__name__, to_native(exc)[:200]))
+        return fact_cache.Unusable("unreadable tree file %s: %s: %s" % (path, type(exc).__name__, to_native(exc)[:200]))
     if not isinstance(result, dict):
-        return _fact_cache.Unusable("tree file %s does not hold a task result" % path)
+        return fact_cache.Unusable("tree file %s does not hold a task result" % path)
     if result.get("unreachable") or result.get("failed"):
-        return _fact_cache.Unusable("gathering failed: %s" % to_text(result.get("msg", "no message"))[:200])
+        return fact_cache.Unusable("gathering failed: %s" % to_text(result.get("msg", "no message"))[:200])
     return result
 
 
@@ -88,7 +88,7 @@ def read_local(params, name, warn):
     try:
         facts = _facts.gather_facts(dict(params, gather_subset=["instance"]), warn=warnings.append)
     except (ImdsError, _facts.FactsError) as exc:
-        return [(name, _fact_cache.Unusable("IMDS query failed: %s" % to_native(exc)))]
+        return [(name, fact_cache.Unusable("IMDS query failed: %s" % to_native(exc)))]
     finally:
         for warning in warnings:
             warn(warning)
@@ -104,7 +104,7 @@ def _shared(mapping, shared):
 def entry(source, facts, keep_imds, shared):
     """What the inventory keeps of one host's data: placement and tags (and the whole fact when
     needed), or why the host has no usable data. ``shared``: a dict of the placements and tags kept so far."""
-    if isinstance(facts, _fact_cache.Unusable):
+    if isinstance(facts, fact_cache.Unusable):
         return {"missing": "%s: %s" % (source, facts.reason)}
     imds = find_imds_facts(facts)
     placement, tags, reason = read_fact(imds)
