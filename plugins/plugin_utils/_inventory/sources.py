@@ -21,7 +21,6 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native, to_text
 
-from ansible_collections.imds.azure.plugins.module_utils import _facts
 from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsError
 from ansible_collections.imds.azure.plugins.module_utils._placement import check_placement, find_imds_facts, read_fact, unplaced_reason
 from ansible_collections.imds.azure.plugins.module_utils._responses import MIB
@@ -84,6 +83,8 @@ def read_tree(tree_dir, wanted):
 
 def read_local(params, name, warn):
     """``[(name, facts)]`` from the IMDS endpoint of this machine (``params`` as for metadata_facts)."""
+    # Only this source gathers: the client is not imported where the inventory reads caches (every run would pay for it).
+    from ansible_collections.imds.azure.plugins.module_utils import _facts  # pylint: disable=import-outside-toplevel
     warnings = []
     try:
         facts = _facts.gather_facts(dict(params, gather_subset=["instance"]), warn=warnings.append)
