@@ -50,11 +50,9 @@ def _derived(fields):
     """{placement key: value} for the keys ``fields`` (from ``_shape.compute_fields``) give a value for."""
     placement = {}
     for key, names in _COMPUTE_FIELDS:
-        for name in names:
-            if name in fields:
-                # the first of the names that IMDS gave a value, else ""
-                if fields[name] != "" or key not in placement:
-                    placement[key] = fields[name]
+        for name in names:   # the first of the names with a value; "" when each one given is ""
+            if name in fields and (fields[name] != "" or key not in placement):
+                placement[key] = fields[name]
                 if fields[name] != "":
                     break
     if not placement.get("scale_set"):
@@ -93,7 +91,7 @@ def check_placement(placement, field="placement"):
     for key in PLACEMENT_KEYS:
         value = placement[key] if key in placement else ""
         # "" (not given, or IMDS sent none) is what every rule accepts as it is
-        checked[key] = value if value == "" and type(value) is str else _RULES[key](value, names[key])  # pylint: disable=unidiomatic-typecheck
+        checked[key] = value if type(value) is str and value == "" else _RULES[key](value, names[key])  # pylint: disable=unidiomatic-typecheck
     return checked
 
 

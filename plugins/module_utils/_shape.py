@@ -124,7 +124,7 @@ def location(value, field):
 def text(value, field, limit=MAX_TEXT):
     """A name, size or id: a string of at most ``limit`` characters, without control characters or
     whitespace around it (so that "Spot" and "Spot " never count as two values)."""
-    if type(value) is str and len(value) <= limit and _PLAIN_TEXT_RE.match(value):  # pylint: disable=unidiomatic-typecheck
+    if isinstance(value, str) and len(value) <= limit and _PLAIN_TEXT_RE.match(value):
         return value
     return _checked_text(value, field, limit)
 
@@ -176,7 +176,7 @@ _COMPUTE_NAMES = dict((name, "compute." + name) for name in COMPUTE_RULES)
 def _plain_tag(name, value):
     """True for the usual tag, at once: a name and a value that are ASCII strings within Azure's limits. Such a tag passes
     every check of ``_check_tag`` (ASCII holds no lone surrogate); any other goes through those checks."""
-    return (type(name) is str and type(value) is str  # pylint: disable=unidiomatic-typecheck
+    return (isinstance(name, str) and isinstance(value, str)
             and 0 < len(name) <= MAX_TAG_NAME and len(value) <= MAX_TAG_VALUE and name.isascii() and value.isascii())
 
 
@@ -217,7 +217,7 @@ def tags_list(items, field="compute.tagsList"):
         raise _too_many(field, len(items))
     tags, seen = {}, {}
     for index, item in enumerate(items):
-        if type(item) is dict and _plain_tag(item.get("name"), item.get("value")):  # pylint: disable=unidiomatic-typecheck
+        if isinstance(item, dict) and _plain_tag(item.get("name"), item.get("value")):
             _add_tag(tags, seen, item["name"], item["value"], field)
             continue
         where = "%s[%d]" % (field, index)
@@ -279,8 +279,7 @@ def tags_mapping(value, field="tags"):
 def same_tags(value, checked):
     """True when ``value`` holds exactly the tags of ``checked`` (what ``tags_list`` or ``tags_mapping`` returned), as
     plain strings: then ``tags_mapping(value)`` is ``dict(value)`` without checking each tag a second time."""
-    return (type(value) is dict and value == checked  # pylint: disable=unidiomatic-typecheck
-            and all(type(name) is str and type(tag) is str for name, tag in value.items()))  # pylint: disable=unidiomatic-typecheck
+    return isinstance(value, dict) and value == checked and all(isinstance(name, str) and isinstance(tag, str) for name, tag in value.items())
 
 
 def nesting(value, field):

@@ -206,7 +206,7 @@ def test_the_fast_text_check_agrees_with_the_full_one(value, limit):
         expected = _shape._checked_text(value, "f", limit)   # pylint: disable=protected-access
     except _shape.ShapeError:
         expected = None
-    if type(value) is str and len(value) <= limit and _shape._PLAIN_TEXT_RE.match(value):  # pylint: disable=protected-access,unidiomatic-typecheck
+    if isinstance(value, str) and len(value) <= limit and _shape._PLAIN_TEXT_RE.match(value):  # pylint: disable=protected-access
         assert expected == value
     try:
         assert _shape.text(value, "f", limit) == expected
