@@ -21,7 +21,8 @@
 # Steps: sanity units emulator integration eda demo lint docs changelog build examples
 # Not in the default run: render (rewrites docs/plugins/ from the plugins' documentation; make docs),
 # site (builds and checks the HTML site, part of docs; make docs),
-# fuzz (the unit tests with Hypothesis's "long" profile; make fuzz)
+# fuzz (the unit tests with Hypothesis's "long" profile; make fuzz),
+# coverage (line and branch coverage of plugins/ by the unit tests; make coverage)
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -140,6 +141,19 @@ step_fuzz() {
         PYTHONPATH="$plugins" PYTEST_PLUGINS=ansible_pytest_collections \
         python -m pytest -q -p no:cacheprovider -n "${FUZZ_WORKERS:-2}" --rootdir "$COPY" --confcutdir "$COPY" \
         --hypothesis-show-statistics "${FUZZ_TESTS:-tests/unit}")
+}
+
+step_coverage() {
+    # step_coverage [UNIT TEST...]: the unit tests under ansible-test's coverage (its configuration records
+    # branches), then line % and branch % of every file of plugins/ and in total (tools/harness/coverage_report.py)
+    # into $HARNESS_BUILD/coverage/: coverage.txt (the table), coverage.json, coverage.data (the combined data).
+    local out="$HARNESS_BUILD/coverage"
+    python -c 'import coverage' 2> /dev/null || { echo "coverage is not installed in $VENV (requirements-dev.txt): make venv"; return 1; }
+    rm -rf "$out" && mkdir -p "$out" &&
+    (cd "$COPY" && ansible-test units --local --python "$PYVER" --color no --coverage "$@") &&
+    (cd "$COPY" && ansible-test coverage combine --color no) &&
+    cp "$COPY/tests/output/coverage/coverage" "$out/coverage.data" &&
+    python "$ROOT/tools/harness/coverage_report.py" "$out/coverage.data" "$COPY" "$out/coverage.json" | tee "$out/coverage.txt"
 }
 
 step_emulator() {
