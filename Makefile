@@ -1,6 +1,6 @@
 # imds.azure developer entry points. Everything is installed by these targets.
 #   make demo    the emulator-backed demo
-#   make test    every gate: sanity, units, emulator, integration, eda, demo, lint, docs, changelog, build, examples
+#   make test    every gate: sanity, units, emulator, harness, integration, eda, demo, lint, docs, changelog, build, examples
 #                (first installs the Debian packages of tools/harness/system-packages.txt: run as root)
 #   make check   the edit loop, before every commit: units and the quick integration targets on the
 #                newest core (about 2 minutes with a warm .venv; make test has run once on the machine)
@@ -17,7 +17,7 @@ PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-STEP_TARGETS := $(addprefix test-,sanity units emulator integration eda demo lint docs changelog build examples)
+STEP_TARGETS := $(addprefix test-,sanity units emulator harness integration eda demo lint docs changelog build examples)
 
 .PHONY: setup venv test check test-matrix test-units-matrix demo bench docs fuzz coverage clean $(STEP_TARGETS)
 
