@@ -64,10 +64,9 @@ def main(data_file, root, out):
         handle.write("\n")
 
     width = max(len(path) for path in rows)
-    print("%-*s %7s %7s %8s %8s" % (width, "file", "lines", "line%", "branches", "branch%"))
+    print("{0:<{w}} {1:>7} {2:>7} {3:>8} {4:>8}".format("file", "lines", "line%", "branches", "branch%", w=width))
     for path, row in list(rows.items()) + [("TOTAL", totals)]:
-        print("%-*s %7d %6.1f%% %8d %7.1f%%" % (width, path, row["lines"], row["line_percent"],
-                                               row["branches"], row["branch_percent"]))
+        print("{0:<{w}} {lines:7d} {line_percent:6.1f}% {branches:8d} {branch_percent:7.1f}%".format(path, w=width, **row))
     print("written: %s" % out)
 
 
