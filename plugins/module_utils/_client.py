@@ -24,7 +24,7 @@ import time
 
 from collections import namedtuple
 
-from ansible.module_utils.six.moves.urllib.parse import quote, urlsplit  # pylint: disable=import-error
+from urllib.parse import quote, urlsplit
 
 from ansible_collections.imds.azure.plugins.module_utils._errors import (
     ImdsConfigError,
