@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from hypothesis import given, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from ansible_collections.imds.azure.plugins.module_utils import _shape
 from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsNotImds
@@ -198,8 +198,14 @@ def test_every_rule_gives_one_canonical_form_or_names_the_field(value):
 # unchanged: any text, any tag and any tags object they take, the full check takes too and gives the same.
 ANY_TEXT = st.one_of(st.text(max_size=8), st.text(st.characters(max_codepoint=0x7f), max_size=8),
                      st.sampled_from(["", " ", "a ", " a", "a b", "\x7f", "\x1f", "\u00a0x", "x\u2003", "\ud800", "é"]))
+# Each example is cheap, drawing long strings is not: a quarter of the profile's examples (a second or so in "ci").
+FEWER = settings(max_examples=max(settings.default.max_examples // 4, 10))
 
 
+@example(value=" a", limit=3)
+@example(value="a\x7f", limit=3)
+@example(value="\ud800", limit=3)
+@example(value="abcd", limit=3)
 @given(value=st.one_of(ANY_TEXT, st.integers(), st.none()), limit=st.sampled_from([0, 1, 3, _shape.MAX_TEXT]))
 def test_the_fast_text_check_agrees_with_the_full_one(value, limit):
     try:
@@ -214,6 +220,12 @@ def test_the_fast_text_check_agrees_with_the_full_one(value, limit):
         assert expected is None
 
 
+@FEWER
+@example(name="a", value="\ud800")
+@example(name="\udfff", value="")
+@example(name="", value="a")
+@example(name="a" * (_shape.MAX_TAG_NAME + 1), value="")
+@example(name="a", value="a" * (_shape.MAX_TAG_VALUE + 1))
 @given(name=st.one_of(ANY_TEXT, st.text(min_size=510, max_size=514), st.integers(), st.none()),
        value=st.one_of(ANY_TEXT, st.text(min_size=254, max_size=258), st.integers(), st.none()))
 def test_the_fast_tag_check_agrees_with_the_full_one(name, value):
@@ -221,6 +233,7 @@ def test_the_fast_tag_check_agrees_with_the_full_one(name, value):
         _shape._check_tag(name, value, "tags")   # pylint: disable=protected-access
 
 
+@FEWER
 @given(tags=st.dictionaries(ANY_TEXT, ANY_TEXT, max_size=4), items=st.lists(st.tuples(ANY_TEXT, ANY_TEXT), max_size=4))
 def test_tags_equal_to_checked_ones_need_no_second_check(tags, items):
     for given_tags in (tags, dict(items)):
