@@ -56,7 +56,7 @@ def _read_tree_file(path):
             size = os.fstat(handle.fileno()).st_size
             if size > MAX_TREE_FILE:
                 return fact_cache.Unusable("tree file %s is %d bytes, more than the %d MiB a result of "
-                                            "imds.azure.metadata_facts can be" % (path, size, MAX_TREE_FILE // MIB))
+                                           "imds.azure.metadata_facts can be" % (path, size, MAX_TREE_FILE // MIB))
             result = json.loads(handle.read().decode("utf-8"))
     except (OSError, ValueError, RecursionError) as exc:
         # RecursionError: deeply nested JSON; it costs this file, not the whole source.
