@@ -207,9 +207,9 @@ from ansible.utils.display import Display
 from ansible.utils.unsafe_proxy import wrap_var
 from ansible.utils.vars import combine_vars
 
-from ansible_collections.imds.azure.plugins.module_utils import _client, _facts
+from ansible_collections.imds.azure.plugins.module_utils import _errors, _facts
 from ansible_collections.imds.azure.plugins.module_utils._placement import PLACEMENT_KEYS, check_placement, find_imds_facts, read_fact, unplaced_reason
-from ansible_collections.imds.azure.plugins.module_utils._responses import MIB
+from ansible_collections.imds.azure.plugins.module_utils._transport import MIB
 from ansible_collections.imds.azure.plugins.module_utils._shape import ShapeError, json_type, nesting, tags_mapping
 from ansible_collections.imds.azure.plugins.plugin_utils import _fact_cache
 from ansible_collections.imds.azure.plugins.plugin_utils._groups import GroupPlan, host_groups, natural_key, reserved_host_name, safe_group_name
@@ -311,7 +311,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         name = self.get_option("local_hostname")
         try:
             facts = _facts.gather_facts(params, warn=warnings.append)
-        except (_client.ImdsError, _facts.FactsError) as exc:
+        except (_errors.ImdsError, _facts.FactsError) as exc:
             return [(name, _fact_cache.Unusable("IMDS query failed: %s" % to_native(exc)))]
         finally:
             for warning in warnings:

@@ -3,14 +3,18 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 #
 # PRIVATE to the imds.azure collection: no compatibility promise outside the collection.
-"""The errors of the request path. Every one has a ``kind``: the ``imds_error`` keyword modules report."""
+"""The errors of the request path. Every one has a ``kind``: the ``imds_error`` keyword modules report.
+
+When a call's deadline runs out, the error is the one of its last attempt (``ImdsServerError`` for a
+5xx, ``ImdsTimeout`` for a read timeout, ...), its message ending "gave up at the N s deadline".
+"""
 
 from __future__ import annotations
 
 import re
 
 # How IMDS says that the VM has no Standard load balancer (its 404 answer to /metadata/loadbalancer).
-NO_LOAD_BALANCER_RE = re.compile(r"no\s+load\s*balancer\s+metadata", re.IGNORECASE)
+_NO_LOAD_BALANCER_RE = re.compile(r"no\s+load\s*balancer\s+metadata", re.IGNORECASE)
 
 
 class ImdsError(Exception):
@@ -45,13 +49,14 @@ class ImdsConfigError(ImdsError, ValueError):
 
 
 class ImdsUnreachable(ImdsError):
-    """No connection could be made to the endpoint."""
+    """No connection could be made to the endpoint, the connection was reset or closed before a complete
+    answer, or something in between (a container runtime's network) answered 403 "unreachable"."""
 
     kind = "unreachable"
 
 
 class ImdsTimeout(ImdsError):
-    """Connected but no answer in time, or the overall deadline ran out."""
+    """An attempt timed out: the connection (connect timeout), the answer (read timeout), or IMDS's own 408."""
 
     kind = "timeout"
 
@@ -75,11 +80,17 @@ class ImdsNotFound(ImdsError):
 
     @property
     def no_load_balancer(self):
-        return bool(self.error and NO_LOAD_BALANCER_RE.search(self.error))
+        return self.says_no_load_balancer(self.error)
+
+    @staticmethod
+    def says_no_load_balancer(error):
+        """True when IMDS's error text ``error`` says that the VM has no Standard load balancer."""
+        return bool(error and _NO_LOAD_BALANCER_RE.search(error))
 
 
 class ImdsThrottled(ImdsError):
-    """429 until the deadline."""
+    """429 until the deadline, or the request was never sent: a local limit (the lookups' request pacing)
+    had no free slot in time."""
 
     kind = "throttled"
 
@@ -100,6 +111,11 @@ class ImdsTooLarge(ImdsNotImds):
     """An answer (or the user data in it) larger than the documented limits: refused, not retried."""
 
     kind = "too_large"
+
+
+def format_seconds(value):
+    """A duration for messages: ``5``, ``1.77``, ``0.5`` (never ``1.771996541000135``)."""
+    return ("%.2f" % value).rstrip("0").rstrip(".")
 
 
 # Every error class by its kind: an error written down (the lookups' run cache keeps failures) comes back as what it was.

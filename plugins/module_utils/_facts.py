@@ -19,15 +19,8 @@ from collections.abc import Mapping
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.imds.azure.plugins.module_utils._client import (
-    DEFAULT_ENDPOINT,
-    ImdsClient,
-    ImdsError,
-    ImdsNotFound,
-    ImdsTimeout,
-    ImdsUnreachable,
-    validate_endpoint,
-)
+from ansible_collections.imds.azure.plugins.module_utils._client import DEFAULT_ENDPOINT, ImdsClient, validate_endpoint
+from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsError, ImdsNotFound, ImdsTimeout, ImdsUnreachable
 from ansible_collections.imds.azure.plugins.module_utils._documents import as_text, decode_userdata, strip_user_data
 from ansible_collections.imds.azure.plugins.module_utils._detect import AZURE, NOT_AZURE, UNKNOWN, detect_azure
 from ansible_collections.imds.azure.plugins.module_utils._placement import EMPTY_PLACEMENT, from_fields

@@ -17,12 +17,8 @@ import time
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.imds.azure.plugins.module_utils._client import (
-    DEFAULT_ENDPOINT,
-    ImdsClient,
-    ImdsError,
-    ImdsNotImds,
-)
+from ansible_collections.imds.azure.plugins.module_utils._client import DEFAULT_ENDPOINT, ImdsClient
+from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsError, ImdsNotImds
 from ansible_collections.imds.azure.plugins.module_utils._pacing import share_vm_budget
 from ansible_collections.imds.azure.plugins.module_utils._shape import ShapeError, scheduled_events_document
 

@@ -35,7 +35,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.errors import UnsupportedError
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.imds.azure.plugins.module_utils._client import ImdsError
+from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsError
 
 ENDPOINT_VARIABLE = "azure_imds_endpoint"   # the host variable the lookups' endpoint option reads too
 

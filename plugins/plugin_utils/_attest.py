@@ -42,7 +42,12 @@ import warnings
 
 from urllib.parse import unquote, urlsplit
 
-from ansible_collections.imds.azure.plugins.module_utils._client import ConnectTimeout, ReadTimeout, TransportError, UrlTransport
+from ansible_collections.imds.azure.plugins.module_utils._transport import (
+    ConnectTimeout,
+    ReadTimeout,
+    TransportError,
+    UrlTransport,
+)
 from ansible_collections.imds.azure.plugins.module_utils._facts import FactsError, parse_gather_subset
 from ansible_collections.imds.azure.plugins.plugin_utils._action_module import ActionFailure
 

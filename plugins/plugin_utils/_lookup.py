@@ -22,7 +22,9 @@ from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 
-from ansible_collections.imds.azure.plugins.module_utils._client import ImdsClient, ImdsError, Response, UrlTransport, validate_endpoint
+from ansible_collections.imds.azure.plugins.module_utils._client import ImdsClient, validate_endpoint
+from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsError
+from ansible_collections.imds.azure.plugins.module_utils._transport import Response, UrlTransport
 from ansible_collections.imds.azure.plugins.plugin_utils._run_cache import PacedTransport, RateLimiter, RunCache, run_cache_dir
 from ansible_collections.imds.azure.plugins.plugin_utils._token import TokenCache
 

@@ -39,8 +39,7 @@ import os
 import threading
 
 from ansible_collections.imds.azure.plugins.module_utils import _pacing
-from ansible_collections.imds.azure.plugins.module_utils._client import ImdsError
-from ansible_collections.imds.azure.plugins.module_utils._errors import error_from_record, error_record
+from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsError, error_from_record, error_record
 from ansible_collections.imds.azure.plugins.module_utils._pacing import FileLock, fcntl, key_name, read_json, write_json
 
 RateLimiter = _pacing.RateLimiter  # where the lookups take it from

@@ -10,9 +10,16 @@ import tracemalloc
 import pytest
 
 from ansible_collections.imds.azure.plugins.module_utils import _client, _facts
-from ansible_collections.imds.azure.plugins.module_utils._client import (
-    ImdsClient, ImdsConfigError, ImdsError, ImdsNotImds, ImdsTimeout, ImdsTooLarge, ImdsUnreachable, Response,
+from ansible_collections.imds.azure.plugins.module_utils._client import ImdsClient
+from ansible_collections.imds.azure.plugins.module_utils._errors import (
+    ImdsConfigError,
+    ImdsError,
+    ImdsNotImds,
+    ImdsTimeout,
+    ImdsTooLarge,
+    ImdsUnreachable,
 )
+from ansible_collections.imds.azure.plugins.module_utils._transport import Response, UrlTransport
 from ansible_collections.imds.azure.plugins.module_utils._detect import AZURE, NOT_AZURE, UNKNOWN, Detection
 from ansible_collections.imds.azure.plugins.module_utils._facts import (
     FactsError,
@@ -208,7 +215,7 @@ class AtDefaultEndpoint(object):
 
     def __init__(self, url):
         self.url = url
-        self.inner = _client.UrlTransport()
+        self.inner = UrlTransport()
 
     def request(self, method, url, headers, body, timeout):
         assert url.startswith(_client.DEFAULT_ENDPOINT + "/")

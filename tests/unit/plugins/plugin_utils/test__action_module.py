@@ -13,7 +13,7 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.action import ActionBase
 from ansible.template import Templar
 
-from ansible_collections.imds.azure.plugins.module_utils._client import ImdsTimeout
+from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsTimeout
 from ansible_collections.imds.azure.plugins.plugin_utils._action_module import ActionFailure, run_module, with_host_endpoint
 from ansible_collections.imds.azure.tests.unit.fakes.action_fixtures import make_action
 
