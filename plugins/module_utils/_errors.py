@@ -3,7 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 #
 # PRIVATE to the imds.azure collection: no compatibility promise outside the collection.
-"""The errors of the request path. Every one has a ``kind``: the ``imds_error`` keyword modules report.
+"""The errors of the collection: ImdsAzureError, the root of every error it raises (its ``kind`` is the
+``imds_error`` keyword of a failed task), and ImdsError with the errors of the request path.
+
+Standard library only, so that every plugin and module (target side too) can share the root.
 
 When a call's deadline runs out, the error is the one of its last attempt (``ImdsServerError`` for a
 5xx, ``ImdsTimeout`` for a read timeout, ...), its message ending "gave up at the N s deadline".
@@ -17,8 +20,24 @@ import re
 _NO_LOAD_BALANCER_RE = re.compile(r"no\s+load\s*balancer\s+metadata", re.IGNORECASE)
 
 
-class ImdsError(Exception):
-    """Base of every client error. ``str(err)`` is a complete message for the user.
+class ImdsAzureError(Exception):
+    """Root of every error of the collection. ``str(err)`` is a complete message for the user; ``kind`` is a
+    stable keyword (the task result's ``imds_error``): the class's, or the one given."""
+
+    kind = "error"
+
+    def __init__(self, message, kind=None):
+        super(ImdsAzureError, self).__init__(message)
+        self.message = message
+        if kind is not None:
+            self.kind = kind
+
+    def __str__(self):
+        return self.message
+
+
+class ImdsError(ImdsAzureError):
+    """Base of every client error.
 
     Attributes: ``url`` (what was requested, no secrets), ``status`` (last HTTP status or None),
     ``attempts`` (HTTP attempts made), ``imds_answered`` (True when something that looks like
@@ -26,20 +45,14 @@ class ImdsError(Exception):
     ``connected`` (True when some attempt got a connection, even if no answer came back).
     """
 
-    kind = "error"
-
     def __init__(self, message, url=None, status=None, attempts=0, imds_answered=False, error=None, connected=None):
         super(ImdsError, self).__init__(message)
-        self.message = message
         self.url = url
         self.status = status
         self.attempts = attempts
         self.imds_answered = imds_answered
         self.error = error
         self.connected = status is not None if connected is None else bool(connected)
-
-    def __str__(self):
-        return self.message
 
 
 class ImdsConfigError(ImdsError, ValueError):
