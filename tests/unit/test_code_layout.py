@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -21,6 +22,7 @@ SOURCES = [path for folder in ("plugins", "extensions", "tests", "bench") for pa
 NOT_REPORTED = {"TransportError", "FactCacheError", "AiaFetchError"}
 
 
+@functools.lru_cache(maxsize=None)
 def _tree(path):
     return ast.parse(path.read_text(encoding="utf-8"), str(path))
 
@@ -47,17 +49,39 @@ def _defined(path):
 
 
 def test_every_name_is_imported_from_the_module_that_defines_it():
+    """``from <module> import name`` and ``<module>.name`` (after ``from <package> import <module>``) alike."""
     defined, wrong = {}, []
+    module_utils = sorted((ROOT / "plugins" / "module_utils").glob("*.py"))
+
+    others = {}
+
+    def elsewhere(source):
+        """The names another module of module_utils defines (a module's own imports, such as ``sys``, are its business)."""
+        if source not in others:
+            others[source] = set().union(*[defined.setdefault(other, _defined(other)) for other in module_utils if other != source])
+        return others[source]
+
+    def check(path, line, name, source, module):
+        names = defined.setdefault(source, _defined(source))
+        if name not in names:
+            wrong.append("%s:%d imports %s from %s" % (path.relative_to(ROOT), line, name, module))
+
     for path in SOURCES:
-        for node in ast.walk(_tree(path)):
+        tree, modules = _tree(path), {}
+        for node in ast.walk(tree):
             if not isinstance(node, ast.ImportFrom) or not (node.module or "").startswith(PACKAGE + "plugins."):
                 continue
-            source = ROOT.joinpath(*node.module[len(PACKAGE):].split(".")).with_suffix(".py")
-            if not source.is_file():
-                continue   # a package: its modules are what is imported
-            names = defined.setdefault(source, _defined(source))
-            wrong += ["%s:%d imports %s from %s" % (path.relative_to(ROOT), node.lineno, alias.name, node.module)
-                      for alias in node.names if alias.name not in names]
+            source = ROOT.joinpath(*node.module[len(PACKAGE):].split("."))
+            for alias in node.names:
+                if source.with_suffix(".py").is_file():
+                    check(path, node.lineno, alias.name, source.with_suffix(".py"), node.module)
+                elif (source / (alias.name + ".py")).is_file():
+                    modules[alias.asname or alias.name] = (source / (alias.name + ".py"), node.module + "." + alias.name)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules:
+                source, module = modules[node.value.id]
+                if node.attr in elsewhere(source):
+                    check(path, node.lineno, node.attr, source, module)
     assert not wrong, "\n".join(wrong)
 
 

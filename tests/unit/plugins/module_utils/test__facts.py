@@ -259,7 +259,7 @@ def test_detect_auto_unknown_and_html_still_fails(imds_emulator_factory):
 # An endpoint set to anything but IMDS's own address is never evidence of "not Azure" (issue 22, item 6).
 
 def test_detect_auto_unknown_and_an_endpoint_that_does_not_answer_fails(closed_port, monkeypatch):
-    monkeypatch.setattr(_facts.ImdsClient, "__init__", _fast_retries(_facts.ImdsClient.__init__))
+    monkeypatch.setattr(_client.ImdsClient, "__init__", _fast_retries(_client.ImdsClient.__init__))
     with pytest.raises(ImdsUnreachable) as info:
         gather(None, endpoint="http://127.0.0.1:%d" % closed_port, detect="auto", result=UNKNOWN)
     assert "cannot connect" in str(info.value) and info.value.attempts == 4      # no quick probe: the usual retries
@@ -278,7 +278,7 @@ def test_detect_auto_unknown_and_a_plain_web_server_at_an_endpoint_fails(canned_
 
 
 def test_azure_by_dmi_and_unreachable_fails(closed_port, monkeypatch):
-    monkeypatch.setattr(_facts.ImdsClient, "__init__", _fast_retries(_facts.ImdsClient.__init__))
+    monkeypatch.setattr(_client.ImdsClient, "__init__", _fast_retries(_client.ImdsClient.__init__))
     with pytest.raises(ImdsUnreachable, match="cannot connect"):
         gather(None, endpoint="http://127.0.0.1:%d" % closed_port, detect="auto", result=AZURE)
 
