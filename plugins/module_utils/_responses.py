@@ -22,43 +22,15 @@ import re
 from collections import namedtuple
 
 from ansible_collections.imds.azure.plugins.module_utils._errors import (
-    ImdsNotFound,
-    ImdsNotImds,
-    ImdsRejected,
-    ImdsServerError,
-    ImdsThrottled,
-    ImdsTimeout,
-    ImdsTooLarge,
-    ImdsUnreachable,
-    format_seconds,
+    ImdsNotFound, ImdsNotImds, ImdsRejected, ImdsServerError, ImdsThrottled, ImdsTimeout, ImdsTooLarge, ImdsUnreachable, format_seconds,
 )
 from ansible_collections.imds.azure.plugins.module_utils._paths import stable_versions
 from ansible_collections.imds.azure.plugins.module_utils._retry import (
-    BROKEN,
-    BUSY,
-    CATEGORY_UPDATING,
-    DEADLINE,
-    EXHAUSTED,
-    GONE,
-    NO_CONNECTION,
-    NOT_FOUND,
-    NOT_IMDS,
-    NOT_SENT,
-    REJECTED,
-    RETRY_AFTER,
-    WINDOW,
-    retry_after_seconds,
+    BROKEN, BUSY, CATEGORY_UPDATING, DEADLINE, EXHAUSTED, GONE, NO_CONNECTION,
+    NOT_FOUND, NOT_IMDS, NOT_SENT, REJECTED, RETRY_AFTER, WINDOW, retry_after_seconds,
 )
 from ansible_collections.imds.azure.plugins.module_utils._transport import (
-    KIB,
-    MAX_RESPONSE_BYTES,
-    MIB,
-    RESPONSE_LIMITS,
-    ConnectError,
-    ConnectTimeout,
-    MalformedAnswer,
-    NotSent,
-    ReadTimeout,
+    KIB, MAX_RESPONSE_BYTES, MIB, RESPONSE_LIMITS, ConnectError, ConnectTimeout, MalformedAnswer, NotSent, ReadTimeout,
 )
 
 ERROR_BODY_LIMIT = 64 * KIB   # an error answer longer than this is not parsed (IMDS's are one line)
