@@ -22,8 +22,9 @@ plugin_utils/_action_module.py::
 
 A failure has one stable keyword, the result's ``imds_error``: ``module.fail_json(msg,
 imds_error=...)``, or raise any ImdsAzureError (an ActionFailure, the client's ImdsError...: its
-``kind``). Invalid options fail with ``imds_error: config``. Environment fallbacks (``env_fallback``) are not applied here: the controller's
-environment is not the target's (``_windows`` fills them from the target's).
+``kind``). Invalid options fail with ``imds_error: config``. Environment fallbacks
+(``env_fallback``) are not applied here: the controller's environment is not the target's
+(``_windows`` fills them from the target's).
 """
 
 from __future__ import annotations
@@ -152,8 +153,9 @@ def run_module(action, argument_spec, params, main):
 
 class ActionModuleBase(ActionBase):
     """An action plugin whose work is ``_main(module, task_vars)``, run by ``run_module`` with the
-    task's options (``task_options(ARGUMENT_SPEC, INTERNAL_OPTIONS)``). ``INTERNAL_OPTIONS`` are documented module options that only the action plugin sets (validate-modules
-    wants every option of the module documented); a task that sets one fails."""
+    task's options (``task_options(ARGUMENT_SPEC, INTERNAL_OPTIONS)``). ``INTERNAL_OPTIONS`` are documented module
+    options that only the action plugin sets (validate-modules wants every option of the module documented); a task
+    that sets one fails."""
 
     ARGUMENT_SPEC = {}
     INTERNAL_OPTIONS = ()
