@@ -36,6 +36,7 @@ def _top_level(body):
                 yield from _top_level(block)
 
 
+@functools.lru_cache(maxsize=None)
 def _defined(path):
     """The names ``path`` defines at its top level (functions, classes, assignments)."""
     names = set()
@@ -49,39 +50,26 @@ def _defined(path):
 
 
 def test_every_name_is_imported_from_the_module_that_defines_it():
-    """``from <module> import name`` and ``<module>.name`` (after ``from <package> import <module>``) alike."""
-    defined, wrong = {}, []
+    """``from <module> import name``, and ``<module>.name`` after ``from <package> import <module>`` where another
+    module of module_utils defines ``name`` (a module's own imports, such as ``sys``, are its business)."""
     module_utils = sorted((ROOT / "plugins" / "module_utils").glob("*.py"))
-
-    others = {}
-
-    def elsewhere(source):
-        """The names another module of module_utils defines (a module's own imports, such as ``sys``, are its business)."""
-        if source not in others:
-            others[source] = set().union(*[defined.setdefault(other, _defined(other)) for other in module_utils if other != source])
-        return others[source]
-
-    def check(path, line, name, source, module):
-        names = defined.setdefault(source, _defined(source))
-        if name not in names:
-            wrong.append("%s:%d imports %s from %s" % (path.relative_to(ROOT), line, name, module))
-
+    elsewhere = dict((path, set().union(*[_defined(other) for other in module_utils if other != path])) for path in module_utils)
+    wrong = []
     for path in SOURCES:
-        tree, modules = _tree(path), {}
-        for node in ast.walk(tree):
-            if not isinstance(node, ast.ImportFrom) or not (node.module or "").startswith(PACKAGE + "plugins."):
-                continue
-            source = ROOT.joinpath(*node.module[len(PACKAGE):].split("."))
-            for alias in node.names:
-                if source.with_suffix(".py").is_file():
-                    check(path, node.lineno, alias.name, source.with_suffix(".py"), node.module)
-                elif (source / (alias.name + ".py")).is_file():
-                    modules[alias.asname or alias.name] = (source / (alias.name + ".py"), node.module + "." + alias.name)
-        for node in ast.walk(tree):
+        modules = {}
+        for node in ast.walk(_tree(path)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(PACKAGE + "plugins."):
+                source = ROOT.joinpath(*node.module[len(PACKAGE):].split("."))
+                for alias in node.names:
+                    if source.with_suffix(".py").is_file() and alias.name not in _defined(source.with_suffix(".py")):
+                        wrong.append("%s:%d imports %s from %s" % (path.relative_to(ROOT), node.lineno, alias.name, node.module))
+                    elif (source / (alias.name + ".py")).is_file():
+                        modules[alias.asname or alias.name] = source / (alias.name + ".py")
+        for node in ast.walk(_tree(path)):
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules:
-                source, module = modules[node.value.id]
-                if node.attr in elsewhere(source):
-                    check(path, node.lineno, node.attr, source, module)
+                source = modules[node.value.id]
+                if node.attr in elsewhere.get(source, ()) and node.attr not in _defined(source):
+                    wrong.append("%s:%d reads %s from %s" % (path.relative_to(ROOT), node.lineno, node.attr, source.relative_to(ROOT)))
     assert not wrong, "\n".join(wrong)
 
 
