@@ -60,7 +60,8 @@ RULES = (_retry.NOT_IMDS, _retry.REJECTED, _retry.CATEGORY_UPDATING, _retry.NOT_
          _retry.NO_CONNECTION, _retry.BROKEN, _retry.NOT_SENT)
 
 
-# What each rule covers, as an answer (status, imds_json, error, category_root, retry_after) or as a transport failure. The statuses named in a row's answer cell must be exactly these.
+# What each rule covers, as an answer (status, imds_json, error, category_root, retry_after) or as a transport failure.
+# The statuses named in a row's answer cell must be exactly these.
 def answer(status, imds_json=True, error="", category_root=False, retry_after=None):
     return ("answer", dict(status=status, imds_json=imds_json, error=error, category_root=category_root, retry_after=retry_after))
 
