@@ -295,13 +295,13 @@ def _rejected_text(call, status, error, told, offered):
 
 def call_error(call, failure, decision, elapsed):
     """The error that ends ``call``: ``failure`` was its last attempt and ``decision`` says why no other follows."""
-    where = dict(url=call.url, status=failure.status, attempts=call.attempts, imds_answered=call.imds_answered, error=failure.error)
+    where = dict(url=call.url, status=failure.status, attempts=call.attempts, error=failure.error)
     if failure.rule in (CATEGORY_UPDATING, NOT_FOUND) and decision.stop not in (DEADLINE, WINDOW):
         return ImdsNotFound("%s: 404 Not Found (%s)%s" % (call.label, failure.told or "no details",
                                                           " after %d attempts" % call.attempts if decision.stop == EXHAUSTED else ""),
-                            **where)
+                            imds_answered=call.imds_answered, **where)
     if failure.rule == REJECTED:
-        return ImdsRejected(failure.message, newest_versions=failure.newest, **dict(where, imds_answered=True))
+        return ImdsRejected(failure.message, newest_versions=failure.newest, imds_answered=True, **where)
     suffix = ""
     if decision.stop == DEADLINE:
         suffix = "; gave up at the %s s deadline" % format_seconds(call.deadline)
@@ -311,4 +311,4 @@ def call_error(call, failure, decision, elapsed):
         call.label, failure.message, suffix, call.attempts, "" if call.attempts == 1 else "s", elapsed)
     if failure.hint:
         text += " " + ROUTE_HINT if call.default_endpoint else " Check the endpoint option (%s)." % call.endpoint
-    return failure.cls(text, connected=call.connected, **where)
+    return failure.cls(text, imds_answered=call.imds_answered, connected=call.connected, **where)
