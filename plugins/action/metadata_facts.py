@@ -4,7 +4,7 @@
 
 Validates the task's options on the controller (``_action_module``), runs the module on the
 target and hands the result back. The attested_* options are the controller's own: it chooses
-the nonce before the module runs and verifies the document after (``_attest``); the module
+the nonce before the module runs and verifies the document after (``_attest.action``); the module
 gets neither those options nor anything but the nonce (``attested_nonce``, internal). It also
 keeps what an earlier gather put in ``azure_imds`` and this one did not gather again
 (``_keep_earlier``): Ansible replaces a fact wholesale, and only the action sees the host's
@@ -12,7 +12,7 @@ current facts.
 
 Windows targets (the connection's shell is PowerShell: winrm, psrp, ssh with the PowerShell
 shell) get no module: the module's entry point runs here on the controller and each IMDS
-request is one PowerShell command over the connection (``plugin_utils._windows``).
+request is one PowerShell command over the connection (``plugin_utils._windows.controller``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import functools
 from collections.abc import Mapping
 
 from ansible_collections.imds.azure.plugins.module_utils import _facts
-from ansible_collections.imds.azure.plugins.plugin_utils import _attest, _windows
+from ansible_collections.imds.azure.plugins.plugin_utils._attest import action as _attest
+from ansible_collections.imds.azure.plugins.plugin_utils._windows import controller as _windows
 from ansible_collections.imds.azure.plugins.plugin_utils._action_module import ActionModuleBase, with_host_endpoint
 
 MODULE = "imds.azure.metadata_facts"

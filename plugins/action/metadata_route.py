@@ -3,18 +3,19 @@
 """Action for imds.azure.metadata_route: check and repair the 169.254.169.254/32 route.
 
 Linux: short read-only commands run over the connection (``plugin_utils._commands``), their
-output is parsed on the controller (``plugin_utils._route``) and at most one change command
+output is parsed on the controller (``plugin_utils._route`` package) and at most one change command
 runs; the routes are then read again to confirm the change. Windows: the PowerShell module
 ``imds.azure.win_metadata_route`` reads the routes; the plan is made here; one more run makes
-the planned changes and reads the routes again (``plugin_utils._windows_modules``).
+the planned changes and reads the routes again (``plugin_utils._windows.modules``).
 """
 
 from __future__ import annotations
 
-from ansible_collections.imds.azure.plugins.plugin_utils import _route, _route_linux, _route_windows, _windows
+from ansible_collections.imds.azure.plugins.plugin_utils._route import common as _route, linux as _route_linux, windows as _route_windows
+from ansible_collections.imds.azure.plugins.plugin_utils._windows import controller as _windows
 from ansible_collections.imds.azure.plugins.plugin_utils._action_module import ActionModuleBase
 from ansible_collections.imds.azure.plugins.plugin_utils._commands import CommandRunner
-from ansible_collections.imds.azure.plugins.plugin_utils._windows_modules import ROUTE_MODULE, WindowsModules, failure_text
+from ansible_collections.imds.azure.plugins.plugin_utils._windows.modules import ROUTE_MODULE, WindowsModules, failure_text
 
 ARGUMENT_SPEC = {
     "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},

@@ -6,13 +6,13 @@ Validates the task's options on the controller (``_action_module``). POSIX targe
 module there. Windows targets (the connection's shell is PowerShell or cmd: winrm, psrp,
 ssh): no module is copied; the module's entry point (``module_utils._scheduled.run_module``)
 runs here on the controller and each IMDS request, including every read while waiting, is
-one PowerShell command over the connection (``plugin_utils._windows``).
+one PowerShell command over the connection (``plugin_utils._windows.controller``).
 """
 
 from __future__ import annotations
 
 from ansible_collections.imds.azure.plugins.module_utils import _scheduled
-from ansible_collections.imds.azure.plugins.plugin_utils import _windows
+from ansible_collections.imds.azure.plugins.plugin_utils._windows import controller as _windows
 from ansible_collections.imds.azure.plugins.plugin_utils._action_module import ActionModuleBase, with_host_endpoint
 
 MODULE = "imds.azure.scheduled_events"

@@ -7,7 +7,7 @@
 #   imds.azure._attributes.facts_module    support values of a read-only facts module
 #   imds.azure._attributes.platform_posix  runs on POSIX targets with Python
 #   imds.azure._attributes.platform_posix_windows  POSIX targets with Python, and Windows targets
-#                                          through the action plugin (plugin_utils._windows)
+#                                          through the action plugin (plugin_utils._windows.controller)
 #   imds.azure._attributes.platform_windows  a PowerShell module for Windows targets
 
 from __future__ import annotations

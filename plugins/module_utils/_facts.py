@@ -44,7 +44,7 @@ ARGUMENT_SPEC = dict(
     deadline=dict(type="float", default=90.0),
     gather_subset=dict(type="list", elements="str", default=["instance"]),
     detect=dict(type="str", default="auto", choices=["auto", "true", "false"]),
-    # Options of the task that the action plugin reads on the controller (plugins/plugin_utils/_attest.py) and
+    # Options of the task that the action plugin reads on the controller (plugins/plugin_utils/_attest/action.py) and
     # does not pass on; declared here so that the module's documentation and argument spec agree.
     attested_required=dict(type="bool", default=True),
     attested_ca_path=dict(type="path"),

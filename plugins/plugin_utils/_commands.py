@@ -10,7 +10,7 @@ action plugin runs a few small, read-only commands through
 ``ActionBase._low_level_execute_command`` (no module is shipped to the target), parses
 their output on the controller, and runs at most one change command. Used by the Linux path
 of the ``imds.azure.metadata_route`` action. (Windows targets run the collection's PowerShell
-modules instead: ``_windows_modules``.)
+modules instead: ``_windows.modules``.)
 
 Every command gets two bounds:
 
@@ -55,11 +55,6 @@ class CommandResult:
     def __repr__(self):
         return "CommandResult(rc=%r, command=%r)" % (self.rc, self.command)
 
-    @property
-    def timed_out(self):
-        """``timeout`` stopped the command on the target."""
-        return self.rc == TIMEOUT_RC
-
 
 def run_bounded(call, limit):
     """``call()`` in a worker thread; its result, or CommandTimeout when it has not returned after
@@ -83,46 +78,25 @@ def run_bounded(call, limit):
     return box["result"]
 
 
-def posix_with_timeout(argv, timeout, env=None):
-    """A /bin/sh command line running ``argv`` under ``timeout`` when the target has it.
-
-    ``env`` (dict) is exported first; LC_ALL=C is always set so that messages are not
-    localised.
-    """
-    variables = {"LC_ALL": "C"}
-    variables.update(env or {})
-    prefix = " ".join("%s=%s" % (key, shlex.quote(str(value))) for key, value in sorted(variables.items()))
-    command = " ".join(shlex.quote(str(arg)) for arg in argv)
-    return ("%s; export %s; if command -v timeout >/dev/null 2>&1; then timeout %d %s; else %s; fi"
-            % (prefix, " ".join(sorted(variables)), int(timeout), command, command))
+def posix_with_timeout(argv, timeout):
+    """A /bin/sh command line running ``argv`` under ``timeout`` when the target has it, with LC_ALL=C (messages not localised)."""
+    command = shlex.join(str(arg) for arg in argv)
+    return "LC_ALL=C; export LC_ALL; if command -v timeout >/dev/null 2>&1; then timeout %d %s; else %s; fi" % (int(timeout), command, command)
 
 
 class CommandRunner:
     """Runs commands for an action plugin through its connection, each bounded in time."""
 
-    def __init__(self, action, timeout=30, grace=CONTROLLER_GRACE, sudoable=True):
+    def __init__(self, action, timeout=30, grace=CONTROLLER_GRACE):
         self._action = action
         self.timeout = timeout
         self.grace = grace
-        self.sudoable = sudoable
-        self.history = []  # CommandResult of every command run, in order
 
-    def _execute(self, cmd, sudoable, timeout):
-        return run_bounded(lambda: self._action._low_level_execute_command(cmd, sudoable=sudoable), timeout + self.grace)
-
-    def _finish(self, result, check_timeout, timeout):
-        self.history.append(result)
-        if check_timeout and result.timed_out:
-            raise CommandTimeout("command timed out after %s seconds on the target: %s" % (timeout, result.command))
+    def posix(self, argv):
+        """Run ``argv`` (list) with /bin/sh on a POSIX target; returns CommandResult (CommandTimeout when either bound ran out)."""
+        line = posix_with_timeout(argv, self.timeout)
+        raw = run_bounded(lambda: self._action._low_level_execute_command(line, sudoable=True), self.timeout + self.grace)
+        result = CommandResult(raw.get("rc", 0) or 0, raw.get("stdout", "") or "", raw.get("stderr", "") or "", shlex.join(str(arg) for arg in argv))
+        if result.rc == TIMEOUT_RC:
+            raise CommandTimeout("command timed out after %s seconds on the target: %s" % (self.timeout, result.command))
         return result
-
-    def posix(self, argv, env=None, check_timeout=True, timeout=None):
-        """Run ``argv`` (list) with /bin/sh on a POSIX target; returns CommandResult.
-
-        ``timeout`` (seconds) overrides the runner's timeout for this command.
-        """
-        timeout = self.timeout if timeout is None else timeout
-        display = " ".join(shlex.quote(str(arg)) for arg in argv)
-        raw = self._execute(posix_with_timeout(argv, timeout, env=env), self.sudoable, timeout)
-        return self._finish(CommandResult(raw.get("rc", 0) or 0, raw.get("stdout", "") or "", raw.get("stderr", "") or "", display),
-                            check_timeout, timeout)

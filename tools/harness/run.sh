@@ -99,7 +99,7 @@ sanity_without_powershell() {
     # (ps_argspec.ps1) and stops with a traceback when pwsh is missing; pslint skips itself.
     # PowerShell cannot be installed here, so validate-modules checks everything but the .ps1
     # modules (their .py documentation included), and the units step checks what it would have
-    # checked of them: tests/unit/plugins/plugin_utils/test__windows_modules.py.
+    # checked of them: tests/unit/plugins/plugin_utils/_windows/test_modules.py.
     local excludes=() script
     while IFS= read -r script; do
         excludes+=(--exclude "$script")

@@ -12,7 +12,7 @@ import pytest
 
 from ansible_collections.imds.azure.plugins.action.metadata_facts import ActionModule
 from ansible_collections.imds.azure.plugins.module_utils import _client, _detect, _errors, _facts
-from ansible_collections.imds.azure.plugins.plugin_utils import _windows
+from ansible_collections.imds.azure.plugins.plugin_utils._windows import controller as _windows
 from ansible_collections.imds.azure.tests.unit.fakes.action_fixtures import windows_action
 from ansible_collections.imds.azure.tests.unit.fakes import windows_fake as wf
 

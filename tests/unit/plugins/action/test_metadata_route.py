@@ -12,7 +12,7 @@ from ansible.playbook.play_context import PlayContext
 from ansible.plugins.loader import shell_loader
 
 from ansible_collections.imds.azure.plugins.action.metadata_route import ActionModule, LINUX_PERSISTENCE_WARNING
-from ansible_collections.imds.azure.plugins.plugin_utils import _windows_modules
+from ansible_collections.imds.azure.plugins.plugin_utils._windows import modules as _windows_modules
 from ansible_collections.imds.azure.tests.unit.fakes.action_fixtures import make_action
 from ansible_collections.imds.azure.tests.unit.fakes import route_fixtures as fx
 from ansible_collections.imds.azure.tests.unit.fakes.route_captures import CAPTURES

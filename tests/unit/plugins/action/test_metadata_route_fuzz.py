@@ -13,7 +13,7 @@ from hypothesis import event, given, settings, strategies as st
 from ansible_collections.imds.azure.tests.unit.plugins.action.test_metadata_route import FakeConnection, LinuxHost, WindowsHost, _action
 from ansible_collections.imds.azure.tests.unit.fakes import route_strategies as rs
 
-# A whole task per example: a fifth of the profile's examples (the parsers get the full count in test__route_fuzz.py).
+# A whole task per example: a fifth of the profile's examples (the parsers get the full count in plugin_utils/_route/test_fuzz.py).
 TASKS = settings(max_examples=max(20, settings().max_examples // 5))
 # RETURN of plugins/modules/metadata_route.py
 ERROR_KINDS = ("no_default_route", "interface", "privilege", "unsupported_os", "timeout", "command", "parse", "verify", "config",

@@ -27,7 +27,6 @@ def test_target_side_timeout_raises():
     with pytest.raises(_commands.CommandTimeout) as err:
         runner.posix(["ip", "route"])
     assert "timed out after 3 seconds on the target: ip route" in str(err.value)
-    assert runner.posix(["ip", "route"], check_timeout=False).rc == 124
 
 
 def test_controller_side_timeout_when_the_connection_hangs():
@@ -59,7 +58,7 @@ def test_posix_command_line_really_times_out_and_quotes():
     assert line.startswith("LC_ALL=C; export LC_ALL; if command -v timeout")
     done = subprocess.run(["/bin/sh", "-c", line], capture_output=True, timeout=10, check=False)
     assert done.returncode == _commands.TIMEOUT_RC
-    line = _commands.posix_with_timeout(["printf", "%s|", "a b", "it's"], 5, env={"X": "1 2"})
+    line = _commands.posix_with_timeout(["printf", "%s|", "a b", "it's"], 5)
     done = subprocess.run(["/bin/sh", "-c", line], capture_output=True, timeout=10, check=False, text=True)
     assert (done.returncode, done.stdout) == (0, "a b|it's|")
 
@@ -69,21 +68,6 @@ def test_posix_without_timeout_binary_still_runs(tmp_path):
     env = {"PATH": str(tmp_path)}  # no timeout (and no echo binary: the shell builtin is used)
     done = subprocess.run(["/bin/sh", "-c", line], capture_output=True, timeout=10, check=False, text=True, env=env)
     assert (done.returncode, done.stdout) == (0, "hi\n")
-
-
-class StdinAction:
-    def __init__(self):
-        self.calls = []
-
-    def _low_level_execute_command(self, cmd, sudoable=True):
-        self.calls.append(cmd)
-        return {"rc": 0, "stdout": "", "stderr": ""}
-
-
-def test_per_command_timeout_overrides_the_runner():
-    action = StdinAction()
-    _commands.CommandRunner(action, timeout=30).posix(["true"], timeout=4)
-    assert "timeout 4 true" in action.calls[0]
 
 
 def test_run_bounded_returns_raises_and_gives_up():

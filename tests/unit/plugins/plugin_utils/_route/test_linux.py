@@ -1,12 +1,12 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Linux parsing and decisions of plugin_utils._route."""
+"""Linux parsing and decisions of plugin_utils._route.linux."""
 
 from __future__ import annotations
 
 import pytest
 
-from ansible_collections.imds.azure.plugins.plugin_utils import _route, _route_linux
+from ansible_collections.imds.azure.plugins.plugin_utils._route import common as _route, linux as _route_linux
 from ansible_collections.imds.azure.tests.unit.fakes import route_fixtures as fx
 
 

@@ -5,7 +5,7 @@
 PRIVATE to the imds.azure collection: the interface may change without notice. Do not
 import it from outside the collection.
 
-Pure functions only (no I/O). ``_route_linux`` and ``_route_windows`` parse what each OS
+Pure functions only (no I/O). ``linux`` and ``windows`` of this package parse what each OS
 prints and plan the change; the ``imds.azure.metadata_route`` action runs their commands over
 the connection (``_commands``, Windows: the win_metadata_route module) and follows the plan. This module holds the route shape, the
 checks of values read from a target, the choice and plan objects and their wording.

@@ -8,7 +8,7 @@ import it from outside the collection.
 ``ModuleTransport(modules)`` is an ImdsClient transport (``request(method, url, headers, body,
 timeout) -> Response``) for a Windows target: each request is one run of the PowerShell module
 ``imds.azure.win_metadata_request`` (plugins/modules/win_metadata_request.ps1) through
-ansible-core's module execution (``_windows_modules``). The module only carries the exchange,
+ansible-core's module execution (``_windows.modules``). The module only carries the exchange,
 with the guarantees UrlTransport gives on Linux: no proxy, no redirects, one deadline of
 ``timeout`` over the whole exchange, at most the limit of the URL's IMDS category plus one
 byte of a body (``body_limit``; a longer answer comes back ``truncated`` without its body,
@@ -39,7 +39,7 @@ from ansible_collections.imds.azure.plugins.module_utils._transport import (
     ReadTimeout,
     Response,
 )
-from ansible_collections.imds.azure.plugins.plugin_utils._windows_modules import REQUEST_MODULE, RemoteModuleError, failure_text
+from ansible_collections.imds.azure.plugins.plugin_utils._windows.modules import REQUEST_MODULE, RemoteModuleError, failure_text
 
 
 def request_args(method, url, headers, body, timeout):
@@ -91,21 +91,13 @@ def transport_error(error, timeout):
 
 
 class ModuleTransport(object):
-    """ImdsClient transport: each request is one run of win_metadata_request on the Windows target.
-
-    ``commands`` counts the requests; ``log`` holds ``(method, url)`` of each (no headers, no
-    bodies: answers may hold secrets).
-    """
+    """ImdsClient transport: each request is one run of win_metadata_request on the Windows target."""
 
     def __init__(self, modules):
         self.modules = modules
-        self.commands = 0
-        self.log = []
 
     def request(self, method, url, headers, body, timeout):
         args = request_args(method, url, headers, body, timeout)
-        self.commands += 1
-        self.log.append((method, url))
         shown = url.split("?", 1)[0]  # messages never show the query, as on Linux
         try:
             data = self.modules.run(REQUEST_MODULE, args, limit=math.ceil(float(timeout)), secret=True)

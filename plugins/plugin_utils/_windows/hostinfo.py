@@ -19,7 +19,7 @@ import binascii
 import struct
 
 from ansible_collections.imds.azure.plugins.module_utils._detect import UNKNOWN, Detection, classify
-from ansible_collections.imds.azure.plugins.plugin_utils._windows_modules import HOST_MODULE, RemoteModuleError, failure_text
+from ansible_collections.imds.azure.plugins.plugin_utils._windows.modules import HOST_MODULE, RemoteModuleError, failure_text
 
 HOSTINFO_TIMEOUT = 30      # seconds for reading the host information
 

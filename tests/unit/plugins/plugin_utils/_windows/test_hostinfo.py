@@ -1,6 +1,6 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""plugin_utils._windows_hostinfo: the SMBIOS table of a Windows host and what it says."""
+"""plugin_utils._windows.hostinfo: the SMBIOS table of a Windows host and what it says."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import base64
 import pytest
 
 from ansible_collections.imds.azure.plugins.module_utils import _detect
-from ansible_collections.imds.azure.plugins.plugin_utils import _windows_hostinfo
+from ansible_collections.imds.azure.plugins.plugin_utils._windows import hostinfo as _windows_hostinfo
 from ansible_collections.imds.azure.tests.unit.fakes import windows_fake as wf
 
 

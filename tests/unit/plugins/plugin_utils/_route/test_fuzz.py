@@ -14,7 +14,7 @@ import ipaddress
 
 from hypothesis import event, given, strategies as st
 
-from ansible_collections.imds.azure.plugins.plugin_utils import _route, _route_linux, _route_windows
+from ansible_collections.imds.azure.plugins.plugin_utils._route import common as _route, linux as _route_linux, windows as _route_windows
 from ansible_collections.imds.azure.tests.unit.fakes import route_strategies as rs
 
 # The documented error keywords of imds.azure.metadata_route that decisions (not commands) can end in:

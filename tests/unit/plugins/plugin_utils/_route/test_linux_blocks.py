@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.imds.azure.plugins.plugin_utils import _route, _route_linux
+from ansible_collections.imds.azure.plugins.plugin_utils._route import common as _route, linux as _route_linux
 from ansible_collections.imds.azure.tests.unit.fakes.route_captures import CAPTURES
 
 

@@ -1,6 +1,6 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The PowerShell modules that _windows_modules runs (plugins/modules/*.ps1), read without PowerShell.
+"""The PowerShell modules that _windows.modules runs (plugins/modules/*.ps1), read without PowerShell.
 
 * each parses with tree-sitter-powershell with no error;
 * each is an Ansible.Basic module in the layout ansible-core's dependency finder and
@@ -26,7 +26,7 @@ import yaml
 
 from ansible_collections.imds.azure.tests.unit.fakes import windows_fake as wf
 
-MODULES = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, os.pardir, os.pardir, "plugins", "modules")
+MODULES = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, os.pardir, os.pardir, os.pardir, "plugins", "modules")
 SCRIPTS = sorted(glob.glob(os.path.join(MODULES, "*.ps1")))
 PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
 # What none of the modules may contain (case-insensitive): code generated at run time cannot be

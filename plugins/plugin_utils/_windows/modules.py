@@ -71,13 +71,12 @@ def failure_text(result, limit=300):
 
 
 class WindowsModules(object):
-    """The collection's PowerShell modules for one task on a Windows target. ``runs`` names each run."""
+    """The collection's PowerShell modules for one task on a Windows target."""
 
     def __init__(self, action, task_vars=None):
         self._action = action
         self._task_vars = task_vars or {}
         self._warned = False
-        self.runs = []
 
     def run(self, name, args, limit, secret=False):
         """The result of module ``name`` with ``args``; RemoteModuleError(kind timeout) when the
@@ -91,7 +90,6 @@ class WindowsModules(object):
         if secret:
             for item, dummy in saved:
                 item.no_log = True
-        self.runs.append(name)
         try:
             return run_bounded(lambda: action._execute_module(module_name=name, module_args=dict(args), task_vars=self._task_vars),
                                limit + MODULE_SLACK)

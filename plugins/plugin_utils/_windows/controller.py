@@ -8,11 +8,11 @@ import it from outside the collection.
 An action plugin whose connection talks to Windows (winrm, psrp, ssh with the PowerShell or
 cmd shell; see ``is_windows``) runs the module_utils entry point ON THE CONTROLLER
 (``run_module_on_controller``) with a client whose transport runs the PowerShell module
-``imds.azure.win_metadata_request`` once per HTTP request (``_windows_transport``) and, for
+``imds.azure.win_metadata_request`` once per HTTP request (``_windows.transport``) and, for
 detection and environment fallbacks, ``imds.azure.win_metadata_host`` once
-(``_windows_hostinfo``); both through ``ActionBase._execute_module`` (``_windows_modules``)::
+(``_windows.hostinfo``); both through ``ActionBase._execute_module`` (``_windows.modules``)::
 
-    from ansible_collections.imds.azure.plugins.plugin_utils import _windows
+    from ansible_collections.imds.azure.plugins.plugin_utils._windows import controller as _windows
 
     result = _windows.execute_module(self, "imds.azure.metadata_facts", _facts.run_module, _facts.ARGUMENT_SPEC,
                                      module_args, task_vars, detect=True)   # self: the ActionBase
@@ -29,9 +29,9 @@ from __future__ import annotations
 
 from ansible_collections.imds.azure.plugins.module_utils._client import ImdsClient
 from ansible_collections.imds.azure.plugins.plugin_utils._action_module import run_module
-from ansible_collections.imds.azure.plugins.plugin_utils._windows_hostinfo import detection_from_hostinfo, read_host_info
-from ansible_collections.imds.azure.plugins.plugin_utils._windows_modules import RemoteModuleError, WindowsModules
-from ansible_collections.imds.azure.plugins.plugin_utils._windows_transport import ModuleTransport
+from ansible_collections.imds.azure.plugins.plugin_utils._windows.hostinfo import detection_from_hostinfo, read_host_info
+from ansible_collections.imds.azure.plugins.plugin_utils._windows.modules import RemoteModuleError, WindowsModules
+from ansible_collections.imds.azure.plugins.plugin_utils._windows.transport import ModuleTransport
 
 WINDOWS_SHELL_FAMILIES = ("powershell", "cmd")
 
@@ -60,11 +60,6 @@ class WindowsImds(object):
         self.detect = detect
         self.env_names = tuple(env_names)
         self._info = None
-
-    @property
-    def commands(self):
-        """Every module run so far (host information and requests)."""
-        return len(self.modules.runs)
 
     def host_info(self):
         if self._info is None:
@@ -101,19 +96,17 @@ def _env_fallbacks(spec):
     return names
 
 
-def run_module_on_controller(action, entry, argument_spec, args, detect=False, windows=None, task_vars=None):
+def run_module_on_controller(action, entry, argument_spec, args, detect=False, task_vars=None):
     """Run a module_utils entry point on the controller against a Windows target; return the result.
 
     ``args`` are validated with ``argument_spec`` (``_action_module.run_module``), except that
     environment fallbacks (``env_fallback``) read the TARGET's environment, in the same
     module run as the SMBIOS table. ``entry(module, client_factory=..., detector=...)`` must end
     with ``module.exit_json``/``fail_json``; ImdsError and module run failures raised out of it
-    fail the task with ``imds_error`` set to their kind. ``windows`` (a WindowsImds) may be
-    passed in to inspect the commands afterwards (tests, benchmarks).
+    fail the task with ``imds_error`` set to their kind.
     """
     missing = dict((option, names) for option, names in _env_fallbacks(argument_spec).items() if args.get(option) is None)
-    if windows is None:
-        windows = WindowsImds(action, task_vars, detect=detect, env_names=sorted(set(name for names in missing.values() for name in names)))
+    windows = WindowsImds(action, task_vars, detect=detect, env_names=sorted(set(name for names in missing.values() for name in names)))
     params = dict(args)
     try:
         for option, names in missing.items():

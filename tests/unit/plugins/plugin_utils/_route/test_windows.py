@@ -1,13 +1,13 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Windows parsing and decisions of plugin_utils._route (Get-NetRoute JSON and route print)."""
+"""Windows parsing and decisions of plugin_utils._route.windows (Get-NetRoute JSON and route print)."""
 
 from __future__ import annotations
 
 
 import pytest
 
-from ansible_collections.imds.azure.plugins.plugin_utils import _route, _route_windows
+from ansible_collections.imds.azure.plugins.plugin_utils._route import common as _route, windows as _route_windows
 from ansible_collections.imds.azure.tests.unit.fakes import route_fixtures as fx
 
 

@@ -6,7 +6,7 @@
 PRIVATE to the imds.azure collection: the interface may change without notice. Do not
 import it from outside the collection.
 
-Pure functions only (no I/O); route dictionaries, choices and plans are those of ``_route``.
+Pure functions only (no I/O); route dictionaries, choices and plans are those of ``common``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from ansible_collections.imds.azure.plugins.plugin_utils._route import (
+from ansible_collections.imds.azure.plugins.plugin_utils._route.common import (
     DEFAULT_PREFIX,
     IMDS_ADDRESS,
     IMDS_PREFIX,

@@ -27,7 +27,7 @@ from ansible.utils.display import Display
 from ansible_collections.imds.azure.plugins.action.metadata_facts import ActionModule as FactsAction
 from ansible_collections.imds.azure.plugins.action.metadata_route import ActionModule as RouteAction
 from ansible_collections.imds.azure.plugins.action.scheduled_events import ActionModule as EventsAction
-from ansible_collections.imds.azure.plugins.plugin_utils import _windows_hostinfo, _windows_modules
+from ansible_collections.imds.azure.plugins.plugin_utils._windows import hostinfo as _windows_hostinfo, modules as _windows_modules
 from ansible_collections.imds.azure.tests.unit.fakes.action_fixtures import make_action
 from ansible_collections.imds.azure.tests.unit.fakes import route_fixtures
 from ansible_collections.imds.azure.tests.unit.fakes import windows_fake as wf

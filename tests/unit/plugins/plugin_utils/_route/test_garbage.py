@@ -4,7 +4,7 @@
 
 Each case is a table that the parsers used to misread or crash on (ValueError, TypeError,
 AttributeError, IndexError, NetmaskValueError, RecursionError). The property-based version
-is test__route_fuzz.py.
+is test_fuzz.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from ansible_collections.imds.azure.plugins.plugin_utils import _route, _route_linux, _route_windows
+from ansible_collections.imds.azure.plugins.plugin_utils._route import common as _route, linux as _route_linux, windows as _route_windows
 from ansible_collections.imds.azure.tests.unit.fakes import route_fixtures as fx
 
 

@@ -1,6 +1,6 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""plugin_utils._windows_transport: the request module's arguments, its answers, the transport against the emulator."""
+"""plugin_utils._windows.transport: the request module's arguments, its answers, the transport against the emulator."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 
 from ansible_collections.imds.azure.plugins.module_utils import _client, _transport
-from ansible_collections.imds.azure.plugins.plugin_utils import _windows_modules, _windows_transport
+from ansible_collections.imds.azure.plugins.plugin_utils._windows import modules as _windows_modules, transport as _windows_transport
 from ansible_collections.imds.azure.tests.unit.fakes import windows_fake as wf
 from ansible_collections.imds.azure.tests.unit.fakes.action_fixtures import windows_action
 
@@ -53,7 +53,7 @@ def test_transport_returns_status_headers_and_the_raw_body(imds_emulator):
     status, body = direct(url)
     assert (response.status, response.body) == (status, body) == (200, body)
     assert response.headers["content-type"].startswith("application/json")
-    assert transport.commands == 1 and [name for name, params in host.runs] == ["win_metadata_request"]
+    assert [name for name, params in host.runs] == ["win_metadata_request"]
     assert host.requests[0].timeout_ms == 4000 and host.requests[0].max_bytes == _transport.RESPONSE_LIMITS["instance"]
     record = [r for r in imds_emulator.request_log if r.path.startswith("/metadata")][-1]
     assert record.headers.get("Metadata") == "true" or record.headers.get("metadata") == "true"
@@ -68,10 +68,10 @@ def test_error_statuses_come_back_as_responses(imds_emulator):
 
 
 def test_url_encoding_reaches_imds_unchanged(imds_emulator):
-    transport = transport_for(wf.FakeWindowsHost())
-    client = _client.ImdsClient(endpoint=imds_emulator.url, api_version="2021-02-01", transport=transport)
+    host = wf.FakeWindowsHost()
+    client = _client.ImdsClient(endpoint=imds_emulator.url, api_version="2021-02-01", transport=transport_for(host))
     client.get_json("identity", "oauth2/token", query={"resource": "https://management.azure.com/"})
-    url = transport.log[-1][1]
+    url = host.requests[-1].url  # as the module received it
     assert "resource=https%3A%2F%2Fmanagement.azure.com%2F" in url
     record = [r for r in imds_emulator.request_log if r.path.startswith("/metadata/identity")][-1]
     assert record.query["resource"] == "https://management.azure.com/"

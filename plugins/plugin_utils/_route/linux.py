@@ -7,7 +7,7 @@ they reach, so that a route or rule that blocks IMDS traffic is found before any
 PRIVATE to the imds.azure collection: the interface may change without notice. Do not
 import it from outside the collection.
 
-Pure functions only (no I/O); route dictionaries, choices and plans are those of ``_route``.
+Pure functions only (no I/O); route dictionaries, choices and plans are those of ``common``.
 
 The lookup follows the kernel (net/core/fib_rules.c ``fib_rules_lookup`` and ``fib_rule_match``,
 net/ipv4/fib_rules.c, net/ipv4/fib_trie.c ``fib_table_lookup``) for the flow an IMDS client
@@ -25,7 +25,7 @@ import ipaddress
 import json
 import shlex
 
-from ansible_collections.imds.azure.plugins.plugin_utils._route import (
+from ansible_collections.imds.azure.plugins.plugin_utils._route.common import (
     DEFAULT_PREFIX,
     IMDS_ADDRESS,
     IMDS_PREFIX,
@@ -184,7 +184,7 @@ def _text_fields(words):
 
 
 def main_routes(routes):
-    """The unicast routes of the main table in the shape of ``_route`` (one per next hop)."""
+    """The unicast routes of the main table in the shape of ``common`` (one per next hop)."""
     return [new_route(route.destination, gateway=gateway, interface=device, metric=route.metric)
             for route in routes if route.type == "unicast" and route.table == MAIN for gateway, device in route.hops]
 

@@ -1,20 +1,22 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Attested-document verification on the controller, against documents the emulator really signed."""
+"""Attested-document verification on the controller, against documents the emulator really signed.
+
+Most cases go through the action's ``verify_document`` (options, trust anchors, issuer downloads
+around ``verifier.verify``), the way the task verifies."""
 
 from __future__ import annotations
 
 import base64
 import datetime
 import json
-import re
 
 import pytest
 from asn1crypto import cms
 
 from ansible_collections.imds.azure.plugins.module_utils._facts import FactsError, gather_facts
-from ansible_collections.imds.azure.plugins.plugin_utils import _attest
-from ansible_collections.imds.azure.plugins.plugin_utils._attest import AttestConfigError, AttestOptions, verify_document
+from ansible_collections.imds.azure.plugins.plugin_utils._attest import action as _attest, issuers, verifier
+from ansible_collections.imds.azure.plugins.plugin_utils._attest.action import AttestOptions, verify_document
 
 from tools.imds_emulator import attested as emulator_attested
 
@@ -135,7 +137,7 @@ def test_unknown_cloud_needs_a_domain(imds_emulator_factory):
     ("metadata.azure.us", "metadata.azure.com", False),
 ])
 def test_domain_matches(name, domain, expected):
-    assert _attest.domain_matches(name, domain) is expected
+    assert verifier.domain_matches(name, domain) is expected
 
 
 # --------------------------------------------------------------------------- tampering
@@ -266,7 +268,7 @@ def test_intermediate_from_aia(imds_emulator):
 
     def recording(url, deadline):
         fetched.append(url)
-        return _attest.fetch_issuer(url, deadline)
+        return issuers.fetch_issuer(url, deadline)
 
     options = options_for(imds_emulator)
     result = verify_document(raw["document"], raw["nonce"], raw["instance_identity"], options, fetch=recording)
@@ -278,6 +280,26 @@ def test_intermediate_from_aia(imds_emulator):
     nothing = check(imds_emulator, raw, aia_allowlist=[])
     assert (nothing["verified"], nothing["reason"]) == (False, "untrusted_signer")
     assert "is not in attested_aia_allowlist" in nothing["message"]
+
+
+def test_the_verifier_is_given_everything(imds_emulator):
+    """verifier.verify reads nothing itself: the anchors, the clock and the issuers come from the caller."""
+    raw = fetch(imds_emulator)[0]
+    with open(imds_emulator.ca_cert_path, "rb") as root, open(imds_emulator.intermediate_cert_path, "rb") as intermediate:
+        anchors, issuer = verifier.pem_certificates(root.read()), verifier.pem_certificates(intermediate.read())
+    args = (raw["document"], raw["nonce"], raw["instance_identity"], anchors, "the emulator's CA", datetime.datetime.now(datetime.timezone.utc))
+    alone = verifier.verify(*args)
+    assert (alone["reason"], alone["checks"]) == ("untrusted_signer", ALL_CHECKS[:3])
+    assert alone["message"].startswith("the signer certificate does not chain to a trusted root in the emulator's CA: ")
+    asked = []
+
+    def issuers_of(leaf, notes):
+        asked.append(verifier.aia_urls(leaf))
+        return [issuer]
+
+    result = verifier.verify(*args, issuers=issuers_of)
+    assert (result["verified"], result["checks"], len(result["chain"])) == (True, ALL_CHECKS, 3), result["message"]
+    assert asked == [[imds_emulator.url + "/_emulator/ca/intermediate.crt"]]
 
 
 def test_intermediate_in_the_document(imds_emulator_factory):
@@ -297,7 +319,7 @@ def test_aia_fetch_failure_is_reported(imds_emulator):
     raw = fetch(imds_emulator)[0]
 
     def broken(url, deadline):
-        raise _attest.AiaFetchError("connection failed (Connection refused)")
+        raise issuers.AiaFetchError("connection failed (Connection refused)")
 
     options = options_for(imds_emulator)
     result = verify_document(raw["document"], raw["nonce"], raw["instance_identity"], options, fetch=broken)
@@ -394,133 +416,6 @@ def test_first_failed_check_wins(imds_emulator_factory):
     assert check(emu)["reason"] == "expired"
     emu.update_profile(attested_knobs(expired_document=False))
     assert check(emu)["reason"] == "vm_id_mismatch"
-
-
-# --------------------------------------------------------------------------- trust anchors and options
-
-def test_ca_path_errors(tmp_path):
-    empty = tmp_path / "empty.pem"
-    empty.write_text("no certificates here\n")
-    with pytest.raises(AttestConfigError, match="no PEM certificate"):
-        _attest.load_trust_anchors(str(empty))
-    with pytest.raises(AttestConfigError, match="not a readable file"):
-        AttestOptions.from_params({"attested_ca_path": str(tmp_path / "missing.pem")})
-
-
-def test_default_trust_store_is_not_empty():
-    anchors, source = _attest.load_trust_anchors(None)
-    assert anchors, source
-    assert "trust store" in source or "certifi" in source
-
-
-@pytest.mark.parametrize("args, message", [
-    ({"attested_clock_skew": -1}, "between 0 and 3600"),
-    ({"attested_nonce_retries": 11}, "between 0 and 10"),
-    ({"attested_domain": "not a domain"}, "not a DNS domain"),
-    ({"attested_aia_allowlist": ["www.microsoft.com/pkiops/certs/"]}, "not an http:// or https:// URL prefix"),
-    ({"attested_aia_allowlist": ["ftp://www.microsoft.com/"]}, "not an http:// or https:// URL prefix"),
-    ({"attested_aia_allowlist": ["http://user@www.microsoft.com/"]}, "not an http:// or https:// URL prefix"),
-    ({"attested_aia_allowlist": ["http://www.microsoft.com/pkiops/certs"]}, "ending in /"),
-    ({"attested_aia_allowlist": ["http://www.microsoft.com/pkiops/?x=1"]}, "ending in /"),
-    ({"attested_aia_allowlist": ["http://www.microsoft.com/pkiops/../"]}, "ending in /"),
-])
-def test_option_errors(args, message):
-    """Values of the right type that are still wrong (the task's argument spec checks the types: test_metadata_facts_attested)."""
-    with pytest.raises(AttestConfigError, match=message):
-        AttestOptions.from_params(args)
-
-
-def test_options_defaults_and_domain_normalised():
-    options = AttestOptions.from_params({"attested_domain": "*.Metadata.Azure.US", "attested_clock_skew": None})
-    assert (options.domain, options.clock_skew, options.required, options.nonce_retries, options.fetch_intermediates) == \
-        ("metadata.azure.us", 60.0, True, 2, True)
-    hosts = [entry[:2] for entry in options.aia_allowlist]
-    assert hosts == [("http", "www.microsoft.com"), ("http", "caissuers.microsoft.com"), ("http", "cacerts.digicert.com"),
-                     ("http", "cacerts.digicert.cn"), ("http", "cacerts.geotrust.com")]
-
-
-# --------------------------------------------------------------------------- prepare / complete (the action's glue)
-
-def test_prepare_chooses_a_fresh_nonce_per_call():
-    nonces = set()
-    for _index in range(20):
-        run = _attest.prepare({"gather_subset": ["instance", "attested"]})
-        assert len(run.nonce) == 32 and run.nonce.isalnum()
-        nonces.add(run.nonce)
-    assert len(nonces) == 20
-
-
-@pytest.mark.parametrize("subset", [["instance"], ["all"], ["bogus"]])
-def test_prepare_without_attested(subset):
-    assert _attest.prepare({"gather_subset": subset}) is None
-
-
-def run_action(emu, sleeps, extra=None, regather_hook=None):
-    args = {"endpoint": emu.url, "detect": "false", "gather_subset": ["instance", "attested"], "attested_ca_path": emu.ca_cert_path,
-            "attested_aia_allowlist": emulator_aia(emu)}
-    args.update(extra or {})
-    run = _attest.prepare(args)
-    args = dict((name, value) for name, value in args.items() if name not in _attest.OPTION_NAMES)
-    args[_attest.NONCE_OPTION] = run.nonce
-    calls = []
-
-    def regather(new_args):
-        calls.append(new_args)
-        if regather_hook:
-            regather_hook()
-        return {"ansible_facts": {"azure_imds": gather_facts(dict(new_args))}}
-
-    result = {"ansible_facts": {"azure_imds": gather_facts(dict(args))}}
-    return _attest.complete(result, run, args, regather, sleep=sleeps.append), calls
-
-
-def test_complete_verified(imds_emulator):
-    result, calls = run_action(imds_emulator, [])
-    attested = result["ansible_facts"]["azure_imds"]["attested"]
-    assert not result.get("failed")
-    assert attested["verified"] is True and attested["attempts"] == 1 and calls == []
-    assert attested["instance_identity"]["vmId"] == result["ansible_facts"]["azure_imds"]["compute"]["vmId"]
-
-
-def test_complete_retries_a_stale_nonce_with_fresh_ones(imds_emulator):
-    fetch(imds_emulator)
-    imds_emulator.set_faults(["stale-nonce=1"])
-    sleeps = []
-    result, calls = run_action(imds_emulator, sleeps)
-    attested = result["ansible_facts"]["azure_imds"]["attested"]
-    assert result["failed"] is True
-    assert attested["reason"] == "nonce_mismatch" and attested["attempts"] == 3
-    assert "nonce_mismatch" in result["msg"] and result["imds_error"] == "attestation" and result["attested_reason"] == "nonce_mismatch"
-    assert sleeps == [1.0, 2.0]
-    assert len({c["attested_nonce"] for c in calls}) == 2 and all(c["gather_subset"] == ["attested"] for c in calls)
-    assert attested["nonce"] == calls[-1]["attested_nonce"]
-    # The failed task's result is printed whole: it never holds the base64 document (issue 22 item 16).
-    assert "document" not in attested and not re.search(r"[A-Za-z0-9+/]{200,}", json.dumps(result))
-
-
-def test_complete_retry_recovers(imds_emulator):
-    fetch(imds_emulator)
-    imds_emulator.set_faults(["stale-nonce=1"])
-    result, calls = run_action(imds_emulator, [], regather_hook=lambda: imds_emulator.set_faults([]))
-    attested = result["ansible_facts"]["azure_imds"]["attested"]
-    assert not result.get("failed")
-    assert attested["verified"] is True and attested["attempts"] == 2 and len(calls) == 1
-
-
-def test_complete_no_retry_when_asked(imds_emulator):
-    fetch(imds_emulator)
-    imds_emulator.set_faults(["stale-nonce=1"])
-    result, calls = run_action(imds_emulator, [], {"attested_nonce_retries": 0, "attested_required": False})
-    assert not result.get("failed") and calls == []
-    assert result["ansible_facts"]["azure_imds"]["attested"]["reason"] == "nonce_mismatch"
-
-
-def test_complete_not_azure():
-    run = _attest.prepare({"gather_subset": ["attested"]})
-    result = {"ansible_facts": {"azure_imds": {"is_azure": False, "detection": "dmi"}}}
-    result = _attest.complete(result, run, {}, None)
-    assert result["failed"] is True
-    assert result["ansible_facts"]["azure_imds"]["attested"]["reason"] == "not_azure"
 
 
 # --------------------------------------------------------------------------- the module side (target)

@@ -21,8 +21,8 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
 from ansible_collections.imds.azure.plugins.module_utils import _transport
 from ansible_collections.imds.azure.plugins.module_utils._facts import gather_facts
-from ansible_collections.imds.azure.plugins.plugin_utils import _attest
-from ansible_collections.imds.azure.plugins.plugin_utils._attest import AttestOptions, verify_document
+from ansible_collections.imds.azure.plugins.plugin_utils._attest import action as _attest, issuers
+from ansible_collections.imds.azure.plugins.plugin_utils._attest.action import AttestOptions, verify_document
 from ansible_collections.imds.azure.tests.unit.fakes.aia_listener import Listener, redirect, serve, trickle
 
 
@@ -101,7 +101,7 @@ def test_messages_never_repeat_what_was_fetched(imds_emulator_factory):
 
 def test_one_deadline_covers_the_whole_exchange(imds_emulator_factory, monkeypatch):
     """A server that trickles its answer is given up on at the deadline, not when it stops sending."""
-    monkeypatch.setattr(_attest, "AIA_TIMEOUT", 0.5)
+    monkeypatch.setattr(issuers, "AIA_TIMEOUT", 0.5)
     with Listener() as slow:
         slow.routes["/pki/issuer.crt"] = trickle(interval=0.05, give_up_after=3.0)
         emu = issuers_elsewhere(imds_emulator_factory, slow.url + "/pki/issuer.crt")
@@ -112,7 +112,7 @@ def test_one_deadline_covers_the_whole_exchange(imds_emulator_factory, monkeypat
 
 def test_size_limit(imds_emulator_factory):
     with Listener() as big:
-        big.routes["/pki/issuer.crt"] = serve(b"\x30" * (_attest.MAX_AIA_BYTES + 1))
+        big.routes["/pki/issuer.crt"] = serve(b"\x30" * (issuers.MAX_AIA_BYTES + 1))
         emu = issuers_elsewhere(imds_emulator_factory, big.url + "/pki/issuer.crt")
         result = verify(emu, attested_aia_allowlist=[big.url + "/pki/"])
     assert "issuer.crt' failed" in result["message"] and "65536 bytes" in result["message"]
@@ -139,7 +139,7 @@ def test_number_of_fetches_is_bounded(imds_emulator_factory):
         emu = issuers_elsewhere(imds_emulator_factory, chain.url + "/pki/0.crt")
         result = verify(emu, attested_aia_allowlist=[chain.url + "/pki/"])
     assert result["reason"] == "untrusted_signer"
-    assert [request["path"] for request in chain.requests] == ["/pki/%d.crt" % index for index in range(_attest.MAX_AIA_FETCHES)]
+    assert [request["path"] for request in chain.requests] == ["/pki/%d.crt" % index for index in range(issuers.MAX_AIA_FETCHES)]
 
 
 def test_number_of_urls_looked_at_is_bounded(imds_emulator_factory):
@@ -147,7 +147,7 @@ def test_number_of_urls_looked_at_is_bounded(imds_emulator_factory):
     with Listener() as elsewhere:
         emu = issuers_elsewhere(imds_emulator_factory, *["%s/%d.crt" % (elsewhere.url, index) for index in range(50)])
         result = verify(emu)
-    assert result["message"].count("is not in attested_aia_allowlist") == _attest.MAX_AIA_URLS
+    assert result["message"].count("is not in attested_aia_allowlist") == issuers.MAX_AIA_URLS
     assert elsewhere.requests == []
 
 
@@ -177,17 +177,17 @@ def test_number_of_urls_looked_at_is_bounded(imds_emulator_factory):
     ("ldap://www.microsoft.com/pkiops/certs/", False),
 ])
 def test_default_allowlist(url, allowed):
-    assert _attest.aia_allowed(url, AttestOptions().aia_allowlist) is allowed
+    assert issuers.aia_allowed(url, AttestOptions().aia_allowlist) is allowed
 
 
 def test_fetched_with_the_collections_http_client(canned_server):
     """The issuer download is the IMDS client's transport: its own User-Agent, and what it refuses is refused here too."""
     server = canned_server("HTTP/1.1 200 OK", [("Content-Type", "application/pkix-cert")], b"\x30\x03\x02\x01\x00")
     deadline = time.monotonic() + 5
-    assert _attest.fetch_issuer(server.url + "/pki/x.crt", deadline) == b"\x30\x03\x02\x01\x00"
+    assert issuers.fetch_issuer(server.url + "/pki/x.crt", deadline) == b"\x30\x03\x02\x01\x00"
     assert b"User-Agent: %s" % _transport.USER_AGENT.encode() in server.requests[0] and server.requests[0].startswith(b"GET /pki/x.crt ")
     broken = canned_server("NOT HTTP AT ALL", [], b"")
-    with pytest.raises(_attest.AiaFetchError, match=r"^connection failed \("):
-        _attest.fetch_issuer(broken.url + "/pki/x.crt", deadline)
-    with pytest.raises(_attest.AiaFetchError, match="no complete answer within"):
-        _attest.fetch_issuer(server.url + "/pki/x.crt", time.monotonic() - 1)
+    with pytest.raises(issuers.AiaFetchError, match=r"^connection failed \("):
+        issuers.fetch_issuer(broken.url + "/pki/x.crt", deadline)
+    with pytest.raises(issuers.AiaFetchError, match="no complete answer within"):
+        issuers.fetch_issuer(server.url + "/pki/x.crt", time.monotonic() - 1)
