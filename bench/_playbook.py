@@ -5,8 +5,10 @@ wall time recorded by a tiny callback: what the playbook benchmarks share."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -69,32 +71,24 @@ def install_guard():
     imds_netguard.install()
 
 
-def run_timed_playbook(build_playbook, prefix, **emulator_options):
-    """Run ``build_playbook(emulator)`` (a list of plays for host ``benchhost``) once.
+class PlaybookSession(object):
+    """ansible-playbook runs on host ``benchhost`` against one emulator (``self.emu``), in one temporary directory."""
 
-    Returns ``(times, request_log, seconds)``: ``[task name, seconds]`` per task execution (-1 for a
-    failure), the emulator's /metadata requests in order, and the run's wall time.
-    """
-    install_guard()
-    if ROOT not in sys.path:
-        sys.path.insert(0, ROOT)
-    from tools.imds_emulator import Emulator  # pylint: disable=import-outside-toplevel
-
-    playbook_bin = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-    if not os.path.exists(playbook_bin):
-        playbook_bin = shutil.which("ansible-playbook")
-    tmp = tempfile.mkdtemp(prefix=prefix)
-    try:
+    def __init__(self, tmp, emu):
+        self.tmp = tmp
+        self.emu = emu
+        playbook_bin = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+        self.playbook_bin = playbook_bin if os.path.exists(playbook_bin) else shutil.which("ansible-playbook")
         callbacks = os.path.join(tmp, "callbacks")
         os.makedirs(callbacks)
         with open(os.path.join(callbacks, "bench_timer.py"), "w") as handle:
             handle.write(_CALLBACK)
-        inventory = os.path.join(tmp, "inventory.ini")
-        with open(inventory, "w") as handle:
+        self.inventory = os.path.join(tmp, "inventory.ini")
+        with open(self.inventory, "w") as handle:
             handle.write("benchhost ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
-        times_file = os.path.join(tmp, "times.json")
-        env = dict(os.environ)
-        env.update({
+        self.times_file = os.path.join(tmp, "times.json")
+        self.env = dict(os.environ)
+        self.env.update({
             "ANSIBLE_COLLECTIONS_PATH": _collections_path(tmp),
             "ANSIBLE_CALLBACK_PLUGINS": callbacks,
             "ANSIBLE_CALLBACKS_ENABLED": "bench_timer",
@@ -102,26 +96,58 @@ def run_timed_playbook(build_playbook, prefix, **emulator_options):
             "ANSIBLE_DISPLAY_OK_HOSTS": "false",
             "ANSIBLE_DISPLAY_SKIPPED_HOSTS": "false",
             "ANSIBLE_NOCOLOR": "1",
-            "BENCH_TIMES_FILE": times_file,
+            "BENCH_TIMES_FILE": self.times_file,
             "IMDS_AZURE_DMI_PATH": "",
         })
+
+    def run(self, plays):
+        """Run ``plays`` once; returns ``(times, cpu, wall)``: the callback's ``[task name, seconds]`` per task
+        execution (-1 for a failure), and the CPU seconds (user + system of ansible-playbook and every process
+        under it: workers, modules) and wall seconds of the run."""
+        playbook = os.path.join(self.tmp, "bench.yml")
+        with open(playbook, "w") as handle:
+            json.dump(plays, handle)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.monotonic()
+        proc = subprocess.run([self.playbook_bin, "-i", self.inventory, playbook], env=self.env, cwd=self.tmp,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=TIMEOUT, check=False)
+        wall = time.monotonic() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if proc.returncode != 0:
+            raise RuntimeError("ansible-playbook failed:\n%s" % proc.stdout.decode("utf-8", "replace")[-3000:])
+        with open(self.times_file) as handle:
+            times = json.load(handle)
+        return times, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), wall
+
+
+@contextlib.contextmanager
+def playbook_session(prefix, **emulator_options):
+    """A PlaybookSession with an emulator on loopback (rate limit off) for the ``with`` block."""
+    install_guard()
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    from tools.imds_emulator import Emulator  # pylint: disable=import-outside-toplevel
+
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    try:
         if "ca_dir" in emulator_options:  # a CA directory name, made inside the run's temporary directory
             emulator_options["ca_dir"] = os.path.join(tmp, emulator_options["ca_dir"])
         with Emulator(rate_limit=None, **emulator_options) as emu:
-            playbook = os.path.join(tmp, "bench.yml")
-            with open(playbook, "w") as handle:
-                json.dump(build_playbook(emu), handle)
-            started = time.monotonic()
-            proc = subprocess.run([playbook_bin, "-i", inventory, playbook], env=env, cwd=tmp, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, timeout=TIMEOUT, check=False)
-            seconds = time.monotonic() - started
-            if proc.returncode != 0:
-                raise RuntimeError("ansible-playbook failed:\n%s" % proc.stdout.decode("utf-8", "replace")[-3000:])
-            log = [record for record in emu.request_log if record.path.startswith("/metadata")]
-        with open(times_file) as handle:
-            return json.load(handle), log, seconds
+            yield PlaybookSession(tmp, emu)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_timed_playbook(build_playbook, prefix, **emulator_options):
+    """Run ``build_playbook(emulator)`` (a list of plays for host ``benchhost``) once.
+
+    Returns ``(times, request_log, seconds)``: ``[task name, seconds]`` per task execution (-1 for a
+    failure), the emulator's /metadata requests in order, and the run's wall time.
+    """
+    with playbook_session(prefix, **emulator_options) as session:
+        times, dummy, seconds = session.run(build_playbook(session.emu))
+        log = [record for record in session.emu.request_log if record.path.startswith("/metadata")]
+    return times, log, seconds
 
 
 def per_execution(times, prefix, rounds):

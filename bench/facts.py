@@ -1,68 +1,79 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""imds.azure.metadata_facts: HTTP requests per default gather, and its wall time against
-one ansible.builtin.uri task fetching the same URL.
+"""imds.azure.metadata_facts: HTTP requests per default gather, and its CPU per task execution against
+ansible.builtin.ping and against one ansible.builtin.uri task fetching the same URL.
 
-Both run in the same ansible-playbook process against one emulator on loopback (rate limit
-off), interleaved in rounds so that drift affects both equally. A tiny callback records each
-task's wall time; every task loops IMDS_BENCH_FACTS_ITEMS times (default 10) and there are
-IMDS_BENCH_FACTS_ROUNDS rounds (default 4). The ratio is facts / uri (lower is better).
-The whole run is bounded by IMDS_BENCH_TIMEOUT seconds (default 600).
+Each measured ansible-playbook run is one task that loops IMDS_BENCH_FACTS_ITEMS times (default 40) on a
+local host, against one emulator on loopback (rate limit off). A round runs facts, ping, uri and a run with
+no task (the base: ansible-playbook's own start), in an order that rotates from round to round; the CPU of a
+run is user + system of ansible-playbook and every process under it (workers, modules). Per execution:
+(run - base) / items. The ratios are taken round by round (paired, so that the machine's drift affects
+both sides alike), and their median over IMDS_BENCH_FACTS_ROUNDS rounds (default 5) is printed with the
+range. Lower is better. Each run is bounded by IMDS_BENCH_TIMEOUT seconds (default 600).
 """
 
 import os
+import statistics
 
-from bench._playbook import per_execution, run_timed_playbook
+from bench._playbook import playbook_session
 
-ITEMS = int(os.environ.get("IMDS_BENCH_FACTS_ITEMS", "10"))
-ROUNDS = int(os.environ.get("IMDS_BENCH_FACTS_ROUNDS", "4"))
+ITEMS = int(os.environ.get("IMDS_BENCH_FACTS_ITEMS", "40"))
+ROUNDS = int(os.environ.get("IMDS_BENCH_FACTS_ROUNDS", "5"))
 PINNED = "2021-12-13"
 
 
-def _playbook(url):
-    tasks = []
-    loop = "{{ range(%d) | list }}" % ITEMS
-    for round_index in range(ROUNDS):
-        tasks.append({
-            "name": "facts %d" % round_index,
-            "imds.azure.metadata_facts": {"endpoint": url, "api_version": PINNED, "detect": "false"},
-            "loop": loop,
-        })
-        tasks.append({
-            "name": "uri %d" % round_index,
-            "ansible.builtin.uri": {
-                "url": "%s/metadata/instance?api-version=%s" % (url, PINNED),
-                "headers": {"Metadata": "true"},
-                "use_proxy": False,
-                "return_content": True,
-            },
-            "loop": loop,
-        })
-    tasks.insert(0, {"name": "count one default gather", "imds.azure.metadata_facts": {"endpoint": url, "detect": "false"}})
-    pinned = {"endpoint": url, "detect": "false", "api_version": PINNED}
-    tasks.insert(1, {"name": "count one pinned gather", "imds.azure.metadata_facts": pinned})
+def _plays(task=None):
+    tasks = [dict(task, name="measured", loop="{{ range(%d) | list }}" % ITEMS)] if task else []
     return [{"name": "bench", "hosts": "benchhost", "gather_facts": False, "tasks": tasks}]
 
 
-def main():
-    times, log, total = run_timed_playbook(lambda emu: _playbook(emu.url), "imds-bench-facts-")
-    # The first requests belong to the counting tasks: a default gather, then a pinned one.
-    default_gather = log[:2]
-    pinned_gather = log[2:3]
+def _tasks(url):
+    return {
+        "facts": {"imds.azure.metadata_facts": {"endpoint": url, "api_version": PINNED, "detect": "false"}},
+        "ping": {"ansible.builtin.ping": {}},
+        "uri": {"ansible.builtin.uri": {"url": "%s/metadata/instance?api-version=%s" % (url, PINNED),
+                                        "headers": {"Metadata": "true"}, "use_proxy": False, "return_content": True}},
+        "base": None,
+    }
+
+
+def _count_requests(session):
+    """HTTP requests of one default gather and one with a pinned api_version (one run, two tasks)."""
+    url = session.emu.url
+    session.emu.clear_log()
+    session.run([{"hosts": "benchhost", "gather_facts": False, "tasks": [
+        {"imds.azure.metadata_facts": {"endpoint": url, "detect": "false"}},
+        {"imds.azure.metadata_facts": {"endpoint": url, "detect": "false", "api_version": PINNED}},
+    ]}])
+    log = [record for record in session.emu.request_log if record.path.startswith("/metadata")]
+    default_gather, pinned_gather = log[:-1], log[-1:]
     negotiation = sum(1 for record in default_gather if record.path == "/metadata/versions")
-    data_requests = sum(1 for record in default_gather if record.path != "/metadata/versions")
-    facts = per_execution(times, "facts ", ROUNDS)
-    uri = per_execution(times, "uri ", ROUNDS)
-    expected = 2 + 2 * ROUNDS * ITEMS
     print("   HTTP requests per default gather: %d (+%d /metadata/versions with api_version=latest, once per task)"
-          % (data_requests, negotiation))
+          % (len(default_gather) - negotiation, negotiation))
     print("   HTTP requests per gather with a pinned api_version: %d" % len(pinned_gather))
-    print("   requests served in the whole run: %d (expected %d)" % (len(log), expected + 1))
-    per_facts = sum(facts) / (ROUNDS * ITEMS)
-    per_uri = sum(uri) / (ROUNDS * ITEMS)
-    print("   metadata_facts: %.1f ms per execution, ansible.builtin.uri: %.1f ms per execution (%d each, %d rounds; run %.1f s)"
-          % (per_facts * 1000, per_uri * 1000, ROUNDS * ITEMS, ROUNDS, total))
-    print("   facts vs ansible.builtin.uri: %.2fx" % (per_facts / per_uri))
+
+
+def main():
+    with playbook_session("imds-bench-facts-") as session:
+        _count_requests(session)
+        tasks = _tasks(session.emu.url)
+        names = list(tasks)
+        cpu = dict((name, []) for name in names)
+        session.emu.clear_log()
+        for round_index in range(ROUNDS):
+            for name in names[round_index % len(names):] + names[:round_index % len(names)]:
+                cpu[name].append(session.run(_plays(tasks[name]))[1])
+        served = sum(1 for record in session.emu.request_log if record.path.startswith("/metadata"))
+    if served != 2 * ROUNDS * ITEMS:
+        raise RuntimeError("the emulator served %d requests, expected %d" % (served, 2 * ROUNDS * ITEMS))
+    per = dict((name, [(run - base) / ITEMS for run, base in zip(cpu[name], cpu["base"])]) for name in ("facts", "ping", "uri"))
+    print("   CPU per execution (median of %d rounds, %d executions a run): metadata_facts %.1f ms, ansible.builtin.ping %.1f ms, "
+          "ansible.builtin.uri %.1f ms; ansible-playbook's own start %.2f s"
+          % (ROUNDS, ITEMS, statistics.median(per["facts"]) * 1000, statistics.median(per["ping"]) * 1000,
+             statistics.median(per["uri"]) * 1000, statistics.median(cpu["base"])))
+    for baseline in ("ping", "uri"):
+        ratios = [facts / other for facts, other in zip(per["facts"], per[baseline])]
+        print("   facts vs ansible.builtin.%s: %.2fx (rounds %.2f-%.2f)" % (baseline, statistics.median(ratios), min(ratios), max(ratios)))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import re
 import threading
 import time
 
-from ansible.module_utils.six.moves.urllib.parse import quote, urlsplit  # pylint: disable=import-error
+from urllib.parse import quote, urlsplit
 
 from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsConfigError, ImdsNotFound, ImdsNotImds, ImdsRejected
 from ansible_collections.imds.azure.plugins.module_utils._paths import VERSION_RE, encode_path, encode_query, stable_versions

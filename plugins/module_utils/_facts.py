@@ -7,17 +7,13 @@
 
 ``run_module`` is the module's entry point; the action plugin runs the same entry point on the
 controller for Windows targets. Subset names and the fact keys they fill: SUBSETS and FACT_KEYS.
-The placement and tags facts come from the model in _placement.py, user data and the load
-balancer document from _documents.py.
+The placement and tags facts come from the model in _placement.py, user data from _documents.py
+(imported only when the userdata or attested subset is gathered).
 """
 
 from __future__ import annotations
 
-import re
-
-from collections.abc import Mapping
-
-from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.basic import AnsibleModule, env_fallback
 
 from ansible_collections.imds.azure.plugins.module_utils._client import DEFAULT_ENDPOINT, ImdsClient, validate_endpoint
 from ansible_collections.imds.azure.plugins.module_utils._errors import (
@@ -27,16 +23,15 @@ from ansible_collections.imds.azure.plugins.module_utils._errors import (
     ImdsTimeout,
     ImdsUnreachable,
 )
-from ansible_collections.imds.azure.plugins.module_utils._documents import as_text, decode_userdata, strip_user_data
 from ansible_collections.imds.azure.plugins.module_utils._detect import AZURE, NOT_AZURE, UNKNOWN, detect_azure
 from ansible_collections.imds.azure.plugins.module_utils._placement import EMPTY_PLACEMENT, from_fields
 from ansible_collections.imds.azure.plugins.module_utils._shape import checked
 
 FACT_NAME = "azure_imds"
 
-# The module's options. Shared with the action plugin, which validates them on the controller
-# when it gathers for a Windows target (without the environment fallback: that is read on
-# the target there).
+# The module's options, validated once where the module's code runs: by the module on the target, and
+# on the controller for a Windows target (plugin_utils._windows.controller; the environment fallback is
+# read on the target there).
 ARGUMENT_SPEC = dict(
     endpoint=dict(type="str", default="http://169.254.169.254", fallback=(env_fallback, ["AZURE_IMDS_ENDPOINT"])),
     api_version=dict(type="str", default="latest"),
@@ -44,8 +39,9 @@ ARGUMENT_SPEC = dict(
     deadline=dict(type="float", default=90.0),
     gather_subset=dict(type="list", elements="str", default=["instance"]),
     detect=dict(type="str", default="auto", choices=["auto", "true", "false"]),
-    # Options of the task that the action plugin reads on the controller (plugins/plugin_utils/_attest/action.py) and
-    # does not pass on; declared here so that the module's documentation and argument spec agree.
+    # Options that the action plugin reads on the controller when gather_subset names attested
+    # (plugins/plugin_utils/_attest/action.py) and then does not pass on; declared here so that the module's
+    # documentation and argument spec agree.
     attested_required=dict(type="bool", default=True),
     attested_ca_path=dict(type="path"),
     attested_domain=dict(type="str"),
@@ -73,16 +69,12 @@ SUBSET_ALIASES = dict((keys[0], subset) for subset, keys in FACT_KEYS.items() if
 # the task by default when it does not verify): both are only gathered when named explicitly.
 ALL_SUBSETS = ("instance", "loadbalancer", "scheduledevents", "versions")
 DEFAULT_SUBSET = ("instance",)
-# Subsets whose requests use the main api-version line (the ``api_version`` fact).
-MAIN_LINE_SUBSETS = ("instance", "loadbalancer", "versions", "userdata")
-
-DETECT_CHOICES = ("auto", "true", "false")
 
 USERDATA_MIN_VERSION = "2021-01-01"
 
 # The attested document's nonce: chosen by the controller (the action plugin), sent to IMDS as is.
 # The swagger allows up to 32 alphanumeric characters.
-NONCE_RE = re.compile(r"^[A-Za-z0-9]{1,32}$")
+MAX_NONCE = 32
 # What the controller compares the signed content with (from the instance metadata of the same run).
 ATTESTED_IDENTITY_KEYS = ("vmId", "subscriptionId", "azEnvironment")
 
@@ -91,6 +83,14 @@ class FactsError(ImdsAzureError):
     """A problem with the module's input or with what IMDS returned (message is user-facing)."""
 
     kind = "config"
+
+
+class FactsModule(AnsibleModule):
+    """The module's AnsibleModule: its own failures (options its argument spec refuses) say ``imds_error: config``."""
+
+    def fail_json(self, msg, **kwargs):
+        kwargs.setdefault("imds_error", FactsError.kind)
+        super(FactsModule, self).fail_json(msg=msg, **kwargs)
 
 
 def parse_gather_subset(values):
@@ -144,33 +144,12 @@ def empty_facts(endpoint, detection):
     return facts
 
 
-def keep_earlier(earlier, facts, subsets):
-    """The ``azure_imds`` fact to set after gathering ``subsets``: ``facts`` plus what an earlier gather on the
-    same host and endpoint put there and this one did not gather again.
-
-    Ansible replaces a top-level fact wholesale, so without this a later ``gather_subset: [scheduledevents]``
-    would drop the placement an earlier ``instance`` gather found. ``earlier`` is the host's current
-    ``azure_imds`` (the action plugin reads it from the task variables). A host that is not (or was not) an
-    Azure VM, or another endpoint, keeps nothing.
-    """
-    if not (isinstance(earlier, Mapping) and earlier.get("is_azure") is True and isinstance(facts, dict)
-            and facts.get("is_azure") is True and earlier.get("endpoint") == facts.get("endpoint")):
-        return facts
-    merged = dict(earlier)
-    merged.update(facts)
-    earlier_versions = earlier.get("api_versions")
-    merged["api_versions"] = dict(earlier_versions if isinstance(earlier_versions, Mapping) else {}, **facts.get("api_versions", {}))
-    if not any(subset in MAIN_LINE_SUBSETS for subset in subsets):
-        merged["api_version"] = earlier.get("api_version", "")
-    return merged
-
-
 def check_nonce(nonce):
     """The controller's nonce must be there and be what IMDS accepts (FactsError otherwise)."""
     if not nonce:
         raise FactsError("gather_subset attested needs the nonce that the controller chose (attested_nonce); the "
                          "imds.azure.metadata_facts action sets it. Run the module as a task, not on its own.")
-    if not isinstance(nonce, str) or not NONCE_RE.match(nonce):
+    if not (isinstance(nonce, str) and len(nonce) <= MAX_NONCE and nonce.isascii() and nonce.isalnum()):
         raise FactsError("attested_nonce must be 1 to 32 letters or digits, got %d characters" % len(str(nonce)))
 
 
@@ -180,6 +159,8 @@ def _attested(client, nonce, compute):
     The action plugin in front of the module verifies it on the controller and replaces this
     fact with the result; on its own it always says ``verified: false``.
     """
+    from ansible_collections.imds.azure.plugins.module_utils._documents import as_text  # pylint: disable=import-outside-toplevel
+
     check_nonce(nonce)
     document = checked("attested", client.get_json("attested", "document", query={"nonce": nonce}),
                        client.endpoint + "/metadata/attested/document")
@@ -204,10 +185,12 @@ def _collect(client, subsets, facts, warn, attested_nonce=None):
         fields = checked("instance", document, client.endpoint + "/metadata/instance")
         # userData is a secret-ish blob: never part of the compute fact (see the userdata subset).
         user_data = fields.get("userData")
-        facts["compute"] = dict(strip_user_data(document)[0]["compute"])
+        facts["compute"] = dict((key, value) for key, value in document["compute"].items() if key != "userData")
         facts["network"] = document["network"]
         facts["placement"], facts["tags"] = from_fields(fields)
     if "userdata" in subsets:
+        from ansible_collections.imds.azure.plugins.module_utils._documents import decode_userdata  # pylint: disable=import-outside-toplevel
+
         version = client.api_version_for("instance")
         if version < USERDATA_MIN_VERSION:
             raise FactsError("gather_subset userdata needs api_version %s or newer (IMDS added userData then); api_version is %s"
@@ -267,9 +250,7 @@ def gather_facts(params, warn=None, no_log=False, client_factory=ImdsClient, det
         check_nonce(params.get("attested_nonce"))  # before any request
     endpoint = params.get("endpoint")
     endpoint = validate_endpoint(DEFAULT_ENDPOINT if endpoint is None else endpoint)
-    detect = str(params.get("detect") or "auto").lower()
-    if detect not in DETECT_CHOICES:
-        raise FactsError("detect must be one of %s, got %r" % (", ".join(DETECT_CHOICES), detect))
+    detect = params.get("detect") or "auto"  # one of the argument spec's choices
     probing = False
     if detect == "false":
         detection = "disabled"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from ansible.module_utils.six.moves.urllib.parse import quote  # pylint: disable=import-error
+from urllib.parse import quote
 
 from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsConfigError
 

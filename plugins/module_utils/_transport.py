@@ -17,14 +17,14 @@ identity endpoint's answers hold tokens, and a broken answer's first line is as 
 
 from __future__ import annotations
 
+import http.client as http_client
 import io
 import re
 import socket
 import ssl
 import time
 
-from ansible.module_utils.six.moves.urllib.parse import urlsplit  # pylint: disable=import-error
-from ansible.module_utils.six.moves import http_client  # pylint: disable=import-error
+from urllib.parse import urlsplit
 
 from ansible_collections.imds.azure.plugins.module_utils._errors import format_seconds
 

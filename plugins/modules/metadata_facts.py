@@ -509,14 +509,11 @@ attested_reason:
   sample: untrusted_signer
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.imds.azure.plugins.module_utils._facts import ARGUMENT_SPEC, run_module
+from ansible_collections.imds.azure.plugins.module_utils._facts import ARGUMENT_SPEC, FactsModule, run_module
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    run_module(module)
+    run_module(FactsModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True))
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsAzureError
 
 ENDPOINT_VARIABLE = "azure_imds_endpoint"   # the host variable the lookups' endpoint option reads too
+WINDOWS_SHELL_FAMILIES = ("powershell", "cmd")
 
 
 class ActionFailure(ImdsAzureError):
@@ -79,6 +80,17 @@ def without_fallbacks(argument_spec):
 def task_options(argument_spec, internal=()):
     """The options a task may set: ``argument_spec`` without the ``internal`` ones, which only the action plugin sets."""
     return dict((option, settings) for option, settings in argument_spec.items() if option not in internal)
+
+
+def is_windows(action):
+    """True when the action's connection talks to a Windows host (its modules run through ``_windows``).
+
+    The shell family is ``powershell`` (psrp, ssh with the PowerShell shell, winrm in older
+    ansible-core releases) or ``cmd`` (winrm in ansible-core 2.21, ssh with the cmd shell);
+    both run ansible-core's PowerShell module execution.
+    """
+    shell = getattr(getattr(action, "_connection", None), "_shell", None)
+    return getattr(shell, "SHELL_FAMILY", "") in WINDOWS_SHELL_FAMILIES
 
 
 class AnsibleActionModule(object):
@@ -169,9 +181,14 @@ class ActionModuleBase(ActionBase):
             result.update(failed=True, imds_error="config",
                           msg="%s is internal: the %s action sets it, so a task cannot set it" % (", ".join(internal), self._task.action))
             return result
-        main = functools.partial(self._main, task_vars=task_vars)
-        result.update(run_module(self, task_options(self.ARGUMENT_SPEC, self.INTERNAL_OPTIONS), self._task.args, main))
+        result.update(self._result(task_vars))
         return result
+
+    def _result(self, task_vars):
+        """The task's result: ``_main`` run with the task's options validated here. An action whose options are
+        validated where its module's code runs (the module on the target) overrides this instead of ``_main``."""
+        main = functools.partial(self._main, task_vars=task_vars)
+        return run_module(self, task_options(self.ARGUMENT_SPEC, self.INTERNAL_OPTIONS), self._task.args, main)
 
     def _main(self, module, task_vars):
         raise NotImplementedError("%s does not implement _main" % type(self).__name__)

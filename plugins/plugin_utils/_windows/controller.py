@@ -6,7 +6,7 @@ PRIVATE to the imds.azure collection: the interface may change without notice. D
 import it from outside the collection.
 
 An action plugin whose connection talks to Windows (winrm, psrp, ssh with the PowerShell or
-cmd shell; see ``is_windows``) runs the module_utils entry point ON THE CONTROLLER
+cmd shell; see ``_action_module.is_windows``) runs the module_utils entry point ON THE CONTROLLER
 (``run_module_on_controller``) with a client whose transport runs the PowerShell module
 ``imds.azure.win_metadata_request`` once per HTTP request (``_windows.transport``) and, for
 detection and environment fallbacks, ``imds.azure.win_metadata_host`` once
@@ -28,23 +28,10 @@ environment of one task.
 from __future__ import annotations
 
 from ansible_collections.imds.azure.plugins.module_utils._client import ImdsClient
-from ansible_collections.imds.azure.plugins.plugin_utils._action_module import run_module
+from ansible_collections.imds.azure.plugins.plugin_utils._action_module import is_windows, run_module
 from ansible_collections.imds.azure.plugins.plugin_utils._windows.hostinfo import detection_from_hostinfo, read_host_info
 from ansible_collections.imds.azure.plugins.plugin_utils._windows.modules import RemoteModuleError, WindowsModules
 from ansible_collections.imds.azure.plugins.plugin_utils._windows.transport import ModuleTransport
-
-WINDOWS_SHELL_FAMILIES = ("powershell", "cmd")
-
-
-def is_windows(action):
-    """True when the action's connection talks to a Windows host.
-
-    The shell family is ``powershell`` (psrp, ssh with the PowerShell shell, winrm in older
-    ansible-core releases) or ``cmd`` (winrm in ansible-core 2.21, ssh with the cmd shell);
-    both run ansible-core's PowerShell module execution.
-    """
-    shell = getattr(getattr(action, "_connection", None), "_shell", None)
-    return getattr(shell, "SHELL_FAMILY", "") in WINDOWS_SHELL_FAMILIES
 
 
 class WindowsImds(object):

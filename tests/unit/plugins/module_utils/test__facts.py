@@ -356,11 +356,6 @@ def test_other_subsets_are_checked_too():
             gather_facts({"api_version": "2021-02-01", "detect": "false", "gather_subset": [subset]}, client_factory=_canned(body))
 
 
-def test_bad_detect_value():
-    with pytest.raises(FactsError):
-        gather_facts({"detect": "maybe"})
-
-
 # --------------------------------------------------------------------------- hostile answers (issue 14)
 
 def test_detect_auto_a_listener_that_stalls_is_an_imds_failure(imds_emulator_factory):

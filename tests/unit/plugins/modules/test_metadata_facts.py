@@ -118,6 +118,13 @@ def test_bad_arguments_fail(azure_dmi):
     assert not ok and "api_version" in result["msg"]
 
 
+def test_options_the_argument_spec_refuses_fail_with_imds_error_config():
+    """The module validates the options (the action passes them on): its own refusals say imds_error too."""
+    for args in ({"detect": "maybe"}, {"timeout": "soon"}, {"gather_subset": "instance", "unknown": 1}):
+        ok, result = run(args)
+        assert not ok and result["imds_error"] == "config", result
+
+
 def test_userdata_needs_no_log(imds_emulator, azure_dmi):
     ok, result = run({"endpoint": imds_emulator.url, "gather_subset": ["userdata"]})
     assert not ok and "no_log" in result["msg"]
@@ -127,7 +134,7 @@ def test_userdata_needs_no_log(imds_emulator, azure_dmi):
 
 def test_argument_spec_matches_contract():
     with set_module_args({}):
-        with patch.object(metadata_facts, "AnsibleModule") as module_class:
+        with patch.object(metadata_facts, "FactsModule") as module_class:
             module_class.return_value.params = {}
             with patch.object(metadata_facts, "run_module"):
                 metadata_facts.main()
