@@ -190,9 +190,7 @@ plugin: imds.azure.placement
 """
 
 import difflib
-import json
 import keyword
-import os
 import re
 
 from collections.abc import Mapping
@@ -207,22 +205,16 @@ from ansible.utils.display import Display
 from ansible.utils.unsafe_proxy import wrap_var
 from ansible.utils.vars import combine_vars
 
-from ansible_collections.imds.azure.plugins.module_utils import _errors, _facts
-from ansible_collections.imds.azure.plugins.module_utils._placement import PLACEMENT_KEYS, check_placement, find_imds_facts, read_fact, unplaced_reason
-from ansible_collections.imds.azure.plugins.module_utils._transport import MIB
-from ansible_collections.imds.azure.plugins.module_utils._shape import ShapeError, json_type, nesting, tags_mapping
-from ansible_collections.imds.azure.plugins.plugin_utils import _fact_cache
-from ansible_collections.imds.azure.plugins.plugin_utils._groups import GroupPlan, host_groups, natural_key, reserved_host_name, safe_group_name
+from ansible_collections.imds.azure.plugins.module_utils._placement import PLACEMENT_KEYS
+from ansible_collections.imds.azure.plugins.module_utils._shape import json_type
+from ansible_collections.imds.azure.plugins.plugin_utils import _fact_cache, _placement_sources as sources
+from ansible_collections.imds.azure.plugins.plugin_utils._groups import GroupPlan, natural_key, reserved_host_name, safe_group_name
 
 display = Display()
 
 FILE_SUFFIXES = ("azure_placement.yml", "azure_placement.yaml")
 # A configuration of this plugin, whatever the file is called (YAML or JSON).
 _NAMES_THIS_PLUGIN = re.compile(r"""(?m)^[\s{,]*["']?plugin["']?\s*:\s*["']?imds\.azure\.placement(?![\w.])""")
-MAX_LISTED = 20
-SOURCES = ("fact_cache", "tree", "local")
-# A --tree result of imds.azure.metadata_facts holds at most a few answers of at most 1 MiB each.
-MAX_TREE_FILE = 16 * MIB
 
 # ansible-core 2.19+ trusts no value an inventory plugin sets (trusted_by_default is False), so
 # the plain strings built from IMDS data are never templates. Older cores template every string:
@@ -230,14 +222,12 @@ MAX_TREE_FILE = 16 * MIB
 _CORE_UNTRUSTS = getattr(BaseInventoryPlugin, "trusted_by_default", None) is False
 
 
-def _listed(items):
-    """``name (why), ...`` for at most MAX_LISTED items, and how many more there are."""
-    listed = ", ".join("%s (%s)" % item for item in items[:MAX_LISTED])
-    return listed + (" and %d more" % (len(items) - MAX_LISTED) if len(items) > MAX_LISTED else "")
-
-
 def _valid_variable_name(name):
     return isinstance(name, str) and name.isascii() and name.isidentifier() and not keyword.iskeyword(name)
+
+
+def _warn(text):
+    display.warning("imds.azure.placement: %s" % text)
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -259,109 +249,63 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             return False
         return bool(_NAMES_THIS_PLUGIN.search(head.decode("utf-8", "replace")))
 
-    # ---------------------------------------------------------------- collecting data
+    # ---------------------------------------------------------------- reading the sources
 
     def _fact_cache_options(self):
         return dict((name, self.get_option("fact_cache_" + name)) for name in ("plugin", "connection", "prefix", "timeout"))
 
-    def _read_fact_cache(self, wanted):
-        cache = _fact_cache.open_fact_cache(**self._fact_cache_options())
-        if not _fact_cache.is_persistent(cache):
-            display.warning(
-                "imds.azure.placement: the fact cache plugin %r keeps nothing between runs, so it holds no facts here; "
-                "configure a persistent fact cache (ANSIBLE_CACHE_PLUGIN=jsonfile and ANSIBLE_CACHE_PLUGIN_CONNECTION=DIR) "
-                "or set fact_cache_plugin" % (self.get_option("fact_cache_plugin") or _fact_cache.configured_plugin_name()))
-        return _fact_cache.read_facts(cache, wanted)
+    def _local_params(self):
+        return dict((name, self.get_option(name)) for name in ("detect", "endpoint", "api_version", "timeout", "deadline"))
 
-    def _read_tree(self, wanted):
-        tree_dir = self.get_option("tree_dir")
-        if not tree_dir:
-            raise AnsibleParserError("imds.azure.placement: sources contains 'tree' but tree_dir is not set")
-        if not os.path.isdir(tree_dir):
-            raise AnsibleParserError("imds.azure.placement: tree_dir %s is not a directory" % tree_dir)
-        names = sorted(name for name in os.listdir(tree_dir) if not name.startswith(".")) if wanted is None else wanted
-        for name in names:
-            path = os.path.join(tree_dir, name)
-            if not os.path.isfile(path):
-                continue
-            try:
-                with open(path, "rb") as handle:
-                    size = os.fstat(handle.fileno()).st_size
-                    if size > MAX_TREE_FILE:
-                        yield name, _fact_cache.Unusable("tree file %s is %d bytes, more than the %d MiB a result of "
-                                                         "imds.azure.metadata_facts can be" % (path, size, MAX_TREE_FILE // MIB))
-                        continue
-                    result = json.loads(handle.read().decode("utf-8"))
-            except (OSError, ValueError, RecursionError) as exc:
-                # RecursionError: deeply nested JSON; it costs this file, not the whole source.
-                yield name, _fact_cache.Unusable("unreadable tree file %s: %s: %s" % (path, type(exc).__name__, to_native(exc)[:200]))
-                continue
-            if not isinstance(result, dict):
-                yield name, _fact_cache.Unusable("tree file %s does not hold a task result" % path)
-            elif result.get("unreachable") or result.get("failed"):
-                yield name, _fact_cache.Unusable("gathering failed: %s" % to_text(result.get("msg", "no message"))[:200])
-            else:
-                yield name, result
-
-    def _read_local(self):
-        warnings = []
-        params = {"gather_subset": ["instance"], "detect": self.get_option("detect"), "endpoint": self.get_option("endpoint"),
-                  "api_version": self.get_option("api_version"), "timeout": self.get_option("timeout"),
-                  "deadline": self.get_option("deadline")}
-        name = self.get_option("local_hostname")
-        try:
-            facts = _facts.gather_facts(params, warn=warnings.append)
-        except (_errors.ImdsError, _facts.FactsError) as exc:
-            return [(name, _fact_cache.Unusable("IMDS query failed: %s" % to_native(exc)))]
-        finally:
-            for warning in warnings:
-                display.warning("imds.azure.placement: %s" % warning)
-        return [(name, {"azure_imds": facts})]
+    def _collect(self, wanted, names=None):
+        """{host: entry} (see ``sources.entry``) for ``wanted`` (None: every host), from ``names`` (default: every source)."""
+        readers = {
+            "fact_cache": lambda pending: sources.read_fact_cache(self._fact_cache_options(), pending, _warn),
+            "tree": lambda pending: sources.read_tree(self.get_option("tree_dir"), pending),
+            "local": lambda _pending: sources.read_local(self._local_params(), self.get_option("local_hostname"), _warn),
+        }
+        return sources.collect(readers, names or self.get_option("sources"), wanted, self._needs_whole_fact())
 
     def _needs_whole_fact(self):
         """True when something needs the whole azure_imds fact, not just placement and tags."""
-        return "imds" in self.get_option("host_vars") or any(self.get_option(option) for option in ("compose", "groups", "keyed_groups"))
+        return "imds" in self.get_option("host_vars") or self._constructing()
 
-    def _entry(self, source, facts, keep_imds):
-        """What the inventory keeps of one host's data: placement and tags (and the whole fact
-        when needed), or why the host has no usable data."""
-        if isinstance(facts, _fact_cache.Unusable):
-            return {"missing": "%s: %s" % (source, facts.reason)}
-        imds = find_imds_facts(facts)
-        placement, tags, reason = read_fact(imds)
-        if reason:
-            return {"missing": "%s: %s" % (source, reason)}
-        entry = {"source": source, "placement": placement, "tags": tags}
-        if keep_imds:
-            try:
-                entry["imds"] = nesting(imds, "azure_imds")   # templates (compose...) walk it recursively
-            except ShapeError as exc:
-                return {"missing": "%s: %s" % (source, exc)}
-        return entry
+    def _constructing(self):
+        return any(self.get_option(option) for option in ("compose", "groups", "keyed_groups"))
 
-    def _collect(self, sources, wanted):
-        """{host: entry} (see _entry) for the hosts in ``wanted`` (None: every host the sources
-        know). Each host's facts are reduced to its entry as they are read, so the whole cache is
-        never in memory at once."""
-        keep_imds = self._needs_whole_fact()
-        data = {}
-        for source in sources:
-            if source == "local":
-                found = self._read_local()
-            else:
-                pending = None if wanted is None else [name for name in wanted if name not in data or "missing" in data[name]]
-                if pending == []:
-                    continue
-                found = self._read_fact_cache(pending) if source == "fact_cache" else self._read_tree(pending)
-            for name, facts in found:
-                if name in data and "missing" not in data[name]:
-                    continue
-                data[name] = self._entry(source, facts, keep_imds)
-        for name in wanted or ():
-            data.setdefault(name, {"missing": "no IMDS data in %s" % ", ".join(sources)})
+    def _data(self, path, cache, wanted):
+        """{host: entry}: from the inventory cache where it holds them, the rest from the sources; the cache is
+        written when it was refreshed, missed or repaired."""
+        cache_key = self.get_cache_key(path)
+        use_cache = self.get_option("cache")
+        data, damaged = self._cached_data(cache_key, path) if use_cache and cache else (None, [])
+        if data is None:
+            data = self._collect(wanted)
+            update = use_cache
+        else:
+            refresh = damaged + [name for name in self.inventory.hosts if name not in data and name not in damaged]
+            refresh_sources = [source for source in self.get_option("sources")
+                               if source != "local" or self.get_option("local_hostname") in damaged]
+            update = bool(refresh and refresh_sources)
+            if update:
+                data.update(self._collect(refresh, refresh_sources))
+        if update:
+            self._cache[cache_key] = data
         return data
 
-    # ---------------------------------------------------------------- populating
+    def _cached_data(self, cache_key, path):
+        """The checked entries of the inventory cache and the damaged ones (``sources.cached_entries``); ``(None, [])``
+        when it holds none, or only placement and tags where the whole fact is needed."""
+        try:
+            cached = self._cache[cache_key]
+        except KeyError:
+            return None, []
+        data, damaged = sources.cached_entries(cached, to_native(path), _warn)
+        if data is not None and self._needs_whole_fact() and any("imds" not in entry for entry in data.values() if "missing" not in entry):
+            return None, []   # written with options that kept only placement and tags
+        return data, damaged
+
+    # ---------------------------------------------------------------- host variables
 
     def _listing_prints_facts(self):
         """True for ``ansible-inventory --list`` without ``--export``, when this source reads the fact cache
@@ -394,92 +338,109 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             out[prefix + "imds_facts"] = imds
         return out
 
-    def _populate(self, data, existing, existing_groups):
-        prefix = self.get_option("group_prefix")
-        dimensions = [dim for dim in self.get_option("group_by") if dim]
-        add_hosts = self.get_option("add_hosts")
-        strict = self.get_option("strict")
-        local_name = self.get_option("local_hostname") if "local" in self.get_option("sources") else None
-        missing_group = safe_group_name(prefix + "no_imds")
-        self.inventory.add_group(missing_group)
-        missing, refused = [], []
-        plan = GroupPlan()
-        constructing = any(self.get_option(option) for option in ("compose", "groups", "keyed_groups"))
-        whole_fact = self._needs_whole_fact()
+    def _placer(self):
+        """``place(host, entry)``: sets a placed host's variables and constructed groups."""
         listing_prints_facts = ("auto" in self.get_option("host_vars") and "fact_cache" in self.get_option("sources")
                                 and self._listing_prints_facts())
-        var_prefix = self.get_option("vars_prefix")
-        known = set(existing)
-        for name in list(existing) + sorted(host for host in data if host not in known):
-            entry = data.get(name) or {"missing": "no IMDS data in %s" % ", ".join(self.get_option("sources"))}
-            reserved = reserved_host_name(name, prefix, existing_groups)
-            if name not in known:
-                if not (add_hosts or name == local_name):
-                    continue
-                if reserved:
-                    refused.append((name, reserved))
-                    continue
-                self.inventory.add_host(name)
-                if name == local_name:
-                    self.inventory.hosts[name].set_variable("ansible_connection", "local")
-            elif reserved:
-                entry = {"missing": "the host name is %s, so the host is not placed: ansible-core would give its variables to that "
-                                    "group" % reserved}
-            if "missing" in entry:
-                self.inventory.add_host(name, group=missing_group)
-                missing.append((name, entry["missing"]))
-                continue
+        entries = dict((source, self._host_var_entries(source, listing_prints_facts)) for source in sources.SOURCES)
+        whole_fact, constructing = self._needs_whole_fact(), self._constructing()
+
+        def place(name, entry):
             placement, tags = entry["placement"], entry["tags"]
             if not _CORE_UNTRUSTS:
                 placement, tags = wrap_var(placement), wrap_var(tags)
             imds = wrap_var(entry.get("imds")) if whole_fact else None
-            new_vars = self._host_vars(self._host_var_entries(entry.get("source"), listing_prints_facts), imds, placement, tags)
+            new_vars = self._host_vars(entries[entry["source"]], imds, placement, tags)
             host = self.inventory.hosts[name]
             for key, value in new_vars.items():
                 host.set_variable(key, value)   # never inventory.set_variable: it looks the name up among the groups first
-            plan.add(name, host_groups(placement, tags, prefix, dimensions))
-            if not constructing:
+            if constructing:
+                self._construct(host, new_vars, imds, placement, tags)
+        return place
+
+    def _construct(self, host, new_vars, imds, placement, tags):
+        """compose, groups and keyed_groups; they see placement and tags whether or not they are host variables."""
+        prefix, strict = self.get_option("vars_prefix"), self.get_option("strict")
+        template_vars = {prefix + "placement": placement, prefix + "tags": tags, "azure_imds": imds}
+        host_vars = combine_vars(host.get_vars(), dict(template_vars, **new_vars))
+        self._set_composite_vars(self.get_option("compose"), host_vars, host.name, strict=strict)
+        host_vars = combine_vars(host_vars, host.get_vars())
+        self._add_host_to_composed_groups(self.get_option("groups"), host_vars, host.name, strict=strict, fetch_hostvars=False)
+        self._add_host_to_keyed_groups(self.get_option("keyed_groups"), host_vars, host.name, strict=strict, fetch_hostvars=False)
+
+    # ---------------------------------------------------------------- groups
+
+    def _entries(self, data, existing, existing_groups, refused):
+        """``(host, entry)`` for every host to place: the inventory's hosts first, then the new ones in name order,
+        which are added here; a new host named like a group goes to ``refused`` instead."""
+        prefix = self.get_option("group_prefix")
+        no_data = {"missing": "no IMDS data in %s" % ", ".join(self.get_option("sources"))}
+        for name in existing:
+            reserved = reserved_host_name(name, prefix, existing_groups)
+            if reserved:
+                yield name, {"missing": "the host name is %s, so the host is not placed: ansible-core would give its variables to that "
+                                        "group" % reserved}
+            else:
+                yield name, data.get(name) or no_data
+        local_name = self.get_option("local_hostname") if "local" in self.get_option("sources") else None
+        known = set(existing)
+        for name in sorted(host for host in data if host not in known and (self.get_option("add_hosts") or host == local_name)):
+            reserved = reserved_host_name(name, prefix, existing_groups)
+            if reserved:
+                refused.append((name, reserved))
                 continue
-            # compose, groups and keyed_groups see placement and tags whether or not they are host variables
-            template_vars = {var_prefix + "placement": placement, var_prefix + "tags": tags, "azure_imds": imds}
-            host_vars = combine_vars(host.get_vars(), dict(template_vars, **new_vars))
-            self._set_composite_vars(self.get_option("compose"), host_vars, name, strict=strict)
-            host_vars = combine_vars(host_vars, host.get_vars())
-            self._add_host_to_composed_groups(self.get_option("groups"), host_vars, name, strict=strict, fetch_hostvars=False)
-            self._add_host_to_keyed_groups(self.get_option("keyed_groups"), host_vars, name, strict=strict, fetch_hostvars=False)
+            self.inventory.add_host(name)
+            if name == local_name:
+                self.inventory.hosts[name].set_variable("ansible_connection", "local")
+            yield name, data[name]
+
+    def _populate(self, data, existing, existing_groups):
+        prefix = self.get_option("group_prefix")
+        missing_group = safe_group_name(prefix + "no_imds")
+        self.inventory.add_group(missing_group)
+        plan = GroupPlan(prefix, [dim for dim in self.get_option("group_by") if dim])
+        place = self._placer()
+        missing, refused = [], []
+        for name, entry in self._entries(data, existing, existing_groups, refused):
+            if "missing" in entry:
+                self.inventory.add_host(name, group=missing_group)
+                missing.append((name, entry["missing"]))
+            else:
+                place(name, entry)
+                plan.add(name, entry["placement"], entry["tags"])
         self._add_groups(plan)
         if refused:
-            display.warning("imds.azure.placement: %d entr%s not added to the inventory, as a host of that name would give its variables to a group: "
-                            "%s" % (len(refused), "y is" if len(refused) == 1 else "ies are", _listed(refused)))
+            _warn("%d entr%s not added to the inventory, as a host of that name would give its variables to a group: %s"
+                  % (len(refused), "y is" if len(refused) == 1 else "ies are", sources.listed(refused)))
         if missing:
-            display.warning("imds.azure.placement: %d host(s) have no IMDS data and are in group %s: %s"
-                            % (len(missing), missing_group, _listed(missing)))
-        return missing
+            _warn("%d host(s) have no IMDS data and are in group %s: %s" % (len(missing), missing_group, sources.listed(missing)))
 
     def _add_groups(self, plan):
         """Create the built-in groups of ``plan``, except those whose name would stand for two values; each parent gets
         its groups as children at the end, in natural order (--graph: 0, 1, 2, 10)."""
         ambiguous = plan.ambiguous()
+        inventory = self.inventory
         children = {}   # parent -> its built-in groups
-        created = set()
-        for name, groups in plan.hosts:
-            for parent, group, _meaning in groups:
-                if group in ambiguous:
-                    continue
-                if group not in created:
-                    self.inventory.add_group(group)
-                    created.add(group)
-                if parent not in ambiguous:
-                    children.setdefault(parent, set()).add(group)
-                self.inventory.add_host(name, group=group)
+        for group, hosts in plan.members.items():
+            if group in ambiguous:
+                continue
+            inventory.add_group(group)
+            if plan.parents[group] not in ambiguous:
+                children.setdefault(plan.parents[group], []).append(group)
+            for name in hosts:
+                # add_child is core's cheapest public call for a membership; it would nest a group of the host's name
+                if name in inventory.groups:
+                    inventory.add_host(name, group=group)
+                else:
+                    inventory.add_child(group, name)
         for parent, kids in children.items():
-            self.inventory.add_group(parent)
+            inventory.add_group(parent)
             for group in sorted(kids, key=natural_key):
-                self.inventory.add_child(parent, group)
+                inventory.add_child(parent, group)
         if ambiguous:
-            display.warning("imds.azure.placement: %s" % plan.warning(ambiguous))
+            _warn(plan.warning(ambiguous))
 
-    # ---------------------------------------------------------------- entry point
+    # ---------------------------------------------------------------- options and entry point
 
     def _check_options(self):
         """Refuse option values that Ansible's option types accept but that would silently give
@@ -548,25 +509,6 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     "is" if len(bad) == 1 else "are", ", ".join(choices),
                     "".join(" (did you mean %s?)" % hint[0] for hint in near if hint)))
 
-    def _cached_entries(self, cached, path):
-        """The entries of the inventory cache that this plugin could have written, checked as the sources' data is
-        (``{host: entry}``), and the hosts whose entries are damaged; ``(None, [])`` when it holds no entries. Each
-        damage is reported, and costs only its own entry: that host is read from the sources again."""
-        if not isinstance(cached, Mapping) or not cached:
-            display.warning("imds.azure.placement: %s: the inventory cache holds %s, not this plugin's entries: the inventory is built from "
-                            "the sources again" % (to_native(path), "nothing" if isinstance(cached, Mapping) else json_type(cached)))
-            return None, []
-        entries, damaged = {}, []
-        for name, entry in cached.items():
-            try:
-                entries[name] = _cached_entry(entry)
-            except ShapeError as exc:
-                damaged.append((name, str(exc)))
-        if damaged:
-            display.warning("imds.azure.placement: %s: %d inventory cache entr%s damaged and read from the sources again: %s" % (
-                to_native(path), len(damaged), "y is" if len(damaged) == 1 else "ies are", _listed(damaged)))
-        return entries, [name for name, _why in damaged]
-
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)
         if not to_text(path).endswith(FILE_SUFFIXES):
@@ -574,39 +516,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                                      % (to_native(path), " or ".join(FILE_SUFFIXES), FILE_SUFFIXES[0]))
         self._read_config(path)
         self._check_options()
-        sources = self.get_option("sources")
         existing = list(self.inventory.hosts)
         existing_groups = set(self.inventory.groups)
         wanted = None if self.get_option("add_hosts") else existing
-        if not existing and wanted is not None and sources != ["local"]:
-            display.warning("imds.azure.placement: %s: the inventory has no hosts yet, so there is nothing to group; list this source "
-                            "after the sources that define the hosts, or set add_hosts: true" % to_native(path))
-
-        cache_key = self.get_cache_key(path)
-        use_cache = self.get_option("cache")
-        data, damaged = None, []
-        cache_needs_update = use_cache and not cache
-        if use_cache and cache:
-            try:
-                data, damaged = self._cached_entries(self._cache[cache_key], path)
-            except KeyError:
-                pass
-            cache_needs_update = data is None
-        if data is not None and self._needs_whole_fact() and any("imds" not in entry for entry in data.values() if "missing" not in entry):
-            data = None  # written with options that kept only placement and tags
-            cache_needs_update = True
-        if data is None:
-            data = self._collect(sources, wanted)
-        else:
-            refresh = damaged + [name for name in existing if name not in data and name not in damaged]
-            local_name = self.get_option("local_hostname")
-            refresh_sources = [source for source in sources if source != "local" or local_name in damaged]
-            if refresh and refresh_sources:
-                data.update(self._collect(refresh_sources, refresh))
-                cache_needs_update = True
-        if cache_needs_update:
-            self._cache[cache_key] = data
-        self._populate(data, existing, existing_groups)
+        if not existing and wanted is not None and self.get_option("sources") != ["local"]:
+            _warn("%s: the inventory has no hosts yet, so there is nothing to group; list this source "
+                  "after the sources that define the hosts, or set add_hosts: true" % to_native(path))
+        self._populate(self._data(path, cache, wanted), existing, existing_groups)
 
 
 def _is_boolean(value):
@@ -616,29 +532,3 @@ def _is_boolean(value):
     if isinstance(value, int):
         return value in (0, 1)
     return isinstance(value, str) and value.strip().lower() in BOOLEANS
-
-
-def _cached_entry(entry):
-    """An inventory cache entry as the plugin writes it (``_entry``), checked by the placement model: ``{"missing":
-    why}`` or ``{"source", "placement", "tags"[, "imds"]}``. ShapeError when it is anything else."""
-    if not isinstance(entry, Mapping):
-        raise ShapeError("the entry", "is %s, not an object" % json_type(entry))
-    if list(entry) == ["missing"] and isinstance(entry["missing"], str):
-        return dict(entry)
-    if entry.get("source") not in SOURCES:
-        raise ShapeError("the entry", "names no source (%s)" % ", ".join(SOURCES))
-    if "placement" not in entry and isinstance(entry.get("imds"), Mapping):
-        # written by versions that kept only the whole fact
-        placement, tags, reason = read_fact(entry["imds"])
-        if reason:
-            raise ShapeError("imds", "does not place the host: %s" % reason)
-    else:
-        placement, tags = check_placement(entry.get("placement")), tags_mapping(entry.get("tags"))
-        if unplaced_reason(placement):
-            raise ShapeError("placement", "has no fault_domain")
-    checked = {"source": entry["source"], "placement": placement, "tags": tags}
-    if "imds" in entry:
-        if not isinstance(entry["imds"], Mapping):
-            raise ShapeError("imds", "is %s, not an object" % json_type(entry["imds"]))
-        checked["imds"] = nesting(entry["imds"], "imds")
-    return checked

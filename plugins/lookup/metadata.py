@@ -152,10 +152,10 @@ from ansible.utils.unsafe_proxy import wrap_var
 from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsError, ImdsNotFound
 from ansible_collections.imds.azure.plugins.module_utils._documents import check_userdata_size, strip_user_data
 from ansible_collections.imds.azure.plugins.module_utils._shape import ShapeError, checked
-from ansible_collections.imds.azure.plugins.plugin_utils._lookup_paths import (
+from ansible_collections.imds.azure.plugins.plugin_utils._lookup.paths import (
     LookupPathError, MissingPathError, QueryError, compile_query, facts_document, is_user_data, parse_path, search, walk,
 )
-from ansible_collections.imds.azure.plugins.plugin_utils._lookup import ImdsLookupBase, run_state
+from ansible_collections.imds.azure.plugins.plugin_utils._lookup.base import ImdsLookupBase, run_state
 
 display = Display()
 
@@ -169,20 +169,23 @@ class _NoDocument(Exception):
 class LookupModule(ImdsLookupBase):
 
     FQCN = "imds.azure.metadata"
+    CALL_KEYWORDS = ("default",)
+
+    def _make_settings(self):
+        settings = super(LookupModule, self)._make_settings()
+        settings.compiled = compile_query(settings.query) if settings.query is not None else None
+        return settings
 
     def run(self, terms, variables=None, **kwargs):
         has_default = "default" in kwargs
-        self._set_run_options(variables, kwargs)
-        variables = variables or {}
-        source = self.get_option("source")
-        expression = self.get_option("query")
         default = kwargs.get("default")
-
         try:
+            settings = self._settings(variables, kwargs)
             parsed = [parse_path(term) for term in (terms or [])]
-            compiled = compile_query(expression) if expression is not None else None
         except (LookupPathError, QueryError) as exc:
             raise self._error("config", str(exc)) from None
+        source, compiled, expression = settings.source, settings.compiled, settings.query
+        variables = variables or {}
         if not parsed:
             if compiled is None:
                 raise self._error("config", "give at least one path (such as compute/vmId) or the query option")
@@ -193,7 +196,7 @@ class LookupModule(ImdsLookupBase):
         results = []
         for path in parsed:
             try:
-                document = self._document(path, source, facts, host, variables)
+                document = self._document(path, settings, facts, host, variables)
                 value = walk(document, path)
                 if compiled is not None:
                     value = search(compiled, value, expression)
@@ -229,12 +232,13 @@ class LookupModule(ImdsLookupBase):
         facts = ansible_facts.get("azure_imds")
         return facts if isinstance(facts, dict) and facts else None
 
-    def _document(self, path, source, facts, host, variables):
-        category = path.category
+    def _document(self, path, settings, facts, host, variables):
+        category, source = path.category, settings.source
         if source in ("auto", "facts"):
             state, document = facts_document(facts, category)
             if state == "ok":
-                display.vvvv("imds.azure.metadata: %s: %s from the host's azure_imds facts" % (host, path.display))
+                if display.verbosity >= 4:
+                    display.vvvv("imds.azure.metadata: %s: %s from the host's azure_imds facts" % (host, path.display))
                 return document
             if state == "none":
                 raise _NoDocument("host %s has no %s metadata (its azure_imds facts say so)" % (host, category))
@@ -255,7 +259,7 @@ class LookupModule(ImdsLookupBase):
                 else:
                     why += ", or use source=live"
                 raise self._error("config", "cannot answer %r from facts: %s" % (path.display, why))
-        return self._live(path)
+        return self._live(path, settings)
 
     @staticmethod
     def _is_controller(host, variables):
@@ -263,23 +267,23 @@ class LookupModule(ImdsLookupBase):
         return (variables.get("ansible_connection") == "local" or host in _LOCAL_NAMES
                 or variables.get("ansible_host") in _LOCAL_NAMES)
 
-    def _live(self, path):
-        client = self._client()
-        cache = run_state().cache
-        api_version = self.get_option("api_version")
+    def _live(self, path, settings):
+        client = self._client(settings)
+        state = run_state()
         category = path.category
         user_data = is_user_data(path)
-        key = ("imds.azure", "user-data" if user_data else "document", client.endpoint, api_version, category)
+        key = ("imds.azure", "user-data" if user_data else "document", client.endpoint, settings.api_version, category)
 
         def fetch():
+            state.negotiate(client, category)
             if user_data:
                 return {"document": {"compute": {"userData": check_userdata_size(client.get_text("instance", "compute/userData"))}}}
             return {"document": self._fetch(client, category)}
 
         try:
-            if self.get_option("cache"):
+            if settings.cache:
                 # The user data is kept in this process only; documents are shared with the run's other workers.
-                entry, how = cache.get(key, fetch, None if user_data else True)
+                entry, how = state.cache.get(key, fetch, persist=not user_data)
             else:
                 entry, how = fetch(), "fetched"
         except ImdsError as exc:
@@ -287,7 +291,8 @@ class LookupModule(ImdsLookupBase):
                 raise MissingPathError("path 'compute/userData' not found: %s answered 404 (user data needs api_version "
                                        "2021-01-01 or newer)" % client.endpoint) from None
             raise self._error(exc.kind, "cannot read /metadata/%s live from %s: %s" % (category, client.endpoint, exc)) from None
-        display.vvvv("imds.azure.metadata: %s from /metadata/%s at %s (%s)" % (path.display, category, client.endpoint, how))
+        if display.verbosity >= 4:
+            display.vvvv("imds.azure.metadata: %s from /metadata/%s at %s (%s)" % (path.display, category, client.endpoint, how))
         if entry["document"] is None:
             raise _NoDocument("%s has no %s metadata (IMDS: %s)" % (
                 client.endpoint, category, "no Standard load balancer" if category == "loadbalancer" else "no document"))

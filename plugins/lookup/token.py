@@ -119,8 +119,8 @@ from ansible.utils.display import Display
 from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsError, ImdsNotImds, ImdsRejected
-from ansible_collections.imds.azure.plugins.plugin_utils._lookup import ImdsLookupBase, run_state
-from ansible_collections.imds.azure.plugins.plugin_utils._token import (
+from ansible_collections.imds.azure.plugins.plugin_utils._lookup.base import ImdsLookupBase, run_state
+from ansible_collections.imds.azure.plugins.plugin_utils._lookup.token import (
     SELECTORS, TokenError, check_resource, describe_identity, identity_selector, normalize_record,
 )
 
@@ -131,42 +131,46 @@ class LookupModule(ImdsLookupBase):
 
     FQCN = "imds.azure.token"
 
+    def _make_settings(self):
+        settings = super(LookupModule, self)._make_settings()
+        settings.identity = identity_selector(dict((name, getattr(settings, name)) for name in SELECTORS))
+        return settings
+
     def run(self, terms, variables=None, **kwargs):
-        self._set_run_options(variables, kwargs)
         try:
-            selector, value = identity_selector(dict((name, self.get_option(name)) for name in SELECTORS))
+            settings = self._settings(variables, kwargs)
             resources = [check_resource(term) for term in (terms or [])]
         except TokenError as exc:
             raise self._error("config", str(exc)) from None
         if not resources:
             raise self._error("config", "give the resource to get a token for, such as https://vault.azure.net")
-        output = self.get_option("output")
-        use_cache = self.get_option("cache")
-        client = self._client()
-        tokens = run_state().tokens
+        selector, value = settings.identity
+        client = self._client(settings)
+        state = run_state()
 
         results = []
         for resource in resources:
             key = (client.endpoint, client.api_version, selector, value, resource)
-            record = tokens.get(key) if use_cache else None
+            record = state.tokens.get(key) if settings.cache else None
             if record is not None:
                 display.vvv("imds.azure.token: token for %s (%s) from the cache, expires_on %s" % (
                     resource, describe_identity(selector, value), record.get("expires_on")))
             else:
-                record = self._fetch(client, resource, selector, value)
-                if use_cache:
-                    tokens.put(key, record)
+                record = self._fetch(state, client, resource, selector, value)
+                if settings.cache:
+                    state.tokens.put(key, record)
                 display.vvv("imds.azure.token: token for %s (%s) from %s, expires_on %s" % (
                     resource, describe_identity(selector, value), client.endpoint, record.get("expires_on")))
-            results.append(wrap_var(dict(record) if output == "record" else record["access_token"]))
+            results.append(wrap_var(dict(record) if settings.output == "record" else record["access_token"]))
         return results
 
-    def _fetch(self, client, resource, selector, value):
+    def _fetch(self, state, client, resource, selector, value):
         query = {"resource": resource}
         if selector is not None:
             query[selector] = value
         who = describe_identity(selector, value)
         try:
+            state.negotiate(client, "identity")
             data = client.get_json("identity", "oauth2/token", query=query)
             return normalize_record(data)
         except TokenError as exc:

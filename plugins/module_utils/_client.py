@@ -193,6 +193,14 @@ class ImdsClient(object):
                 self._discover_latest()
             return list(self._versions)
 
+    def use_versions(self, versions):
+        """Negotiate ``latest`` from ``versions`` (what ``available_versions()`` of another client of this
+        endpoint returned: the lookups share it across a run's workers) instead of asking IMDS."""
+        stable = _stable(versions if isinstance(versions, list) else [])
+        with self._lock:
+            if self._versions is None and stable:
+                self._versions, self._latest = stable, stable[-1]
+
     # ----------------------------------------------------------------- internals
 
     def _check_category(self, category):

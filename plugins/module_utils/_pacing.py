@@ -9,7 +9,7 @@
 directory that several processes share (a file per bucket, changed under a lock file).
 ``PacedTransport`` wraps a client transport and takes a slot before each request.
 
-Two directories are used: the run directory of the controller's live lookups (plugin_utils/_run_cache.py),
+Two directories are used: the run directory of the controller's live lookups (plugin_utils/_lookup/run_cache.py),
 and the VM's budget (``share_vm_budget``): the event source and the scheduled_events module running on
 the same VM (ansible-rulebook and the playbooks its rules start) take their requests from one budget
 there, so they queue for a slot instead of drawing 429s from each other.
@@ -158,24 +158,16 @@ class PacedTransport(object):
         self.limiter = limiter
         self.endpoint = endpoint
         self.scope = tuple(scope)
-        self.requests = 0
-
-    def path(self, url):
-        return url[len(self.endpoint):].split("?", 1)[0] if url.startswith(self.endpoint) else url
 
     def request(self, method, url, headers, body, timeout):
-        return self._send(method, url, headers, body, timeout, self.path(url))
-
-    def _send(self, method, url, headers, body, timeout, path):
         """Wait for a slot, then send; the wait is part of the attempt's ``timeout`` (and so of the deadline)."""
-        identity = path.startswith("/metadata/identity")
+        identity = url.startswith(self.endpoint + "/metadata/identity")
         bucket = (self.endpoint, "identity" if identity else "metadata") + self.scope
         rate = self.IDENTITY_RATE if identity else self.METADATA_RATE
         waited = self.limiter.acquire(bucket, rate, max_wait=timeout)
         if waited is None or timeout - waited <= 0:
             raise NotSent("no free request slot within %s s: the requests to IMDS that share this budget stay within its limit "
                           "of %d requests/s" % (format_seconds(timeout), rate))
-        self.requests += 1
         return self.inner.request(method, url, headers, body, timeout - waited)
 
 

@@ -25,6 +25,8 @@ from ansible.errors import AnsibleError
 from ansible.plugins.cache import BaseFileCacheModule
 from ansible.plugins.loader import cache_loader
 
+from ansible_collections.imds.azure.plugins.plugin_utils import _core_cache
+
 
 class FactCacheError(AnsibleError):
     """The fact cache could not be opened or read."""
@@ -75,13 +77,14 @@ def _file_cache_directory(name, connection):
     """The directory a file-based cache plugin (``jsonfile``, ``yaml``, ...) would use, or None for
     other plugins. Found without loading the plugin: loading creates a missing directory."""
     try:
+        found = cache_loader.find_plugin_with_context(name)
         plugin_class = cache_loader.get(name, class_only=True)
-        plugin_class = getattr(plugin_class, "__wrapped__", plugin_class)  # ansible-core 2.19+ proxies the class
-        if not (isinstance(plugin_class, type) and issubclass(plugin_class, BaseFileCacheModule)):
+        # __mro__: ansible-core 2.19+ returns the class behind a proxy that issubclass() refuses
+        if not found.resolved or BaseFileCacheModule not in plugin_class.__mro__:
             return None
         if connection is None:
             try:
-                connection = C.config.get_config_value("_uri", plugin_type="cache", plugin_name=plugin_class._load_name)
+                connection = C.config.get_config_value("_uri", plugin_type="cache", plugin_name=found.plugin_resolved_name)
             except AnsibleError:
                 connection = C.CACHE_PLUGIN_CONNECTION
     except Exception:  # pylint: disable=broad-except
@@ -128,16 +131,8 @@ def open_fact_cache(plugin=None, connection=None, prefix=None, timeout=None):
     return cache
 
 
-def is_persistent(cache):
-    """False for plugins that keep nothing between runs (``memory``): they are empty here.
-
-    ansible-core 2.19+ marks them with ``_persistent = False``; older cores have no such flag,
-    and there the built-in ``memory`` plugin is the one that keeps nothing.
-    """
-    persistent = getattr(cache, "_persistent", None)
-    if persistent is not None:
-        return bool(persistent)
-    return type(cache).__module__ != "ansible.plugins.cache.memory"
+# False for plugins that keep nothing between runs (``memory``): they are empty here.
+is_persistent = _core_cache.persistent
 
 
 def _is_newer_core_entry(key, value):
@@ -163,11 +158,10 @@ def cached_hosts(cache):
         try:
             return [_text_key(key) for key in cache.keys()]
         except TypeError:
-            wrapped = getattr(cache, "__wrapped__", None)
-            restore = getattr(cache, "_restore_key", None)
-            if wrapped is None or restore is None:
+            plugin = _core_cache.plugin(cache)
+            if plugin is cache:
                 raise
-            keys = (restore(_text_key(key)) for key in wrapped.keys())
+            keys = (_core_cache.host_of_key(cache, _text_key(key)) for key in plugin.keys())
             return [key for key in keys if key is not None]
     except Exception as exc:  # pylint: disable=broad-except
         raise FactCacheError("cannot list the fact cache: %s: %s" % (type(exc).__name__, exc)) from exc
@@ -192,17 +186,6 @@ class Unusable(object):
 # wrapper, and deeply nested JSON raises RecursionError. Anything else (a lost connection)
 # concerns the whole cache.
 _ENTRY_ERRORS = (AnsibleError, ValueError, TypeError, KeyError, RecursionError)
-
-
-def _forget(cache, name):
-    """Drop the plugin's in-memory copy of an entry once it is read: the plugins keep every entry
-    they return, which would hold the whole cache in memory for an inventory that needs a few
-    values per host. Only the plugins' own ``_cache`` dict is touched, never the stored entry."""
-    plugin = getattr(cache, "__wrapped__", cache)
-    memo = getattr(plugin, "_cache", None)
-    if isinstance(memo, dict):
-        wrap_key = getattr(cache, "_get_key", None)  # ansible-core 2.19+: the plugin stores "s1_<host>"
-        memo.pop(wrap_key(name) if wrap_key else name, None)
 
 
 def _damage(cache, name, exc):
@@ -240,11 +223,7 @@ def read_facts(cache, hostnames=None):
             facts = _damage(cache, name, exc)
         except Exception as exc:  # pylint: disable=broad-except
             raise FactCacheError("cannot read the cached facts of %s: %s: %s" % (name, type(exc).__name__, exc)) from exc
-        _forget(cache, name)
+        # the plugins keep every entry they return: an inventory of 100,000 hosts needs a few values of each
+        _core_cache.forget(cache, name)
         if facts is not None and not _is_newer_core_entry(name, facts):
             yield name, facts
-
-
-def write_facts(cache, hostname, facts):
-    """Store ``facts`` for ``hostname`` the way ``ansible-playbook`` does (tests, benchmarks)."""
-    cache.set(hostname, facts)

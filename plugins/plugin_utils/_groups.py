@@ -49,25 +49,44 @@ def safe_group_name(name):
     return to_safe_group_name(name, force=True, silent=True)
 
 
+def _meanings(placement, tags, dimensions):
+    """What each built-in group of one host stands for: ``(dimension, value)``, ``("tag", name)`` or ``("tag", name, value)``."""
+    for dimension in dimensions:
+        if dimension != "tags":
+            yield dimension, placement.get(dimension, "")
+            continue
+        for name in sorted(tags):
+            yield "tag", name
+            if tags[name] != "":
+                yield "tag", name, tags[name]
+
+
+def _name(meaning, prefix):
+    """``(parent_group, group)`` of a meaning, names sanitised."""
+    if meaning[0] != "tag":
+        dimension, value = meaning
+        return (safe_group_name(prefix + PARENT_SUFFIXES[dimension]),
+                safe_group_name("%s%s_%s" % (prefix, dimension, value if value != "" else NONE_VALUE)))
+    name_group = safe_group_name("%stag_%s" % (prefix, meaning[1]))
+    if len(meaning) == 2:
+        return safe_group_name(prefix + PARENT_SUFFIXES["tags"]), name_group
+    return name_group, safe_group_name("%stag_%s_%s" % (prefix, meaning[1], meaning[2]))
+
+
 def host_groups(placement, tags, prefix="azure_", dimensions=DIMENSION_ORDER):
     """The built-in groups of one host: a list of ``(parent_group, group, meaning)``, names sanitised;
     ``meaning`` is what the group stands for: ``(dimension, value)``, ``("tag", name)`` or ``("tag", name,
     value)``. Tags give ``<prefix>tag_<name>`` (parent ``<prefix>tags``) and, for a non-empty value,
     ``<prefix>tag_<name>_<value>`` (parent ``<prefix>tag_<name>``)."""
-    groups = []
-    for dimension in dimensions:
-        parent = safe_group_name(prefix + PARENT_SUFFIXES[dimension])
-        if dimension == "tags":
-            for name in sorted(tags):
-                name_group = safe_group_name("%stag_%s" % (prefix, name))
-                groups.append((parent, name_group, ("tag", name)))
-                value = tags[name]
-                if value != "":
-                    groups.append((name_group, safe_group_name("%stag_%s_%s" % (prefix, name, value)), ("tag", name, value)))
-            continue
-        value = placement.get(dimension, "")
-        groups.append((parent, safe_group_name("%s%s_%s" % (prefix, dimension, value if value != "" else NONE_VALUE)), (dimension, value)))
-    return groups
+    return [_name(meaning, prefix) + (meaning,) for meaning in _meanings(placement, tags, dimensions)]
+
+
+@functools.lru_cache(maxsize=16)
+def _group_forms(prefix):
+    """The fixed names of the groups the plugin makes with ``prefix``, and the stems of the others."""
+    fixed = frozenset([safe_group_name(prefix + "no_imds")] + [safe_group_name(prefix + suffix) for suffix in PARENT_SUFFIXES.values()])
+    stems = tuple(safe_group_name(prefix + stem + "_x")[:-1] for stem in [dimension for dimension in PARENT_SUFFIXES if dimension != "tags"] + ["tag"])
+    return fixed, stems
 
 
 def reserved_host_name(name, prefix, existing_groups):
@@ -84,9 +103,8 @@ def reserved_host_name(name, prefix, existing_groups):
         return "the name of the group %s" % name
     if safe_group_name(name) != name:
         return None   # the plugin's group names are always sanitised
-    fixed = [safe_group_name(prefix + "no_imds")] + [safe_group_name(prefix + suffix) for suffix in PARENT_SUFFIXES.values()]
-    stems = [safe_group_name(prefix + stem + "_x")[:-1] for stem in [dimension for dimension in PARENT_SUFFIXES if dimension != "tags"] + ["tag"]]
-    if name in fixed or any(name.startswith(stem) for stem in stems):
+    fixed, stems = _group_forms(prefix)
+    if name in fixed or name.startswith(stems):
         return "a name of the form of the groups this inventory makes (group_prefix %r)" % prefix
     return None
 
@@ -100,17 +118,31 @@ def _describe(meaning):
 class GroupPlan(object):
     """The built-in groups of the hosts of one run, collected before any is created, so that a name that
     would stand for two different values (``tier=db-primary`` and ``tier=db.primary``; tag ``x=y`` and tag
-    ``x_y``) is found whichever hosts and sources it comes from. Memory: one entry per distinct group name
-    and meaning (at most 8 + 2 x 50 tags per host)."""
+    ``x_y``) is found whichever hosts and sources it comes from. Each meaning is named once; memory: one
+    entry per distinct meaning, and one host name per membership."""
 
-    def __init__(self):
-        self.hosts = []
+    def __init__(self, prefix="azure_", dimensions=DIMENSION_ORDER):
+        self._prefix = prefix
+        self._dimensions = tuple(dimensions)
+        self._named = {}      # meaning -> group
         self._meanings = {}   # group -> {meaning: first host}
+        self.parents = {}     # group -> its parent group
+        self.members = {}     # group -> [host, ...] in the order the hosts were added
 
-    def add(self, host, groups):
-        self.hosts.append((host, groups))
-        for _parent, group, meaning in groups:
-            self._meanings.setdefault(group, {}).setdefault(meaning, host)
+    def add(self, host, placement, tags):
+        named = self._named
+        for meaning in _meanings(placement, tags, self._dimensions):
+            group = named.get(meaning)
+            if group is None:
+                group = named[meaning] = self._new(meaning, host)
+            self.members[group].append(host)
+
+    def _new(self, meaning, host):
+        parent, group = _name(meaning, self._prefix)
+        self._meanings.setdefault(group, {})[meaning] = host
+        self.parents.setdefault(group, parent)
+        self.members.setdefault(group, [])
+        return group
 
     def ambiguous(self):
         """The names that stand for more than one value: ``{group: {meaning: first host}}``."""

@@ -19,6 +19,7 @@ from ansible.module_utils.common.collections import ImmutableDict
 from ansible.template import Templar
 
 from ansible_collections.imds.azure.plugins.inventory import placement as placement_module
+from ansible_collections.imds.azure.plugins.plugin_utils import _fact_cache
 
 JINJA = "{{ lookup('pipe', 'touch EVALUATED') }}"
 
@@ -222,6 +223,25 @@ def test_constructable_groups_and_keyed_groups(tmp_path, fact_dir):
     assert members(inv, "spot") == ["a"]
     assert members(inv, "fd_0") == ["a"] and members(inv, "fd_2") == ["b"]
     assert members(inv, "os_Linux") == ["a", "b"]
+
+
+def test_a_constructed_group_named_like_a_host_does_not_join_the_built_in_groups(tmp_path, fact_dir):
+    """Memberships are added with InventoryData.add_child, which takes a name that is also a group's for the group."""
+    write_facts(fact_dir, {"a": imds(fd="0"), "b": imds(fd="0")})
+    inv = run(tmp_path, {"fact_cache_plugin": "jsonfile", "fact_cache_connection": str(fact_dir), "group_by": ["fault_domain"],
+                         "groups": {"b": "inventory_hostname == 'a'"}}, hosts=["a", "b"])
+    assert members(inv, "azure_fault_domain_0") == ["a", "b"]
+    assert [group.name for group in inv.groups["azure_fault_domain_0"].child_groups] == []
+
+
+def test_hosts_of_the_same_placement_and_tags_share_them(tmp_path, fact_dir):
+    """10,000 hosts in a few placements keep a few dicts, not 10,000 of each."""
+    write_facts(fact_dir, {"a": imds(fd="1", tags={"env": "prod"}), "b": imds(fd="1", tags={"env": "prod"}), "c": imds(fd="2")})
+    inv = run(tmp_path, {"fact_cache_plugin": "jsonfile", "fact_cache_connection": str(fact_dir)}, hosts=["a", "b", "c"])
+    a, b, c = (hvars(inv, name) for name in "abc")
+    assert a["azure_placement"] == b["azure_placement"] != c["azure_placement"]
+    if placement_module._CORE_UNTRUSTS:   # older cores mark each host's values unsafe: copies of their own
+        assert a["azure_placement"] is b["azure_placement"] and a["azure_tags"] is b["azure_tags"]
 
 
 def test_strict_compose_error(tmp_path, fact_dir):
@@ -608,8 +628,8 @@ def test_cache_entries_named_like_groups_are_refused_memory(tmp_path, warnings, 
     cache = cache_loader.get("ansible.builtin.memory")
     for name, facts in dict({"vm-0": imds(fd="0"), "vm-1": imds(fd="1")}, **dict((name, imds(fd="2")) for name in CRAFTED)).items():
         cache.set(name, {"azure_imds": facts})
-    monkeypatch.setattr(placement_module._fact_cache, "open_fact_cache", lambda **options: cache)
-    monkeypatch.setattr(placement_module._fact_cache, "is_persistent", lambda plugin: True)
+    monkeypatch.setattr(_fact_cache, "open_fact_cache", lambda **options: cache)
+    monkeypatch.setattr(_fact_cache, "is_persistent", lambda plugin: True)
     inv = run(tmp_path, {"fact_cache_plugin": "ansible.builtin.memory", "add_hosts": True}, inventory=_crafted_inventory())
     _check_crafted_refused(inv, warnings, "fact_cache")
 

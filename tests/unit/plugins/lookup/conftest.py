@@ -8,7 +8,7 @@ import pytest
 
 from ansible import constants as C
 
-from ansible_collections.imds.azure.plugins.plugin_utils import _lookup
+from ansible_collections.imds.azure.plugins.plugin_utils._lookup import base as _lookup
 
 
 @pytest.fixture(autouse=True)
@@ -17,9 +17,7 @@ def fresh_run(monkeypatch, tmp_path):
     run_dir = tmp_path / "ansible-local-run"
     run_dir.mkdir()
     monkeypatch.setattr(C, "DEFAULT_LOCAL_TMP", str(run_dir), raising=False)
-    _lookup.reset_run_state()
-    yield run_dir
-    _lookup.reset_run_state()
+    return run_dir   # a new run directory: the lookups' state of the process starts over (_lookup.run_state)
 
 
 @pytest.fixture

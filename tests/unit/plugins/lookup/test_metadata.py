@@ -370,9 +370,7 @@ def test_cache_false_asks_every_time(imds_emulator):
 
 def _worker(url, run_dir, queue):
     from ansible import constants as C
-    from ansible_collections.imds.azure.plugins.plugin_utils import _lookup
     C.DEFAULT_LOCAL_TMP = run_dir
-    _lookup.reset_run_state(remove_files=False)   # a new worker: its own process state, the run's directory
     value = lookup_loader.get("imds.azure.metadata").run(["compute/vmId"], variables=host_vars(), endpoint=url, source="live")
     queue.put(value[0])
 
@@ -386,9 +384,7 @@ def test_workers_of_one_run_share_the_cache(imds_emulator, fresh_run, forked):
 
 def _failing_worker(url, run_dir, queue):
     from ansible import constants as C
-    from ansible_collections.imds.azure.plugins.plugin_utils import _lookup
     C.DEFAULT_LOCAL_TMP = run_dir
-    _lookup.reset_run_state(remove_files=False)
     try:
         lookup_loader.get("imds.azure.metadata").run(["compute/vmId"], variables=host_vars(), endpoint=url, source="live",
                                                      api_version="2021-02-01", timeout=1, deadline=1)
@@ -406,6 +402,29 @@ def test_workers_of_one_run_share_a_failure(imds_emulator_factory, fresh_run, fo
     messages = set(forked(_failing_worker, 6, emulator.url, str(fresh_run)))
     assert len(messages) == 1 and next(iter(messages)).startswith("imds.azure.metadata: server_error: cannot read /metadata/instance")
     assert len(metadata_requests(emulator, "/metadata/instance")) == 1
+
+
+def test_options_are_worked_out_once_per_distinct_settings(imds_emulator, monkeypatch):
+    """A template of many calls validates the options once per distinct settings (keywords, the variables and the
+    environment the options read), not once per call; ``default`` is read per call."""
+    made = []
+    original = metadata_lookup.LookupModule.set_options
+    monkeypatch.setattr(metadata_lookup.LookupModule, "set_options", lambda self, **kw: made.append(1) or original(self, **kw))
+    vm_id = imds_emulator.profile["compute"]["vmId"]
+    for _attempt in range(20):
+        assert lookup().run(["compute/vmId"], variables=host_vars(), endpoint=imds_emulator.url, source="live") == [vm_id]
+    assert lookup().run(["compute/nothing"], variables=host_vars(), endpoint=imds_emulator.url, source="live", default=[]) == [[]]
+    assert len(made) == 1
+    monkeypatch.setenv("AZURE_IMDS_LOOKUP_SOURCE", "live")
+    assert lookup().run(["compute/vmId"], variables=host_vars(), endpoint=imds_emulator.url) == [vm_id]
+    monkeypatch.setenv("AZURE_IMDS_LOOKUP_SOURCE", "facts")
+    with pytest.raises(AnsibleLookupError, match="host vm-1 has no azure_imds facts"):
+        lookup().run(["compute/vmId"], variables=host_vars(), endpoint=imds_emulator.url)
+    with pytest.raises(AnsibleLookupError, match="host vm-1 has no azure_imds facts"):
+        lookup().run(["compute/vmId"], variables=host_vars(azure_imds_lookup_source="auto", ansible_connection="ssh"),
+                     endpoint=imds_emulator.url)
+    assert len(made) == 4
+    assert len(metadata_requests(imds_emulator)) == 2   # versions and instance, once
 
 
 def test_requests_stay_under_the_rate_limit(imds_emulator_factory):

@@ -15,7 +15,7 @@ from ansible.errors import AnsibleLookupError
 from ansible.plugins.loader import lookup_loader
 
 from ansible_collections.imds.azure.plugins.lookup import token as token_lookup
-from ansible_collections.imds.azure.plugins.plugin_utils import _lookup
+from ansible_collections.imds.azure.plugins.plugin_utils._lookup import base as _lookup
 
 VAULT = "https://vault.azure.net"
 ARM = "https://management.azure.com/"
@@ -274,3 +274,24 @@ def test_an_answer_without_a_token_is_not_imds(canned_server):
         lookup().run([VAULT], variables={}, endpoint=server.url, api_version="2018-02-01")
     assert str(info.value).startswith("imds.azure.token: not_imds: the token endpoint answered with a token answer that IMDS never "
                                       "sends: access_token is missing")
+
+
+def _token_worker(url, run_dir, queue):
+    from ansible import constants as C
+    C.DEFAULT_LOCAL_TMP = run_dir
+    queue.put(bool(lookup_loader.get("imds.azure.token").run([VAULT], endpoint=url)[0]))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_workers_of_one_run_negotiate_the_api_version_once(imds_emulator, fresh_run, forked):
+    """Each worker asks for its own token; the api-version 'latest' stands for is asked once per run."""
+    assert set(forked(_token_worker, 4, imds_emulator.url, str(fresh_run))) == {True}
+    asked = [record.path for record in imds_emulator.request_log]
+    assert asked.count("/metadata/versions") == 1 and len(token_requests(imds_emulator)) == 4
+
+
+def test_settings_never_mistake_one_value_for_an_equal_one_of_another_type(imds_emulator):
+    """True == 1: client_id=True (the string 'True') must not reuse the settings of client_id=1 (the string '1')."""
+    for value in (1, True):
+        with pytest.raises(AnsibleLookupError, match="client_id '%s'" % value):
+            lookup().run([VAULT], endpoint=imds_emulator.url, client_id=value)

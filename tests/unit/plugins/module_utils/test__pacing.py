@@ -111,3 +111,37 @@ def test_the_recipe_and_the_event_source_share_imds_rate_limit(imds_emulator_fac
     approved = asyncio.run(scenario())
     answers = [record.status for record in emu.request_log if record.path.startswith("/metadata")]
     assert len(approved) == 2 and 429 not in answers, (approved, answers)
+
+
+# --------------------------------------------------------------------------- the limiter
+
+@pytest.mark.parametrize("directory", [False, True])
+def test_rate_limiter_never_allows_more_than_rate_in_any_second(tmp_path, directory, fake_time):
+    clock = fake_time
+    limiter = _pacing.RateLimiter(str(tmp_path) if directory else None, sleep=clock.sleep, clock=clock.clock)
+    stamps = []
+    for _attempt in range(23):
+        limiter.acquire("bucket", 5)
+        stamps.append(clock.now)
+    for index in range(len(stamps) - 5):
+        assert stamps[index + 5] - stamps[index] >= 1.0 + 0.2   # IMDS's second plus a margin for jitter
+    assert clock.sleeps and 4.5 < clock.now - 1000.0 < 6.0
+
+
+def test_rate_limiter_gives_up_after_max_wait(tmp_path, fake_time):
+    limiter = _pacing.RateLimiter(str(tmp_path), sleep=fake_time.sleep, clock=fake_time.clock)
+    for _slot in range(5):
+        assert limiter.acquire("bucket", 5, max_wait=0) == 0.0
+    assert limiter.acquire("bucket", 5, max_wait=1.0) is None     # the next slot frees up 1.25 s from now
+    assert fake_time.sleeps == []
+    assert limiter.acquire("bucket", 5, max_wait=2.0) == pytest.approx(1.255)
+
+
+def test_rate_limiter_buckets_are_independent(fake_time):
+    clock = fake_time
+    limiter = _pacing.RateLimiter(None, sleep=clock.sleep, clock=clock.clock)
+    for _attempt in range(5):
+        limiter.acquire("a", 5)
+        limiter.acquire("b", 5)
+    assert clock.sleeps == []
+    assert limiter.acquire("a", 0) == 0.0

@@ -102,12 +102,6 @@ def test_prefix_is_honoured(tmp_path):
     assert "vm-1" not in [name for name, _f in _fact_cache.read_facts(without)]
 
 
-def test_write_facts_matches_core(tmp_path):
-    cache = _fact_cache.open_fact_cache("jsonfile", connection=str(tmp_path), timeout=0)
-    _fact_cache.write_facts(cache, "vm-9", FACTS)
-    assert _core_writer(tmp_path).get("vm-9") == FACTS
-
-
 def test_configured_plugin_is_the_default(monkeypatch, tmp_path):
     monkeypatch.setattr(_fact_cache.C, "CACHE_PLUGIN", "ansible.builtin.jsonfile")
     cache = _fact_cache.open_fact_cache(connection=str(tmp_path))

@@ -51,9 +51,9 @@ def test_empty_prefix_cannot_start_with_a_digit():
     ({"a": {"x": "y", "x_y": ""}}, "azure_tag_x_y"),                                 # one host is enough
 ])
 def test_every_name_that_stands_for_two_values_is_found(hosts, group):
-    plan = _groups.GroupPlan()
+    plan = _groups.GroupPlan("azure_", ["tags"])
     for host, tags in hosts.items():
-        plan.add(host, _groups.host_groups({}, tags, "azure_", ["tags"]))
+        plan.add(host, {}, tags)
     ambiguous = plan.ambiguous()
     assert list(ambiguous) == [group]
     warning = plan.warning(ambiguous)
@@ -61,9 +61,9 @@ def test_every_name_that_stands_for_two_values_is_found(hosts, group):
 
 
 def test_an_empty_scale_set_and_one_named_none_are_two_values():
-    plan = _groups.GroupPlan()
-    plan.add("a", _groups.host_groups({"scale_set": ""}, {}, "azure_", ["scale_set"]))
-    plan.add("b", _groups.host_groups({"scale_set": "none"}, {}, "azure_", ["scale_set"]))
+    plan = _groups.GroupPlan("azure_", ["scale_set"])
+    plan.add("a", {"scale_set": ""}, {})
+    plan.add("b", {"scale_set": "none"}, {})
     assert list(plan.ambiguous()) == ["azure_scale_set_none"]
 
 
@@ -75,13 +75,14 @@ SEPARATORS = st.text(st.sampled_from("ab_-. "), min_size=1, max_size=4)
 def test_a_group_that_is_created_means_one_value(hosts):
     """Tags and scale sets made of letters and the characters sanitising merges: any two hosts that share a group
     the plan keeps have the same value for it."""
-    plan = _groups.GroupPlan()
+    plan = _groups.GroupPlan("azure_", ["scale_set", "tags"])
     for index, (tags, scale_set) in enumerate(hosts):
-        plan.add("h%d" % index, _groups.host_groups({"scale_set": scale_set}, tags, "azure_", ["scale_set", "tags"]))
+        plan.add("h%d" % index, {"scale_set": scale_set}, tags)
     ambiguous = plan.ambiguous()
     meaning_of = {}
-    for _host, groups in plan.hosts:
-        for _parent, group, meaning in groups:
+    for index, (tags, scale_set) in enumerate(hosts):
+        for _parent, group, meaning in _groups.host_groups({"scale_set": scale_set}, tags, "azure_", ["scale_set", "tags"]):
+            assert ("h%d" % index) in plan.members[group]
             if group not in ambiguous:
                 assert meaning_of.setdefault(group, meaning) == meaning, group
 

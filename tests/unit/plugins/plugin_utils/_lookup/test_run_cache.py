@@ -1,6 +1,6 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What the live lookups of a run share across its worker processes: the run cache and the request pacing."""
+"""What the live lookups of a run share across its worker processes: the run cache."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import time
 import pytest
 
 from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsNotFound, ImdsServerError
-from ansible_collections.imds.azure.plugins.plugin_utils import _run_cache
-from ansible_collections.imds.azure.plugins.plugin_utils._run_cache import RateLimiter, RunCache
+from ansible_collections.imds.azure.plugins.plugin_utils._lookup import run_cache as _run_cache
+from ansible_collections.imds.azure.plugins.plugin_utils._lookup.run_cache import RunCache
 
 
 # --------------------------------------------------------------------------- run cache
@@ -29,15 +29,13 @@ def test_run_cache_memory_only():
 
 def test_run_cache_files_are_private_and_shared(tmp_path):
     first = RunCache(str(tmp_path))
-    first.get(("doc",), lambda: {"document": {"a": 1}, "complete": True}, persist=lambda entry: dict(entry, complete=False))
+    first.get(("doc",), lambda: {"document": {"a": 1}}, persist=True)
     files = [name for name in os.listdir(tmp_path) if name.endswith(".json")]
     assert len(files) == 1
     assert stat.S_IMODE(os.stat(os.path.join(str(tmp_path), files[0])).st_mode) == 0o600
     second = RunCache(str(tmp_path))   # another worker of the same run
     value, how = second.get(("doc",), lambda: pytest.fail("fetched again"), persist=True)
-    assert how == "run" and value == {"document": {"a": 1}, "complete": False}
-    second.clear()
-    assert not os.listdir(tmp_path)
+    assert how == "run" and value == {"document": {"a": 1}}
 
 
 def _child(directory, queue):
@@ -65,7 +63,7 @@ def test_run_cache_single_flight_across_processes(tmp_path, forked):
 
 # --------------------------------------------------------------------------- failures are kept for the run (issue 22, item 13)
 
-@pytest.mark.parametrize("persist", [None, True])
+@pytest.mark.parametrize("persist", [False, True])
 def test_a_failed_fetch_is_kept_for_the_run(tmp_path, persist):
     cache = RunCache(str(tmp_path))
     calls = []
@@ -145,35 +143,14 @@ def test_run_cache_dir_is_inside_the_runs_local_tmp(monkeypatch, tmp_path):
     assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700
 
 
-# --------------------------------------------------------------------------- pacing
+def test_a_failure_not_to_keep_is_raised_and_fetched_again(tmp_path):
+    """The lookups' api-version negotiation: a failed one is asked again by the next lookup, in this worker or another."""
+    def fail():
+        raise ImdsServerError("IMDS GET /metadata/versions failed: HTTP 500 (boom)", status=500)
 
-@pytest.mark.parametrize("directory", [False, True])
-def test_rate_limiter_never_allows_more_than_rate_in_any_second(tmp_path, directory, fake_time):
-    clock = fake_time
-    limiter = RateLimiter(str(tmp_path) if directory else None, sleep=clock.sleep, clock=clock.clock)
-    stamps = []
-    for _attempt in range(23):
-        limiter.acquire("bucket", 5)
-        stamps.append(clock.now)
-    for index in range(len(stamps) - 5):
-        assert stamps[index + 5] - stamps[index] >= 1.0 + 0.2   # IMDS's second plus a margin for jitter
-    assert clock.sleeps and 4.5 < clock.now - 1000.0 < 6.0
-
-
-def test_rate_limiter_gives_up_after_max_wait(tmp_path, fake_time):
-    limiter = RateLimiter(str(tmp_path), sleep=fake_time.sleep, clock=fake_time.clock)
-    for _slot in range(5):
-        assert limiter.acquire("bucket", 5, max_wait=0) == 0.0
-    assert limiter.acquire("bucket", 5, max_wait=1.0) is None     # the next slot frees up 1.25 s from now
-    assert fake_time.sleeps == []
-    assert limiter.acquire("bucket", 5, max_wait=2.0) == pytest.approx(1.255)
-
-
-def test_rate_limiter_buckets_are_independent(fake_time):
-    clock = fake_time
-    limiter = RateLimiter(None, sleep=clock.sleep, clock=clock.clock)
-    for _attempt in range(5):
-        limiter.acquire("a", 5)
-        limiter.acquire("b", 5)
-    assert clock.sleeps == []
-    assert limiter.acquire("a", 0) == 0.0
+    for cache in (RunCache(str(tmp_path)), RunCache(str(tmp_path))):
+        with pytest.raises(ImdsServerError):
+            cache.get(("versions",), fail, persist=True, keep_failure=False)
+    assert not [name for name in os.listdir(tmp_path) if name.endswith(".json")]
+    assert cache.get(("versions",), lambda: ["2021-02-01"], persist=True, keep_failure=False) == (["2021-02-01"], "fetched")
+    assert RunCache(str(tmp_path)).get(("versions",), fail, persist=True) == (["2021-02-01"], "run")

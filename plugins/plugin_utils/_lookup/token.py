@@ -114,10 +114,3 @@ class TokenCache(object):
         with self._lock:
             self._items[key] = (record, expires_on - margin)
         return True
-
-    def clear(self):
-        with self._lock:
-            self._items.clear()
-
-    def __len__(self):
-        return len(self._items)

@@ -8,8 +8,8 @@ import os
 
 from ansible import constants as C
 
-from ansible_collections.imds.azure.plugins.plugin_utils import _lookup
-from ansible_collections.imds.azure.plugins.plugin_utils._lookup import reset_run_state, run_state, scrub
+from ansible_collections.imds.azure.plugins.plugin_utils._lookup import base as _lookup
+from ansible_collections.imds.azure.plugins.plugin_utils._lookup.base import run_state, scrub
 
 
 def test_scrub_removes_jwt_shaped_text():
@@ -21,31 +21,17 @@ def test_scrub_removes_jwt_shaped_text():
 def test_state_is_per_process_and_run(monkeypatch, tmp_path):
     monkeypatch.setattr(C, "DEFAULT_LOCAL_TMP", str(tmp_path / "run-1"), raising=False)
     (tmp_path / "run-1").mkdir()
-    reset_run_state()
     state = run_state()
     assert run_state() is state and state.directory == os.path.join(str(tmp_path / "run-1"), "imds_azure_lookup")
     client = state.client("imds.azure.metadata", "http://127.0.0.1:9", "latest", 5.0, 90.0)
     assert state.client("imds.azure.metadata", "http://127.0.0.1:9", "latest", 5.0, 90.0) is client
     assert state.client("imds.azure.token", "http://127.0.0.1:9", "latest", 5.0, 90.0) is not client   # warnings name the lookup
     assert state.client("imds.azure.metadata", "http://127.0.0.1:9", "2021-02-01", 5.0, 90.0) is not client
+    # a forked worker of the run: its own state (nothing of its parent's locks and clients), the run's files
+    monkeypatch.setattr(_lookup.os, "getpid", lambda: -1)
+    assert run_state() is not state and run_state().directory == state.directory
+    monkeypatch.undo()
     # another run (another ansible-local-* directory): nothing of the first is kept
     monkeypatch.setattr(C, "DEFAULT_LOCAL_TMP", str(tmp_path / "run-2"), raising=False)
     (tmp_path / "run-2").mkdir()
     assert run_state() is not state
-    reset_run_state()
-
-
-def test_reset_keeps_the_run_files_for_a_new_worker(monkeypatch, tmp_path):
-    monkeypatch.setattr(C, "DEFAULT_LOCAL_TMP", str(tmp_path), raising=False)
-    reset_run_state()
-    state = run_state()
-    state.cache.get(("k",), lambda: {"v": 1}, persist=True)
-    state.tokens.put(("t",), {"expires_on": 2 ** 40})
-    reset_run_state(remove_files=False)   # a new worker of the same run
-    fresh = run_state()
-    assert fresh is not state and not len(fresh.tokens)
-    assert fresh.cache.get(("k",), lambda: {"v": 2}, persist=True) == ({"v": 1}, "run")
-    reset_run_state()                     # a new run
-    assert not [name for name in os.listdir(fresh.directory) if name.endswith(".json")]
-    assert _lookup.run_state().cache.get(("k",), lambda: {"v": 3}, persist=True) == ({"v": 3}, "fetched")
-    reset_run_state()

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.imds.azure.plugins.plugin_utils import _token
-from ansible_collections.imds.azure.plugins.plugin_utils._token import TokenCache, TokenError
+from ansible_collections.imds.azure.plugins.plugin_utils._lookup import token as _token
+from ansible_collections.imds.azure.plugins.plugin_utils._lookup.token import TokenCache, TokenError
 
 
 def test_identity_selector():

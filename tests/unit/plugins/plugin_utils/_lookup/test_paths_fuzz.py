@@ -16,7 +16,7 @@ from ansible.errors import AnsibleLookupError
 from ansible.plugins.loader import lookup_loader
 
 from ansible_collections.imds.azure.tests.unit.fuzz_settings import IMDS_ERROR_KINDS
-from ansible_collections.imds.azure.plugins.plugin_utils._lookup_paths import (
+from ansible_collections.imds.azure.plugins.plugin_utils._lookup.paths import (
     LOOKUP_CATEGORIES, LookupPathError, MissingPathError, ParsedPath, parse_path, walk,
 )
 

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 
 from ansible_collections.imds.azure.plugins.module_utils._client import CATEGORIES
@@ -56,20 +57,16 @@ class QueryError(ImdsAzureError, ValueError):
 
 
 class ParsedPath(object):
-    """A term, parsed: ``category`` and ``segments`` (strings), plus the ``text`` the user wrote."""
+    """A term, parsed: ``category`` and ``segments`` (strings)."""
 
-    __slots__ = ("category", "segments", "text")
+    __slots__ = ("category", "segments")
 
-    def __init__(self, category, segments, text):
+    def __init__(self, category, segments):
         self.category = category
         self.segments = tuple(segments)
-        self.text = text
 
     def __eq__(self, other):
         return isinstance(other, ParsedPath) and (self.category, self.segments) == (other.category, other.segments)
-
-    def __ne__(self, other):
-        return not self == other
 
     def __hash__(self):
         return hash((self.category, self.segments))
@@ -97,6 +94,11 @@ def parse_path(term):
     """
     if not isinstance(term, str):
         raise LookupPathError("a path must be a string, got %s %r" % (type(term).__name__, term))
+    return _parse_text(term)
+
+
+@functools.lru_cache(maxsize=1024)   # a ParsedPath is immutable; a lookup in a loop parses each term once
+def _parse_text(term):
     shown = repr(term)
     if term == "":
         raise LookupPathError("an empty path is not allowed; use '/instance' for the whole instance document")
@@ -106,7 +108,7 @@ def parse_path(term):
         raise LookupPathError(str(exc)) from None
     explicit = term.startswith("/")
     if not explicit:
-        return ParsedPath("instance", segments, term)
+        return ParsedPath("instance", segments)
     if segments[0] == "metadata":
         segments = segments[1:]
         if not segments:
@@ -119,7 +121,7 @@ def parse_path(term):
         raise LookupPathError("path %s: unknown category %r (a leading '/' names one of: %s)%s%s" % (
             shown, category, ", ".join("/" + name for name in LOOKUP_CATEGORIES), "; did you mean /%s?" % hint[0] if hint else "",
             "; for a path inside the instance document drop the leading '/'" if category in ("compute", "network") else ""))
-    return ParsedPath(category, segments[1:], term)
+    return ParsedPath(category, segments[1:])
 
 
 def _where(segments):
