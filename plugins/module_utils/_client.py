@@ -196,7 +196,7 @@ class ImdsClient(object):
     def use_versions(self, versions):
         """Negotiate ``latest`` from ``versions`` (what ``available_versions()`` of another client of this
         endpoint returned: the lookups share it across a run's workers) instead of asking IMDS."""
-        stable = _stable(versions if isinstance(versions, list) else [])
+        stable = stable_versions(versions if isinstance(versions, list) else [])
         with self._lock:
             if self._versions is None and stable:
                 self._versions, self._latest = stable, stable[-1]
