@@ -1,6 +1,6 @@
 # imds.azure developer entry points. Everything is installed by these targets.
 #   make demo    the emulator-backed demo
-#   make test    every gate: sanity, units, emulator, integration, eda, demo, lint, docs, changelog, build, examples
+#   make test    every gate: sanity, units, emulator, harness, integration, eda, demo, lint, docs, changelog, build, examples
 #                (first installs the Debian packages of tools/harness/system-packages.txt: run as root)
 #   make check   the edit loop, before every commit: units and the quick integration targets on the
 #                newest core (about 2 minutes with a warm .venv; make test has run once on the machine)
@@ -9,15 +9,17 @@
 #   make test-units-matrix   units on every supported ansible-core
 #   make bench   benchmarks, printed as ratios against baselines measured in the same run
 #   make fuzz    the unit tests with the long Hypothesis profile (HYPOTHESIS_PROFILE=long, FUZZ_TESTS=path)
+#   make coverage  line and branch coverage of plugins/ by the unit tests, per file and in total
+#                  (.build/coverage/coverage.txt and coverage.json)
 #   make docs    docs/plugins/ rewritten, and the HTML site in .build/docs-site/build/html/index.html
 
 PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12))
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-STEP_TARGETS := $(addprefix test-,sanity units emulator integration eda demo lint docs changelog build examples)
+STEP_TARGETS := $(addprefix test-,sanity units emulator harness integration eda demo lint docs changelog build examples)
 
-.PHONY: setup venv test check test-matrix test-units-matrix demo bench docs fuzz clean $(STEP_TARGETS)
+.PHONY: setup venv test check test-matrix test-units-matrix demo bench docs fuzz coverage clean $(STEP_TARGETS)
 
 venv: $(STAMP)
 
@@ -70,6 +72,10 @@ docs: venv
 # Property-based fuzzing at length: make test runs the same properties with the short "ci" profile.
 fuzz: venv
 	tools/harness/run.sh fuzz
+
+# ansible-test units --coverage, then tools/harness/coverage_report.py (docs/testing.md, "Coverage").
+coverage: venv
+	tools/harness/run.sh coverage && cat .build/coverage/coverage.txt
 
 bench: venv
 	$(VENV)/bin/python -m bench

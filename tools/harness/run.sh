@@ -18,17 +18,18 @@
 # BUILD (default .build) holds the copies and logs; HARNESS_RESULTS names a file that gets the
 # summary lines (tools/harness/matrix.sh runs one VENV/BUILD pair per ansible-core).
 #
-# Steps: sanity units emulator integration eda demo lint docs changelog build examples
+# Steps: sanity units emulator harness integration eda demo lint docs changelog build examples
 # Not in the default run: render (rewrites docs/plugins/ from the plugins' documentation; make docs),
 # site (builds and checks the HTML site, part of docs; make docs),
-# fuzz (the unit tests with Hypothesis's "long" profile; make fuzz)
+# fuzz (the unit tests with Hypothesis's "long" profile; make fuzz),
+# coverage (line and branch coverage of plugins/ by the unit tests; make coverage)
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VENV="${VENV:-$ROOT/.venv}"
 HARNESS_BUILD="${BUILD:-$ROOT/.build}"
 PYVER="$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
-ALL_STEPS=(sanity units emulator integration eda demo lint docs changelog build examples)
+ALL_STEPS=(sanity units emulator harness integration eda demo lint docs changelog build examples)
 # Jobs known to take longest start first (a fresh clone has no timings of its own yet); the rest
 # follow in the order of the previous run's timings ($HARNESS_BUILD/timings), longest first.
 SLOW_FIRST=(integration/metadata_facts examples integration/metadata_facts_attested integration/scheduled_events eda
@@ -142,8 +143,27 @@ step_fuzz() {
         --hypothesis-show-statistics "${FUZZ_TESTS:-tests/unit}")
 }
 
+step_coverage() {
+    # step_coverage [UNIT TEST...]: the unit tests under ansible-test's coverage (its configuration records
+    # branches), then line % and branch % of every file of plugins/ and in total (tools/harness/coverage_report.py)
+    # into $HARNESS_BUILD/coverage/: coverage.txt (the table), coverage.json, coverage.data (the combined data).
+    local out="$HARNESS_BUILD/coverage"
+    python -c 'import coverage' 2> /dev/null || { echo "coverage is not installed in $VENV (requirements-dev.txt): make venv"; return 1; }
+    rm -rf "$out" && mkdir -p "$out" &&
+    (cd "$COPY" && ansible-test units --local --python "$PYVER" --color no --coverage "$@") &&
+    (cd "$COPY" && ansible-test coverage combine --color no) &&
+    cp "$COPY/tests/output/coverage/coverage" "$out/coverage.data" &&
+    python "$ROOT/tools/harness/coverage_report.py" "$out/coverage.data" "$COPY" "$out/coverage.json" | tee "$out/coverage.txt"
+}
+
 step_emulator() {
-    (cd "$COPY" && python -m pytest -q -p no:cacheprovider tests/emulator tests/harness)
+    # The emulator's own suite, next to it (it is a product too: docs/docsite/rst/emulator.rst).
+    (cd "$COPY" && python -m pytest -q -p no:cacheprovider tools/imds_emulator/tests)
+}
+
+step_harness() {
+    # The harness's own tests: the network guard, the integration targets' helpers, the examples runner.
+    (cd "$COPY" && python -m pytest -q -p no:cacheprovider tests/harness)
 }
 
 step_integration() {

@@ -1,6 +1,6 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Reusable pytest glue for the IMDS emulator (used by tests/emulator and tests/unit conftest files).
+"""Reusable pytest glue for the IMDS emulator (used by tools/imds_emulator/tests and tests/unit conftest files).
 
 Usage in a conftest.py::
 

@@ -14,7 +14,6 @@ import pytest
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.loader import lookup_loader
 
-from ansible_collections.imds.azure.plugins.lookup import token as token_lookup
 from ansible_collections.imds.azure.plugins.plugin_utils._lookup import base as _lookup
 
 VAULT = "https://vault.azure.net"
@@ -46,10 +45,6 @@ def issued(emulator, resource, **selector):
 
 def no_fragment_of(token, text, size=16):
     return not any(token[index:index + size] in text for index in range(0, len(token) - size + 1))
-
-
-def test_loader_returns_the_module_the_tests_reset():
-    assert type(lookup()).__module__ == token_lookup.__name__
 
 
 def test_system_assigned_token(imds_emulator):

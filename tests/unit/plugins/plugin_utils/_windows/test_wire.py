@@ -183,12 +183,6 @@ def test_constrained_language_mode_fails_with_powershells_reason(imds_emulator, 
             else "in ConstrainedLanguage mode with module util imports" in result["msg"]), result["msg"]
 
 
-def test_a_command_line_over_8191_characters_is_refused_as_cmd_exe_does():
-    host = wf.FakeWindowsHost()
-    rc, stdout, stderr = host.cmd_exe("PowerShell -EncodedCommand " + "A" * 8200)
-    assert (rc, stdout, stderr) == (1, "", "The command line is too long.\r\n")
-
-
 def test_route_exe_fallback_binds_the_persistent_route_to_its_interface(monkeypatch):
     network = wf.FakeNetwork(active=[route_fixtures.WRONG_ACTIVE], persistent=[route_fixtures.WRONG_ACTIVE], netroute=False)
     host = wf.FakeWindowsHost(network=network)

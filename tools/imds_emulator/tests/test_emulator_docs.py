@@ -11,7 +11,7 @@ import yaml
 
 from tools.imds_emulator import default_profile
 
-PAGE = pathlib.Path(__file__).resolve().parents[2] / "docs" / "docsite" / "rst" / "emulator.rst"
+PAGE = pathlib.Path(__file__).resolve().parents[3] / "docs" / "docsite" / "rst" / "emulator.rst"
 # The first row of a knob in a grid table: | ``name`` | default | effect |
 _ROW = re.compile(r"^\| ``([a-z_.]+)``\s*\| ([^|]+?)\s*\|", re.MULTILINE)
 

@@ -8,10 +8,10 @@ import json
 import os
 import sys
 
-import debian_clients  # tests/emulator (its conftest puts it on sys.path)
+import debian_clients  # tools/imds_emulator/tests (its conftest puts it on sys.path)
 
 RESOURCE = "https://vault.azure.net"
-# Set by tests/emulator/test_emulator_netns.py: {package: its unpacked dist-packages} (debian_clients.py).
+# Set by tools/imds_emulator/tests/test_emulator_netns.py: {package: its unpacked dist-packages} (debian_clients.py).
 DEBIAN_CLIENTS_ENV = "IMDS_DEBIAN_CLIENTS"
 
 

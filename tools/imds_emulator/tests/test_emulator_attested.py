@@ -254,7 +254,7 @@ def test_knob_tamper_unknown(imds_emulator):
 def test_a_ca_directory_left_by_a_process_that_skipped_atexit_is_removed_by_the_next_one(tmp_path, monkeypatch):
     # ansible-core's forked workers end with os._exit: atexit never removes what they created (and
     # nothing flushes stdout: without PYTHONUNBUFFERED the print is lost unless flushed).
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     child = subprocess.run(
         [sys.executable, "-c",
          "import os; from tools.imds_emulator import attested; print(attested._temporary_dir('imds-emulator-ca-'), flush=True); os._exit(0)"],

@@ -23,7 +23,7 @@ import sys
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 for _path in (ROOT, HERE):
     if _path not in sys.path:
         sys.path.insert(0, _path)
@@ -137,7 +137,7 @@ def test_documented_validation_at_the_default_endpoint(workdir):
 
 def _main(workdir):
     # Plays IMDS at its real address: only inside a network namespace a test created.
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "tools", "netguard"))
+    sys.path.insert(0, os.path.join(ROOT, "tools", "netguard"))
     import imds_netguard  # pylint: disable=import-outside-toplevel,import-error
     if not imds_netguard.in_private_namespace():
         sys.exit("refusing to listen at 169.254.169.254 outside a network namespace of its own (run it with tools/run-in-netns.sh)")

@@ -4,7 +4,7 @@
 
 This suite runs only inside a network namespace a test created (tools/run-in-netns.sh: a loopback
 that carries 169.254.169.254 and nothing else), where the network guard steps aside because the
-namespace is the test's own. tests/emulator/test_emulator_netns.py runs it that way from the host.
+namespace is the test's own. tools/imds_emulator/tests/test_emulator_netns.py runs it that way from the host.
 
 Inside, a stricter guard of its own (a ``socket.connect`` audit hook) records every connection the
 clients attempt and refuses any but the emulator's and loopback, so a client that tries another
@@ -54,7 +54,7 @@ class Contacts:
         allowed = (host, port) == IMDS_ADDRESS or imds_netguard.is_loopback(host)
         self.attempts.append((host, port, allowed))
         if not allowed:
-            raise imds_netguard.NetworkGuardError("tests/emulator/netns: blocked connection to %s:%s; only the emulator "
+            raise imds_netguard.NetworkGuardError("tools/imds_emulator/tests/netns: blocked connection to %s:%s; only the emulator "
                                                   "at 169.254.169.254:80 may be reached" % (host, port))
 
     def blocked(self):
@@ -74,8 +74,8 @@ def pytest_configure(config):
     if not imds_netguard._installed:  # pylint: disable=protected-access
         raise pytest.UsageError("the network guard is off (IMDS_NETGUARD=off?): these tests must not run without it")
     if not imds_netguard.in_private_namespace():
-        raise pytest.UsageError("tests/emulator/netns runs only inside a network namespace it owns: "
-                                "tools/run-in-netns.sh python -m pytest tests/emulator/netns")
+        raise pytest.UsageError("tools/imds_emulator/tests/netns runs only inside a network namespace it owns: "
+                                "tools/run-in-netns.sh python -m pytest tools/imds_emulator/tests/netns")
 
 
 @pytest.fixture(autouse=True)

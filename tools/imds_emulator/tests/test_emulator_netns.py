@@ -1,6 +1,6 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Runs tests/emulator/netns (real clients at the default endpoint) in a namespace of its own.
+"""Runs tools/imds_emulator/tests/netns (real clients at the default endpoint) in a namespace of its own.
 
 The Debian clients (cloud-init, WALinuxAgent) are fetched here, on the host, before the namespace is
 entered: in there nothing but the emulator can be reached (debian_clients.py).
@@ -18,7 +18,7 @@ import debian_clients
 from tools.imds_emulator.testing import REPO_ROOT
 
 RUN_IN_NETNS = os.path.join(REPO_ROOT, "tools", "run-in-netns.sh")
-SUITE = os.path.join("tests", "emulator", "netns")
+SUITE = os.path.join("tools", "imds_emulator", "tests", "netns")
 
 
 def pytest_run(*command, env=None):

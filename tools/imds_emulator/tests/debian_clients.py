@@ -1,17 +1,17 @@
 # Copyright (c) imds.azure contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Real Azure clients from Debian packages, extracted and never installed, for tests/emulator/netns.
+"""Real Azure clients from Debian packages, extracted and never installed, for tools/imds_emulator/tests/netns.
 
 cloud-init's Azure datasource (package ``cloud-init``) and WALinuxAgent's IMDS client (package ``waagent``)
 are fetched with ``apt-get download`` and unpacked with ``dpkg-deb -x`` into a cache keyed by the package
 version (``$XDG_CACHE_HOME/imds-azure/debian-clients/<package>_<version>``, default ``~/.cache``). Nothing
 is installed, so no service of theirs can start; the tests import their modules from the unpacked tree.
 
-Fetching needs the network, so it happens on the host (tests/emulator/test_emulator_netns.py calls
+Fetching needs the network, so it happens on the host (tools/imds_emulator/tests/test_emulator_netns.py calls
 ``site_dirs()`` before it enters the namespace); inside the namespace ``site_dirs(fetch=False)`` only
 finds the cache. Any failure raises ``ClientUnavailable`` naming the command to run: these tests fail, never skip.
 
-    python tests/emulator/debian_clients.py     # fetch both into the cache and print where they are
+    python tools/imds_emulator/tests/debian_clients.py     # fetch both into the cache and print where they are
 """
 
 import os
@@ -119,8 +119,8 @@ def site_dirs(packages=PACKAGES, fetch=True):
     for package, version in versions.items():
         if not os.path.exists(os.path.join(_unpacked(package, version), COMPLETE)):
             if not fetch:
-                raise ClientUnavailable("%s %s is not in %s. Run: python tests/emulator/debian_clients.py "
-                                        "(tests/emulator/test_emulator_netns.py does it)" % (package, version, cache_root()))
+                raise ClientUnavailable("%s %s is not in %s. Run: python tools/imds_emulator/tests/debian_clients.py "
+                                        "(tools/imds_emulator/tests/test_emulator_netns.py does it)" % (package, version, cache_root()))
             version = _fetch(package, version)
         found[package] = os.path.join(_unpacked(package, version), SITE)
     return found
