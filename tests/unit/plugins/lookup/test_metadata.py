@@ -16,6 +16,8 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import lookup_loader
 from ansible.template import Templar
 
+from ansible_collections.imds.azure.plugins.lookup import metadata as metadata_lookup
+
 
 try:  # ansible-core >= 2.19: only trusted strings are templates
     from ansible.template import trust_as_template
