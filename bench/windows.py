@@ -74,7 +74,7 @@ class _Bench(object):
     def __init__(self, url):
         # pylint: disable=import-outside-toplevel
         from ansible_collections.imds.azure.plugins.action.metadata_facts import ActionModule
-        from ansible_collections.imds.azure.plugins.module_utils import _client, _detect, _facts
+        from ansible_collections.imds.azure.plugins.module_utils import _client, _detect, _facts, _transport
         from ansible_collections.imds.azure.tests.unit.fakes import windows_fake
         from ansible_collections.imds.azure.tests.unit.fakes.action_fixtures import windows_action
         self.url = url
@@ -82,13 +82,14 @@ class _Bench(object):
         self.action_class = ActionModule
         self.facts = _facts
         self.client = _client
+        self.transport = _transport
         self.azure = functools.partial(_detect.Detection, _detect.AZURE, "bench: DMI says Azure")
         self.fake = windows_fake
 
     def linux(self, params, no_log=True):
         """One gather as the module runs it on Linux (DMI says Azure); returns (facts, transport log)."""
         requests = []
-        transport = self.client.UrlTransport()
+        transport = self.transport.UrlTransport()
 
         class Counting(object):
             def request(self, method, url, headers, body, timeout):

@@ -41,22 +41,22 @@ LINUX_PERSISTENCE_WARNING = ("the route was changed in the running kernel only: 
 
 class ActionModule(ActionModuleBase):
     ARGUMENT_SPEC = ARGUMENT_SPEC
-    OPTIONS_ERROR = "argument"
     _supports_check_mode = True
     _supports_async = False
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         if "imds_error" in result:
-            result["error"] = result["imds_error"]  # deprecated alias, removed in 1.0.0
+            # Deprecated alias, removed in 1.0.0. It keeps the keywords of 0.1.0: "argument" for invalid options.
+            result["error"] = "argument" if result["imds_error"] == "config" else result["imds_error"]
         return result
 
     def _main(self, module, task_vars):
         args = module.params
         if args["metric"] < 0 or args["metric"] > 9999:
-            module.fail_json(msg="metric must be between 0 and 9999", imds_error="argument")
+            module.fail_json(msg="metric must be between 0 and 9999", imds_error="config")
         if args["timeout"] < 1:
-            module.fail_json(msg="timeout must be at least 1 second", imds_error="argument")
+            module.fail_json(msg="timeout must be at least 1 second", imds_error="config")
         persistent = args["persistent"]
         if persistent is None:
             args["persistent"] = True

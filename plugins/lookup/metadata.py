@@ -149,7 +149,7 @@ _raw:
 from ansible.utils.display import Display
 from ansible.utils.unsafe_proxy import wrap_var
 
-from ansible_collections.imds.azure.plugins.module_utils._client import ImdsError, ImdsNotFound
+from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsError, ImdsNotFound
 from ansible_collections.imds.azure.plugins.module_utils._documents import check_userdata_size, strip_user_data
 from ansible_collections.imds.azure.plugins.module_utils._shape import ShapeError, checked
 from ansible_collections.imds.azure.plugins.plugin_utils._lookup.paths import (

@@ -118,7 +118,7 @@ _raw:
 from ansible.utils.display import Display
 from ansible.utils.unsafe_proxy import wrap_var
 
-from ansible_collections.imds.azure.plugins.module_utils._client import ImdsError, ImdsNotImds, ImdsRejected
+from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsError, ImdsNotImds, ImdsRejected
 from ansible_collections.imds.azure.plugins.plugin_utils._lookup.base import ImdsLookupBase, run_state
 from ansible_collections.imds.azure.plugins.plugin_utils._lookup.token import (
     SELECTORS, TokenError, check_resource, describe_identity, identity_selector, normalize_record,

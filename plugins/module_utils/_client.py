@@ -10,8 +10,9 @@
 """Shared IMDS client: endpoint and version rules, version negotiation, and the request loop.
 
 The pieces it is built from have homes of their own: _transport (how a request travels),
-_paths (what a request may name), _retry (the retry table), _responses (what counts as an
-answer) and _errors. The names other code imports from here are re-exported in ``__all__``.
+_paths (what a request may name), _responses (what an attempt amounts to: an answer, or why it
+failed), _retry (when a failed attempt is retried) and _errors. Import each name from the module that
+defines it.
 """
 
 from __future__ import annotations
@@ -22,73 +23,13 @@ import re
 import threading
 import time
 
-from collections import namedtuple
-
 from urllib.parse import quote, urlsplit
 
-from ansible_collections.imds.azure.plugins.module_utils._errors import (
-    ImdsConfigError,
-    ImdsError,
-    ImdsNotFound,
-    ImdsNotImds,
-    ImdsRejected,
-    ImdsServerError,
-    ImdsThrottled,
-    ImdsTimeout,
-    ImdsTooLarge,
-    ImdsUnreachable,
-)
-from ansible_collections.imds.azure.plugins.module_utils._paths import encode_path, encode_query
-from ansible_collections.imds.azure.plugins.module_utils._responses import (
-    MAX_RESPONSE_BYTES,
-    RESPONSE_LIMITS,
-    SECRET_CATEGORIES,
-    decode_answer,
-    looks_like_html,
-    not_imds_text,
-    parse_error_body,
-    withheld,
-)
-from ansible_collections.imds.azure.plugins.module_utils._retry import (
-    CATEGORY_UPDATING,
-    DEADLINE,
-    DEFAULT_CONNECT_RETRIES,
-    EXHAUSTED,
-    GONE,
-    NO_CONNECTION,
-    NOT_FOUND,
-    NOT_IMDS,
-    NOT_SENT,
-    REJECTED,
-    WINDOW,
-    RetryPolicy,
-    answer_rule,
-    retry_after_seconds,
-    transport_rule,
-)
-from ansible_collections.imds.azure.plugins.module_utils._transport import (
-    ConnectError,
-    ConnectionReset,
-    ConnectTimeout,
-    MalformedAnswer,
-    NotSent,
-    ReadTimeout,
-    Response,
-    TransportError,
-    UrlTransport,
-    format_seconds,
-    framing_error,
-)
-
-__all__ = [
-    "DEFAULT_ENDPOINT", "CATEGORIES", "DOCUMENT_CATEGORIES", "SCHEDULED_EVENTS_VERSIONS", "CATEGORY_MINIMUM_VERSION", "ImdsClient",
-    "validate_endpoint", "validate_api_version", "scheduled_events_version_for",
-    # re-exported: the names plugins and tests import from the client
-    "RESPONSE_LIMITS", "MAX_RESPONSE_BYTES", "Response", "UrlTransport", "format_seconds",
-    "TransportError", "ConnectError", "ConnectTimeout", "ReadTimeout", "ConnectionReset", "NotSent", "MalformedAnswer",
-    "ImdsError", "ImdsConfigError", "ImdsUnreachable", "ImdsTimeout", "ImdsRejected", "ImdsNotFound",
-    "ImdsThrottled", "ImdsServerError", "ImdsNotImds", "ImdsTooLarge",
-]
+from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsConfigError, ImdsNotFound, ImdsNotImds, ImdsRejected
+from ansible_collections.imds.azure.plugins.module_utils._paths import VERSION_RE, encode_path, encode_query, stable_versions
+from ansible_collections.imds.azure.plugins.module_utils._responses import Call, attempt_failure, call_error, decode_answer
+from ansible_collections.imds.azure.plugins.module_utils._retry import DEFAULT_CONNECT_RETRIES, RetryPolicy
+from ansible_collections.imds.azure.plugins.module_utils._transport import TransportError, UrlTransport, framing_error
 
 DEFAULT_ENDPOINT = "http://169.254.169.254"
 
@@ -101,8 +42,9 @@ DOCUMENT_CATEGORIES = ("instance", "loadbalancer", "scheduledevents")
 # Scheduled events have their own api-version line (newest first). "latest" means the first.
 SCHEDULED_EVENTS_VERSIONS = ("2020-07-01", "2019-08-01", "2019-04-01", "2019-01-01", "2017-11-01", "2017-08-01", "2017-03-01")
 
-# First version of each category on the main line. An explicit older version is refused
-# locally (the service would refuse it too) so that the error can say why.
+# First documented version of each category on the main line. An explicit older version is refused locally,
+# with advice, even where the service might still answer it (it lists 2017-03-01, a preview, and serves
+# /metadata/instance with it).
 CATEGORY_MINIMUM_VERSION = {
     "instance": "2017-04-02",
     "identity": "2018-02-01",
@@ -110,16 +52,7 @@ CATEGORY_MINIMUM_VERSION = {
     "loadbalancer": "2020-10-01",
 }
 
-_VERSION_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$")
 _CONTROL_RE = re.compile(r"[\x00-\x20\x7f]")
-# A 403 whose body says "unreachable" comes from a container runtime's network, not from IMDS.
-_DOCKER_UNREACHABLE_RE = re.compile(r"unreachable", re.IGNORECASE)
-
-_ROUTE_HINT = (
-    "On an Azure VM, check the 169.254.169.254/32 route: it must leave through the primary NIC "
-    "(Linux: 'ip route get 169.254.169.254'; Windows: 'route print 169.254.169.254'); the imds.azure.route role "
-    "checks and repairs it. IMDS is reachable only from inside an Azure VM."
-)
 
 
 def validate_endpoint(endpoint):
@@ -151,13 +84,9 @@ def validate_endpoint(endpoint):
 
 
 def validate_api_version(version):
-    if not isinstance(version, str) or not (version == "latest" or _VERSION_RE.match(version)):
+    if not isinstance(version, str) or not (version == "latest" or VERSION_RE.match(version)):
         raise ImdsConfigError("api_version must be 'latest' or a date such as 2021-02-01, got %r" % (version,))
     return version
-
-
-def _stable(versions):
-    return sorted(v for v in versions if isinstance(v, str) and _VERSION_RE.match(v) and not v.endswith("-preview"))
 
 
 def scheduled_events_version_for(version):
@@ -267,7 +196,7 @@ class ImdsClient(object):
     def use_versions(self, versions):
         """Negotiate ``latest`` from ``versions`` (what ``available_versions()`` of another client of this
         endpoint returned: the lookups share it across a run's workers) instead of asking IMDS."""
-        stable = _stable(versions if isinstance(versions, list) else [])
+        stable = stable_versions(versions if isinstance(versions, list) else [])
         with self._lock:
             if self._versions is None and stable:
                 self._versions, self._latest = stable, stable[-1]
@@ -282,11 +211,11 @@ class ImdsClient(object):
         try:
             data = self._request("GET", "versions", "", None, None, "json", None)
             versions = data.get("apiVersions") if isinstance(data, dict) else None
-            if not isinstance(versions, list) or not _stable(versions):
+            if not isinstance(versions, list) or not stable_versions(versions):
                 raise ImdsNotImds(
                     "%s/metadata/versions answered without an 'apiVersions' list, so this does not look like IMDS"
                     % self.endpoint, url=self.endpoint + "/metadata/versions", status=200)
-            self._versions = _stable(versions)
+            self._versions = stable_versions(versions)
         except ImdsNotFound as exc:
             if not exc.imds_answered:
                 raise
@@ -299,7 +228,7 @@ class ImdsClient(object):
         try:
             self._request("GET", "instance", "", None, None, "json", None)
         except ImdsRejected as exc:
-            newest = _stable(exc.newest_versions)
+            newest = stable_versions(exc.newest_versions)
             if newest:
                 return newest
             raise ImdsRejected(
@@ -324,7 +253,7 @@ class ImdsClient(object):
         try:
             return self._request(method, category, encoded_path, pairs, body, want, version)
         except ImdsRejected as exc:
-            newest = _stable(exc.newest_versions)
+            newest = stable_versions(exc.newest_versions)
             if self.api_version != "latest" or not newest or newest[-1] == version:
                 raise
             # The negotiated version is not (yet) served for this category: use the newest it offers.
@@ -353,9 +282,8 @@ class ImdsClient(object):
 
     def _request(self, method, category, encoded_path, pairs, body, want, version):
         """One logical request, retried as RetryPolicy decides. Returns the decoded body."""
-        call = _Call(self._url(category, encoded_path, pairs, version), self.endpoint, method, self._clock(),
-                     secret=category in SECRET_CATEGORIES,
-                     category_root=encoded_path == "" and category != "versions" and version is not None)
+        call = Call(self._url(category, encoded_path, pairs, version), self.endpoint, method, category, version, self._clock(),
+                    self.deadline, self.is_default_endpoint)
         policy = RetryPolicy(call.start + self.deadline, self.connect_retries, self._clock, self._rand)
         headers = {"Metadata": "true"}
         if body is not None:
@@ -371,122 +299,14 @@ class ImdsClient(object):
                 if broken is not None:
                     raise broken
             except TransportError as exc:
-                failure = self._transport_failure(exc, call)
+                failure = attempt_failure(call, exc)
             else:
                 call.connected = True
                 if 200 <= response.status < 300:
-                    return decode_answer(response, want, call.label, call.url, call.attempts, category, self.endpoint)
-                failure = self._answer_failure(response, call, version)
+                    return decode_answer(response, want, call)
+                failure = attempt_failure(call, response)
             decision = policy.decide(failure.rule, failure.retry_after)
             if decision.stop:
-                raise self._give_up(failure, decision, call)
+                raise call_error(call, failure, decision, self._clock() - call.start)
             self._report(failure.key, "IMDS %s: %s; retrying (reported once)" % (call.label, failure.message))
             self._sleep(decision.delay)
-
-    def _transport_failure(self, exc, call):
-        """The _Failure of an attempt that got no HTTP answer."""
-        call.connected = call.connected or exc.connected
-        rule = transport_rule(exc)
-        if rule == NO_CONNECTION:
-            cls = ImdsTimeout if isinstance(exc, ConnectTimeout) else ImdsUnreachable
-            return _Failure(rule, cls, "cannot connect to %s (%s)" % (self.endpoint, exc), ("connect", cls.kind), hint=True)
-        if rule == NOT_SENT:
-            return _Failure(rule, ImdsThrottled, "the request was not sent: %s" % exc, ("not-sent",))
-        if rule == NOT_IMDS:
-            return _Failure(rule, ImdsNotImds, "%s answered, but %s, which IMDS never does: this is not IMDS" % (self.endpoint, exc), None)
-        if isinstance(exc, ReadTimeout):
-            return _Failure(rule, ImdsTimeout, "IMDS accepted the connection but did not answer in time (%s)" % exc, ("read-timeout",))
-        return _Failure(rule, ImdsUnreachable, "the connection was closed without a complete answer (%s)" % exc, ("reset",))
-
-    def _answer_failure(self, response, call, version):
-        """The _Failure of a non-2xx answer."""
-        status = response.status
-        error, newest, is_json = parse_error_body(response)
-        call.imds_answered = call.imds_answered or is_json
-        told = withheld(response, is_json) if call.secret else error   # what messages may show of the body
-        content_type = response.headers.get("content-type", "")
-        retry_after = retry_after_seconds(response.headers.get("retry-after"))
-        rule = answer_rule(status, is_json, error, call.category_root, retry_after)
-        if rule == NOT_IMDS and status == 403 and _DOCKER_UNREACHABLE_RE.search(error):
-            return _Failure(rule, ImdsUnreachable, "something in between answered 403 %r" % told, None, status, error, hint=True)
-        if rule == NOT_IMDS:
-            return _Failure(rule, ImdsNotImds, not_imds_text(status, error, content_type, response, call.secret, self.endpoint),
-                            None, status, error)
-        if rule == REJECTED:
-            offered = _stable(newest)
-            return _Failure(rule, ImdsRejected, self._rejected_text(status, error, told, offered, call.label, version), None,
-                            status, error, newest=offered)
-        if rule in (CATEGORY_UPDATING, NOT_FOUND):
-            return _Failure(rule, ImdsNotFound, "HTTP 404 (%s)" % told, ("status", 404), status, error, told=told)
-        if rule == GONE:
-            return _Failure(rule, ImdsServerError, "HTTP 410 Gone: IMDS is being updated (%s)" % told, ("status", 410), status, error)
-        # BUSY or RETRY_AFTER: 408, 429, 5xx (and anything else >= 500)
-        cls = ImdsThrottled if status == 429 else (ImdsTimeout if status == 408 else ImdsServerError)
-        message = "HTTP %d (%s)" % (status, told or response.headers.get("content-type", "no details"))
-        if not is_json and looks_like_html(error, content_type):
-            message += "; the body is an HTML page, so a proxy or another service may be answering"
-        return _Failure(rule, cls, message, ("status", status), status, error, retry_after=retry_after)
-
-    @staticmethod
-    def _rejected_text(status, error, told, offered, label, version):
-        if offered or "api-version" in error.lower() or "invalid version" in error.lower():
-            message = "IMDS rejected api-version %s for %s (HTTP %d: %s)." % (version or "(none)", label, status, told)
-            if offered:
-                message += " The service offers: %s. Use one of them or api_version: latest." % ", ".join(reversed(offered))
-            else:
-                message += " Use api_version: latest."
-        elif status == 400 and "metadata" in error.lower() and "header" in error.lower():
-            message = "IMDS rejected %s: %s. Something between this host and IMDS removed the 'Metadata: true' header." % (label, told)
-        else:
-            message = "IMDS rejected %s with HTTP %d (%s); this is not retried." % (label, status, told or "no details")
-        return message
-
-    def _give_up(self, failure, decision, call):
-        """The error that ends a call: ``failure`` was the last attempt and ``decision`` says why no other follows."""
-        if decision.stop == DEADLINE:
-            return self._final(failure, "; gave up at the %s s deadline" % format_seconds(self.deadline), call)
-        if decision.stop == WINDOW:
-            return self._final(failure, "; still 410 after polling for %.0f s" % decision.polled, call)
-        if failure.rule in (CATEGORY_UPDATING, NOT_FOUND):
-            return ImdsNotFound("%s: 404 Not Found (%s)%s" % (call.label, failure.told or "no details",
-                                                              " after %d attempts" % call.attempts if decision.stop == EXHAUSTED else ""),
-                                url=call.url, status=failure.status, attempts=call.attempts, imds_answered=call.imds_answered,
-                                error=failure.error)
-        if failure.rule == REJECTED:
-            return ImdsRejected(failure.message, newest_versions=failure.newest, url=call.url, status=failure.status,
-                                attempts=call.attempts, imds_answered=True, error=failure.error)
-        return self._final(failure, "", call)   # not IMDS, or no connection after connect_retries
-
-    def _final(self, failure, suffix, call):
-        elapsed = self._clock() - call.start
-        text = "IMDS %s failed: %s%s (%d attempt%s in %.1f s)." % (
-            call.label, failure.message, suffix, call.attempts, "" if call.attempts == 1 else "s", elapsed)
-        if failure.hint:
-            if self.is_default_endpoint:
-                text += " " + _ROUTE_HINT
-            else:
-                text += " Check the endpoint option (%s)." % self.endpoint
-        return failure.cls(text, url=call.url, status=failure.status, attempts=call.attempts, imds_answered=call.imds_answered,
-                           error=failure.error, connected=call.connected)
-
-
-class _Call(object):
-    """What one logical request knows across its attempts."""
-
-    def __init__(self, url, endpoint, method, start, secret, category_root):
-        self.url = url
-        self.label = "%s %s" % (method, url.split("?", 1)[0][len(endpoint):])   # never the query: it may hold a nonce
-        self.start = start
-        self.secret = secret                   # the answers may hold tokens: no part of a body in any message
-        self.category_root = category_root
-        self.attempts = 0
-        self.imds_answered = False             # some answer was JSON, as IMDS's are
-        self.connected = False                 # some attempt got a connection
-
-
-# One failed attempt: the row of the retry table it falls under (``rule``) and what it reports. ``cls`` and
-# ``message``: the error it becomes when it ends the call; ``key``: what ``warn`` reports once per client;
-# ``hint``: point at the route and the endpoint (no connection was made); ``told``: what a message may show
-# of the body; ``newest``: the versions a rejection offered.
-_Failure = namedtuple("_Failure", "rule cls message key status error hint retry_after newest told",
-                      defaults=(None, None, False, None, None, None))

@@ -16,7 +16,7 @@ import binascii
 import zlib
 
 from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsTooLarge
-from ansible_collections.imds.azure.plugins.module_utils._responses import KIB, MIB
+from ansible_collections.imds.azure.plugins.module_utils._transport import KIB, MIB
 
 # Azure accepts at most 64 KB of user data; gzip-compressed user data may expand to at most
 # USERDATA_TEXT_LIMIT (docs/docsite/rst/facts.rst "Limits and what happens at them").

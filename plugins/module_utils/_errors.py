@@ -3,18 +3,41 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 #
 # PRIVATE to the imds.azure collection: no compatibility promise outside the collection.
-"""The errors of the request path. Every one has a ``kind``: the ``imds_error`` keyword modules report."""
+"""The errors of the collection: ImdsAzureError, the root of every error it raises (its ``kind`` is the
+``imds_error`` keyword of a failed task), and ImdsError with the errors of the request path.
+
+Standard library only, so that every plugin and module (target side too) can share the root.
+
+When a call's deadline runs out, the error is the one of its last attempt (``ImdsServerError`` for a
+5xx, ``ImdsTimeout`` for a read timeout, ...), its message ending "gave up at the N s deadline".
+"""
 
 from __future__ import annotations
 
 import re
 
 # How IMDS says that the VM has no Standard load balancer (its 404 answer to /metadata/loadbalancer).
-NO_LOAD_BALANCER_RE = re.compile(r"no\s+load\s*balancer\s+metadata", re.IGNORECASE)
+_NO_LOAD_BALANCER_RE = re.compile(r"no\s+load\s*balancer\s+metadata", re.IGNORECASE)
 
 
-class ImdsError(Exception):
-    """Base of every client error. ``str(err)`` is a complete message for the user.
+class ImdsAzureError(Exception):
+    """Root of every error of the collection. ``str(err)`` is a complete message for the user; ``kind`` is a
+    stable keyword (the task result's ``imds_error``): the class's, or the one given."""
+
+    kind = "error"
+
+    def __init__(self, message, kind=None):
+        super(ImdsAzureError, self).__init__(message)
+        self.message = message
+        if kind is not None:
+            self.kind = kind
+
+    def __str__(self):
+        return self.message
+
+
+class ImdsError(ImdsAzureError):
+    """Base of every client error.
 
     Attributes: ``url`` (what was requested, no secrets), ``status`` (last HTTP status or None),
     ``attempts`` (HTTP attempts made), ``imds_answered`` (True when something that looks like
@@ -22,20 +45,14 @@ class ImdsError(Exception):
     ``connected`` (True when some attempt got a connection, even if no answer came back).
     """
 
-    kind = "error"
-
     def __init__(self, message, url=None, status=None, attempts=0, imds_answered=False, error=None, connected=None):
         super(ImdsError, self).__init__(message)
-        self.message = message
         self.url = url
         self.status = status
         self.attempts = attempts
         self.imds_answered = imds_answered
         self.error = error
         self.connected = status is not None if connected is None else bool(connected)
-
-    def __str__(self):
-        return self.message
 
 
 class ImdsConfigError(ImdsError, ValueError):
@@ -45,13 +62,14 @@ class ImdsConfigError(ImdsError, ValueError):
 
 
 class ImdsUnreachable(ImdsError):
-    """No connection could be made to the endpoint."""
+    """No connection could be made to the endpoint, the connection was reset or closed before a complete
+    answer, or something in between (a container runtime's network) answered 403 "unreachable"."""
 
     kind = "unreachable"
 
 
 class ImdsTimeout(ImdsError):
-    """Connected but no answer in time, or the overall deadline ran out."""
+    """An attempt timed out: the connection (connect timeout), the answer (read timeout), or IMDS's own 408."""
 
     kind = "timeout"
 
@@ -75,11 +93,17 @@ class ImdsNotFound(ImdsError):
 
     @property
     def no_load_balancer(self):
-        return bool(self.error and NO_LOAD_BALANCER_RE.search(self.error))
+        return self.says_no_load_balancer(self.error)
+
+    @staticmethod
+    def says_no_load_balancer(error):
+        """True when IMDS's error text ``error`` says that the VM has no Standard load balancer."""
+        return bool(error and _NO_LOAD_BALANCER_RE.search(error))
 
 
 class ImdsThrottled(ImdsError):
-    """429 until the deadline."""
+    """429 until the deadline, or the request was never sent: a local limit (the lookups' request pacing)
+    had no free slot in time."""
 
     kind = "throttled"
 
@@ -100,6 +124,11 @@ class ImdsTooLarge(ImdsNotImds):
     """An answer (or the user data in it) larger than the documented limits: refused, not retried."""
 
     kind = "too_large"
+
+
+def format_seconds(value):
+    """A duration for messages: ``5``, ``1.77``, ``0.5`` (never ``1.771996541000135``)."""
+    return ("%.2f" % value).rstrip("0").rstrip(".")
 
 
 # Every error class by its kind: an error written down (the lookups' run cache keeps failures) comes back as what it was.

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
 
-from ansible_collections.imds.azure.plugins.module_utils._client import (
-    DEFAULT_ENDPOINT,
-    ImdsClient,
+from ansible_collections.imds.azure.plugins.module_utils._client import DEFAULT_ENDPOINT, ImdsClient, validate_endpoint
+from ansible_collections.imds.azure.plugins.module_utils._errors import (
+    ImdsAzureError,
     ImdsError,
     ImdsNotFound,
     ImdsTimeout,
     ImdsUnreachable,
-    validate_endpoint,
 )
 from ansible_collections.imds.azure.plugins.module_utils._detect import AZURE, NOT_AZURE, UNKNOWN, detect_azure
 from ansible_collections.imds.azure.plugins.module_utils._placement import EMPTY_PLACEMENT, from_fields
@@ -80,7 +79,7 @@ MAX_NONCE = 32
 ATTESTED_IDENTITY_KEYS = ("vmId", "subscriptionId", "azEnvironment")
 
 
-class FactsError(Exception):
+class FactsError(ImdsAzureError):
     """A problem with the module's input or with what IMDS returned (message is user-facing)."""
 
     kind = "config"
@@ -299,6 +298,6 @@ def run_module(module, client_factory=ImdsClient, detector=detect_azure):
     try:
         facts = gather_facts(module.params, warn=module.warn, no_log=bool(getattr(module, "no_log", False)),
                              client_factory=client_factory, detector=detector)
-    except (FactsError, ImdsError) as exc:
-        module.fail_json(msg=str(exc), imds_error=getattr(exc, "kind", "error"))
+    except ImdsAzureError as exc:
+        module.fail_json(msg=str(exc), imds_error=exc.kind)
     module.exit_json(changed=False, ansible_facts={FACT_NAME: facts})

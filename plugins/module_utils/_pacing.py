@@ -27,7 +27,8 @@ import tempfile
 import threading
 import time
 
-from ansible_collections.imds.azure.plugins.module_utils._client import NotSent, format_seconds
+from ansible_collections.imds.azure.plugins.module_utils._errors import format_seconds
+from ansible_collections.imds.azure.plugins.module_utils._transport import NotSent
 
 try:
     import fcntl

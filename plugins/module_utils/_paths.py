@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 #
 # PRIVATE to the imds.azure collection: no compatibility promise outside the collection.
-"""What a request may name below ``/metadata/<category>``: path segments and query parameters.
+"""What a request may name below ``/metadata/<category>``: path segments, query parameters and api-versions.
 
 The one home of path validation: the client checks every path it sends with ``validate_path``,
 and the metadata lookup checks its terms with it before anything is requested.
@@ -18,6 +18,7 @@ from urllib.parse import quote
 from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsConfigError
 
 SEGMENT_RE = re.compile(r"^[A-Za-z0-9_~.-]+$")
+VERSION_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _QUERY_KEY_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -30,6 +31,11 @@ _URL_CHARACTERS = (
 )
 # Set by the client itself, never by a caller.
 RESERVED_QUERY = ("api-version", "format")
+
+
+def stable_versions(versions):
+    """The api-versions of ``versions`` (a list IMDS sent) that a request may name, without previews, oldest first."""
+    return sorted(v for v in versions if isinstance(v, str) and VERSION_RE.match(v) and not v.endswith("-preview"))
 
 
 def validate_path(path):

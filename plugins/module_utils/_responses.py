@@ -3,7 +3,12 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 #
 # PRIVATE to the imds.azure collection: no compatibility promise outside the collection.
-"""What the client accepts as an answer from IMDS: size limits, error bodies, and the checks of a 2xx body.
+"""What an attempt at a request amounts to: the one place that decides why an attempt failed.
+
+``decode_answer`` checks a 2xx answer. ``attempt_failure`` classifies every other outcome (a non-2xx
+answer, or a TransportError when no answer came): the row of the retry table it falls under (the
+timing of that row is ``_retry.RetryPolicy``'s), the error it becomes and its message. ``call_error``
+is the error that ends a call.
 
 Nothing here reads the network: the functions take a transport's Response. A body that may hold a
 secret (``SECRET_CATEGORIES``) never appears in a message, not even in part.
@@ -14,27 +19,34 @@ from __future__ import annotations
 import json
 import re
 
-from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsNotImds, ImdsTooLarge
+from collections import namedtuple
 
-# Size limits (docs/docsite/rst/facts.rst "Limits and what happens at them"), in bytes. Azure's own
-# documents are a few kilobytes; the instance document carries the user data (at most 64 KB) too.
-KIB = 1024
-MIB = 1024 * KIB
-RESPONSE_LIMITS = {
-    "instance": MIB,
-    "loadbalancer": MIB,
-    "scheduledevents": MIB,
-    "attested": 64 * KIB,
-    "identity": 64 * KIB,
-    "versions": 64 * KIB,
-}
-MAX_RESPONSE_BYTES = max(RESPONSE_LIMITS.values())   # what UrlTransport reads at most, of any answer
+from ansible_collections.imds.azure.plugins.module_utils._errors import (
+    ImdsNotFound, ImdsNotImds, ImdsRejected, ImdsServerError, ImdsThrottled, ImdsTimeout, ImdsTooLarge, ImdsUnreachable, format_seconds,
+)
+from ansible_collections.imds.azure.plugins.module_utils._paths import stable_versions
+from ansible_collections.imds.azure.plugins.module_utils._retry import (
+    BROKEN, BUSY, CATEGORY_UPDATING, DEADLINE, EXHAUSTED, GONE, NO_CONNECTION,
+    NOT_FOUND, NOT_IMDS, NOT_SENT, REJECTED, RETRY_AFTER, WINDOW, retry_after_seconds,
+)
+from ansible_collections.imds.azure.plugins.module_utils._transport import (
+    KIB, MAX_RESPONSE_BYTES, MIB, RESPONSE_LIMITS, ConnectError, ConnectTimeout, MalformedAnswer, NotSent, ReadTimeout,
+)
+
 ERROR_BODY_LIMIT = 64 * KIB   # an error answer longer than this is not parsed (IMDS's are one line)
 MAX_JSON_DEPTH = 32           # IMDS documents nest a few levels; deeper JSON is refused
 # Categories whose answers may hold secrets: no part of their bodies ever appears in a message.
 SECRET_CATEGORIES = ("identity",)
 
 _SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
+# A 403 whose body says "unreachable" comes from a container runtime's network, not from IMDS.
+_DOCKER_UNREACHABLE_RE = re.compile(r"unreachable", re.IGNORECASE)
+
+ROUTE_HINT = (
+    "On an Azure VM, check the 169.254.169.254/32 route: it must leave through the primary NIC "
+    "(Linux: 'ip route get 169.254.169.254'; Windows: 'route print 169.254.169.254'); the imds.azure.route role "
+    "checks and repairs it. IMDS is reachable only from inside an Azure VM."
+)
 
 
 def looks_like_html(text, content_type):
@@ -136,11 +148,11 @@ def not_imds_text(status, error, content_type, response, secret, endpoint):
             "metadata service?)" % (status, what, endpoint))
 
 
-def decode_answer(response, want, label, url, attempts, category, endpoint):
+def decode_answer(response, want, call):
     """The body of a 2xx answer, checked: size, encoding, UTF-8, not HTML, JSON that IMDS could have sent."""
-    secret = category in SECRET_CATEGORIES
-    answered = "IMDS %s answered %d" % (label, response.status)
-    where = dict(url=url, status=response.status, attempts=attempts)
+    secret, category, endpoint = call.secret, call.category, call.endpoint
+    answered = "IMDS %s answered %d" % (call.label, response.status)
+    where = dict(url=call.url, status=response.status, attempts=call.attempts)
     limit = RESPONSE_LIMITS.get(category, MAX_RESPONSE_BYTES)
     if response.truncated or len(response.body) > limit:
         declared = response.headers.get("content-length", "").strip()
@@ -187,3 +199,116 @@ def decode_answer(response, want, label, url, attempts, category, endpoint):
         raise ImdsNotImds("%s with JSON that %s: IMDS never sends that, so this is not IMDS. Nothing was gathered."
                           % (answered, problem), **where)
     return data
+
+
+class Call(object):
+    """What one logical request knows across its attempts."""
+
+    def __init__(self, url, endpoint, method, category, version, start, deadline, default_endpoint):
+        self.url = url
+        self.endpoint = endpoint
+        self.label = "%s %s" % (method, url.split("?", 1)[0][len(endpoint):])   # never the query: it may hold a nonce
+        self.category = category
+        self.version = version
+        self.start = start
+        self.deadline = deadline
+        self.default_endpoint = default_endpoint
+        self.secret = category in SECRET_CATEGORIES   # the answers may hold tokens: no part of a body in any message
+        self.category_root = url.split("?", 1)[0] == "%s/metadata/%s" % (endpoint, category) and version is not None
+        self.attempts = 0
+        self.imds_answered = False             # some answer was JSON, as IMDS's are
+        self.connected = False                 # some attempt got a connection
+
+
+# One failed attempt: the row of the retry table it falls under (``rule``) and what it reports. ``cls`` and
+# ``message``: the error it becomes when it ends the call; ``key``: what ``warn`` reports once per client;
+# ``hint``: point at the route and the endpoint (no connection was made); ``told``: what a message may show
+# of the body; ``newest``: the versions a rejection offered.
+Failure = namedtuple("Failure", "rule cls message key status error hint retry_after newest told",
+                     defaults=(None, None, False, None, None, None))
+
+
+def attempt_failure(call, outcome):
+    """The Failure of an attempt of ``call`` whose ``outcome`` is a non-2xx Response, or the TransportError
+    raised when no answer came. The one classification of the request path (the retry table's "answer" column)."""
+    if isinstance(outcome, Exception):
+        return _transport_failure(call, outcome)
+    response = outcome
+    status = response.status
+    error, newest, is_json = parse_error_body(response)
+    call.imds_answered = call.imds_answered or is_json
+    told = withheld(response, is_json) if call.secret else error   # what messages may show of the body
+    content_type = response.headers.get("content-type", "")
+    client_error = 400 <= status < 500 and status not in (404, 408, 410, 429)
+    if status < 200 or 300 <= status < 400 or (client_error and not is_json):
+        if status == 403 and _DOCKER_UNREACHABLE_RE.search(error):
+            return Failure(NOT_IMDS, ImdsUnreachable, "something in between answered 403 %r" % told, None, status, error, hint=True)
+        return Failure(NOT_IMDS, ImdsNotImds, not_imds_text(status, error, content_type, response, call.secret, call.endpoint),
+                       None, status, error)
+    if client_error or (status == 404 and is_json and "invalid version" in error.lower()):
+        offered = stable_versions(newest)
+        return Failure(REJECTED, ImdsRejected, _rejected_text(call, status, error, told, offered), None, status, error, newest=offered)
+    if status == 404:
+        # IMDS answers 404 on a whole category while it is being updated; "no load balancer" is final.
+        updating = call.category_root and is_json and not ImdsNotFound.says_no_load_balancer(error)
+        return Failure(CATEGORY_UPDATING if updating else NOT_FOUND, ImdsNotFound, "HTTP 404 (%s)" % told, ("status", 404), status,
+                       error, told=told)
+    if status == 410:
+        return Failure(GONE, ImdsServerError, "HTTP 410 Gone: IMDS is being updated (%s)" % told, ("status", 410), status, error)
+    # 408, 429, 5xx (and anything else >= 500)
+    retry_after = retry_after_seconds(response.headers.get("retry-after"))
+    cls = ImdsThrottled if status == 429 else (ImdsTimeout if status == 408 else ImdsServerError)
+    message = "HTTP %d (%s)" % (status, told or response.headers.get("content-type", "no details"))
+    if not is_json and looks_like_html(error, content_type):
+        message += "; the body is an HTML page, so a proxy or another service may be answering"
+    return Failure(BUSY if retry_after is None else RETRY_AFTER, cls, message, ("status", status), status, error, retry_after=retry_after)
+
+
+def _transport_failure(call, exc):
+    """The Failure of an attempt that got no HTTP answer."""
+    call.connected = call.connected or exc.connected
+    if isinstance(exc, ConnectError):
+        cls = ImdsTimeout if isinstance(exc, ConnectTimeout) else ImdsUnreachable
+        return Failure(NO_CONNECTION, cls, "cannot connect to %s (%s)" % (call.endpoint, exc), ("connect", cls.kind), hint=True)
+    if isinstance(exc, NotSent):
+        return Failure(NOT_SENT, ImdsThrottled, "the request was not sent: %s" % exc, ("not-sent",))
+    if isinstance(exc, MalformedAnswer):
+        return Failure(NOT_IMDS, ImdsNotImds, "%s answered, but %s, which IMDS never does: this is not IMDS" % (call.endpoint, exc), None)
+    if isinstance(exc, ReadTimeout):
+        return Failure(BROKEN, ImdsTimeout, "IMDS accepted the connection but did not answer in time (%s)" % exc, ("read-timeout",))
+    return Failure(BROKEN, ImdsUnreachable, "the connection was closed without a complete answer (%s)" % exc, ("reset",))
+
+
+def _rejected_text(call, status, error, told, offered):
+    if offered or "api-version" in error.lower() or "invalid version" in error.lower():
+        message = "IMDS rejected api-version %s for %s (HTTP %d: %s)." % (call.version or "(none)", call.label, status, told)
+        if offered:
+            message += " The service offers: %s. Use one of them or api_version: latest." % ", ".join(reversed(offered))
+        else:
+            message += " Use api_version: latest."
+    elif status == 400 and "metadata" in error.lower() and "header" in error.lower():
+        message = "IMDS rejected %s: %s. Something between this host and IMDS removed the 'Metadata: true' header." % (call.label, told)
+    else:
+        message = "IMDS rejected %s with HTTP %d (%s); this is not retried." % (call.label, status, told or "no details")
+    return message
+
+
+def call_error(call, failure, decision, elapsed):
+    """The error that ends ``call``: ``failure`` was its last attempt and ``decision`` says why no other follows."""
+    where = dict(url=call.url, status=failure.status, attempts=call.attempts, error=failure.error)
+    if failure.rule in (CATEGORY_UPDATING, NOT_FOUND) and decision.stop not in (DEADLINE, WINDOW):
+        return ImdsNotFound("%s: 404 Not Found (%s)%s" % (call.label, failure.told or "no details",
+                                                          " after %d attempts" % call.attempts if decision.stop == EXHAUSTED else ""),
+                            imds_answered=call.imds_answered, **where)
+    if failure.rule == REJECTED:
+        return ImdsRejected(failure.message, newest_versions=failure.newest, imds_answered=True, **where)
+    suffix = ""
+    if decision.stop == DEADLINE:
+        suffix = "; gave up at the %s s deadline" % format_seconds(call.deadline)
+    elif decision.stop == WINDOW:
+        suffix = "; still 410 after polling for %.0f s" % decision.polled
+    text = "IMDS %s failed: %s%s (%d attempt%s in %.1f s)." % (
+        call.label, failure.message, suffix, call.attempts, "" if call.attempts == 1 else "s", elapsed)
+    if failure.hint:
+        text += " " + ROUTE_HINT if call.default_endpoint else " Check the endpoint option (%s)." % call.endpoint
+    return failure.cls(text, imds_answered=call.imds_answered, connected=call.connected, **where)

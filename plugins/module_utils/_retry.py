@@ -3,12 +3,12 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 #
 # PRIVATE to the imds.azure collection: no compatibility promise outside the collection.
-"""The retry policy of the request path: which failed attempts are retried, after how long, and when to stop.
+"""The retry policy of the request path: when a failed attempt is retried, after how long, and when to stop.
 
-``RULES`` lists the rows of the retry table in docs/docsite/rst/facts.rst ("Retries"), in the same
-order: ``answer_rule``/``transport_rule`` say which row a failed attempt falls under, and
-``RetryPolicy.decide`` applies that row. tests/unit/plugins/module_utils/test__retry.py walks the
-table's rows against these functions, so the table and the code cannot drift apart.
+Timing only. Which row of the retry table in docs/docsite/rst/facts.rst ("Retries") an attempt falls
+under, the error it becomes and its message are decided in one place, ``_responses.attempt_failure``;
+``RetryPolicy.decide`` applies the row's timing. tests/unit/plugins/module_utils/test__retry.py walks the
+table's rows against both, so the table and the code cannot drift apart.
 """
 
 from __future__ import annotations
@@ -16,9 +16,6 @@ from __future__ import annotations
 import re
 
 from collections import namedtuple
-
-from ansible_collections.imds.azure.plugins.module_utils._errors import NO_LOAD_BALANCER_RE
-from ansible_collections.imds.azure.plugins.module_utils._transport import ConnectError, MalformedAnswer, NotSent
 
 # Times in seconds.
 BACKOFF_INITIAL = 1.0         # first retry delay; 5xx must wait >= 1 s (MS guidance)
@@ -34,7 +31,7 @@ RETRY_AFTER_JITTER = 0.1      # Retry-After waits are stretched by up to +10 %
 _MAX_DOUBLINGS = 32           # the backoff's exponent stops here (far past every cap), so it never overflows
 _DELTA_SECONDS_RE = re.compile(r"^[0-9]+$")
 
-# The rows of the table, in its order.
+# The rows of the table, in its order (``_responses.attempt_failure`` says which row an attempt falls under).
 NOT_IMDS = "not_imds"                 # a redirect, 1xx, 4xx without IMDS's JSON, MalformedAnswer (and a 2xx body that is not IMDS's)
 REJECTED = "rejected"                 # 400, 401, 403, 405 and other 4xx with IMDS's JSON; 404 "invalid version"
 CATEGORY_UPDATING = "category_404"    # 404 on a category root: IMDS may be updating
@@ -45,7 +42,6 @@ GONE = "gone"                         # 410
 NO_CONNECTION = "no_connection"       # refused, unreachable, connect timeout
 BROKEN = "broken"                     # read timeout, reset, truncated transfer
 NOT_SENT = "not_sent"                 # a local limit (the lookups' pacing) had no free slot
-RULES = (NOT_IMDS, REJECTED, CATEGORY_UPDATING, NOT_FOUND, BUSY, RETRY_AFTER, GONE, NO_CONNECTION, BROKEN, NOT_SENT)
 NEVER_RETRIED = (NOT_IMDS, REJECTED, NOT_FOUND)
 
 # Why RetryPolicy.decide stops.
@@ -53,39 +49,6 @@ NEVER = "never"               # the row is never retried
 EXHAUSTED = "exhausted"       # the row's count of retries is used up
 WINDOW = "window"             # 410 for longer than GONE_WINDOW
 DEADLINE = "deadline"         # the next attempt would start after the call's deadline
-
-
-def answer_rule(status, imds_json, error="", category_root=False, retry_after=None):
-    """The row of the table for a non-2xx answer.
-
-    ``imds_json``: the body is JSON, as IMDS's error answers are. ``error``: IMDS's error text.
-    ``category_root``: a versioned request for a whole category (``/metadata/instance``, not
-    ``/metadata/versions`` nor a path below the root). ``retry_after``: the Retry-After seconds, or None.
-    """
-    if status < 200 or 300 <= status < 400:
-        return NOT_IMDS
-    if status == 404:
-        if imds_json and "invalid version" in error.lower():
-            return REJECTED
-        if category_root and imds_json and not NO_LOAD_BALANCER_RE.search(error):
-            return CATEGORY_UPDATING
-        return NOT_FOUND
-    if status == 410:
-        return GONE
-    if 400 <= status < 500 and status not in (408, 429):
-        return REJECTED if imds_json else NOT_IMDS
-    return BUSY if retry_after is None else RETRY_AFTER
-
-
-def transport_rule(exc):
-    """The row of the table for an attempt that got no HTTP answer (a TransportError)."""
-    if isinstance(exc, ConnectError):
-        return NO_CONNECTION
-    if isinstance(exc, NotSent):
-        return NOT_SENT
-    if isinstance(exc, MalformedAnswer):
-        return NOT_IMDS
-    return BROKEN
 
 
 def retry_after_seconds(value):

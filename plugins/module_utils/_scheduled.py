@@ -17,12 +17,8 @@ import time
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.imds.azure.plugins.module_utils._client import (
-    DEFAULT_ENDPOINT,
-    ImdsClient,
-    ImdsError,
-    ImdsNotImds,
-)
+from ansible_collections.imds.azure.plugins.module_utils._client import DEFAULT_ENDPOINT, ImdsClient
+from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsAzureError, ImdsNotImds
 from ansible_collections.imds.azure.plugins.module_utils._pacing import share_vm_budget
 from ansible_collections.imds.azure.plugins.module_utils._shape import ShapeError, scheduled_events_document
 
@@ -50,7 +46,7 @@ ARGUMENT_SPEC = dict(
 )
 
 
-class ScheduledEventsError(Exception):
+class ScheduledEventsError(ImdsAzureError):
     """Bad input (message is user-facing); nothing was approved."""
 
     kind = "config"
@@ -285,8 +281,8 @@ def run_module(module, client_factory=vm_client, sleep=None, clock=None):
     """
     try:
         result = execute(module.params, check_mode=module.check_mode, client_factory=client_factory, sleep=sleep, clock=clock)
-    except (ScheduledEventsError, ImdsError) as exc:
-        module.fail_json(msg=str(exc), imds_error=getattr(exc, "kind", "error"))
+    except ImdsAzureError as exc:
+        module.fail_json(msg=str(exc), imds_error=exc.kind)
     for warning in result.pop("warnings", []):
         module.warn(warning)
     if result.get("failed"):

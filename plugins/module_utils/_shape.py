@@ -23,7 +23,7 @@ import re
 
 from collections.abc import Mapping
 
-from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsNotImds
+from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsAzureError, ImdsNotImds
 from ansible_collections.imds.azure.plugins.module_utils._responses import MAX_JSON_DEPTH
 
 # Ranges. Azure uses at most 3 fault domains per availability set, 5 per scale set and 20 update
@@ -57,8 +57,10 @@ _SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
 _PLAIN_TEXT_RE = re.compile(r"(?:[!-~](?:[ -~]*[!-~])?)?\Z")
 
 
-class ShapeError(ValueError):
+class ShapeError(ImdsAzureError, ValueError):
     """A field that IMDS never sends that way. ``str()`` reads ``<field> <problem>``; ``field`` is its path."""
+
+    kind = "not_imds"
 
     def __init__(self, field, problem):
         super(ShapeError, self).__init__("%s %s" % (field, problem))

@@ -26,7 +26,22 @@ import time
 
 from urllib.parse import urlsplit
 
-from ansible_collections.imds.azure.plugins.module_utils._responses import KIB, MAX_RESPONSE_BYTES
+from ansible_collections.imds.azure.plugins.module_utils._errors import format_seconds
+
+# Size limits (docs/docsite/rst/facts.rst "Limits and what happens at them"), in bytes: what a transport reads of
+# an answer at most. Azure's own documents are a few kilobytes; the instance document carries the user data
+# (at most 64 KB) too. The client refuses a 2xx answer above its category's limit.
+KIB = 1024
+MIB = 1024 * KIB
+RESPONSE_LIMITS = {
+    "instance": MIB,
+    "loadbalancer": MIB,
+    "scheduledevents": MIB,
+    "attested": 64 * KIB,
+    "identity": 64 * KIB,
+    "versions": 64 * KIB,
+}
+MAX_RESPONSE_BYTES = max(RESPONSE_LIMITS.values())   # what UrlTransport reads at most, of any answer
 
 USER_AGENT = "ansible-imds.azure"
 _READ_SIZE = 64 * KIB
@@ -135,11 +150,6 @@ def framing_error(response):
 
 def _is_timeout(exc):
     return isinstance(exc, (socket.timeout, TimeoutError)) or "timed out" in str(exc).lower()
-
-
-def format_seconds(value):
-    """A duration for messages: ``5``, ``1.77``, ``0.5`` (never ``1.771996541000135``)."""
-    return ("%.2f" % value).rstrip("0").rstrip(".")
 
 
 class _DeadlineReader(io.RawIOBase):

@@ -283,7 +283,8 @@ imds_error:
     - One stable keyword naming what failed; C(msg) says it in words. See
       R(troubleshooting,ansible_collections.imds.azure.docsite.troubleshooting) for every message.
     - V(no_default_route), V(interface), V(privilege), V(unsupported_os), V(timeout), V(command), V(parse), V(verify),
-      V(argument) (an option that is not valid or out of range, or a metric C(route.exe) refuses), V(route_exe)
+      V(config) (an option that is not valid or out of range, or a metric C(route.exe) refuses; RV(error)
+      says V(argument), as in 0.1.0), V(route_exe)
       (the C(route.exe) fallback would have to delete a persistent route while O(persistent) is V(false)) or V(blocked)
       (a route, rule or address stops IMDS traffic on its way through the chosen interface; nothing was changed).
     - V(parse) when the target's route table cannot be read as what C(ip) or the NetTCPIP cmdlets print (a metric that is
@@ -295,7 +296,8 @@ imds_error:
   version_added: 0.2.0
 error:
   description:
-    - Deprecated alias of RV(imds_error), with the same value. Removed in 1.0.0; read RV(imds_error).
+    - Deprecated alias of RV(imds_error), with the same value except V(argument) where RV(imds_error) is V(config) (the
+      keyword of 0.1.0). Removed in 1.0.0; read RV(imds_error).
   returned: failure
   type: str
   sample: privilege

@@ -21,10 +21,10 @@ plugin_utils/_action_module.py::
             module.exit_json(changed=False, answer=42)   # or return a finished result dict
 
 A failure has one stable keyword, the result's ``imds_error``: ``module.fail_json(msg,
-imds_error=...)``, or raise an ActionFailure (its ``kind``) or the client's ImdsError (its
-``kind``). Invalid options fail with ``imds_error: config`` (``options_error`` names another
-keyword). Environment fallbacks (``env_fallback``) are not applied here: the controller's
-environment is not the target's (``_windows`` fills them from the target's).
+imds_error=...)``, or raise any ImdsAzureError (an ActionFailure, the client's ImdsError...: its
+``kind``). Invalid options fail with ``imds_error: config``. Environment fallbacks
+(``env_fallback``) are not applied here: the controller's environment is not the target's
+(``_windows`` fills them from the target's).
 """
 
 from __future__ import annotations
@@ -35,25 +35,14 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.errors import UnsupportedError
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsError
+from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsAzureError
 
 ENDPOINT_VARIABLE = "azure_imds_endpoint"   # the host variable the lookups' endpoint option reads too
 WINDOWS_SHELL_FAMILIES = ("powershell", "cmd")
 
 
-class ActionFailure(Exception):
-    """A failure reported with a stable keyword: ``kind`` becomes the task result's ``imds_error``."""
-
-    kind = "error"
-
-    def __init__(self, message, kind=None):
-        super(ActionFailure, self).__init__(message)
-        self.message = message
-        if kind is not None:
-            self.kind = kind
-
-    def __str__(self):
-        return self.message
+class ActionFailure(ImdsAzureError):
+    """A failure of an action plugin: ``kind`` becomes the task result's ``imds_error``."""
 
 
 class _ModuleExit(Exception):
@@ -108,10 +97,10 @@ class AnsibleActionModule(object):
     """AnsibleModule's interface for module code running in action plugin ``action``.
 
     ``params`` are validated against ``argument_spec`` at once; invalid ones end the module
-    with ``fail_json`` (imds_error ``options_error``), so create it inside ``run_module``.
+    with ``fail_json`` (imds_error ``config``), so create it inside ``run_module``.
     """
 
-    def __init__(self, action, argument_spec, params, options_error="config"):
+    def __init__(self, action, argument_spec, params):
         self.argument_spec = argument_spec
         self.check_mode = bool(action._task.check_mode)
         self.no_log = bool(action._play_context.no_log)
@@ -126,7 +115,7 @@ class AnsibleActionModule(object):
                 if isinstance(error, UnsupportedError):  # worded as AnsibleModule and ActionBase word it
                     message = "Unsupported parameters for (%s) module: %s" % (action._task.action, message)
                 messages.append(message)
-            self.fail_json(msg="; ".join(messages), imds_error=options_error)
+            self.fail_json(msg="; ".join(messages), imds_error="config")
 
     def warn(self, warning):
         self._warnings.append(str(warning))
@@ -154,19 +143,19 @@ class AnsibleActionModule(object):
         raise _ModuleExit(self.result(**kwargs))
 
 
-def run_module(action, argument_spec, params, main, options_error="config"):
+def run_module(action, argument_spec, params, main):
     """Validate ``params``, call ``main(module)`` with an AnsibleActionModule, and return the task result.
 
     ``main`` ends with ``module.exit_json``/``fail_json`` or returns a finished result dict;
-    ActionFailure and ImdsError raised out of it fail the task with ``imds_error`` set to their kind.
+    an ImdsAzureError raised out of it fails the task with ``imds_error`` set to its kind.
     """
     module = None
     try:
-        module = AnsibleActionModule(action, argument_spec, params, options_error)
+        module = AnsibleActionModule(action, argument_spec, params)
         result = main(module)
     except _ModuleExit as done:
         return done.result
-    except (ActionFailure, ImdsError) as exc:
+    except ImdsAzureError as exc:
         return module.result(failed=True, msg=str(exc), imds_error=exc.kind)
     if isinstance(result, dict):
         return module.result(**result)
@@ -176,13 +165,12 @@ def run_module(action, argument_spec, params, main, options_error="config"):
 
 class ActionModuleBase(ActionBase):
     """An action plugin whose work is ``_main(module, task_vars)``, run by ``run_module`` with the
-    task's options (``task_options(ARGUMENT_SPEC, INTERNAL_OPTIONS)``). ``OPTIONS_ERROR`` is the imds_error of invalid
-    options. ``INTERNAL_OPTIONS`` are documented module options that only the action plugin sets (validate-modules
-    wants every option of the module documented); a task that sets one fails."""
+    task's options (``task_options(ARGUMENT_SPEC, INTERNAL_OPTIONS)``). ``INTERNAL_OPTIONS`` are documented module
+    options that only the action plugin sets (validate-modules wants every option of the module documented); a task
+    that sets one fails."""
 
     ARGUMENT_SPEC = {}
     INTERNAL_OPTIONS = ()
-    OPTIONS_ERROR = "config"
     TRANSFERS_FILES = False
 
     def run(self, tmp=None, task_vars=None):
@@ -190,7 +178,7 @@ class ActionModuleBase(ActionBase):
         del tmp  # tmp no longer has any effect
         internal = sorted(set(self._task.args) & set(self.INTERNAL_OPTIONS))
         if internal:
-            result.update(failed=True, imds_error=self.OPTIONS_ERROR,
+            result.update(failed=True, imds_error="config",
                           msg="%s is internal: the %s action sets it, so a task cannot set it" % (", ".join(internal), self._task.action))
             return result
         result.update(self._result(task_vars))
@@ -200,7 +188,7 @@ class ActionModuleBase(ActionBase):
         """The task's result: ``_main`` run with the task's options validated here. An action whose options are
         validated where its module's code runs (the module on the target) overrides this instead of ``_main``."""
         main = functools.partial(self._main, task_vars=task_vars)
-        return run_module(self, task_options(self.ARGUMENT_SPEC, self.INTERNAL_OPTIONS), self._task.args, main, self.OPTIONS_ERROR)
+        return run_module(self, task_options(self.ARGUMENT_SPEC, self.INTERNAL_OPTIONS), self._task.args, main)
 
     def _main(self, module, task_vars):
         raise NotImplementedError("%s does not implement _main" % type(self).__name__)

@@ -20,7 +20,7 @@ import time
 
 from urllib.parse import unquote, urlsplit
 
-from ansible_collections.imds.azure.plugins.module_utils._client import ConnectTimeout, ReadTimeout, TransportError, UrlTransport
+from ansible_collections.imds.azure.plugins.module_utils._transport import ConnectTimeout, ReadTimeout, TransportError, UrlTransport
 from ansible_collections.imds.azure.plugins.plugin_utils._attest.verifier import aia_urls, certificates_from_aia, shown
 
 # Where the controller may download issuer certificates from: Microsoft's published AIA locations

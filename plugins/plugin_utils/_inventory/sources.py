@@ -23,7 +23,7 @@ from ansible.module_utils.common.text.converters import to_native, to_text
 
 from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsError
 from ansible_collections.imds.azure.plugins.module_utils._placement import check_placement, find_imds_facts, read_fact, unplaced_reason
-from ansible_collections.imds.azure.plugins.module_utils._responses import MIB
+from ansible_collections.imds.azure.plugins.module_utils._transport import MIB
 from ansible_collections.imds.azure.plugins.module_utils._shape import ShapeError, json_type, nesting, tags_mapping
 from ansible_collections.imds.azure.plugins.plugin_utils._inventory import fact_cache
 

@@ -26,7 +26,9 @@ from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 
-from ansible_collections.imds.azure.plugins.module_utils._client import ImdsClient, ImdsError, UrlTransport, validate_endpoint
+from ansible_collections.imds.azure.plugins.module_utils._client import ImdsClient, validate_endpoint
+from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsError
+from ansible_collections.imds.azure.plugins.module_utils._transport import UrlTransport
 from ansible_collections.imds.azure.plugins.module_utils._pacing import PacedTransport, RateLimiter
 from ansible_collections.imds.azure.plugins.plugin_utils._lookup.run_cache import RunCache, run_cache_dir
 from ansible_collections.imds.azure.plugins.plugin_utils._lookup.token import TokenCache

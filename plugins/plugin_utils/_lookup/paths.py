@@ -20,7 +20,7 @@ import functools
 import re
 
 from ansible_collections.imds.azure.plugins.module_utils._client import CATEGORIES
-from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsConfigError
+from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsAzureError, ImdsConfigError
 from ansible_collections.imds.azure.plugins.module_utils._paths import validate_path
 from ansible_collections.imds.azure.plugins.module_utils._shape import instance_document, loadbalancer_document, scheduled_events_document
 
@@ -38,16 +38,22 @@ FACT_KEYS = {"loadbalancer": "loadbalancer", "scheduledevents": "scheduled_event
 _INDEX_RE = re.compile(r"^(0|[1-9][0-9]*)$")
 
 
-class LookupPathError(ValueError):
+class LookupPathError(ImdsAzureError, ValueError):
     """A malformed path or query: nothing was (or will be) requested."""
 
+    kind = "config"
 
-class MissingPathError(LookupError):
+
+class MissingPathError(ImdsAzureError, LookupError):
     """A well-formed path that does not exist in the document."""
 
+    kind = "not_found"
 
-class QueryError(ValueError):
+
+class QueryError(ImdsAzureError, ValueError):
     """A JMESPath problem: missing library, bad expression, or a failure while evaluating it."""
+
+    kind = "config"
 
 
 class ParsedPath(object):

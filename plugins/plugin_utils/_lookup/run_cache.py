@@ -40,8 +40,7 @@ import threading
 
 from ansible import constants as C
 
-from ansible_collections.imds.azure.plugins.module_utils._client import ImdsError
-from ansible_collections.imds.azure.plugins.module_utils._errors import error_from_record, error_record
+from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsError, error_from_record, error_record
 from ansible_collections.imds.azure.plugins.module_utils._pacing import FileLock, fcntl, key_name, read_json, write_json
 
 _RUN_DIRS = {}

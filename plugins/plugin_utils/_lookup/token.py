@@ -17,6 +17,7 @@ import re
 import threading
 import time
 
+from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsAzureError
 from ansible_collections.imds.azure.plugins.module_utils._shape import ShapeError, token_answer
 
 SELECTORS = ("client_id", "object_id", "msi_res_id")
@@ -26,8 +27,10 @@ REFRESH_MARGIN = 300
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class TokenError(ValueError):
+class TokenError(ImdsAzureError, ValueError):
     """A bad option or an unusable answer; the message never holds token material."""
+
+    kind = "config"
 
 
 def identity_selector(options):

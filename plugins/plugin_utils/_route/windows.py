@@ -349,7 +349,7 @@ def _route_exe_commands(table, choice, metric, persistent, remove, add):
         commands.append(("route.exe delete %s mask 255.255.255.255" % IMDS_ADDRESS, {"action": "route_delete"}))
     if add:
         if not ROUTE_EXE_METRICS[0] <= metric <= ROUTE_EXE_METRICS[1]:
-            raise RouteError("argument", "metric %d cannot be set without the NetTCPIP cmdlets: route.exe accepts %d to %d"
+            raise RouteError("config", "metric %d cannot be set without the NetTCPIP cmdlets: route.exe accepts %d to %d"
                              % (metric, ROUTE_EXE_METRICS[0], ROUTE_EXE_METRICS[1]))
         if choice.interface_index is None:
             raise RouteError("interface", "cannot tell the interface index of %s, which route.exe needs to bind the route "

@@ -30,12 +30,12 @@ import math
 
 from urllib.parse import urlsplit
 
-from ansible_collections.imds.azure.plugins.module_utils._client import (
+from ansible_collections.imds.azure.plugins.module_utils._transport import (
     MAX_RESPONSE_BYTES,
     RESPONSE_LIMITS,
     ConnectError,
-    ConnectionReset,
     ConnectTimeout,
+    ConnectionReset,
     ReadTimeout,
     Response,
 )

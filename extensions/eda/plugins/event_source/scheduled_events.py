@@ -140,7 +140,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 try:
-    from ansible_collections.imds.azure.plugins.module_utils import _client, _scheduled
+    from ansible_collections.imds.azure.plugins.module_utils import _client, _errors, _scheduled
 except ImportError:
     # ansible-rulebook runs this file by path (runpy), outside Ansible's collection loader: make the
     # collection importable from where it is installed (<root>/ansible_collections/imds/azure/extensions/...).
@@ -148,14 +148,14 @@ except ImportError:
     if not os.path.isdir(os.path.join(_ROOT, "ansible_collections", "imds", "azure", "plugins")):
         raise
     sys.path.insert(0, _ROOT)
-    from ansible_collections.imds.azure.plugins.module_utils import _client, _scheduled
+    from ansible_collections.imds.azure.plugins.module_utils import _client, _errors, _scheduled
 
 LOGGER = logging.getLogger("imds.azure.scheduled_events")
 EVENT_KEY = "scheduled_event"
 OPTIONS = ("endpoint", "api_version", "poll_interval", "event_types", "this_host", "timeout", "deadline")
 # Failures that may clear up by themselves: the source keeps polling. Anything else stops it.
-TRANSIENT_ERRORS = (_client.ImdsUnreachable, _client.ImdsTimeout, _client.ImdsThrottled, _client.ImdsServerError,
-                    _client.ImdsNotImds, _client.ImdsNotFound)
+TRANSIENT_ERRORS = (_errors.ImdsUnreachable, _errors.ImdsTimeout, _errors.ImdsThrottled, _errors.ImdsServerError,
+                    _errors.ImdsNotImds, _errors.ImdsNotFound)
 
 
 class _Stopped(Exception):

@@ -11,7 +11,7 @@ import functools
 import pytest
 
 from ansible_collections.imds.azure.plugins.action.metadata_facts import ActionModule
-from ansible_collections.imds.azure.plugins.module_utils import _client, _detect, _facts
+from ansible_collections.imds.azure.plugins.module_utils import _client, _detect, _errors, _facts
 from ansible_collections.imds.azure.plugins.plugin_utils._windows import controller as _windows
 from ansible_collections.imds.azure.tests.unit.fakes.action_fixtures import windows_action
 from ansible_collections.imds.azure.tests.unit.fakes import windows_fake as wf
@@ -234,7 +234,7 @@ def test_fault_modes_behave_as_on_linux(imds_emulator_factory, request, faults, 
     emu = imds_emulator_factory(faults=faults, seed=3)
     try:
         linux = ("ok", linux_facts(emu.url, params, fast_client))
-    except (_client.ImdsError, _facts.FactsError) as exc:
+    except (_errors.ImdsError, _facts.FactsError) as exc:
         linux = ("failed", exc.kind)
     linux_requests = len(metadata_log(emu))
     emu.clear_log()

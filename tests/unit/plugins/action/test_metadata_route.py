@@ -258,7 +258,8 @@ def test_unsupported_posix_os():
 def test_out_of_range_options_fail_with_a_keyword_and_no_command(args, message):
     conn = FakeConnection("sh", LinuxHost("[]"))
     result = _action(conn, args).run(task_vars={})
-    assert result["failed"] and result["msg"] == message and result["error"] == "argument"
+    assert result["failed"] and result["msg"] == message and result["imds_error"] == "config"
+    assert result["error"] == "argument"   # the deprecated alias keeps the keyword of 0.2.0 until its removal in 1.0.0
     assert conn.commands == []
 
 

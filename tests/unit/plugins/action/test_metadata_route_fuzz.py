@@ -16,7 +16,7 @@ from ansible_collections.imds.azure.tests.unit.fakes import route_strategies as 
 # A whole task per example: a fifth of the profile's examples (the parsers get the full count in plugin_utils/_route/test_fuzz.py).
 TASKS = settings(max_examples=max(20, settings().max_examples // 5))
 # RETURN of plugins/modules/metadata_route.py
-ERROR_KINDS = ("no_default_route", "interface", "privilege", "unsupported_os", "timeout", "command", "parse", "verify", "argument",
+ERROR_KINDS = ("no_default_route", "interface", "privilege", "unsupported_os", "timeout", "command", "parse", "verify", "config",
                "route_exe", "blocked")
 ARGS = st.fixed_dictionaries({}, optional={"interface": st.sampled_from(["eth0", "Ethernet", "6", "10.0.1.10", "nope"]),
                                            "state": st.sampled_from(["present", "absent"]), "persistent": st.booleans(),
@@ -25,8 +25,8 @@ ARGS = st.fixed_dictionaries({}, optional={"interface": st.sampled_from(["eth0",
 
 def _check(result):
     if result.get("failed"):
-        assert result["error"] in ERROR_KINDS and isinstance(result["msg"], str) and result["msg"], result
-        event("failed: %s" % result["error"])
+        assert result["imds_error"] in ERROR_KINDS and isinstance(result["msg"], str) and result["msg"], result
+        event("failed: %s" % result["imds_error"])
     else:
         event("changed" if result["changed"] else "ok")
 

@@ -9,10 +9,8 @@ import time
 import pytest
 
 from ansible_collections.imds.azure.plugins.module_utils import _client
-from ansible_collections.imds.azure.plugins.module_utils._client import (
-    DEFAULT_ENDPOINT,
-    ConnectError,
-    ImdsClient,
+from ansible_collections.imds.azure.plugins.module_utils._client import DEFAULT_ENDPOINT, ImdsClient
+from ansible_collections.imds.azure.plugins.module_utils._errors import (
     ImdsConfigError,
     ImdsError,
     ImdsNotFound,
@@ -22,9 +20,8 @@ from ansible_collections.imds.azure.plugins.module_utils._client import (
     ImdsThrottled,
     ImdsTimeout,
     ImdsUnreachable,
-    Response,
-    UrlTransport,
 )
+from ansible_collections.imds.azure.plugins.module_utils._transport import ConnectError, Response, UrlTransport
 from tools.imds_emulator import versions as emulator_versions
 
 NEWEST = "2025-04-07"

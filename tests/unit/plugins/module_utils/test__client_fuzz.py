@@ -13,8 +13,15 @@ import json
 from hypothesis import given, strategies as st
 
 from ansible_collections.imds.azure.tests.unit.fuzz_settings import IMDS_ERROR_KINDS
-from ansible_collections.imds.azure.plugins.module_utils._client import (
-    ConnectError, ConnectionReset, ConnectTimeout, ImdsClient, ImdsError, NotSent, ReadTimeout, Response,
+from ansible_collections.imds.azure.plugins.module_utils._client import ImdsClient
+from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsError
+from ansible_collections.imds.azure.plugins.module_utils._transport import (
+    ConnectError,
+    ConnectTimeout,
+    ConnectionReset,
+    NotSent,
+    ReadTimeout,
+    Response,
 )
 
 MARKER = "SECRET-MARKER-7f3a"

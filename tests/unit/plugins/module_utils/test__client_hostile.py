@@ -16,18 +16,15 @@ import tracemalloc
 
 import pytest
 
-from ansible_collections.imds.azure.plugins.module_utils._client import (
-    RESPONSE_LIMITS,
-    ImdsClient,
+from ansible_collections.imds.azure.plugins.module_utils._client import ImdsClient
+from ansible_collections.imds.azure.plugins.module_utils._errors import (
     ImdsNotImds,
     ImdsThrottled,
     ImdsTimeout,
     ImdsTooLarge,
     ImdsUnreachable,
-    Response,
-    UrlTransport,
 )
-from ansible_collections.imds.azure.plugins.module_utils._responses import MIB
+from ansible_collections.imds.azure.plugins.module_utils._transport import MIB, RESPONSE_LIMITS, Response, UrlTransport
 
 ALLOWANCE = 3.0          # seconds past the deadline that scheduling on a loaded machine may add
 MEMORY_BOUND = 16 * MIB  # what reading one refused answer may allocate at most (its limit is 1 MiB)

@@ -10,9 +10,16 @@ import tracemalloc
 import pytest
 
 from ansible_collections.imds.azure.plugins.module_utils import _client, _facts
-from ansible_collections.imds.azure.plugins.module_utils._client import (
-    ImdsClient, ImdsConfigError, ImdsError, ImdsNotImds, ImdsTimeout, ImdsTooLarge, ImdsUnreachable, Response,
+from ansible_collections.imds.azure.plugins.module_utils._client import ImdsClient
+from ansible_collections.imds.azure.plugins.module_utils._errors import (
+    ImdsConfigError,
+    ImdsError,
+    ImdsNotImds,
+    ImdsTimeout,
+    ImdsTooLarge,
+    ImdsUnreachable,
 )
+from ansible_collections.imds.azure.plugins.module_utils._transport import Response, UrlTransport
 from ansible_collections.imds.azure.plugins.module_utils._detect import AZURE, NOT_AZURE, UNKNOWN, Detection
 from ansible_collections.imds.azure.plugins.module_utils._facts import (
     FactsError,
@@ -208,7 +215,7 @@ class AtDefaultEndpoint(object):
 
     def __init__(self, url):
         self.url = url
-        self.inner = _client.UrlTransport()
+        self.inner = UrlTransport()
 
     def request(self, method, url, headers, body, timeout):
         assert url.startswith(_client.DEFAULT_ENDPOINT + "/")
@@ -252,7 +259,7 @@ def test_detect_auto_unknown_and_html_still_fails(imds_emulator_factory):
 # An endpoint set to anything but IMDS's own address is never evidence of "not Azure" (issue 22, item 6).
 
 def test_detect_auto_unknown_and_an_endpoint_that_does_not_answer_fails(closed_port, monkeypatch):
-    monkeypatch.setattr(_facts.ImdsClient, "__init__", _fast_retries(_facts.ImdsClient.__init__))
+    monkeypatch.setattr(_client.ImdsClient, "__init__", _fast_retries(_client.ImdsClient.__init__))
     with pytest.raises(ImdsUnreachable) as info:
         gather(None, endpoint="http://127.0.0.1:%d" % closed_port, detect="auto", result=UNKNOWN)
     assert "cannot connect" in str(info.value) and info.value.attempts == 4      # no quick probe: the usual retries
@@ -271,7 +278,7 @@ def test_detect_auto_unknown_and_a_plain_web_server_at_an_endpoint_fails(canned_
 
 
 def test_azure_by_dmi_and_unreachable_fails(closed_port, monkeypatch):
-    monkeypatch.setattr(_facts.ImdsClient, "__init__", _fast_retries(_facts.ImdsClient.__init__))
+    monkeypatch.setattr(_client.ImdsClient, "__init__", _fast_retries(_client.ImdsClient.__init__))
     with pytest.raises(ImdsUnreachable, match="cannot connect"):
         gather(None, endpoint="http://127.0.0.1:%d" % closed_port, detect="auto", result=AZURE)
 

@@ -17,7 +17,9 @@ from hypothesis import given, strategies as st
 from ansible_collections.imds.azure.tests.unit.fuzz_settings import IMDS_ERROR_KINDS
 from ansible_collections.imds.azure.plugins.module_utils import _documents
 from ansible_collections.imds.azure.plugins.module_utils._documents import decode_userdata
-from ansible_collections.imds.azure.plugins.module_utils._client import ImdsClient, ImdsTooLarge, Response
+from ansible_collections.imds.azure.plugins.module_utils._client import ImdsClient
+from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsTooLarge
+from ansible_collections.imds.azure.plugins.module_utils._transport import Response
 from ansible_collections.imds.azure.plugins.module_utils._detect import AZURE, Detection
 from ansible_collections.imds.azure.plugins.module_utils._facts import run_module
 from ansible_collections.imds.azure.plugins.module_utils._placement import PLACEMENT_KEYS

@@ -14,7 +14,8 @@ import pytest
 
 from ansible_collections.imds.azure.extensions.eda.plugins.event_source import scheduled_events as source
 from ansible_collections.imds.azure.plugins.module_utils import _pacing, _scheduled
-from ansible_collections.imds.azure.plugins.module_utils._client import ImdsClient, UrlTransport
+from ansible_collections.imds.azure.plugins.module_utils._client import ImdsClient
+from ansible_collections.imds.azure.plugins.module_utils._transport import UrlTransport
 
 
 def test_budget_dir_is_this_users_own(tmp_path):

@@ -2,33 +2,32 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The retry policy, checked row by row against the retry table of docs/docsite/rst/facts.rst.
 
-The table is parsed from the guide: each row must be the rule of ``_retry.RULES`` at the same
-position, every status and failure it names must fall under that rule, and the numbers of its
-policy (delays, counts, windows, jitter) must be what ``RetryPolicy.decide`` does.
+The table is parsed from the guide: each row must be the rule of ``RULES`` at the same position,
+every status and failure it names must fall under that rule (``_responses.attempt_failure``), and the
+numbers of its policy (delays, counts, windows, jitter) must be what ``RetryPolicy.decide`` does.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 
 import pytest
 
 from ansible_collections.imds.azure.plugins.module_utils import _retry
+from ansible_collections.imds.azure.plugins.module_utils._responses import Call, attempt_failure
 from ansible_collections.imds.azure.plugins.module_utils._retry import (
     DEADLINE,
     DEFAULT_CONNECT_RETRIES,
     EXHAUSTED,
     NEVER,
-    RULES,
     WINDOW,
     RetryPolicy,
-    answer_rule,
     retry_after_seconds,
-    transport_rule,
 )
 from ansible_collections.imds.azure.plugins.module_utils._transport import (
-    ConnectError, ConnectionReset, ConnectTimeout, MalformedAnswer, NotSent, ReadTimeout, TransportError,
+    ConnectError, ConnectionReset, ConnectTimeout, MalformedAnswer, NotSent, ReadTimeout, Response, TransportError,
 )
 
 GUIDE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "docs", "docsite", "rst", "facts.rst")
@@ -56,10 +55,13 @@ def retry_table():
 
 
 ROWS = retry_table()
+# The rules in the table's order.
+RULES = (_retry.NOT_IMDS, _retry.REJECTED, _retry.CATEGORY_UPDATING, _retry.NOT_FOUND, _retry.BUSY, _retry.RETRY_AFTER, _retry.GONE,
+         _retry.NO_CONNECTION, _retry.BROKEN, _retry.NOT_SENT)
 
 
-# What each rule covers, as the inputs of answer_rule (status, imds_json, error, category_root, retry_after)
-# or as a transport failure. The statuses named in a row's answer cell must be exactly these.
+# What each rule covers, as an answer (status, imds_json, error, category_root, retry_after) or as a transport failure.
+# The statuses named in a row's answer cell must be exactly these.
 def answer(status, imds_json=True, error="", category_root=False, retry_after=None):
     return ("answer", dict(status=status, imds_json=imds_json, error=error, category_root=category_root, retry_after=retry_after))
 
@@ -100,8 +102,21 @@ def matches(status, named):
     return str(status) == named or (named.endswith("xx") and str(status)[0] == named[0])
 
 
+def answer_rule(status, imds_json, error="", category_root=False, retry_after=None):
+    """The rule attempt_failure gives an answer of ``status`` (``imds_json``: IMDS's JSON error body)."""
+    endpoint = "http://127.0.0.1:1"
+    url = endpoint + ("/metadata/instance?api-version=2021-02-01" if category_root else "/metadata/instance/compute?api-version=2021-02-01")
+    headers = {} if retry_after is None else {"Retry-After": "%d" % retry_after}
+    body = json.dumps({"error": error}).encode() if imds_json else error.encode()
+    call = Call(url, endpoint, "GET", "instance", "2021-02-01", 0.0, 90.0, False)
+    return attempt_failure(call, Response(status, headers, body)).rule
+
+
 def classify(kind, example):
-    return answer_rule(**example) if kind == "answer" else transport_rule(example)
+    if kind == "answer":
+        return answer_rule(**example)
+    return attempt_failure(Call("http://127.0.0.1:1/metadata/versions", "http://127.0.0.1:1", "GET", "versions", None, 0.0, 90.0, False),
+                           example).rule
 
 
 class Clock(object):

@@ -9,7 +9,9 @@ import time
 
 import pytest
 
-from ansible_collections.imds.azure.plugins.module_utils._client import ImdsClient, ImdsConfigError, ImdsNotImds, ImdsUnreachable, Response
+from ansible_collections.imds.azure.plugins.module_utils._client import ImdsClient
+from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsConfigError, ImdsNotImds, ImdsUnreachable
+from ansible_collections.imds.azure.plugins.module_utils._transport import Response
 from ansible_collections.imds.azure.plugins.module_utils._scheduled import ScheduledEventsError, execute
 
 SE = "/metadata/scheduledevents"

@@ -13,7 +13,9 @@ import json
 from hypothesis import given, strategies as st
 
 from ansible_collections.imds.azure.tests.unit.fuzz_settings import IMDS_ERROR_KINDS
-from ansible_collections.imds.azure.plugins.module_utils._client import ImdsClient, ImdsError, Response
+from ansible_collections.imds.azure.plugins.module_utils._client import ImdsClient
+from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsError
+from ansible_collections.imds.azure.plugins.module_utils._transport import Response
 from ansible_collections.imds.azure.plugins.module_utils._scheduled import EVENT_TYPES, ScheduledEventsError, execute
 
 TEXT = st.one_of(st.text(max_size=10), st.sampled_from(["vm-1", "VM-1", "Scheduled", "Started", "Freeze", "Reboot", "", "\ud800"]))

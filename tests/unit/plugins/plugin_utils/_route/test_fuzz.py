@@ -18,9 +18,9 @@ from ansible_collections.imds.azure.plugins.plugin_utils._route import common as
 from ansible_collections.imds.azure.tests.unit.fakes import route_strategies as rs
 
 # The documented error keywords of imds.azure.metadata_route that decisions (not commands) can end in:
-# route.exe takes no metric 0 ("argument") and cannot spare a persistent route it must delete ("route_exe").
+# route.exe takes no metric 0 ("config") and cannot spare a persistent route it must delete ("route_exe").
 # On Linux the way to IMDS may be blocked ("blocked").
-DECISION_KINDS = ("no_default_route", "interface", "argument", "route_exe", "blocked")
+DECISION_KINDS = ("no_default_route", "interface", "config", "route_exe", "blocked")
 OPTION_INTERFACE = st.one_of(st.none(), st.sampled_from(["eth0", "Ethernet", "6", "10.0.1.10", "clu0"]), rs.WORD)
 METRIC = st.integers(0, 9999)
 

@@ -301,7 +301,7 @@ def test_route_print_persistent_false_never_deletes_the_persistent_entry():
 def test_route_print_metric_zero_is_refused_before_route_exe_runs():
     with pytest.raises(_route.RouteError) as err:
         _plan(_rp(fx.ROUTE_PRINT_EN), metric=0)
-    assert err.value.kind == "argument" and "1 to 9999" in err.value.message
+    assert err.value.kind == "config" and "1 to 9999" in err.value.message
     assert _plan(_state(), metric=0).commands == [ADD_BOTH.replace("RouteMetric 1", "RouteMetric 0")]  # New-NetRoute takes 0
 
 

@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from ansible_collections.imds.azure.plugins.module_utils import _client
+from ansible_collections.imds.azure.plugins.module_utils import _client, _transport
 from ansible_collections.imds.azure.plugins.plugin_utils._windows import modules as _windows_modules, transport as _windows_transport
 from ansible_collections.imds.azure.tests.unit.fakes import windows_fake as wf
 from ansible_collections.imds.azure.tests.unit.fakes.action_fixtures import windows_action
@@ -38,7 +38,7 @@ def test_request_arguments_carry_the_request_as_data():
                                            {"Metadata": "true", "Content-Type": "application/json"}, body, 2.5)
     assert args == {"url": "http://169.254.169.254/metadata/scheduledevents?api-version=2020-07-01", "method": "POST",
                     "headers": {"Metadata": "true", "Content-Type": "application/json"}, "timeout_ms": 2500,
-                    "max_bytes": _client.RESPONSE_LIMITS["scheduledevents"],
+                    "max_bytes": _transport.RESPONSE_LIMITS["scheduledevents"],
                     "body": "eyJTdGFydFJlcXVlc3RzIjogW3siRXZlbnRJZCI6ICJhJ2IifV19"}
     assert "body" not in _windows_transport.request_args("GET", "http://x/metadata/versions", {}, None, 1)
 
@@ -54,7 +54,7 @@ def test_transport_returns_status_headers_and_the_raw_body(imds_emulator):
     assert (response.status, response.body) == (status, body) == (200, body)
     assert response.headers["content-type"].startswith("application/json")
     assert [name for name, params in host.runs] == ["win_metadata_request"]
-    assert host.requests[0].timeout_ms == 4000 and host.requests[0].max_bytes == _client.RESPONSE_LIMITS["instance"]
+    assert host.requests[0].timeout_ms == 4000 and host.requests[0].max_bytes == _transport.RESPONSE_LIMITS["instance"]
     record = [r for r in imds_emulator.request_log if r.path.startswith("/metadata")][-1]
     assert record.headers.get("Metadata") == "true" or record.headers.get("metadata") == "true"
 
@@ -79,37 +79,37 @@ def test_url_encoding_reaches_imds_unchanged(imds_emulator):
 
 def test_connection_refused_is_a_connect_error(closed_port):
     transport = transport_for(wf.FakeWindowsHost())
-    with pytest.raises(_client.ConnectError) as err:
+    with pytest.raises(_transport.ConnectError) as err:
         transport.request("GET", "http://127.0.0.1:%d/metadata/versions" % closed_port, {"Metadata": "true"}, None, 2)
-    assert not isinstance(err.value, _client.ConnectTimeout) and "refused" in str(err.value)
+    assert not isinstance(err.value, _transport.ConnectTimeout) and "refused" in str(err.value)
 
 
 def test_no_answer_is_a_read_timeout(imds_emulator_factory):
     emu = imds_emulator_factory(faults=["stall=5"])
     transport = transport_for(wf.FakeWindowsHost())
-    with pytest.raises(_client.ReadTimeout):
+    with pytest.raises(_transport.ReadTimeout):
         transport.request("GET", emu.url + "/metadata/versions", {"Metadata": "true"}, None, 0.3)
 
 
 def test_reset_is_a_connection_reset(imds_emulator_factory):
     emu = imds_emulator_factory(faults=["reset=1"])
     transport = transport_for(wf.FakeWindowsHost())
-    with pytest.raises(_client.ConnectionReset):
+    with pytest.raises(_transport.ConnectionReset):
         transport.request("GET", emu.url + "/metadata/versions", {"Metadata": "true"}, None, 2)
 
 
 @pytest.mark.parametrize("error, expected", [
-    ({"phase": "connect", "timeout": True, "chain": []}, _client.ConnectTimeout),
+    ({"phase": "connect", "timeout": True, "chain": []}, _transport.ConnectTimeout),
     ({"phase": "connect", "timeout": False, "chain": [{"type": "System.Net.Sockets.SocketException", "socket": "TimedOut",
-                                                       "message": "timed out"}]}, _client.ConnectTimeout),
+                                                       "message": "timed out"}]}, _transport.ConnectTimeout),
     ({"phase": "connect", "chain": [{"socket": "NetworkUnreachable", "message": "A socket operation was attempted to an unreachable network"}]},
-     _client.ConnectError),
-    ({"phase": "request", "chain": [{"status": "Timeout", "message": "The operation has timed out"}]}, _client.ReadTimeout),
-    ({"phase": "request", "chain": [{"status": "ConnectFailure", "message": "Unable to connect"}]}, _client.ConnectError),
-    ({"phase": "request", "chain": [{"status": "KeepAliveFailure", "message": "closed"}]}, _client.ConnectionReset),
-    ({"phase": "request", "chain": [{"status": "ServerProtocolViolation", "message": "violation"}]}, _client.ConnectionReset),
-    ({"phase": "read", "chain": [{"message": "Unable to read"}, {"socket": "TimedOut", "message": "x"}]}, _client.ReadTimeout),
-    ({"phase": "read", "chain": [{"message": "The connection was closed prematurely"}]}, _client.ConnectionReset),
+     _transport.ConnectError),
+    ({"phase": "request", "chain": [{"status": "Timeout", "message": "The operation has timed out"}]}, _transport.ReadTimeout),
+    ({"phase": "request", "chain": [{"status": "ConnectFailure", "message": "Unable to connect"}]}, _transport.ConnectError),
+    ({"phase": "request", "chain": [{"status": "KeepAliveFailure", "message": "closed"}]}, _transport.ConnectionReset),
+    ({"phase": "request", "chain": [{"status": "ServerProtocolViolation", "message": "violation"}]}, _transport.ConnectionReset),
+    ({"phase": "read", "chain": [{"message": "Unable to read"}, {"socket": "TimedOut", "message": "x"}]}, _transport.ReadTimeout),
+    ({"phase": "read", "chain": [{"message": "The connection was closed prematurely"}]}, _transport.ConnectionReset),
 ])
 def test_dotnet_failures_map_to_transport_errors(error, expected):
     exc = _windows_transport.transport_error(error, 3)
@@ -121,7 +121,7 @@ def test_one_deadline_covers_the_whole_exchange(imds_emulator_factory):
     emu = imds_emulator_factory(faults=["trickle-body=1"])
     transport = transport_for(wf.FakeWindowsHost())
     started = time.monotonic()
-    with pytest.raises(_client.ReadTimeout) as err:
+    with pytest.raises(_transport.ReadTimeout) as err:
         transport.request("GET", emu.url + "/metadata/instance?api-version=2021-02-01", {"Metadata": "true"}, None, 1.5)
     assert "the answer did not complete within 1.5 s" in str(err.value)
     assert time.monotonic() - started < 10
@@ -199,6 +199,6 @@ def stalled_body():
 def test_a_stalled_body_is_bounded_by_the_timeout_on_powershell_5_and_7(stalled_body, edition):
     """PowerShell 7's HttpWebRequest ignores ReadWriteTimeout (dotnet/corefx#34550): each read is bounded by the module."""
     transport = transport_for(wf.FakeWindowsHost(edition=edition))
-    with pytest.raises(_client.ReadTimeout) as err:
+    with pytest.raises(_transport.ReadTimeout) as err:
         transport.request("GET", stalled_body + "/metadata/instance?api-version=2021-02-01", {"Metadata": "true"}, None, 0.5)
     assert "the answer did not complete within 0.5 s" in str(err.value)

@@ -13,7 +13,7 @@ import threading
 import pytest
 
 from ansible_collections.imds.azure.extensions.eda.plugins.event_source import scheduled_events as source
-from ansible_collections.imds.azure.plugins.module_utils._client import ImdsConfigError, ImdsRejected
+from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsConfigError, ImdsRejected
 from ansible_collections.imds.azure.plugins.module_utils._scheduled import ScheduledEventsError
 
 SE = "/metadata/scheduledevents"
