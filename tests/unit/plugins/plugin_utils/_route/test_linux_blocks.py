@@ -111,6 +111,16 @@ def test_a_throw_route_in_main_sends_the_lookup_past_the_new_route():
     assert _plan("throw", remove_blocks=True).commands[0] == "ip -4 route del throw 169.254.169.254/32 table main metric 0"
 
 
+def test_a_throw_route_the_new_route_would_replace_is_not_defeated_silently():
+    """At the throw's own metric, 'ip route replace' would end the block today's lookup meets: refused unless removed."""
+    assert _blocked("throw", metric=0).startswith(
+        "IMDS traffic to 169.254.169.254 is blocked now, and the new route would override the block: after rule 32766 "
+        "(from all lookup main) finds the route 'throw 169.254.169.254/32 table main', which sends the lookup on to the next rule")
+    assert _plan("throw", metric=0, remove_blocks=True).commands == [
+        "ip -4 route del throw 169.254.169.254/32 table main metric 0",
+        "ip -4 route replace 169.254.169.254/32 via 198.51.100.1 dev eth0 metric 0 table main"]
+
+
 @pytest.mark.parametrize("name, metric", [("blackhole_metric_1", 1), ("blackhole_metric_10", 10)])
 def test_a_block_the_new_route_would_replace_or_override_is_not_defeated_silently(name, metric):
     """'ip route replace' with the same metric would replace the blackhole; a lower metric would win over it."""
