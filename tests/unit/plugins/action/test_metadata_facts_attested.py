@@ -95,3 +95,26 @@ def test_other_subsets_untouched(imds_emulator):
     result = action.run(task_vars={})
     assert "attested" not in result["ansible_facts"]["azure_imds"]
     assert "attested_nonce" not in calls[0]
+
+
+def test_a_subset_that_only_excludes_attested_gathers_without_a_nonce(imds_emulator):
+    action, calls = _action(_args(imds_emulator, gather_subset=["instance", "!attested"]))
+    result = action.run(task_vars={})
+    assert not result.get("failed"), result.get("msg")
+    assert "attested" not in result["ansible_facts"]["azure_imds"]
+    assert len(calls) == 1 and "attested_nonce" not in calls[0]
+
+
+def test_a_gather_that_fails_is_reported_as_it_is_and_nothing_is_verified(imds_emulator):
+    action, calls = _action(_args(imds_emulator))
+    failure = {"failed": True, "msg": "cannot read /metadata/instance", "imds_error": "unreachable"}
+
+    def execute_module(module_name, module_args, task_vars, wrap_async=False):
+        calls.append(dict(module_args))
+        return dict(failure)
+
+    action._execute_module = execute_module  # pylint: disable=protected-access
+    result = action.run(task_vars={})
+    assert result["failed"] is True and result["imds_error"] == "unreachable" and result["msg"] == failure["msg"]
+    assert "ansible_facts" not in result and len(calls) == 1
+    assert not [r for r in imds_emulator.request_log if r.path == "/metadata/attested/document"]
