@@ -500,3 +500,18 @@ def test_errors_start_with_the_plugin_and_a_keyword(imds_emulator_factory, keywo
     with pytest.raises(AnsibleLookupError) as info:
         lookup().run(terms, variables=host_vars(facts), **kwargs)
     assert str(info.value).startswith("imds.azure.metadata: %s: " % keyword)
+
+
+def test_at_vvvv_each_value_says_where_it_came_from_and_never_the_user_data(imds_emulator, monkeypatch):
+    from ansible_collections.imds.azure.plugins.lookup import metadata as module  # pylint: disable=import-outside-toplevel
+    said = []
+    monkeypatch.setattr(module.display, "verbosity", 4)
+    monkeypatch.setattr(module.display, "vvvv", lambda msg, host=None: said.append(msg))
+    facts = facts_of(imds_emulator)
+    assert lookup().run(["compute/vmId"], variables=host_vars(facts), endpoint=imds_emulator.url, source="facts") == [
+        facts["compute"]["vmId"]]
+    assert lookup().run(["compute/userData"], variables=host_vars(), endpoint=imds_emulator.url, source="live", cache=False)
+    assert any("from the host's azure_imds facts" in msg for msg in said)
+    assert any("from /metadata/instance at %s" % imds_emulator.url in msg for msg in said)
+    user_data = imds_emulator.profile["compute"].get("userData")
+    assert user_data and not any(user_data in msg for msg in said)
