@@ -183,7 +183,7 @@ class LookupModule(ImdsLookupBase):
             settings = self._settings(variables, kwargs)
             parsed = [parse_path(term) for term in (terms or [])]
         except (LookupPathError, QueryError) as exc:
-            raise self._error("config", str(exc)) from None
+            raise self._error(exc.kind, str(exc)) from None
         source, compiled, expression = settings.source, settings.compiled, settings.query
         variables = variables or {}
         if not parsed:
@@ -212,10 +212,10 @@ class LookupModule(ImdsLookupBase):
                 value = default
             except MissingPathError as exc:
                 if not has_default:
-                    raise self._error("not_found", "%s%s" % (exc, self._hint(path, facts, source))) from None
+                    raise self._error(exc.kind, "%s%s" % (exc, self._hint(path, facts, source))) from None
                 value = default
             except (LookupPathError, QueryError) as exc:
-                raise self._error("config", str(exc)) from None
+                raise self._error(exc.kind, str(exc)) from None
             except ShapeError as exc:
                 raise self._error("not_imds", "path %r: host %s's azure_imds facts do not hold what IMDS sends (%s): they were "
                                               "changed after imds.azure.metadata_facts gathered them" % (path.display, host, exc)) from None

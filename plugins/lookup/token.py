@@ -141,7 +141,7 @@ class LookupModule(ImdsLookupBase):
             settings = self._settings(variables, kwargs)
             resources = [check_resource(term) for term in (terms or [])]
         except TokenError as exc:
-            raise self._error("config", str(exc)) from None
+            raise self._error(exc.kind, str(exc)) from None
         if not resources:
             raise self._error("config", "give the resource to get a token for, such as https://vault.azure.net")
         selector, value = settings.identity
@@ -174,7 +174,7 @@ class LookupModule(ImdsLookupBase):
             data = client.get_json("identity", "oauth2/token", query=query)
             return normalize_record(data)
         except TokenError as exc:
-            keyword = "not_imds"
+            keyword = exc.kind
             message = "%s for %s (%s); nothing of the answer is shown because it may hold a token" % (exc, resource, who)
         except ImdsError as exc:
             keyword = exc.kind

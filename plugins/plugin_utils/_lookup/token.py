@@ -74,7 +74,7 @@ def normalize_record(data):
     try:
         record = token_answer(data)
     except ShapeError as exc:
-        raise TokenError("the token endpoint answered with a token answer that IMDS never sends: %s" % exc) from None
+        raise TokenError("the token endpoint answered with a token answer that IMDS never sends: %s" % exc, kind="not_imds") from None
     if not isinstance(record.get("expires_on"), int):
         expires_in = record.get("expires_in")
         if isinstance(expires_in, int):
