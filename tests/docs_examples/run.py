@@ -673,6 +673,8 @@ def setup_namespaces(work):
     As on an Azure VM, 169.254.169.254 is not an address of the VM: it lives in a second network namespace
     (the platform, started by a process of its own), reached over the stand-in NIC ``eth0`` through the default
     route, so the route role's examples see a real path to repair. Returns the platform's process."""
+    if not _own_namespaces():  # main() re-executes itself in them first: the commands below change the machine's network otherwise
+        raise SystemExit("docs examples: the namespaces are set up only inside the runner's own (run it as a script)")
     hosts = work / "hosts"
     hosts.write_text(HOSTS_FILE)
     # setpriv --pdeathsig: the platform ends with this process, however this process ends.
