@@ -10,9 +10,9 @@
 """Shared IMDS client: endpoint and version rules, version negotiation, and the request loop.
 
 The pieces it is built from have homes of their own: _transport (how a request travels),
-_paths (what a request may name), _responses (what an attempt amounts to: an answer, or why it
-failed), _retry (when a failed attempt is retried) and _errors. Import each name from the module that
-defines it.
+_paths (what a request may name), _responses (what a 2xx answer amounts to), _failures (why an
+attempt failed) and _retry (when a failed attempt is retried), both imported only once an attempt
+fails, and _errors. Import each name from the module that defines it.
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ from urllib.parse import quote, urlsplit
 
 from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsConfigError, ImdsNotFound, ImdsNotImds, ImdsRejected
 from ansible_collections.imds.azure.plugins.module_utils._paths import VERSION_RE, encode_path, encode_query, stable_versions
-from ansible_collections.imds.azure.plugins.module_utils._responses import Call, attempt_failure, call_error, decode_answer
-from ansible_collections.imds.azure.plugins.module_utils._retry import DEFAULT_CONNECT_RETRIES, RetryPolicy
+from ansible_collections.imds.azure.plugins.module_utils._responses import Call, decode_answer
 from ansible_collections.imds.azure.plugins.module_utils._transport import TransportError, UrlTransport, framing_error
 
 DEFAULT_ENDPOINT = "http://169.254.169.254"
@@ -105,12 +104,12 @@ class ImdsClient(object):
     ``timeout``: seconds per HTTP attempt. ``deadline``: seconds for one call including retries.
     ``transport``: object with ``request(method, url, headers, body, timeout) -> Response``.
     ``warn``: callable(str), called once per distinct failure (not per attempt).
-    ``connect_retries``: retries when no connection can be made at all.
+    ``connect_retries``: retries when no connection can be made at all (None: ``_retry.DEFAULT_CONNECT_RETRIES``).
     ``sleep``/``clock``/``rand``: injectable for tests (time.sleep, time.monotonic, random.random).
     """
 
     def __init__(self, endpoint=DEFAULT_ENDPOINT, api_version="latest", timeout=5, deadline=90,
-                 transport=None, warn=None, connect_retries=DEFAULT_CONNECT_RETRIES,
+                 transport=None, warn=None, connect_retries=None,
                  sleep=None, clock=None, rand=None):
         self.endpoint = validate_endpoint(endpoint if endpoint is not None else DEFAULT_ENDPOINT)
         self.api_version = validate_api_version(api_version if api_version is not None else "latest")
@@ -121,7 +120,7 @@ class ImdsClient(object):
             raise ImdsConfigError("timeout and deadline must be numbers of seconds")
         if self.timeout <= 0 or self.deadline <= 0:
             raise ImdsConfigError("timeout and deadline must be greater than 0")
-        self.connect_retries = max(0, int(connect_retries))
+        self.connect_retries = None if connect_retries is None else max(0, int(connect_retries))
         self.transport = transport if transport is not None else UrlTransport()
         self._warn = warn
         self._sleep = sleep or time.sleep
@@ -284,12 +283,13 @@ class ImdsClient(object):
         """One logical request, retried as RetryPolicy decides. Returns the decoded body."""
         call = Call(self._url(category, encoded_path, pairs, version), self.endpoint, method, category, version, self._clock(),
                     self.deadline, self.is_default_endpoint)
-        policy = RetryPolicy(call.start + self.deadline, self.connect_retries, self._clock, self._rand)
+        stop_at = call.start + self.deadline
+        policy = None   # made at the first failed attempt: a call whose first attempt succeeds imports no retry code
         headers = {"Metadata": "true"}
         if body is not None:
             headers["Content-Type"] = "application/json"
         while True:
-            timeout = min(self.timeout, policy.remaining())
+            timeout = min(self.timeout, stop_at - self._clock())
             call.attempts += 1
             with self._lock:
                 self._request_count += 1
@@ -299,12 +299,19 @@ class ImdsClient(object):
                 if broken is not None:
                     raise broken
             except TransportError as exc:
-                failure = attempt_failure(call, exc)
+                outcome = exc
             else:
                 call.connected = True
                 if 200 <= response.status < 300:
                     return decode_answer(response, want, call)
-                failure = attempt_failure(call, response)
+                outcome = response
+            # Imported here: a module compiles what it imports on every run, and most tasks never fail an attempt.
+            from ansible_collections.imds.azure.plugins.module_utils._failures import attempt_failure, call_error  # pylint: disable=import-outside-toplevel
+            from ansible_collections.imds.azure.plugins.module_utils._retry import RetryPolicy  # pylint: disable=import-outside-toplevel
+
+            failure = attempt_failure(call, outcome)
+            if policy is None:
+                policy = RetryPolicy(stop_at, self.connect_retries, self._clock, self._rand)
             decision = policy.decide(failure.rule, failure.retry_after)
             if decision.stop:
                 raise call_error(call, failure, decision, self._clock() - call.start)

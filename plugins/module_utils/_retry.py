@@ -6,7 +6,7 @@
 """The retry policy of the request path: when a failed attempt is retried, after how long, and when to stop.
 
 Timing only. Which row of the retry table in docs/docsite/rst/facts.rst ("Retries") an attempt falls
-under, the error it becomes and its message are decided in one place, ``_responses.attempt_failure``;
+under, the error it becomes and its message are decided in one place, ``_failures.attempt_failure``;
 ``RetryPolicy.decide`` applies the row's timing. tests/unit/plugins/module_utils/test__retry.py walks the
 table's rows against both, so the table and the code cannot drift apart.
 """
@@ -31,7 +31,7 @@ RETRY_AFTER_JITTER = 0.1      # Retry-After waits are stretched by up to +10 %
 _MAX_DOUBLINGS = 32           # the backoff's exponent stops here (far past every cap), so it never overflows
 _DELTA_SECONDS_RE = re.compile(r"^[0-9]+$")
 
-# The rows of the table, in its order (``_responses.attempt_failure`` says which row an attempt falls under).
+# The rows of the table, in its order (``_failures.attempt_failure`` says which row an attempt falls under).
 NOT_IMDS = "not_imds"                 # a redirect, 1xx, 4xx without IMDS's JSON, MalformedAnswer (and a 2xx body that is not IMDS's)
 REJECTED = "rejected"                 # 400, 401, 403, 405 and other 4xx with IMDS's JSON; 404 "invalid version"
 CATEGORY_UPDATING = "category_404"    # 404 on a category root: IMDS may be updating
@@ -81,15 +81,11 @@ class RetryPolicy(object):
         self._clock = clock
         self._rand = rand
         self.stop_at = stop_at            # the call's deadline, a moment of ``clock``
-        self.connect_retries = connect_retries
+        self.connect_retries = DEFAULT_CONNECT_RETRIES if connect_retries is None else connect_retries
         self.retries = 0
         self._connect_failures = 0
         self._category_404s = 0
         self._gone_since = None
-
-    def remaining(self):
-        """Seconds left until the deadline."""
-        return self.stop_at - self._clock()
 
     def _backoff(self, cap):
         return min(cap, BACKOFF_INITIAL * (2 ** min(self.retries, _MAX_DOUBLINGS))) * (1.0 + BACKOFF_JITTER * self._rand())

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
 import time
 
 import pytest
@@ -474,6 +476,20 @@ def test_real_time_rate_limit_respected(imds_emulator_factory):
     statuses = [r.status for r in metadata_log(emu)]
     assert statuses.count(200) == 12
     assert statuses.count(429) <= 6
+
+
+def test_only_a_failed_attempt_imports_the_failure_and_retry_code(imds_emulator, monkeypatch, closed_port):
+    """A module compiles what it imports on every run (docs/developing.md): a call that succeeds imports neither."""
+    utils = "ansible_collections.imds.azure.plugins.module_utils."
+    for name in list(sys.modules):  # a fresh import of the client for this test (restored after it)
+        if name.startswith(utils):
+            monkeypatch.delitem(sys.modules, name)
+    client_class = importlib.import_module(utils + "_client").ImdsClient
+    assert client_class(endpoint=imds_emulator.url).get_json("instance")["compute"]
+    assert not [name for name in sys.modules if name in (utils + "_failures", utils + "_retry")]
+    with pytest.raises(importlib.import_module(utils + "_errors").ImdsUnreachable, match="cannot connect"):
+        client_class(endpoint="http://127.0.0.1:%d" % closed_port, connect_retries=0).get_json("instance")
+    assert utils + "_failures" in sys.modules and utils + "_retry" in sys.modules
 
 
 def test_url_transport_maps_connection_refused(closed_port):

@@ -3,7 +3,7 @@
 """The retry policy, checked row by row against the retry table of docs/docsite/rst/facts.rst.
 
 The table is parsed from the guide: each row must be the rule of ``RULES`` at the same position,
-every status and failure it names must fall under that rule (``_responses.attempt_failure``), and the
+every status and failure it names must fall under that rule (``_failures.attempt_failure``), and the
 numbers of its policy (delays, counts, windows, jitter) must be what ``RetryPolicy.decide`` does.
 """
 
@@ -16,7 +16,8 @@ import re
 import pytest
 
 from ansible_collections.imds.azure.plugins.module_utils import _retry
-from ansible_collections.imds.azure.plugins.module_utils._responses import Call, attempt_failure
+from ansible_collections.imds.azure.plugins.module_utils._failures import attempt_failure
+from ansible_collections.imds.azure.plugins.module_utils._responses import Call
 from ansible_collections.imds.azure.plugins.module_utils._retry import (
     DEADLINE,
     DEFAULT_CONNECT_RETRIES,
