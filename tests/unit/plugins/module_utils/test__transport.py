@@ -13,8 +13,11 @@ import datetime
 import http.client
 import http.server
 import ipaddress
+import socket
 import ssl
+import struct
 import threading
+import time
 
 import pytest
 
@@ -26,7 +29,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ansible_collections.imds.azure.plugins.module_utils._client import ImdsClient
 from ansible_collections.imds.azure.plugins.module_utils._errors import ImdsNotImds, ImdsUnreachable
-from ansible_collections.imds.azure.plugins.module_utils._transport import MalformedAnswer, UrlTransport, framing_error
+from ansible_collections.imds.azure.plugins.module_utils._transport import (
+    ConnectError, ConnectionReset, ConnectTimeout, MalformedAnswer, UrlTransport, framing_error,
+)
 
 
 def head(*lines):
@@ -155,6 +160,8 @@ def test_headers_folded_onto_continuation_lines_are_one_value(raw_server):
     (head("HTTP/1.1 200 OK", "X-Long: " + "a" * 70000) + b"vm-10", ImdsNotImds, "a line longer than 65536 bytes"),
     (head("HTTP/1.1 100 Continue") * 11 + head("HTTP/1.1 200 OK", "Content-Length: 5") + b"vm-10", ImdsNotImds, "interim"),
     (b"", ImdsUnreachable, "closed before any answer"),
+    (b"HTTP/1.1 200 OK\r\n  folded\r\nContent-Length: 5\r\n\r\nvm-10", ImdsNotImds, "a continuation line before any header"),
+    (head("HTTP/1.1 200 OK", "Transfer-Encoding: chunked") + b"5\r\nvm-10\r\n0\r\nno colon\r\n\r\n", ImdsNotImds, "its trailer cannot be read"),
 ])
 def test_a_broken_answer_is_never_a_value(raw_server, fake_time, answer, error, why):
     server = raw_server(answer)
@@ -235,3 +242,54 @@ def test_https_verifies_the_server_with_pythons_ssl(tmp_path, monkeypatch, trust
     finally:
         server.shutdown()
         server.server_close()
+
+
+class _ResettingServer(object):
+    """Accepts one connection, reads the request, sends ``first`` (maybe nothing), waits, then resets the connection
+    (SO_LINGER 0: an RST, not a FIN), as a middlebox that drops a connection does."""
+
+    def __init__(self, first):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1)
+        self.url = "http://127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, args=(first,), daemon=True)
+        self.thread.start()
+
+    def _serve(self, first):
+        conn, _address = self.sock.accept()
+        conn.recv(65536)
+        if first:
+            conn.sendall(first)
+        time.sleep(0.3)   # the client has read what was sent and waits for more
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+
+    def close(self):
+        self.thread.join(5)
+        self.sock.close()
+
+
+@pytest.mark.parametrize("first", [b"", b"HTTP/1.1 200 OK\r\nContent-", head("HTTP/1.1 200 OK", "Content-Length: 10") + b"vm-"])
+def test_a_connection_reset_is_a_reset_wherever_it_comes(first):
+    server = _ResettingServer(first)
+    try:
+        with pytest.raises(ConnectionReset, match="Connection reset by peer"):
+            UrlTransport().request("GET", server.url + "/metadata/instance", {}, None, 5)
+    finally:
+        server.close()
+
+
+def test_a_reset_during_the_tls_handshake_is_no_connection():
+    server = _ResettingServer(b"")
+    try:
+        with pytest.raises(ConnectError, match="Connection reset by peer"):
+            UrlTransport().request("GET", server.url.replace("http://", "https://") + "/x.crt", {}, None, 5)
+    finally:
+        server.close()
+
+
+def test_a_server_silent_during_the_tls_handshake_is_a_connect_timeout(raw_server):
+    server = raw_server(b"")   # waits for the end of an HTTP request, which a TLS ClientHello never has
+    with pytest.raises(ConnectTimeout, match="connection timed out after 0.5 s"):
+        UrlTransport().request("GET", server.url.replace("http://", "https://") + "/x.crt", {}, None, 0.5)
