@@ -296,13 +296,11 @@ class UrlTransport(object):
             self._tls = ssl.create_default_context()
         try:
             return self._tls.wrap_socket(sock, server_hostname=hostname)
-        except ssl.SSLError as exc:
+        except OSError as exc:   # ssl.SSLError included
             if _is_timeout(exc):
                 raise ConnectTimeout("connection timed out after %s s" % format_seconds(timeout))
-            raise MalformedAnswer("the TLS handshake failed (%s; IMDS itself is plain http://)" % _reason_text(exc))
-        except OSError as exc:
-            if _is_timeout(exc):
-                raise ConnectTimeout("connection timed out after %s s" % format_seconds(timeout))
+            if isinstance(exc, ssl.SSLError):
+                raise MalformedAnswer("the TLS handshake failed (%s; IMDS itself is plain http://)" % _reason_text(exc))
             raise ConnectError(_reason_text(exc))
 
     def _read_body(self, wire, method, answer):

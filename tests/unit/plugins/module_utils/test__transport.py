@@ -9,6 +9,7 @@ checked against what the client makes of them (test__client_hostile.py has the r
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import http.client
 import http.server
@@ -84,9 +85,28 @@ def test_well_formed_answers_read_as_http_client_reads_them(raw_server, status, 
     assert not got.truncated
 
 
+class _QuietHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def python_http_server(handler, tls=None):
+    """Python's own http.server with ``handler`` on a loopback port (``tls``: a server-side SSLContext); yields its port."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_answers_of_pythons_own_http_server_are_read():
     """A server nobody here wrote: http.server with chunked and Content-Length answers, and a 1xx before one."""
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(_QuietHandler):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self):
@@ -105,22 +125,13 @@ def test_answers_of_pythons_own_http_server_are_read():
                 self.end_headers()
                 self.wfile.write(b'{"a":2}')
 
-        def log_message(self, *args):
-            pass
-
     seen = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        base = "http://127.0.0.1:%d" % server.server_address[1]
+    with python_http_server(Handler) as port:
+        base = "http://127.0.0.1:%d" % port
         assert UrlTransport().request("GET", base + "/chunked", {}, None, 5).body == b'{"a":1}'
         answer = UrlTransport().request("GET", base + "/length", {}, None, 5)
         assert (answer.status, answer.body) == (200, b'{"a":2}')
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert seen == [("127.0.0.1:%d" % server.server_address[1], "ansible-imds.azure", "close")] * 2
+    assert seen == [("127.0.0.1:%d" % port, "ansible-imds.azure", "close")] * 2
 
 
 def test_the_request_names_host_length_and_no_compression(raw_server):
@@ -218,30 +229,20 @@ def test_https_verifies_the_server_with_pythons_ssl(tmp_path, monkeypatch, trust
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_file, key_file)
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(_QuietHandler):
         def do_GET(self):
             self.send_response(200)
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"{}")
 
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = "https://127.0.0.1:%d/x.crt" % server.server_address[1]
+    with python_http_server(Handler, tls=context) as port:
+        url = "https://127.0.0.1:%d/x.crt" % port
         if trusted:
             assert UrlTransport().request("GET", url, {}, None, 5).body == b"{}"
         else:
             with pytest.raises(MalformedAnswer, match=r"the TLS handshake failed \(.*IMDS itself is plain http://\)"):
                 UrlTransport().request("GET", url, {}, None, 5)
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 class _ResettingServer(object):
