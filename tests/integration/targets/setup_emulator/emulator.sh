@@ -8,6 +8,7 @@
 #   emulator_start --fault status=500,ratio=0.3     # exports EMULATOR_URL
 #   ansible-playbook -i "$TEST_INVENTORY" play.yml -e "imds_endpoint=$EMULATOR_URL" "$@"
 #   emulator_request_count                          # requests the emulator served
+#   emulator_expect_requests LABEL URL PREFIX N     # fail, listing the requests, unless N were served
 #   require_programs redis-server                   # fail at once, naming a missing program's package
 #   emulator_on_exit stop_my_server                 # run by the EXIT trap, before the emulators stop
 #
@@ -115,6 +116,25 @@ url, prefix = sys.argv[1], sys.argv[2]
 with urllib.request.urlopen(url + "/_emulator/log", timeout=5) as response:
     records = json.load(response)
 print(sum(1 for record in records if record["path"].startswith(prefix)))
+PY
+}
+
+emulator_expect_requests() {
+    # emulator_expect_requests LABEL URL PREFIX N: exit 1 unless the emulator at URL served N requests
+    # under PREFIX; a failure lists every request it logged (time, method, target, status) to show why.
+    "$PYTHON" - "$@" <<'PY'
+import json, sys, urllib.request
+label, url, prefix, want = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+with urllib.request.urlopen(url + "/_emulator/log", timeout=5) as response:
+    records = json.load(response)
+count = sum(1 for record in records if record["path"].startswith(prefix))
+if count != want:
+    print("FAILED: %s: expected %d requests to %s%s, got %d; the emulator logged:" % (label, want, url, prefix, count), file=sys.stderr)
+    start = records[0]["time"] if records else 0
+    for record in records:
+        print("  +%.3f s %s %s?%s -> %s" % (record["time"] - start, record["method"], record["path"], record["raw_query"],
+                                            record["status"]), file=sys.stderr)
+    sys.exit(1)
 PY
 }
 
