@@ -113,6 +113,7 @@ FLOOR_PLUGIN = '''
 import json
 
 from ansible import constants as C
+from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin
 from ansible.plugins.loader import cache_loader
 
@@ -128,11 +129,19 @@ class InventoryModule(BaseInventoryPlugin):
         with open(loader.load_from_file(path)["listing"]) as handle:
             listing = json.load(handle)
         groups = dict((name, group) for name, group in listing.items() if name.startswith("azure_"))
-        facts = cache_loader.get(C.CACHE_PLUGIN, _uri=C.CACHE_PLUGIN_CONNECTION, _timeout=0, _prefix=C.CACHE_PLUGIN_PREFIX)
-        # The 2.19+ proxy cannot list redis's (bytes) keys: list the plugin's own, then read through the proxy by host name.
+        # The cache as ansible-core's VariableManager opens it. A file cache without a configured prefix cannot list its
+        # keys (len(None)); its file names have no prefix then. The 2.19+ proxy cannot list redis's (bytes) keys: list the
+        # plugin's own, then read through the proxy by host name.
+        facts = cache_loader.get(C.CACHE_PLUGIN)
+        plugin = getattr(facts, "__wrapped__", facts)
+        if plugin.get_option("_prefix") is None:
+            plugin.set_option("_prefix", "")
         restore = getattr(facts, "_restore_key", lambda key: key)
-        for key in getattr(facts, "__wrapped__", facts).keys():
-            facts.get(restore(key.decode() if isinstance(key, bytes) else key))
+        read = 0
+        for key in plugin.keys():
+            read += bool(facts.get(restore(key.decode() if isinstance(key, bytes) else key)))
+        if read != len(listing["_meta"]["hostvars"]):
+            raise AnsibleParserError("the floor read %d fact cache entries, not %d" % (read, len(listing["_meta"]["hostvars"])))
         for name in groups:
             inventory.add_group(name)
         for name, group in groups.items():
