@@ -23,17 +23,14 @@ unset AZURE_IMDS_ENDPOINT
 
 expect_requests() {
     # expect_requests OP N [PREFIX]: compare the emulator's served request count.
-    local op="$1" want="$2" count ok=1
-    count="$(emulator_request_count "$EMULATOR_URL" "${3:-/metadata}")"
+    local op="$1" want="$2" count
     case "$op" in
-        -eq) [ "$count" -eq "$want" ] || ok=0 ;;
-        -le) [ "$count" -le "$want" ] || ok=0 ;;
+        -eq) emulator_expect_requests "requests" "$EMULATOR_URL" "${3:-/metadata}" "$want" ;;
+        -le)
+            count="$(emulator_request_count "$EMULATOR_URL" "${3:-/metadata}")"
+            [ "$count" -le "$want" ] || { echo "FAILED: expected requests -le $want, got $count" >&2; exit 1; } ;;
         *) echo "expect_requests: unknown operator $op" >&2; exit 2 ;;
     esac
-    if [ "$ok" -ne 1 ]; then
-        echo "FAILED: expected requests $op $want, got $count" >&2
-        exit 1
-    fi
 }
 
 elapsed_since() { echo $(( $(date +%s) - $1 )); }

@@ -22,12 +22,7 @@ ansible-playbook -i "$WIN_INVENTORY" windows.yml -e "imds_endpoint=$EMULATOR_URL
 tail -n 5 "$out"
 
 # Per host: 1 pinned instance request, 1 scheduled events request, 2 (versions + instance) for the user data task.
-count="$(emulator_request_count "$EMULATOR_URL" /metadata)"
-if [ "$count" -ne 8 ]; then
-    "$PYTHON" -c 'import json, sys, urllib.request; print("\n".join("%s %s?%s %s" % (r.get("method"), r.get("path"), r.get("raw_query", r.get("query")), r.get("status")) for r in json.load(urllib.request.urlopen(sys.argv[1] + "/_emulator/log"))))' "$EMULATOR_URL" >&2 || true
-    echo "FAILED: expected 8 IMDS requests for two Windows hosts, got $count" >&2
-    exit 1
-fi
+emulator_expect_requests "IMDS requests for two Windows hosts" "$EMULATOR_URL" /metadata 8
 # The connection printed module output at -vvvvv unless no_log (as winrm and psrp of ansible-core
 # 2.18 and later do): the host module's output, never an IMDS answer (the request module runs no_log).
 grep -q "FAKEWIN RESULT rc=0 stdout='{\"changed\": false, \"smbios\"" "$out" || { echo "FAILED: no module output at -vvvvv" >&2; exit 1; }
