@@ -14,7 +14,6 @@ set -x
 unset AZURE_IMDS_ENDPOINT AZURE_IMDS_LOOKUP_SOURCE
 export ANSIBLE_NOCOLOR=1
 
-
 if [ -n "${IMDS_IN_NETNS:-}" ]; then
     # --- second half: inside the namespace, the default endpoint ----------------------------
     emulator_start --listen 169.254.169.254:80
