@@ -18,6 +18,8 @@ that run's alone. "Plugin cost" is a run minus the run with the host list alone.
    so it counts what ansible-core and the CLI spend on those groups and on one more inventory source. Constructed's
    cost over the floor's is the most any such plugin could be below constructed. A breakdown of the floor's own
    work (the reads, then ``InventoryData.add_child`` for every membership) is measured in a process of its own.
+   Each run also times its sources' parse (_TIMED_CLI), so each cost splits into the plugin's own parse and the rest,
+   what ansible-core and the CLI spend listing the groups it made: a split that does not depend on the host list's run.
 2. Scale (`ansible-inventory --list --export`, what AWX runs for an inventory source) at
    IMDS_BENCH_SIZES hosts (default 10000,100000), jsonfile and Redis caches: the cost per
    1,000 hosts must stay flat (the ratio of the largest size's to the smallest's, about 1), next to the
@@ -60,6 +62,25 @@ if proc.returncode:
     sys.exit(proc.returncode)
 usage = resource.getrusage(resource.RUSAGE_CHILDREN)
 print("%.3f %.3f %d" % (elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss))
+"""
+
+# ansible-inventory itself, run with each inventory source's parse timed: the CPU seconds of each
+# InventoryManager.parse_source call go to the file named by argv[1], a line per source. What a run costs beyond
+# its sources' parse is ansible-core's (and the CLI's) work on what they added: listing the groups and memberships.
+_TIMED_CLI = r"""
+import runpy, sys, time
+from ansible.inventory.manager import InventoryManager
+times, parse_source = open(sys.argv[1], "w"), InventoryManager.parse_source
+def timed(self, source, cache=False):
+    start = time.process_time()
+    try:
+        return parse_source(self, source, cache)
+    finally:
+        times.write("%.3f %s\n" % (time.process_time() - start, source))
+        times.flush()
+InventoryManager.parse_source = timed
+sys.argv = sys.argv[2:]
+runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
 # The floor: every entry read once through the cache plugin, then ansible-core's membership calls for the groups
@@ -302,9 +323,11 @@ class Bench(object):
         return path
 
     def measure(self, hosts, sources, cache_plugin, connection, export=False, keep=None):
-        """(wall s, cpu s, peak MiB, number of azure_* groups); ``keep``: where to keep the listing"""
-        listing = os.path.join(self.work, "list.json")
-        command = [sys.executable, "-c", _RUNNER, str(TIMEOUT), listing, os.path.join(os.path.dirname(sys.executable), "ansible-inventory"),
+        """(wall s, cpu s, peak MiB, number of azure_* groups, CPU s of the last source's parse); ``keep``: where to keep
+        the listing"""
+        listing, parse_times = os.path.join(self.work, "list.json"), os.path.join(self.work, "parse-times.txt")
+        command = [sys.executable, "-c", _RUNNER, str(TIMEOUT), listing, sys.executable, "-c", _TIMED_CLI, parse_times,
+                   os.path.join(os.path.dirname(sys.executable), "ansible-inventory"),
                    "--list"] + (["--export"] if export else []) + ["-i", self.host_list(hosts)]
         for source in sources:
             command += ["-i", os.path.join(self.work, source)]
@@ -315,13 +338,18 @@ class Bench(object):
         wall, cpu, rss_kb = out.stdout.decode().split()[-3:]
         with open(listing, "rb") as handle:
             listed = json.load(handle)
+        with open(parse_times, encoding="utf-8") as handle:
+            parsed = [line.split(" ", 1) for line in handle.read().splitlines()]
         os.remove(listing)
+        os.remove(parse_times)
+        if len(parsed) != 1 + len(sources) or not parsed[-1][1].endswith(sources[-1] if sources else ".yml"):
+            raise RuntimeError("ansible-inventory %s: the parse of each source was not timed (%r)" % (" ".join(sources), parsed))
         if keep:
             _keep_for_floor(listed, keep)
         groups = [name for name in listed if name.startswith("azure_")]
         if sources and (not groups or len(listed["_meta"]["hostvars"]) < hosts):
             raise RuntimeError("ansible-inventory %s built no azure_* group or lost hosts: the measurement would be meaningless" % sources)
-        return float(wall), float(cpu), int(rss_kb) / 1024.0, len(groups)
+        return float(wall), float(cpu), int(rss_kb) / 1024.0, len(groups), float(parsed[-1][0])
 
 
 def _keep_for_floor(listed, path):
@@ -354,11 +382,11 @@ def _ratios(bench, directory):
             if name == "constructed" and round_number:
                 continue
             keep = os.path.join(bench.work, "placement.json") if name == "placement" else None
-            wall, cpu, rss, groups = bench.measure(RATIO_HOSTS, sources, "jsonfile", directory, keep=keep)
-            print("   round %d  %-15s wall %7.2f s  cpu %7.2f s  peak RSS %7.1f MiB  %d azure_* groups"
-                  % (round_number + 1, name, wall, cpu, rss, groups), flush=True)
+            wall, cpu, rss, groups, parse = bench.measure(RATIO_HOSTS, sources, "jsonfile", directory, keep=keep)
+            print("   round %d  %-15s wall %7.2f s  cpu %7.2f s  peak RSS %7.1f MiB  %d azure_* groups  its source's parse %.2f s"
+                  % (round_number + 1, name, wall, cpu, rss, groups, parse if sources else 0), flush=True)
             best = results.get(name)
-            results[name] = (min(best[0], cpu), max(best[1], rss)) if best else (cpu, rss)
+            results[name] = (min(best[0], cpu), max(best[1], rss), min(best[2], parse)) if best else (cpu, rss, parse)
     base = results["hosts"][0]
     cost = {name: max(results[name][0] - base, 1e-3) for name in results if name != "hosts"}
     print("   %d hosts, --list, jsonfile; plugin cost = CPU s minus the host list alone (%.2f s), lowest of %d round(s):"
@@ -372,6 +400,12 @@ def _ratios(bench, directory):
           % (cost["floor"], cost["placement"] / cost["floor"], cost["constructed"] / cost["floor"]))
     print("                               of its own work, measured alone: the reads %.2f s, ansible-core's add_child for placement's "
           "memberships %.2f s" % (read, members))
+    parse = dict((name, results[name][2]) for name in ("placement", "floor", "constructed"))
+    print("   of each cost, its source's own parse (InventoryManager.parse_source, timed in the same runs) and the rest, what "
+          "ansible-core and the CLI spend on what the source added (listing the groups): %s" % "; ".join(
+              "%s %.2f s + %.2f s" % (name, parse[name], cost[name] - parse[name]) for name in ("placement", "floor", "constructed")))
+    print("     placement's parse / the floor's = %.2fx; constructed's parse / placement's = %.1fx"
+          % (parse["placement"] / parse["floor"], parse["constructed"] / parse["placement"]))
     own = dict((name, results[name][1] - results["hosts"][1]) for name in results if name not in ("hosts", "floor"))
     print("   peak RSS: host list alone %.1f MiB; own (minus the host list's): placement %.1f MiB, placement+vars %.1f MiB, "
           "constructed %.1f MiB (goal: placement <= constructed)"
