@@ -10,7 +10,8 @@ that run's alone. "Plugin cost" is a run minus the run with the host list alone.
    the host list alone, + imds.azure.placement at default options, + placement with
    host_vars [placement, tags] (what the defaults were before 0.2.0), + ansible.builtin.constructed
    with the equivalent keyed_groups (IMDS_BENCH_RATIO_HOSTS changes the 10,000). IMDS_BENCH_ROUNDS rounds (default 2; constructed, by far the
-   slowest, runs in the first only), interleaved; the lower CPU time of the rounds counts. Goals: constructed's
+   slowest, runs in the first only), interleaved; each run's cost is against the host list's run of the same round (the machine's
+   speed drifts between rounds), and the lower cost of the rounds counts. Goals: constructed's
    cost >= 25x placement's, placement's own memory (peak RSS minus the host list's) <= constructed's own.
    The floor: what any plugin that makes placement's groups from this cache must cost. It is measured like the
    others, as a run of a plugin (written by the bench, FLOOR_PLUGIN) that reads every cache entry once through the
@@ -376,7 +377,7 @@ def _floor(directory, listing):
 def _ratios(bench, directory):
     runs = [("hosts", []), ("placement", ["default.azure_placement.yml"]), ("floor", ["bench.floor.yml"]),
             ("placement+vars", ["vars.azure_placement.yml"]), ("constructed", ["bench.constructed.yml"])]
-    results = {}
+    cheapest, peak, bases = {}, {}, []   # cheapest: name -> (cost, its source's parse) of its cheapest round
     for round_number in range(ROUNDS):
         for name, sources in runs:
             if name == "constructed" and round_number:
@@ -385,12 +386,14 @@ def _ratios(bench, directory):
             wall, cpu, rss, groups, parse = bench.measure(RATIO_HOSTS, sources, "jsonfile", directory, keep=keep)
             print("   round %d  %-15s wall %7.2f s  cpu %7.2f s  peak RSS %7.1f MiB  %d azure_* groups  its source's parse %.2f s"
                   % (round_number + 1, name, wall, cpu, rss, groups, parse if sources else 0), flush=True)
-            best = results.get(name)
-            results[name] = (min(best[0], cpu), max(best[1], rss), min(best[2], parse)) if best else (cpu, rss, parse)
-    base = results["hosts"][0]
-    cost = {name: max(results[name][0] - base, 1e-3) for name in results if name != "hosts"}
-    print("   %d hosts, --list, jsonfile; plugin cost = CPU s minus the host list alone (%.2f s), lowest of %d round(s):"
-          % (RATIO_HOSTS, base, ROUNDS))
+            peak[name] = max(peak.get(name, 0), rss)
+            if name == "hosts":
+                bases.append(cpu)   # each run's cost is against its own round's host list: the machine's speed drifts
+            else:
+                cheapest[name] = min(cheapest.get(name, (float("inf"),)), (max(cpu - bases[-1], 1e-3), parse))
+    cost = dict((name, value[0]) for name, value in cheapest.items())
+    print("   %d hosts, --list, jsonfile; plugin cost = CPU s minus the host list alone in the same round (%s s), lowest of %d round(s):"
+          % (RATIO_HOSTS, ", ".join("%.2f" % base for base in bases), ROUNDS))
     for name in ("placement", "placement+vars"):
         print("     %-15s %6.2f s   constructed (%.2f s) / %s = %.1fx   (goal: >= 25x)"
               % (name, cost[name], cost["constructed"], name, cost["constructed"] / cost[name]))
@@ -400,16 +403,16 @@ def _ratios(bench, directory):
           % (cost["floor"], cost["placement"] / cost["floor"], cost["constructed"] / cost["floor"]))
     print("                               of its own work, measured alone: the reads %.2f s, ansible-core's add_child for placement's "
           "memberships %.2f s" % (read, members))
-    parse = dict((name, results[name][2]) for name in ("placement", "floor", "constructed"))
-    print("   of each cost, its source's own parse (InventoryManager.parse_source, timed in the same runs) and the rest, what "
+    parse = dict((name, cheapest[name][1]) for name in ("placement", "floor", "constructed"))
+    print("   of each cost, its source's own parse (InventoryManager.parse_source, timed in the same run) and the rest, what "
           "ansible-core and the CLI spend on what the source added (listing the groups): %s" % "; ".join(
               "%s %.2f s + %.2f s" % (name, parse[name], cost[name] - parse[name]) for name in ("placement", "floor", "constructed")))
     print("     placement's parse / the floor's = %.2fx; constructed's parse / placement's = %.1fx"
           % (parse["placement"] / parse["floor"], parse["constructed"] / parse["placement"]))
-    own = dict((name, results[name][1] - results["hosts"][1]) for name in results if name not in ("hosts", "floor"))
+    own = dict((name, peak[name] - peak["hosts"]) for name in peak if name not in ("hosts", "floor"))
     print("   peak RSS: host list alone %.1f MiB; own (minus the host list's): placement %.1f MiB, placement+vars %.1f MiB, "
           "constructed %.1f MiB (goal: placement <= constructed)"
-          % (results["hosts"][1], own["placement"], own["placement+vars"], own["constructed"]), flush=True)
+          % (peak["hosts"], own["placement"], own["placement+vars"], own["constructed"]), flush=True)
 
 
 def _scale(bench, label, cache_plugin, connections):
