@@ -20,7 +20,8 @@ that run's alone. "Plugin cost" is a run minus the run with the host list alone.
    cost over the floor's is the most any such plugin could be below constructed. A breakdown of the floor's own
    work (the reads, then ``InventoryData.add_child`` for every membership) is measured in a process of its own.
    Each run also times its sources' parse (_TIMED_CLI), so each cost splits into the plugin's own parse and the rest,
-   what ansible-core and the CLI spend listing the groups it made: a split that does not depend on the host list's run.
+   what ansible-core and the CLI spend listing the groups it made; the parse, timed inside the run, does not depend on
+   the host list's run as the cost does.
 2. Scale (`ansible-inventory --list --export`, what AWX runs for an inventory source) at
    IMDS_BENCH_SIZES hosts (default 10000,100000), jsonfile and Redis caches: the cost per
    1,000 hosts must stay flat (the ratio of the largest size's to the smallest's, about 1), next to the
@@ -385,7 +386,7 @@ def _ratios(bench, directory):
             keep = os.path.join(bench.work, "placement.json") if name == "placement" else None
             wall, cpu, rss, groups, parse = bench.measure(RATIO_HOSTS, sources, "jsonfile", directory, keep=keep)
             print("   round %d  %-15s wall %7.2f s  cpu %7.2f s  peak RSS %7.1f MiB  %d azure_* groups  its source's parse %.2f s"
-                  % (round_number + 1, name, wall, cpu, rss, groups, parse if sources else 0), flush=True)
+                  % (round_number + 1, name, wall, cpu, rss, groups, parse), flush=True)
             peak[name] = max(peak.get(name, 0), rss)
             if name == "hosts":
                 bases.append(cpu)   # each run's cost is against its own round's host list: the machine's speed drifts
